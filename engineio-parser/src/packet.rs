@@ -1,0 +1,300 @@
+//! Engine.IO packets and their single-frame encodings (WebSocket frames and the text form used
+//! inside long-polling payloads).
+
+use base64::Engine as _;
+use bytes::{BufMut, Bytes};
+use bytestring::ByteString;
+
+use crate::{DecodeError, ProtocolVersion};
+
+/// The seven Engine.IO packet types. The discriminant is the type's wire digit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum PacketType {
+    /// `0`: the handshake, sent by the server as the first packet of a session.
+    Open = 0,
+    /// `1`: closes the session (sent by either side over polling).
+    Close = 1,
+    /// `2`: heartbeat; sent by the server in v4, by the client in v3, and as `2probe` by a
+    /// client probing a WebSocket during an upgrade.
+    Ping = 2,
+    /// `3`: heartbeat answer; `3probe` answers the upgrade probe.
+    Pong = 3,
+    /// `4`: application data, text or binary.
+    Message = 4,
+    /// `5`: completes a transport upgrade.
+    Upgrade = 5,
+    /// `6`: no operation, used to release a pending long-polling request.
+    Noop = 6,
+}
+
+impl PacketType {
+    /// All packet types in wire order.
+    pub const ALL: [PacketType; 7] = [
+        PacketType::Open,
+        PacketType::Close,
+        PacketType::Ping,
+        PacketType::Pong,
+        PacketType::Message,
+        PacketType::Upgrade,
+        PacketType::Noop,
+    ];
+
+    /// The packet type whose wire digit is `digit` (`0`..=`6`), as a number, not a character.
+    #[inline]
+    pub fn from_u8(digit: u8) -> Option<Self> {
+        Self::ALL.get(usize::from(digit)).copied()
+    }
+
+    /// The ASCII character that starts a text packet of this type.
+    #[inline]
+    pub fn as_char(self) -> u8 {
+        b'0' + self as u8
+    }
+
+    /// The reference implementation's name for this type (`"open"`, `"message"`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            PacketType::Open => "open",
+            PacketType::Close => "close",
+            PacketType::Ping => "ping",
+            PacketType::Pong => "pong",
+            PacketType::Message => "message",
+            PacketType::Upgrade => "upgrade",
+            PacketType::Noop => "noop",
+        }
+    }
+}
+
+/// The data a packet carries.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Data {
+    /// UTF-8 text; empty when the packet carries nothing.
+    Text(ByteString),
+    /// Raw bytes. In protocol v4 only `message` packets are binary.
+    Binary(Bytes),
+}
+
+impl Data {
+    /// Whether there is no data at all.
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Data::Text(t) => t.is_empty(),
+            Data::Binary(b) => b.is_empty(),
+        }
+    }
+}
+
+/// One Engine.IO packet.
+///
+/// Decoding never copies the data: text and binary data are slices of the frame or payload they
+/// came from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Packet {
+    /// The packet type.
+    pub kind: PacketType,
+    /// The packet's data.
+    pub data: Data,
+}
+
+/// The kind of WebSocket frame an encoded packet must be sent in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FrameKind {
+    /// A text frame (the encoded bytes are UTF-8).
+    Text,
+    /// A binary frame.
+    Binary,
+}
+
+/// A WebSocket frame's payload, as the transport delivers it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Frame {
+    /// A text frame.
+    Text(ByteString),
+    /// A binary frame.
+    Binary(Bytes),
+}
+
+/// The base64 engine used for `b`-prefixed packets: the standard alphabet, padding optional when
+/// decoding (as Node's `Buffer.from(s, "base64")` accepts), always written when encoding.
+pub(crate) const BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
+
+const EMPTY: ByteString = ByteString::from_static("");
+
+impl Packet {
+    /// A packet of `kind` with no data.
+    pub const fn new(kind: PacketType) -> Self {
+        Packet { kind, data: Data::Text(EMPTY) }
+    }
+
+    /// A packet of `kind` carrying `text`.
+    pub fn text(kind: PacketType, text: impl Into<ByteString>) -> Self {
+        Packet { kind, data: Data::Text(text.into()) }
+    }
+
+    /// A text `message` packet.
+    pub fn message(text: impl Into<ByteString>) -> Self {
+        Self::text(PacketType::Message, text)
+    }
+
+    /// A binary `message` packet.
+    pub fn binary(data: impl Into<Bytes>) -> Self {
+        Packet { kind: PacketType::Message, data: Data::Binary(data.into()) }
+    }
+
+    /// Whether the packet carries binary data.
+    pub fn is_binary(&self) -> bool {
+        matches!(self.data, Data::Binary(_))
+    }
+
+    /// Decodes a packet in its text form: a WebSocket text frame, or one entry of a polling
+    /// payload. `<type digit><text>`, or `b<base64>` for binary data (`b<type digit><base64>` in
+    /// protocol v3).
+    pub fn decode_text(text: ByteString, version: ProtocolVersion) -> Result<Packet, DecodeError> {
+        let bytes = text.as_bytes();
+        let Some(&first) = bytes.first() else {
+            return Err(DecodeError::Empty);
+        };
+        if first == b'b' {
+            let (kind, b64) = match version {
+                ProtocolVersion::V4 => (PacketType::Message, &text[1..]),
+                ProtocolVersion::V3 => {
+                    let kind = bytes
+                        .get(1)
+                        .and_then(|c| c.checked_sub(b'0'))
+                        .and_then(PacketType::from_u8)
+                        .ok_or(DecodeError::UnknownType(bytes.get(1).copied().unwrap_or(b'b')))?;
+                    (kind, &text[2..])
+                }
+            };
+            let data = BASE64.decode(b64).map_err(|_| DecodeError::InvalidBase64)?;
+            return Ok(Packet { kind, data: Data::Binary(Bytes::from(data)) });
+        }
+        let kind =
+            first.checked_sub(b'0').and_then(PacketType::from_u8).ok_or(DecodeError::UnknownType(first))?;
+        let data = if bytes.len() == 1 { EMPTY } else { text.slice_ref(&text[1..]) };
+        Ok(Packet { kind, data: Data::Text(data) })
+    }
+
+    /// Decodes a WebSocket binary frame: the raw data of a `message` in v4; a type byte
+    /// followed by the data in v3.
+    pub fn decode_binary(bytes: Bytes, version: ProtocolVersion) -> Result<Packet, DecodeError> {
+        match version {
+            ProtocolVersion::V4 => Ok(Packet::binary(bytes)),
+            ProtocolVersion::V3 => {
+                let Some(&first) = bytes.first() else {
+                    return Err(DecodeError::Empty);
+                };
+                let kind = PacketType::from_u8(first).ok_or(DecodeError::UnknownType(first))?;
+                Ok(Packet { kind, data: Data::Binary(bytes.slice(1..)) })
+            }
+        }
+    }
+
+    /// Decodes a WebSocket frame.
+    pub fn decode_frame(frame: Frame, version: ProtocolVersion) -> Result<Packet, DecodeError> {
+        match frame {
+            Frame::Text(text) => Self::decode_text(text, version),
+            Frame::Binary(bytes) => Self::decode_binary(bytes, version),
+        }
+    }
+
+    /// The length in bytes of [`encode_text`](Self::encode_text)'s output.
+    pub fn text_len(&self, version: ProtocolVersion) -> usize {
+        match &self.data {
+            Data::Text(t) => 1 + t.len(),
+            Data::Binary(b) => binary_prefix(version).len() + base64_len(b.len()),
+        }
+    }
+
+    /// Writes the packet's text form: `<type digit><text>`; binary data as `b<base64>` (v4) or
+    /// `b<type digit><base64>` (v3). This is the form used inside polling payloads and for
+    /// clients that asked for base64 (`b64=1`).
+    pub fn encode_text(&self, version: ProtocolVersion, buf: &mut impl BufMut) {
+        match &self.data {
+            Data::Text(t) => {
+                buf.put_u8(self.kind.as_char());
+                buf.put_slice(t.as_bytes());
+            }
+            Data::Binary(b) => {
+                match version {
+                    ProtocolVersion::V4 => buf.put_u8(b'b'),
+                    ProtocolVersion::V3 => buf.put_slice(&[b'b', self.kind.as_char()]),
+                }
+                put_base64(b, buf);
+            }
+        }
+    }
+
+    /// Writes the packet as one WebSocket frame and says which kind of frame it must be sent in.
+    ///
+    /// Text data goes in a text frame. Binary data goes in a binary frame (raw in v4, after a
+    /// type byte in v3), or, when `base64` is set (the client's `b64=1`), in a text frame as
+    /// [`encode_text`](Self::encode_text) writes it. In v4 a binary frame cannot say its packet
+    /// type: binary data of a non-`message` packet is received as a `message`.
+    pub fn encode_frame(&self, version: ProtocolVersion, base64: bool, buf: &mut impl BufMut) -> FrameKind {
+        match &self.data {
+            Data::Binary(b) if !base64 => {
+                if version == ProtocolVersion::V3 {
+                    buf.put_u8(self.kind as u8);
+                }
+                buf.put_slice(b);
+                FrameKind::Binary
+            }
+            _ => {
+                self.encode_text(version, buf);
+                FrameKind::Text
+            }
+        }
+    }
+
+    /// The packet as a WebSocket frame; see [`encode_frame`](Self::encode_frame). A v4 binary
+    /// `message` is returned without copying.
+    pub fn to_frame(&self, version: ProtocolVersion, base64: bool) -> Frame {
+        if let (Data::Binary(b), ProtocolVersion::V4, false) = (&self.data, version, base64) {
+            return Frame::Binary(b.clone());
+        }
+        let mut buf = Vec::with_capacity(self.text_len(version));
+        match self.encode_frame(version, base64, &mut buf) {
+            FrameKind::Binary => Frame::Binary(Bytes::from(buf)),
+            FrameKind::Text => {
+                Frame::Text(ByteString::try_from(Bytes::from(buf)).unwrap_or_else(|_| unreachable_utf8()))
+            }
+        }
+    }
+}
+
+#[cold]
+fn unreachable_utf8() -> ByteString {
+    // `encode_text` only writes ASCII and valid UTF-8 slices.
+    ByteString::from_static("")
+}
+
+fn binary_prefix(version: ProtocolVersion) -> &'static [u8] {
+    match version {
+        ProtocolVersion::V4 => b"b",
+        ProtocolVersion::V3 => b"b4",
+    }
+}
+
+/// The length of the padded base64 encoding of `n` bytes.
+pub(crate) const fn base64_len(n: usize) -> usize {
+    n.div_ceil(3) * 4
+}
+
+/// Writes the padded base64 encoding of `data` into `buf` without an intermediate `String` for
+/// small inputs, and in bounded chunks for large ones.
+pub(crate) fn put_base64(data: &[u8], buf: &mut impl BufMut) {
+    // 3 KiB of input → 4 KiB of output per chunk; chunk sizes are multiples of 3 so that only
+    // the last chunk is padded.
+    let mut out = [0u8; 4096];
+    for chunk in data.chunks(3072) {
+        let n = BASE64.encode_slice(chunk, &mut out).unwrap_or(0);
+        buf.put_slice(&out[..n]);
+    }
+}

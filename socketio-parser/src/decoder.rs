@@ -1,0 +1,115 @@
+//! The streaming decoder: text packets, then the binary attachments a binary packet announced.
+
+use bytes::Bytes;
+use bytestring::ByteString;
+
+use crate::packet::{decode_header, Header, Payload, DEFAULT_MAX_ATTACHMENTS, DEFAULT_MAX_DEPTH};
+use crate::{DecodeError, Packet};
+
+/// Limits applied by the [`Decoder`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecoderConfig {
+    /// The most attachments one packet may announce (reference default: 10). A larger count is
+    /// refused before any attachment is buffered.
+    pub max_attachments: usize,
+    /// The deepest nesting of arrays and objects accepted in a JSON payload.
+    pub max_depth: usize,
+}
+
+impl Default for DecoderConfig {
+    fn default() -> Self {
+        DecoderConfig { max_attachments: DEFAULT_MAX_ATTACHMENTS, max_depth: DEFAULT_MAX_DEPTH }
+    }
+}
+
+/// The result of feeding the decoder one Engine.IO message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub enum Decoded {
+    /// A whole packet.
+    Complete(Packet),
+    /// A binary packet is waiting for more attachments; feed the next binary messages to
+    /// [`Decoder::decode_binary`].
+    NeedsAttachments {
+        /// Attachments received so far.
+        received: usize,
+        /// Attachments the packet announced.
+        expected: usize,
+    },
+}
+
+/// Decodes the Socket.IO packets of one connection from its Engine.IO messages.
+///
+/// Text messages are packets; a binary packet (`BINARY_EVENT`, `BINARY_ACK`) announces how many
+/// binary messages follow it, and the decoder collects them before answering
+/// [`Decoded::Complete`]. Any error leaves the decoder ready for a new packet; the reference
+/// closes the connection on every decode error.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    config: DecoderConfig,
+    pending: Option<Pending>,
+}
+
+#[derive(Debug)]
+struct Pending {
+    packet: Packet,
+    expected: usize,
+    attachments: Vec<Bytes>,
+}
+
+impl Decoder {
+    /// A decoder with the given limits.
+    pub fn new(config: DecoderConfig) -> Self {
+        Decoder { config, pending: None }
+    }
+
+    /// The decoder's limits.
+    pub fn config(&self) -> &DecoderConfig {
+        &self.config
+    }
+
+    /// Whether the decoder is collecting the attachments of a binary packet.
+    pub fn is_reconstructing(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Decodes a text message.
+    pub fn decode_text(&mut self, text: ByteString) -> Result<Decoded, DecodeError> {
+        if self.pending.take().is_some() {
+            return Err(DecodeError::UnexpectedText);
+        }
+        let Header { packet, attachments } =
+            decode_header(text, self.config.max_attachments, self.config.max_depth)?;
+        if attachments == 0 {
+            return Ok(Decoded::Complete(packet));
+        }
+        self.pending =
+            Some(Pending { packet, expected: attachments, attachments: Vec::with_capacity(attachments) });
+        Ok(Decoded::NeedsAttachments { received: 0, expected: attachments })
+    }
+
+    /// Decodes a binary message: the next attachment of the pending binary packet.
+    pub fn decode_binary(&mut self, data: Bytes) -> Result<Decoded, DecodeError> {
+        let Some(pending) = self.pending.as_mut() else {
+            return Err(DecodeError::UnexpectedBinary);
+        };
+        pending.attachments.push(data);
+        if pending.attachments.len() < pending.expected {
+            return Ok(Decoded::NeedsAttachments {
+                received: pending.attachments.len(),
+                expected: pending.expected,
+            });
+        }
+        let Pending { mut packet, attachments, .. } =
+            self.pending.take().ok_or(DecodeError::UnexpectedBinary)?;
+        if let Some(Payload::Json { attachments: slot, .. }) = packet.data.as_mut() {
+            *slot = attachments;
+        }
+        Ok(Decoded::Complete(packet))
+    }
+
+    /// Drops a partly received binary packet.
+    pub fn reset(&mut self) {
+        self.pending = None;
+    }
+}

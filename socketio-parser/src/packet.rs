@@ -1,0 +1,427 @@
+//! Socket.IO packets and their text encoding:
+//! `<type>[<attachments>-][<namespace>,][<ack id>][<JSON payload>]`.
+
+use bytes::{BufMut, Bytes};
+use bytestring::ByteString;
+
+use crate::json::{self, JsonKind};
+use crate::DecodeError;
+
+/// The seven Socket.IO packet types. The discriminant is the type's wire digit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum PacketType {
+    /// `0`: join a namespace (client, with optional auth) or accept it (server, with `{sid}`).
+    Connect = 0,
+    /// `1`: leave a namespace.
+    Disconnect = 1,
+    /// `2`: an event, `[name, ...args]`.
+    Event = 2,
+    /// `3`: the answer to an event that carried an ack id, `[...args]`.
+    Ack = 3,
+    /// `4`: the server refused a namespace (`CONNECT_ERROR` in v5, `ERROR` in v4).
+    ConnectError = 4,
+    /// `5`: an event with binary attachments.
+    BinaryEvent = 5,
+    /// `6`: an ack with binary attachments.
+    BinaryAck = 6,
+}
+
+impl PacketType {
+    /// All packet types in wire order.
+    pub const ALL: [PacketType; 7] = [
+        PacketType::Connect,
+        PacketType::Disconnect,
+        PacketType::Event,
+        PacketType::Ack,
+        PacketType::ConnectError,
+        PacketType::BinaryEvent,
+        PacketType::BinaryAck,
+    ];
+
+    /// The packet type with wire number `n`.
+    #[inline]
+    pub fn from_u8(n: u8) -> Option<Self> {
+        Self::ALL.get(usize::from(n)).copied()
+    }
+
+    /// Whether packets of this type are followed by binary attachments.
+    #[inline]
+    pub fn is_binary(self) -> bool {
+        matches!(self, PacketType::BinaryEvent | PacketType::BinaryAck)
+    }
+}
+
+/// A JSON text known to be valid, kept as the raw slice it arrived in (or was written as).
+///
+/// The only constructors validate (or serialise with `serde_json`, which writes valid JSON), so a
+/// `RawJson` is always valid JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RawJson(ByteString);
+
+impl RawJson {
+    /// Validates `text` as one JSON value (nesting at most [`DEFAULT_MAX_DEPTH`] levels).
+    pub fn new(text: impl Into<ByteString>) -> Result<Self, DecodeError> {
+        let text = text.into();
+        json::scan(text.as_bytes(), DEFAULT_MAX_DEPTH, false).map_err(DecodeError::from_json)?;
+        Ok(RawJson(text))
+    }
+
+    /// Serialises `value` with `serde_json`. Binary values (`serialize_bytes`) become arrays of
+    /// numbers here; use [`crate::to_payload`] to turn them into attachments.
+    pub fn from_serialize<T: serde::Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
+        let vec = serde_json::to_vec(value)?;
+        Ok(RawJson(trusted_utf8(vec)))
+    }
+
+    /// Wraps text already known to be valid JSON, such as a slice a scan accepted.
+    pub(crate) fn trusted(text: ByteString) -> Self {
+        RawJson(text)
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The JSON text as shared bytes.
+    pub fn as_byte_string(&self) -> &ByteString {
+        &self.0
+    }
+
+    /// Deserialises the JSON text.
+    pub fn deserialize<'de, T: serde::Deserialize<'de>>(&'de self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(&self.0)
+    }
+}
+
+impl std::fmt::Display for RawJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `serde_json` and our encoders only write UTF-8.
+pub(crate) fn trusted_utf8(vec: Vec<u8>) -> ByteString {
+    match ByteString::try_from(Bytes::from(vec)) {
+        Ok(s) => s,
+        Err(_) => ByteString::from_static("null"),
+    }
+}
+
+/// A packet's payload.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Payload {
+    /// JSON text (the default parser). Binary values are placeholders
+    /// `{"_placeholder":true,"num":N}` that refer to `attachments[N]`.
+    Json {
+        /// The JSON text.
+        json: RawJson,
+        /// The binary attachments, in placeholder order. Empty unless the packet type is
+        /// [`PacketType::BinaryEvent`] or [`PacketType::BinaryAck`].
+        attachments: Vec<Bytes>,
+    },
+    /// One msgpack value (the `socket.io-msgpack-parser` wire format); binary values are
+    /// msgpack `bin` values inside it.
+    #[cfg(feature = "msgpack")]
+    MsgPack(crate::msgpack::RawMsgPack),
+}
+
+impl Payload {
+    /// A JSON payload without attachments.
+    pub fn json(json: RawJson) -> Self {
+        Payload::Json { json, attachments: Vec::new() }
+    }
+}
+
+/// The default namespace.
+pub const MAIN_NAMESPACE: &str = "/";
+
+/// One Socket.IO packet.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Packet {
+    /// The packet type.
+    pub kind: PacketType,
+    /// The namespace, `/` by default.
+    pub nsp: ByteString,
+    /// The ack id: set on an event that expects an answer and on the answer.
+    pub id: Option<u64>,
+    /// The payload, if any.
+    pub data: Option<Payload>,
+}
+
+/// The default nesting limit for JSON payloads, equal to `serde_json`'s, so that any payload the
+/// decoder accepts can be deserialised.
+pub const DEFAULT_MAX_DEPTH: usize = 128;
+
+/// The default limit on binary attachments per packet, as in the reference decoder.
+pub const DEFAULT_MAX_ATTACHMENTS: usize = 10;
+
+const MAIN: ByteString = ByteString::from_static(MAIN_NAMESPACE);
+
+impl Packet {
+    /// `CONNECT` to `nsp`, with an optional payload (client auth, or the server's `{sid}`).
+    pub fn connect(nsp: impl Into<ByteString>, data: Option<RawJson>) -> Self {
+        Packet { kind: PacketType::Connect, nsp: nsp.into(), id: None, data: data.map(Payload::json) }
+    }
+
+    /// `DISCONNECT` from `nsp`.
+    pub fn disconnect(nsp: impl Into<ByteString>) -> Self {
+        Packet { kind: PacketType::Disconnect, nsp: nsp.into(), id: None, data: None }
+    }
+
+    /// `CONNECT_ERROR` (v4: `ERROR`) for `nsp`.
+    pub fn connect_error(nsp: impl Into<ByteString>, data: RawJson) -> Self {
+        Packet { kind: PacketType::ConnectError, nsp: nsp.into(), id: None, data: Some(Payload::json(data)) }
+    }
+
+    /// An event: `args` is the JSON array `[name, ...args]` with placeholders for
+    /// `attachments`. The type is `BINARY_EVENT` when there are attachments.
+    pub fn event(
+        nsp: impl Into<ByteString>,
+        args: RawJson,
+        attachments: Vec<Bytes>,
+        id: Option<u64>,
+    ) -> Self {
+        let kind = if attachments.is_empty() { PacketType::Event } else { PacketType::BinaryEvent };
+        Packet { kind, nsp: nsp.into(), id, data: Some(Payload::Json { json: args, attachments }) }
+    }
+
+    /// An ack for `id`: `args` is the JSON array of answers with placeholders for
+    /// `attachments`. The type is `BINARY_ACK` when there are attachments.
+    pub fn ack(nsp: impl Into<ByteString>, id: u64, args: RawJson, attachments: Vec<Bytes>) -> Self {
+        let kind = if attachments.is_empty() { PacketType::Ack } else { PacketType::BinaryAck };
+        Packet { kind, nsp: nsp.into(), id: Some(id), data: Some(Payload::Json { json: args, attachments }) }
+    }
+
+    /// The JSON payload's text, if the payload is JSON.
+    pub fn json(&self) -> Option<&RawJson> {
+        match &self.data {
+            Some(Payload::Json { json, .. }) => Some(json),
+            _ => None,
+        }
+    }
+
+    /// The binary attachments of a JSON payload.
+    pub fn attachments(&self) -> &[Bytes] {
+        match &self.data {
+            Some(Payload::Json { attachments, .. }) => attachments,
+            _ => &[],
+        }
+    }
+
+    /// For the v4 protocol (Socket.IO 2 clients), whose `CONNECT` namespace may carry a query
+    /// string (`0/admin?token=abc,`): the namespace and the query string without its `?`.
+    pub fn namespace_and_query(&self) -> (&str, Option<&str>) {
+        match self.nsp.split_once('?') {
+            Some((nsp, query)) => (nsp, Some(query)),
+            None => (&self.nsp, None),
+        }
+    }
+
+    /// The length in bytes of [`encode`](Self::encode)'s output.
+    pub fn encoded_len(&self) -> usize {
+        let mut n = 1;
+        if self.kind.is_binary() {
+            n += decimal_len(self.attachments().len() as u64) + 1;
+        }
+        if &*self.nsp != MAIN_NAMESPACE {
+            n += self.nsp.len() + 1;
+        }
+        if let Some(id) = self.id {
+            n += decimal_len(id);
+        }
+        if let Some(json) = self.json() {
+            n += json.as_str().len();
+        }
+        n
+    }
+
+    /// Writes the packet's text part. Attachments are not written: each one is sent after it as a
+    /// separate binary Engine.IO message, in order.
+    ///
+    /// A msgpack payload cannot be written in the text encoding and is left out; use
+    /// [`crate::msgpack::encode`] for packets of the msgpack parser.
+    pub fn encode(&self, buf: &mut impl BufMut) {
+        buf.put_u8(b'0' + self.kind as u8);
+        if self.kind.is_binary() {
+            put_decimal(self.attachments().len() as u64, buf);
+            buf.put_u8(b'-');
+        }
+        if &*self.nsp != MAIN_NAMESPACE {
+            buf.put_slice(self.nsp.as_bytes());
+            buf.put_u8(b',');
+        }
+        if let Some(id) = self.id {
+            put_decimal(id, buf);
+        }
+        if let Some(json) = self.json() {
+            buf.put_slice(json.as_str().as_bytes());
+        }
+    }
+
+    /// The packet's text part as a string; see [`encode`](Self::encode).
+    pub fn encode_to_string(&self) -> ByteString {
+        let mut buf = Vec::with_capacity(self.encoded_len());
+        self.encode(&mut buf);
+        trusted_utf8(buf)
+    }
+}
+
+/// What [`decode_header`] read before the attachments arrive.
+#[derive(Debug)]
+pub(crate) struct Header {
+    pub(crate) packet: Packet,
+    pub(crate) attachments: usize,
+}
+
+/// Decodes a packet's text part. For binary types the returned packet's payload has no
+/// attachments yet; `attachments` says how many must follow.
+pub(crate) fn decode_header(
+    text: ByteString,
+    max_attachments: usize,
+    max_depth: usize,
+) -> Result<Header, DecodeError> {
+    let b = text.as_bytes();
+    let Some(&first) = b.first() else {
+        return Err(DecodeError::Empty);
+    };
+    let kind =
+        first.checked_sub(b'0').and_then(PacketType::from_u8).ok_or(DecodeError::UnknownType(first))?;
+    let mut i = 1;
+
+    let mut attachments = 0usize;
+    if kind.is_binary() {
+        let digits = b[i..].iter().take(MAX_ATTACHMENT_DIGITS + 1).take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 || digits > MAX_ATTACHMENT_DIGITS || b.get(i + digits) != Some(&b'-') {
+            return Err(DecodeError::InvalidAttachments);
+        }
+        attachments = b[i..i + digits].iter().fold(0usize, |n, d| n * 10 + usize::from(d - b'0'));
+        if attachments == 0 {
+            return Err(DecodeError::InvalidAttachments);
+        }
+        if attachments > max_attachments {
+            return Err(DecodeError::TooManyAttachments { count: attachments, max: max_attachments });
+        }
+        i += digits + 1;
+    }
+
+    let nsp = if b.get(i) == Some(&b'/') {
+        let start = i;
+        let end = b[i..].iter().position(|&c| c == b',').map_or(b.len(), |p| i + p);
+        i = (end + 1).min(b.len());
+        text.slice_ref(&text[start..end])
+    } else {
+        MAIN
+    };
+
+    let mut id = None;
+    if b.get(i).is_some_and(u8::is_ascii_digit) {
+        let digits = b[i..].iter().take(MAX_ACK_ID_DIGITS + 1).take_while(|c| c.is_ascii_digit()).count();
+        if digits > MAX_ACK_ID_DIGITS {
+            return Err(DecodeError::InvalidAckId);
+        }
+        let n = b[i..i + digits]
+            .iter()
+            .try_fold(0u64, |n, &d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+            .ok_or(DecodeError::InvalidAckId)?;
+        id = Some(n);
+        i += digits;
+    }
+
+    let data = if i < b.len() {
+        let body = &b[i..];
+        let scan = json::scan(body, max_depth, kind.is_binary()).map_err(DecodeError::from_json)?;
+        check_payload(kind, &scan, body)?;
+        if kind.is_binary() {
+            if let Some(max) = scan.max_num {
+                if max >= attachments as u64 {
+                    return Err(DecodeError::InvalidPlaceholder);
+                }
+            }
+        }
+        Some(Payload::json(RawJson::trusted(text.slice_ref(&text[i..]))))
+    } else {
+        check_missing_payload(kind)?;
+        None
+    };
+    Ok(Header { packet: Packet { kind, nsp, id, data }, attachments })
+}
+
+/// Ack ids are `u64`; a run of digits longer than `u64::MAX` has is refused before any
+/// arithmetic.
+const MAX_ACK_ID_DIGITS: usize = 20;
+
+/// The attachment count is bounded by the configured maximum long before this many digits.
+const MAX_ATTACHMENT_DIGITS: usize = 10;
+
+/// The reserved event names: a client event with one of these names is refused, as the
+/// reference decoder refuses it.
+pub const RESERVED_EVENTS: [&str; 6] =
+    ["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"];
+
+fn check_payload(kind: PacketType, scan: &json::Scan, body: &[u8]) -> Result<(), DecodeError> {
+    let top = scan.top;
+    match kind {
+        PacketType::Connect if top != Some(JsonKind::Object) => Err(DecodeError::InvalidConnectPayload),
+        PacketType::Disconnect => Err(DecodeError::UnexpectedDisconnectPayload),
+        PacketType::ConnectError if !matches!(top, Some(JsonKind::String | JsonKind::Object)) => {
+            Err(DecodeError::InvalidConnectErrorPayload)
+        }
+        PacketType::Event | PacketType::BinaryEvent => {
+            if top != Some(JsonKind::Array) {
+                return Err(DecodeError::InvalidEventPayload);
+            }
+            match &scan.first {
+                Some((JsonKind::Number, _)) => Ok(()),
+                Some((JsonKind::String, range)) => {
+                    let raw = &body[range.clone()];
+                    let reserved = if scan.first_escaped {
+                        json::unescape(raw).is_some_and(|name| RESERVED_EVENTS.contains(&name.as_str()))
+                    } else {
+                        RESERVED_EVENTS.iter().any(|r| r.as_bytes() == raw)
+                    };
+                    if reserved {
+                        Err(DecodeError::ReservedEventName)
+                    } else {
+                        Ok(())
+                    }
+                }
+                _ => Err(DecodeError::InvalidEventName),
+            }
+        }
+        PacketType::Ack | PacketType::BinaryAck if top != Some(JsonKind::Array) => {
+            Err(DecodeError::InvalidAckPayload)
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_missing_payload(kind: PacketType) -> Result<(), DecodeError> {
+    match kind {
+        PacketType::Connect | PacketType::Disconnect | PacketType::Ack => Ok(()),
+        PacketType::Event | PacketType::BinaryEvent => Err(DecodeError::InvalidEventPayload),
+        PacketType::ConnectError => Err(DecodeError::InvalidConnectErrorPayload),
+        PacketType::BinaryAck => Err(DecodeError::InvalidAckPayload),
+    }
+}
+
+pub(crate) fn decimal_len(mut n: u64) -> usize {
+    let mut len = 1;
+    while n >= 10 {
+        n /= 10;
+        len += 1;
+    }
+    len
+}
+
+pub(crate) fn put_decimal(n: u64, buf: &mut impl BufMut) {
+    let mut tmp = [0u8; 20];
+    let len = decimal_len(n);
+    let mut m = n;
+    for slot in tmp[..len].iter_mut().rev() {
+        *slot = b'0' + (m % 10) as u8;
+        m /= 10;
+    }
+    buf.put_slice(&tmp[..len]);
+}
