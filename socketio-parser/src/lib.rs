@@ -9,7 +9,7 @@
 //! * [`Packet::encode`] writes a packet's text part into any [`bytes::BufMut`];
 //!   [`to_payload`] turns a serialisable value with binary data into JSON with placeholders and
 //!   attachments.
-//! * With the `msgpack` feature, [`msgpack`] speaks the `socket.io-msgpack-parser` format.
+//! * With the `msgpack` feature, the `msgpack` module speaks the `socket.io-msgpack-parser` format.
 //!
 //! The decoder applies the reference decoder's validation (socket.io-parser 4.2.7): reserved
 //! event names, event names that are strings or numbers, object `CONNECT` payloads, no

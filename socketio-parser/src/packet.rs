@@ -241,7 +241,7 @@ impl Packet {
     /// separate binary Engine.IO message, in order.
     ///
     /// A msgpack payload cannot be written in the text encoding and is left out; use
-    /// [`crate::msgpack::encode`] for packets of the msgpack parser.
+    /// `msgpack::encode` (feature `msgpack`) for packets of the msgpack parser.
     pub fn encode(&self, buf: &mut impl BufMut) {
         buf.put_u8(b'0' + self.kind as u8);
         if self.kind.is_binary() {
