@@ -1,4 +1,5 @@
-//! Deconstructing values with binary data into a JSON payload plus attachments.
+//! Serialising values to JSON exactly as the reference's `JSON.stringify` writes them, with
+//! binary values deconstructed into placeholders and attachments.
 
 use std::io;
 
@@ -12,34 +13,125 @@ use crate::packet::{trusted_utf8, RawJson};
 /// `serialize_bytes`, such as `bytes::Bytes` or `serde_bytes::ByteBuf`) by a placeholder
 /// `{"_placeholder":true,"num":N}` and returning the binary values as attachments, `N` being the
 /// 0-based order in which they were met. This is the reference encoder's `deconstructPacket`.
+///
+/// Numbers are written as JavaScript writes them (see [`write_js_number`]), so the text is the
+/// reference server's, byte for byte.
 pub fn to_payload<T: Serialize + ?Sized>(value: &T) -> Result<(RawJson, Vec<Bytes>), serde_json::Error> {
+    let mut formatter = JsFormatter { attachments: Some(Vec::new()) };
+    let json = serialize(value, &mut formatter)?;
+    Ok((json, formatter.attachments.unwrap_or_default()))
+}
+
+/// Serialises `value` as JSON with JavaScript's number formatting; binary values are written as
+/// arrays of numbers.
+pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<RawJson, serde_json::Error> {
+    serialize(value, &mut JsFormatter { attachments: None })
+}
+
+fn serialize<T: Serialize + ?Sized>(value: &T, formatter: &mut JsFormatter) -> Result<RawJson, serde_json::Error> {
     let mut out = Vec::with_capacity(64);
-    let mut formatter = PlaceholderFormatter { attachments: Vec::new() };
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, &mut formatter);
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
     value.serialize(&mut ser)?;
-    Ok((RawJson::trusted(trusted_utf8(out)), formatter.attachments))
+    Ok(RawJson::trusted(trusted_utf8(out)))
 }
 
-/// A compact JSON formatter that writes placeholders for byte arrays.
-struct PlaceholderFormatter {
-    attachments: Vec<Bytes>,
+/// A compact JSON formatter with JavaScript's number formatting that, when it collects
+/// attachments, writes placeholders for byte arrays.
+struct JsFormatter {
+    attachments: Option<Vec<Bytes>>,
 }
 
-impl Formatter for &mut PlaceholderFormatter {
+impl Formatter for &mut JsFormatter {
     fn write_byte_array<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: &[u8]) -> io::Result<()> {
-        let num = self.attachments.len();
-        self.attachments.push(Bytes::copy_from_slice(value));
+        let Some(attachments) = self.attachments.as_mut() else {
+            return CompactFormatter.write_byte_array(writer, value);
+        };
+        let num = attachments.len();
+        attachments.push(Bytes::copy_from_slice(value));
         write!(writer, "{{\"_placeholder\":true,\"num\":{num}}}")
     }
 
-    // Everything else is the compact formatter's.
     fn write_f32<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: f32) -> io::Result<()> {
-        CompactFormatter.write_f32(writer, value)
+        let mut buf = ryu::Buffer::new();
+        write_js_digits(value.is_finite().then(|| buf.format_finite(value)), writer)
     }
 
     fn write_f64<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: f64) -> io::Result<()> {
-        CompactFormatter.write_f64(writer, value)
+        write_js_number(value, writer)
     }
+}
+
+/// Writes `value` as ECMAScript's `Number.prototype.toString` (and so `JSON.stringify`) does:
+/// the shortest digits that round-trip, in decimal notation from 1e-6 up to 1e21 and in
+/// exponent notation (`1e+21`, `1.5e-7`) outside it; integral values without a fraction (`2`,
+/// not `2.0`); `-0` as `0`; non-finite values as `null`, as `JSON.stringify` writes them.
+pub fn write_js_number<W: ?Sized + io::Write>(value: f64, writer: &mut W) -> io::Result<()> {
+    let mut buf = ryu::Buffer::new();
+    write_js_digits(value.is_finite().then(|| buf.format_finite(value)), writer)
+}
+
+/// Rewrites ryu's shortest representation (`1.5e-6`, `123.0`, `1e20`) in ECMAScript's layout.
+fn write_js_digits<W: ?Sized + io::Write>(shortest: Option<&str>, writer: &mut W) -> io::Result<()> {
+    let Some(s) = shortest else {
+        return writer.write_all(b"null");
+    };
+    let (negative, s) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    let (mantissa, exp) = match s.split_once('e') {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+        None => (s, 0),
+    };
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    // The significant digits, and `point`: the value is 0.DIGITS × 10^point.
+    let mut digits = [0u8; 40];
+    let mut k = 0;
+    for &d in int_part.as_bytes().iter().chain(frac_part.as_bytes()) {
+        if k < digits.len() {
+            digits[k] = d;
+            k += 1;
+        }
+    }
+    let mut point = int_part.len() as i32 + exp;
+    let leading = digits[..k].iter().take_while(|&&d| d == b'0').count();
+    if leading == k {
+        return writer.write_all(b"0");
+    }
+    point -= leading as i32;
+    let digits = &digits[leading..k];
+    let digits = &digits[..digits.iter().rposition(|&d| d != b'0').map_or(0, |i| i + 1)];
+    let k = digits.len() as i32;
+
+    if negative {
+        writer.write_all(b"-")?;
+    }
+    if k <= point && point <= 21 {
+        writer.write_all(digits)?;
+        for _ in 0..point - k {
+            writer.write_all(b"0")?;
+        }
+    } else if 0 < point && point <= 21 {
+        let (int, frac) = digits.split_at(point as usize);
+        writer.write_all(int)?;
+        writer.write_all(b".")?;
+        writer.write_all(frac)?;
+    } else if -6 < point && point <= 0 {
+        writer.write_all(b"0.")?;
+        for _ in 0..-point {
+            writer.write_all(b"0")?;
+        }
+        writer.write_all(digits)?;
+    } else {
+        writer.write_all(&digits[..1])?;
+        if k > 1 {
+            writer.write_all(b".")?;
+            writer.write_all(&digits[1..])?;
+        }
+        let e = point - 1;
+        write!(writer, "e{}{}", if e < 0 { '-' } else { '+' }, e.unsigned_abs())?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -57,5 +149,37 @@ mod tests {
             r#"["ev",{"x":1},[{"_placeholder":true,"num":0},[{"_placeholder":true,"num":1}]]]"#
         );
         assert_eq!(attachments, [a, b]);
+    }
+
+    #[test]
+    fn numbers_are_written_as_javascript_writes_them() {
+        let js = |f: f64| {
+            let mut out = Vec::new();
+            write_js_number(f, &mut out).expect("writes to a Vec");
+            String::from_utf8(out).expect("ASCII")
+        };
+        for (value, text) in [
+            (0.0, "0"),
+            (-0.0, "0"),
+            (2.0, "2"),
+            (-2.5, "-2.5"),
+            (0.1, "0.1"),
+            (0.30000000000000004, "0.30000000000000004"),
+            (1.5e-6, "0.0000015"),
+            (1e-6, "0.000001"),
+            (1e-7, "1e-7"),
+            (1.5e-7, "1.5e-7"),
+            (123456.789, "123456.789"),
+            (1e20, "100000000000000000000"),
+            (1e21, "1e+21"),
+            (1.2345e22, "1.2345e+22"),
+            (5e-324, "5e-324"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"),
+            (4503599627370495.5, "4503599627370495.5"),
+            (f64::NAN, "null"),
+            (f64::INFINITY, "null"),
+        ] {
+            assert_eq!(js(value), text, "{value:e}");
+        }
     }
 }

@@ -59,7 +59,7 @@ pub mod msgpack;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 
-pub use binary::to_payload;
+pub use binary::{to_payload, write_js_number};
 pub use bytes::Bytes;
 pub use bytestring::ByteString;
 pub use decoder::{Decoded, Decoder, DecoderConfig};

@@ -67,11 +67,11 @@ impl RawJson {
         Ok(RawJson(text))
     }
 
-    /// Serialises `value` with `serde_json`. Binary values (`serialize_bytes`) become arrays of
-    /// numbers here; use [`crate::to_payload`] to turn them into attachments.
+    /// Serialises `value` as compact JSON, numbers written as JavaScript writes them (see
+    /// [`crate::write_js_number`]). Binary values (`serialize_bytes`) become arrays of numbers
+    /// here; use [`crate::to_payload`] to turn them into attachments.
     pub fn from_serialize<T: serde::Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
-        let vec = serde_json::to_vec(value)?;
-        Ok(RawJson(trusted_utf8(vec)))
+        crate::binary::to_json(value)
     }
 
     /// Wraps text already known to be valid JSON, such as a slice a scan accepted.
@@ -219,13 +219,19 @@ impl Packet {
         }
     }
 
+    /// Whether the text encoding names the namespace: it is left out for `/` (and, as the
+    /// reference encoder does, for an empty one).
+    fn has_namespace(&self) -> bool {
+        !self.nsp.is_empty() && &*self.nsp != MAIN_NAMESPACE
+    }
+
     /// The length in bytes of [`encode`](Self::encode)'s output.
     pub fn encoded_len(&self) -> usize {
         let mut n = 1;
         if self.kind.is_binary() {
             n += decimal_len(self.attachments().len() as u64) + 1;
         }
-        if &*self.nsp != MAIN_NAMESPACE {
+        if self.has_namespace() {
             n += self.nsp.len() + 1;
         }
         if let Some(id) = self.id {
@@ -248,7 +254,7 @@ impl Packet {
             put_decimal(self.attachments().len() as u64, buf);
             buf.put_u8(b'-');
         }
-        if &*self.nsp != MAIN_NAMESPACE {
+        if self.has_namespace() {
             buf.put_slice(self.nsp.as_bytes());
             buf.put_u8(b',');
         }
