@@ -179,13 +179,10 @@ impl Packets {
         if digits.is_empty() {
             return Err(DecodeError::InvalidLength);
         }
-        let mut len: usize = 0;
-        for &d in digits {
-            if d > 9 {
-                return Err(DecodeError::InvalidLength);
-            }
-            len = len * 10 + usize::from(d);
+        if digits.iter().any(|&d| d > 9) {
+            return Err(DecodeError::InvalidLength);
         }
+        let len = decimal_value(digits.iter().copied())?;
         let start = self.pos + 2 + end;
         if len > self.body.len() - start {
             return Err(DecodeError::LengthMismatch);
@@ -205,16 +202,20 @@ impl Packets {
 const MAX_LENGTH_DIGITS: usize = 16;
 
 fn parse_decimal(digits: &[u8]) -> Result<usize, DecodeError> {
-    if digits.is_empty() || digits.len() > MAX_LENGTH_DIGITS {
+    if digits.is_empty() || digits.len() > MAX_LENGTH_DIGITS || !digits.iter().all(u8::is_ascii_digit) {
         return Err(DecodeError::InvalidLength);
     }
-    digits.iter().try_fold(0usize, |n, &d| {
-        if d.is_ascii_digit() {
-            Ok(n * 10 + usize::from(d - b'0'))
-        } else {
-            Err(DecodeError::InvalidLength)
-        }
-    })
+    decimal_value(digits.iter().map(|d| d - b'0'))
+}
+
+/// The value of decimal digits (as numbers 0–9). A value beyond `usize` (possible on 32-bit
+/// targets) is longer than any body, so it is a length mismatch.
+fn decimal_value(digits: impl Iterator<Item = u8>) -> Result<usize, DecodeError> {
+    let mut n: usize = 0;
+    for d in digits {
+        n = n.checked_mul(10).and_then(|n| n.checked_add(usize::from(d))).ok_or(DecodeError::LengthMismatch)?;
+    }
+    Ok(n)
 }
 
 /// The number of bytes of `text` that make up its first `units` UTF-16 code units.

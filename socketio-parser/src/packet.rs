@@ -302,13 +302,18 @@ pub(crate) fn decode_header(
         if digits == 0 || digits > MAX_ATTACHMENT_DIGITS || b.get(i + digits) != Some(&b'-') {
             return Err(DecodeError::InvalidAttachments);
         }
-        attachments = b[i..i + digits].iter().fold(0usize, |n, d| n * 10 + usize::from(d - b'0'));
-        if attachments == 0 {
+        // At most ten digits: the count fits a `u64` on every target.
+        let count = b[i..i + digits].iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+        if count == 0 {
             return Err(DecodeError::InvalidAttachments);
         }
-        if attachments > max_attachments {
-            return Err(DecodeError::TooManyAttachments { count: attachments, max: max_attachments });
-        }
+        attachments = match usize::try_from(count) {
+            Ok(n) if n <= max_attachments => n,
+            _ => {
+                let count = usize::try_from(count).unwrap_or(usize::MAX);
+                return Err(DecodeError::TooManyAttachments { count, max: max_attachments });
+            }
+        };
         i += digits + 1;
     }
 
