@@ -33,16 +33,24 @@
 //! # Ok::<(), engineio_parser::DecodeError>(())
 //! ```
 
+pub mod endpoint;
 pub mod packet;
 pub mod payload;
+pub mod session;
 
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 
 pub use bytes::Bytes;
 pub use bytestring::ByteString;
+pub use endpoint::{
+    route, EndpointConfig, ErrorCode, Method, Query, RequestError, RequestInfo, Route, Transport,
+};
 pub use packet::{Data, Frame, FrameKind, Packet, PacketType};
 pub use payload::{decode_payload, encode_payload, payload_len, utf16_len, Packets, PayloadFormat};
+pub use session::{
+    CloseReason, Event, Initial, RequestId, RequestKind, Response, Session, SessionConfig, SocketId, Transmit,
+};
 
 /// The Engine.IO protocol revision a session speaks (its `EIO` query parameter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -213,7 +213,10 @@ fn parse_decimal(digits: &[u8]) -> Result<usize, DecodeError> {
 fn decimal_value(digits: impl Iterator<Item = u8>) -> Result<usize, DecodeError> {
     let mut n: usize = 0;
     for d in digits {
-        n = n.checked_mul(10).and_then(|n| n.checked_add(usize::from(d))).ok_or(DecodeError::LengthMismatch)?;
+        n = n
+            .checked_mul(10)
+            .and_then(|n| n.checked_add(usize::from(d)))
+            .ok_or(DecodeError::LengthMismatch)?;
     }
     Ok(n)
 }

@@ -1,0 +1,870 @@
+//! One Engine.IO session as a deterministic state machine.
+//!
+//! The session owns every protocol decision of the reference server's `Socket` and its
+//! transports: the handshake packet, the heartbeat, the long-polling request lifecycle (one GET
+//! and one POST at a time, batching, close deferral), the upgrade to WebSocket and the close
+//! reasons. It never touches a socket or a clock: inputs arrive through `handle_*` with the
+//! current time, outputs leave through [`Session::poll_transmit`], [`Session::poll_event`] and
+//! [`Session::poll_timeout`]. HTTP requests and WebSockets are named by ids the driver chooses.
+//!
+//! All transitions of the machine are in this file, in the order a session lives them.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use bytestring::ByteString;
+
+use crate::endpoint::{ErrorCode, ErrorContext, RequestError, Transport, Transports};
+use crate::{encode_payload, payload_len, Data, Frame, Packet, PacketType, PayloadFormat, ProtocolVersion};
+
+/// An HTTP request, named by the driver. Ids must not be reused while a request is pending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(pub u64);
+
+/// A WebSocket connection, named by the driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SocketId(pub u64);
+
+/// A session's settings. The defaults are the reference server's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Time between a pong and the next ping (v4), or the client's ping period (v3).
+    pub ping_interval: Duration,
+    /// How long to wait for a pong (v4), or added to the ping interval before a v3 client that
+    /// stopped pinging is dropped.
+    pub ping_timeout: Duration,
+    /// How long a started upgrade may take before the new WebSocket is closed.
+    pub upgrade_timeout: Duration,
+    /// How long a server-side close waits for the client's next poll before giving up.
+    pub close_timeout: Duration,
+    /// The largest request body, and the `maxPayload` announced in the handshake.
+    pub max_payload: usize,
+    /// The most bytes of packets waiting for the client. Sending more closes the session
+    /// (reason `transport error`) rather than growing the heap.
+    pub max_buffered: usize,
+    /// Whether a polling session may upgrade to WebSocket.
+    pub allow_upgrades: bool,
+    /// The enabled transports.
+    pub transports: Transports,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            ping_interval: Duration::from_millis(25_000),
+            ping_timeout: Duration::from_millis(20_000),
+            upgrade_timeout: Duration::from_millis(10_000),
+            close_timeout: Duration::from_millis(30_000),
+            max_payload: 1_000_000,
+            max_buffered: 16 * 1024 * 1024,
+            allow_upgrades: true,
+            transports: Transports::default(),
+        }
+    }
+}
+
+/// How often a pending poll is released with a `noop` while an upgrade is being probed, as in
+/// the reference.
+pub const NOOP_INTERVAL: Duration = Duration::from_millis(100);
+
+/// How a session starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Initial {
+    /// A polling handshake: the handshake GET is answered with the `open` packet.
+    Polling(RequestId),
+    /// A WebSocket handshake: the `open` packet is the first frame.
+    WebSocket(SocketId),
+}
+
+/// What a polling request is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    /// A `GET`: waits for packets.
+    Poll,
+    /// A `POST` carrying packets; `binary` when its `Content-Type` is
+    /// `application/octet-stream`. Its body follows through [`Session::handle_body`].
+    Post {
+        /// The body is binary (a v3 XHR2 payload).
+        binary: bool,
+    },
+    /// Any other method.
+    Other,
+}
+
+/// Why a session closed. [`as_str`](Self::as_str) gives the reference's reason text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CloseReason {
+    /// The client closed the connection (or sent `close` over polling).
+    TransportClose,
+    /// The client broke a transport rule (overlapping polls, a ping in v4, a request that
+    /// vanished, an oversized WebSocket message, a full write buffer...).
+    TransportError,
+    /// No pong (v4) or ping (v3) in time.
+    PingTimeout,
+    /// The client sent an undecodable packet.
+    ParseError,
+    /// The server closed the session.
+    ForcedClose,
+}
+
+impl CloseReason {
+    /// The reference's text for this reason (`"ping timeout"`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::TransportClose => "transport close",
+            CloseReason::TransportError => "transport error",
+            CloseReason::PingTimeout => "ping timeout",
+            CloseReason::ParseError => "parse error",
+            CloseReason::ForcedClose => "forced close",
+        }
+    }
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the application learns from a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A `message` from the client.
+    Message(Data),
+    /// The client probed a WebSocket successfully; an upgrade is under way.
+    Upgrading,
+    /// The session now runs on the WebSocket.
+    Upgraded,
+    /// The session is over. Nothing follows this event.
+    Closed {
+        /// Why.
+        reason: CloseReason,
+        /// The reference's description of what happened, for logs.
+        description: &'static str,
+    },
+}
+
+/// The kind of an HTTP response, for the driver's compression and logging decisions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseKind {
+    /// Packets for a poll.
+    Payload,
+    /// The `ok` answer to a POST.
+    Ok,
+    /// An error (with or without a body).
+    Error,
+}
+
+/// An HTTP response to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// What the response is.
+    pub kind: ResponseKind,
+    /// The `Content-Type`, if the response has a body.
+    pub content_type: Option<&'static str>,
+    /// The body.
+    pub body: Bytes,
+}
+
+impl Response {
+    fn payload(packets: &[Packet], version: ProtocolVersion, base64: bool) -> Self {
+        let format = PayloadFormat::for_response(version, !base64, packets);
+        let mut body = Vec::with_capacity(payload_len(packets, format));
+        encode_payload(packets, format, &mut body);
+        Response {
+            status: 200,
+            kind: ResponseKind::Payload,
+            content_type: Some(format.content_type()),
+            body: body.into(),
+        }
+    }
+
+    fn ok() -> Self {
+        Response {
+            status: 200,
+            kind: ResponseKind::Ok,
+            content_type: Some("text/html"),
+            body: Bytes::from_static(b"ok"),
+        }
+    }
+
+    /// An error status without a body.
+    pub fn empty(status: u16) -> Self {
+        Response { status, kind: ResponseKind::Error, content_type: None, body: Bytes::new() }
+    }
+
+    /// The JSON error answer to a polling request: `{"code":N,"message":"..."}`.
+    pub fn error(error: &RequestError) -> Self {
+        Response {
+            status: error.status(),
+            kind: ResponseKind::Error,
+            content_type: Some("application/json"),
+            body: Bytes::from(error.json_body()),
+        }
+    }
+}
+
+/// A WebSocket close code chosen by the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CloseCode {
+    /// 1000: a normal close.
+    Normal,
+    /// 1009: a message was larger than the session accepts.
+    TooBig,
+}
+
+impl CloseCode {
+    /// The numeric code.
+    pub fn code(self) -> u16 {
+        match self {
+            CloseCode::Normal => 1000,
+            CloseCode::TooBig => 1009,
+        }
+    }
+}
+
+/// Something the driver must write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub enum Transmit {
+    /// Answer an HTTP request (and forget its id).
+    Respond {
+        /// The request.
+        request: RequestId,
+        /// The answer.
+        response: Response,
+    },
+    /// Send a frame on a WebSocket.
+    Send {
+        /// The WebSocket.
+        socket: SocketId,
+        /// The frame.
+        frame: Frame,
+    },
+    /// Close a WebSocket (and forget its id).
+    CloseSocket {
+        /// The WebSocket.
+        socket: SocketId,
+        /// The close code.
+        code: CloseCode,
+    },
+}
+
+/// A failure of the WebSocket itself, reported by the driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocketError {
+    /// A message exceeded the session's `max_payload`.
+    MessageTooBig,
+    /// The peer broke the WebSocket protocol (bad frame, bad UTF-8, ...).
+    Protocol,
+}
+
+/// Why [`Session::send`] refused a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The session is closing or closed.
+    #[error("the session is closed")]
+    Closed,
+    /// The client did not read fast enough: more than `max_buffered` bytes were waiting. The
+    /// session has been closed with [`CloseReason::TransportError`].
+    #[error("the client does not read: write buffer full")]
+    BufferFull,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Open,
+    /// A server-side close waits for the buffered packets to leave and the transport to be
+    /// writable.
+    Closing,
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Active {
+    Polling,
+    WebSocket(SocketId),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Upgrade {
+    socket: SocketId,
+    probed: bool,
+}
+
+/// The session's timers, an index into [`Session::timers`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    /// v4: send the next ping.
+    Ping,
+    /// v4: the pong is late; v3: the client's ping is late.
+    PingTimeout,
+    /// The upgrade took too long.
+    Upgrade,
+    /// Release the pending poll with a `noop` during an upgrade.
+    Noop,
+    /// A deferred server-side close gives up waiting for a poll.
+    Close,
+}
+
+const TIMERS: usize = 5;
+
+/// One Engine.IO session. See the [module docs](self) and the crate's drive loop.
+#[derive(Debug)]
+pub struct Session {
+    sid: ByteString,
+    version: ProtocolVersion,
+    config: SessionConfig,
+    base64: bool,
+    state: State,
+    active: Active,
+    /// The pending poll.
+    get: Option<RequestId>,
+    /// The POST whose body is awaited, and whether it is binary.
+    post: Option<(RequestId, bool)>,
+    upgrade: Option<Upgrade>,
+    timers: [Option<Instant>; TIMERS],
+    /// The one-time refresh of the pong deadline has been used for the current ping.
+    ping_refreshed: bool,
+    buffer: VecDeque<Packet>,
+    buffered: usize,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+}
+
+impl Session {
+    /// Starts a session with id `sid` and queues its handshake.
+    pub fn new(
+        sid: ByteString,
+        version: ProtocolVersion,
+        base64: bool,
+        config: SessionConfig,
+        initial: Initial,
+        now: Instant,
+    ) -> Self {
+        let (active, get) = match initial {
+            Initial::Polling(request) => (Active::Polling, Some(request)),
+            Initial::WebSocket(socket) => (Active::WebSocket(socket), None),
+        };
+        let mut session = Session {
+            sid,
+            version,
+            config,
+            base64,
+            state: State::Open,
+            active,
+            get,
+            post: None,
+            upgrade: None,
+            timers: [None; TIMERS],
+            ping_refreshed: false,
+            buffer: VecDeque::new(),
+            buffered: 0,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        };
+        let open = session.handshake_json();
+        session.buffer.push_back(Packet::text(PacketType::Open, open));
+        match version {
+            ProtocolVersion::V4 => session.set(Timer::Ping, now + config.ping_interval),
+            ProtocolVersion::V3 => {
+                session.set(Timer::PingTimeout, now + config.ping_interval + config.ping_timeout)
+            }
+        }
+        session
+    }
+
+    /// The `open` packet's JSON, keys in the reference's order.
+    fn handshake_json(&self) -> String {
+        let can_upgrade =
+            self.active == Active::Polling && self.config.allow_upgrades && self.config.transports.websocket;
+        let mut sid = String::new();
+        crate::endpoint::push_json_string(&mut sid, &self.sid);
+        format!(
+            "{{\"sid\":{},\"upgrades\":[{}],\"pingInterval\":{},\"pingTimeout\":{},\"maxPayload\":{}}}",
+            sid,
+            if can_upgrade { "\"websocket\"" } else { "" },
+            self.config.ping_interval.as_millis(),
+            self.config.ping_timeout.as_millis(),
+            self.config.max_payload
+        )
+    }
+
+    /// The session id.
+    pub fn sid(&self) -> &ByteString {
+        &self.sid
+    }
+
+    /// The protocol revision.
+    pub fn version(&self) -> ProtocolVersion {
+        self.version
+    }
+
+    /// The transport the session runs on now.
+    pub fn transport(&self) -> Transport {
+        match self.active {
+            Active::Polling => Transport::Polling,
+            Active::WebSocket(_) => Transport::WebSocket,
+        }
+    }
+
+    /// Whether the session is over (the `Closed` event has been queued).
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    /// Whether a packet sent now would be written at once: the session is open and a poll is
+    /// pending or the session runs on a WebSocket. `volatile` packets are dropped otherwise.
+    pub fn is_writable(&self) -> bool {
+        self.state == State::Open && (self.get.is_some() || matches!(self.active, Active::WebSocket(_)))
+    }
+
+    /// Bytes of packets waiting for the client.
+    pub fn buffered_bytes(&self) -> usize {
+        self.buffered
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Requests for this session
+
+    /// Checks a request that names this session before the driver hands it over (and, for a
+    /// WebSocket, before it answers the upgrade): the protocol revision must be the session's
+    /// and a request on another transport must be an upgrade.
+    pub fn check_request(
+        &self,
+        transport: Transport,
+        version: ProtocolVersion,
+        websocket_upgrade: bool,
+    ) -> Result<(), RequestError> {
+        if self.state == State::Closed {
+            return Err(RequestError::new(ErrorCode::UnknownSid));
+        }
+        if version != self.version {
+            return Err(RequestError::bad_request(ErrorContext::ProtocolMismatch));
+        }
+        let upgrade = websocket_upgrade && transport == Transport::WebSocket;
+        if !upgrade && transport != self.transport() {
+            return Err(RequestError::bad_request(ErrorContext::TransportMismatch));
+        }
+        Ok(())
+    }
+
+    /// A polling request arrived (its headers; a POST's body follows through
+    /// [`handle_body`](Self::handle_body)).
+    pub fn handle_request(&mut self, request: RequestId, kind: RequestKind, now: Instant) {
+        let _ = now;
+        if self.state == State::Closed {
+            return self.respond(request, Response::error(&RequestError::new(ErrorCode::UnknownSid)));
+        }
+        match kind {
+            RequestKind::Other => self.respond(request, Response::empty(500)),
+            RequestKind::Poll => {
+                if self.get.is_some() {
+                    self.respond(request, Response::empty(400));
+                    return self.close_with(CloseReason::TransportError, "overlap from client");
+                }
+                self.get = Some(request);
+            }
+            RequestKind::Post { binary } => {
+                if self.post.is_some() {
+                    self.respond(request, Response::empty(400));
+                    return self.close_with(CloseReason::TransportError, "data request overlap from client");
+                }
+                if binary && self.version == ProtocolVersion::V4 {
+                    self.respond(request, Response::empty(400));
+                    return self.close_with(CloseReason::TransportError, "invalid content");
+                }
+                self.post = Some((request, binary));
+            }
+        }
+    }
+
+    /// The whole body of a POST arrived. The driver must have stopped reading at
+    /// `max_payload` bytes and called [`handle_body_too_large`](Self::handle_body_too_large)
+    /// instead.
+    pub fn handle_body(&mut self, request: RequestId, body: Bytes, now: Instant) {
+        let Some((_, binary)) = self.post.filter(|(r, _)| *r == request) else {
+            return;
+        };
+        self.post = None;
+        let format = PayloadFormat::for_request(self.version, binary);
+        let packets = match crate::decode_payload(body, format, self.config.max_payload) {
+            Ok(packets) => packets,
+            Err(_) => return self.respond(request, Response::empty(413)),
+        };
+        self.respond(request, Response::ok());
+        for packet in packets {
+            if self.state == State::Closed {
+                break;
+            }
+            match packet {
+                Ok(packet) if packet.kind == PacketType::Close => {
+                    self.close_with(CloseReason::TransportClose, "client closed the session")
+                }
+                Ok(packet) => self.on_packet(packet, now),
+                Err(_) => self.close_with(CloseReason::ParseError, "undecodable packet"),
+            }
+        }
+    }
+
+    /// A POST's body exceeded `max_payload`: it is answered with 413 and the session is kept,
+    /// as in the reference.
+    pub fn handle_body_too_large(&mut self, request: RequestId) {
+        if self.post.is_some_and(|(r, _)| r == request) {
+            self.post = None;
+            self.respond(request, Response::empty(413));
+        }
+    }
+
+    /// A pending request's connection went away before it was answered. The reference treats
+    /// this as a transport error.
+    pub fn handle_request_gone(&mut self, request: RequestId) {
+        if self.get == Some(request) {
+            self.get = None;
+            self.close_with(CloseReason::TransportError, "poll connection closed prematurely");
+        } else if self.post.is_some_and(|(r, _)| r == request) {
+            self.post = None;
+            self.close_with(CloseReason::TransportError, "data request connection closed prematurely");
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // WebSocket
+
+    /// A WebSocket naming this session was accepted (the driver answered `101`). It becomes the
+    /// upgrade candidate, or is closed at once when the session cannot upgrade (it already runs
+    /// on a WebSocket, an upgrade is under way, upgrades are disabled, or it is closing).
+    pub fn handle_socket(&mut self, socket: SocketId, now: Instant) {
+        let can_upgrade = self.state == State::Open
+            && self.active == Active::Polling
+            && self.upgrade.is_none()
+            && self.config.allow_upgrades
+            && self.config.transports.websocket;
+        if !can_upgrade {
+            return self.close_socket(socket, CloseCode::Normal);
+        }
+        self.upgrade = Some(Upgrade { socket, probed: false });
+        self.set(Timer::Upgrade, now + self.config.upgrade_timeout);
+    }
+
+    /// A WebSocket frame arrived.
+    pub fn handle_frame(&mut self, socket: SocketId, frame: Frame, now: Instant) {
+        if self.state == State::Closed {
+            return;
+        }
+        if self.active == Active::WebSocket(socket) {
+            match Packet::decode_frame(frame, self.version) {
+                // The reference ignores `close` over WebSocket: the session ends when the socket
+                // does.
+                Ok(packet) if packet.kind == PacketType::Close => {}
+                Ok(packet) => self.on_packet(packet, now),
+                Err(_) => self.close_with(CloseReason::ParseError, "undecodable packet"),
+            }
+            return;
+        }
+        let Some(upgrade) = self.upgrade.filter(|u| u.socket == socket) else {
+            return;
+        };
+        match Packet::decode_frame(frame, self.version) {
+            Ok(Packet { kind: PacketType::Ping, data: Data::Text(t) }) if &*t == "probe" => {
+                self.transmits.push_back(Transmit::Send {
+                    socket,
+                    frame: Frame::Text(ByteString::from_static("3probe")),
+                });
+                if !upgrade.probed {
+                    self.upgrade = Some(Upgrade { probed: true, ..upgrade });
+                    self.events.push_back(Event::Upgrading);
+                    self.set(Timer::Noop, now + NOOP_INTERVAL);
+                }
+            }
+            Ok(Packet { kind: PacketType::Upgrade, .. }) => self.complete_upgrade(socket),
+            // Anything else before `upgrade` aborts the upgrade.
+            _ => self.abort_upgrade(),
+        }
+    }
+
+    fn complete_upgrade(&mut self, socket: SocketId) {
+        self.upgrade = None;
+        self.clear(Timer::Upgrade);
+        self.clear(Timer::Noop);
+        self.clear(Timer::Close);
+        if let Some(get) = self.get.take() {
+            let noop = Response::payload(&[Packet::new(PacketType::Noop)], self.version, self.base64);
+            self.respond(get, noop);
+        }
+        self.active = Active::WebSocket(socket);
+        self.events.push_back(Event::Upgraded);
+        // Buffered packets (and a pending server-side close) now go out on the WebSocket.
+    }
+
+    fn abort_upgrade(&mut self) {
+        if let Some(upgrade) = self.upgrade.take() {
+            self.clear(Timer::Upgrade);
+            self.clear(Timer::Noop);
+            self.close_socket(upgrade.socket, CloseCode::Normal);
+        }
+    }
+
+    /// A WebSocket closed (the peer closed it or the connection dropped).
+    pub fn handle_socket_closed(&mut self, socket: SocketId) {
+        if self.active == Active::WebSocket(socket) {
+            self.close_with(CloseReason::TransportClose, "websocket closed");
+        } else if self.upgrade.is_some_and(|u| u.socket == socket) {
+            self.upgrade = None;
+            self.clear(Timer::Upgrade);
+            self.clear(Timer::Noop);
+        }
+    }
+
+    /// A WebSocket failed: the session closes it (with 1009 for an oversized message) and,
+    /// if it carried the session, closes with [`CloseReason::TransportError`].
+    pub fn handle_socket_error(&mut self, socket: SocketId, error: SocketError) {
+        let code = match error {
+            SocketError::MessageTooBig => CloseCode::TooBig,
+            SocketError::Protocol => CloseCode::Normal,
+        };
+        if self.active == Active::WebSocket(socket) {
+            if self.state != State::Closed {
+                self.close_socket(socket, code);
+                let description = match error {
+                    SocketError::MessageTooBig => "message too big",
+                    SocketError::Protocol => "websocket protocol error",
+                };
+                self.end(CloseReason::TransportError, description);
+            }
+        } else if self.upgrade.is_some_and(|u| u.socket == socket) {
+            self.upgrade = None;
+            self.clear(Timer::Upgrade);
+            self.clear(Timer::Noop);
+            self.close_socket(socket, code);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Packets from the client
+
+    fn on_packet(&mut self, packet: Packet, now: Instant) {
+        // engine.io 6.6.11: while a pong is awaited, the first other packet buys the client one
+        // more ping timeout (a busy client may be sending a large upload).
+        if self.version == ProtocolVersion::V4
+            && packet.kind != PacketType::Pong
+            && !self.ping_refreshed
+            && self.timers[Timer::PingTimeout as usize].is_some()
+        {
+            self.ping_refreshed = true;
+            self.set(Timer::PingTimeout, now + self.config.ping_timeout);
+        }
+        match (packet.kind, self.version) {
+            (PacketType::Ping, ProtocolVersion::V4) | (PacketType::Pong, ProtocolVersion::V3) => {
+                self.close_with(CloseReason::TransportError, "invalid heartbeat direction")
+            }
+            (PacketType::Pong, ProtocolVersion::V4) => {
+                self.clear(Timer::PingTimeout);
+                self.set(Timer::Ping, now + self.config.ping_interval);
+            }
+            (PacketType::Ping, ProtocolVersion::V3) => {
+                self.set(Timer::PingTimeout, now + self.config.ping_interval + self.config.ping_timeout);
+                self.queue(Packet::new(PacketType::Pong));
+            }
+            (PacketType::Message, _) => self.events.push_back(Event::Message(packet.data)),
+            // `open`, `upgrade` and `noop` from the client mean nothing here.
+            _ => {}
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Packets to the client
+
+    /// Queues a packet (normally a `message`) for the client. Queued packets leave in one
+    /// batch per poll, or one frame each on a WebSocket, when [`poll_transmit`](Self::poll_transmit)
+    /// is called.
+    pub fn send(&mut self, packet: Packet) -> Result<(), SendError> {
+        if self.state != State::Open {
+            return Err(SendError::Closed);
+        }
+        let len = packet.text_len(self.version);
+        if self.buffered + len > self.config.max_buffered {
+            self.close_with(CloseReason::TransportError, "write buffer full");
+            return Err(SendError::BufferFull);
+        }
+        self.buffered += len;
+        self.buffer.push_back(packet);
+        Ok(())
+    }
+
+    /// Queues a packet of the session itself (handshake, heartbeat), outside the buffer limit.
+    fn queue(&mut self, packet: Packet) {
+        self.buffered += packet.text_len(self.version);
+        self.buffer.push_back(packet);
+    }
+
+    /// Writes what can be written: the whole buffer to a pending poll, or every packet as a
+    /// frame on the WebSocket; then, if a server-side close is pending, finishes it.
+    fn flush(&mut self) {
+        if self.state == State::Closed {
+            return;
+        }
+        let closing = self.state == State::Closing;
+        match self.active {
+            Active::Polling => {
+                if self.buffer.is_empty() && !closing {
+                    return;
+                }
+                let Some(get) = self.get.take() else { return };
+                let mut packets: Vec<Packet> = self.buffer.drain(..).collect();
+                self.buffered = 0;
+                if closing {
+                    packets.push(Packet::new(PacketType::Close));
+                }
+                let response = Response::payload(&packets, self.version, self.base64);
+                self.respond(get, response);
+            }
+            Active::WebSocket(socket) => {
+                while let Some(packet) = self.buffer.pop_front() {
+                    let frame = packet.to_frame(self.version, self.base64);
+                    self.transmits.push_back(Transmit::Send { socket, frame });
+                }
+                self.buffered = 0;
+                if closing {
+                    self.close_socket(socket, CloseCode::Normal);
+                    self.end(CloseReason::ForcedClose, "server closed the session");
+                }
+            }
+        }
+        if closing {
+            self.close_with(CloseReason::ForcedClose, "server closed the session");
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Closing
+
+    /// Closes the session from the server side: the packets already queued are delivered, the
+    /// client is told (`close` on polling, a close frame on WebSocket), then the session ends
+    /// with [`CloseReason::ForcedClose`]. Over polling without a pending poll, the close waits
+    /// for the client's next poll, at most `close_timeout`.
+    pub fn close(&mut self, now: Instant) {
+        if self.state != State::Open {
+            return;
+        }
+        self.state = State::Closing;
+        if self.active == Active::Polling && self.get.is_none() {
+            self.set(Timer::Close, now + self.config.close_timeout);
+        }
+    }
+
+    /// Ends the session now and closes its WebSocket, unless the client closed it.
+    fn close_with(&mut self, reason: CloseReason, description: &'static str) {
+        if self.state == State::Closed {
+            return;
+        }
+        if let Active::WebSocket(socket) = self.active {
+            if reason != CloseReason::TransportClose {
+                self.close_socket(socket, CloseCode::Normal);
+            }
+        }
+        self.end(reason, description);
+    }
+
+    /// Ends the session now: pending requests are answered, the upgrade candidate closed, the
+    /// buffer dropped. The active WebSocket is the caller's to close.
+    fn end(&mut self, reason: CloseReason, description: &'static str) {
+        if self.state == State::Closed {
+            return;
+        }
+        self.state = State::Closed;
+        if let Some(get) = self.get.take() {
+            // The reference releases a pending poll with `noop` when the client closed, and with
+            // `close` otherwise.
+            let kind =
+                if reason == CloseReason::TransportClose { PacketType::Noop } else { PacketType::Close };
+            let response = Response::payload(&[Packet::new(kind)], self.version, self.base64);
+            self.respond(get, response);
+        }
+        if let Some(upgrade) = self.upgrade.take() {
+            self.close_socket(upgrade.socket, CloseCode::Normal);
+        }
+        self.timers = [None; TIMERS];
+        self.buffer.clear();
+        self.buffered = 0;
+        self.events.push_back(Event::Closed { reason, description });
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Time
+
+    /// Advances the session's timers to `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for timer in [Timer::Ping, Timer::PingTimeout, Timer::Upgrade, Timer::Noop, Timer::Close] {
+            if self.timers[timer as usize].is_none_or(|at| at > now) {
+                continue;
+            }
+            self.clear(timer);
+            match timer {
+                Timer::Ping => {
+                    self.queue(Packet::new(PacketType::Ping));
+                    self.ping_refreshed = false;
+                    self.set(Timer::PingTimeout, now + self.config.ping_timeout);
+                }
+                Timer::PingTimeout => self.close_with(CloseReason::PingTimeout, "no heartbeat in time"),
+                Timer::Upgrade => self.abort_upgrade(),
+                Timer::Noop => {
+                    if self.active == Active::Polling {
+                        if let Some(get) = self.get.take() {
+                            let noop = Packet::new(PacketType::Noop);
+                            let response = Response::payload(&[noop], self.version, self.base64);
+                            self.respond(get, response);
+                        }
+                    }
+                    if self.upgrade.is_some_and(|u| u.probed) {
+                        self.set(Timer::Noop, now + NOOP_INTERVAL);
+                    }
+                }
+                Timer::Close => self.close_with(CloseReason::ForcedClose, "server closed the session"),
+            }
+        }
+    }
+
+    /// The next instant [`handle_timeout`](Self::handle_timeout) must be called, if any. Ask
+    /// again after every input.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.iter().flatten().min().copied()
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Outputs
+
+    /// The next thing to write. Call until `None` after every input.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        if self.transmits.is_empty() {
+            self.flush();
+        }
+        self.transmits.pop_front()
+    }
+
+    /// The next event for the application. Call until `None` after every input.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    fn respond(&mut self, request: RequestId, response: Response) {
+        self.transmits.push_back(Transmit::Respond { request, response });
+    }
+
+    fn close_socket(&mut self, socket: SocketId, code: CloseCode) {
+        self.transmits.push_back(Transmit::CloseSocket { socket, code });
+    }
+
+    fn set(&mut self, timer: Timer, at: Instant) {
+        self.timers[timer as usize] = Some(at);
+    }
+
+    fn clear(&mut self, timer: Timer) {
+        self.timers[timer as usize] = None;
+    }
+}

@@ -1,0 +1,113 @@
+//! Server-side closes (with and without a pending poll), close reasons of WebSocket sessions,
+//! and the client's `close` over WebSocket.
+
+mod common;
+
+use bytes::Bytes;
+use common::*;
+use engineio_parser::session::{CloseCode, SocketError};
+use engineio_parser::{
+    CloseReason, Frame, Initial, Packet, ProtocolVersion, SessionConfig, SocketId, Transmit,
+};
+
+fn websocket() -> Harness {
+    let mut h =
+        Harness::start(ProtocolVersion::V4, SessionConfig::default(), Initial::WebSocket(SocketId(1)));
+    h.transmits();
+    h
+}
+
+#[test]
+fn close_with_a_pending_poll_answers_it_with_close() {
+    let mut h = Harness::polling(ProtocolVersion::V4);
+    let get = h.get();
+    h.session.close(h.now);
+    assert_eq!(h.transmits(), [payload(get, "1")]);
+    assert!(h.events().iter().any(closed(CloseReason::ForcedClose)));
+}
+
+#[test]
+fn close_without_a_poll_waits_for_the_next_one_and_delivers_the_buffer_first() {
+    let mut h = Harness::polling(ProtocolVersion::V4);
+    h.session.send(Packet::message("bye")).expect("open");
+    h.session.close(h.now);
+    assert_eq!(h.transmits(), []);
+    assert!(h.events().is_empty());
+    assert!(h.session.send(Packet::message("late")).is_err());
+    h.advance_to(1_000);
+    let get = h.get();
+    assert_eq!(h.transmits(), [payload(get, "4bye\u{1e}1")]);
+    assert!(h.events().iter().any(closed(CloseReason::ForcedClose)));
+}
+
+#[test]
+fn deferred_close_gives_up_after_close_timeout() {
+    let mut h = Harness::polling(ProtocolVersion::V4);
+    h.session.close(h.now);
+    assert_eq!(h.session.poll_timeout(), Some(h.at(25_000)));
+    h.advance_to(29_999);
+    assert!(h.events().is_empty());
+    h.advance_to(30_000);
+    assert!(h.events().iter().any(closed(CloseReason::ForcedClose)));
+    assert_eq!(h.session.poll_timeout(), None);
+}
+
+#[test]
+fn close_over_websocket_drains_then_closes_the_socket() {
+    let mut h = websocket();
+    h.session.send(Packet::message("last words")).expect("open");
+    h.session.close(h.now);
+    assert_eq!(h.transmits(), [text_frame(1, "4last words"), close_socket(1)]);
+    assert!(h.events().iter().any(closed(CloseReason::ForcedClose)));
+}
+
+#[test]
+fn the_client_closing_its_websocket_is_transport_close() {
+    let mut h = websocket();
+    h.session.handle_socket_closed(SocketId(1));
+    assert!(h.events().iter().any(closed(CloseReason::TransportClose)));
+    assert_eq!(h.transmits(), []);
+}
+
+#[test]
+fn close_packet_over_websocket_is_ignored_like_the_reference() {
+    let mut h = websocket();
+    h.frame(1, "1");
+    assert!(h.events().is_empty());
+    assert!(!h.session.is_closed());
+}
+
+#[test]
+fn oversized_websocket_message_closes_with_1009() {
+    let mut h = websocket();
+    h.session.handle_socket_error(SocketId(1), SocketError::MessageTooBig);
+    assert_eq!(h.transmits(), [Transmit::CloseSocket { socket: SocketId(1), code: CloseCode::TooBig }]);
+    assert!(h.events().iter().any(closed(CloseReason::TransportError)));
+}
+
+#[test]
+fn undecodable_websocket_frames_are_parse_errors() {
+    let mut h = websocket();
+    h.frame(1, "7");
+    assert!(h.events().iter().any(closed(CloseReason::ParseError)));
+    assert_eq!(h.transmits(), [close_socket(1)]);
+    let mut h = websocket();
+    // v4 reads `b...` as base64 binary data, and `4AQID` is not base64.
+    h.session.handle_frame(SocketId(1), Frame::Text("b4AQID".into()), h.now);
+    assert!(h.events().iter().any(closed(CloseReason::ParseError)));
+}
+
+#[test]
+fn binary_frames_are_binary_messages() {
+    let mut h = websocket();
+    h.session.handle_frame(SocketId(1), Frame::Binary(Bytes::from_static(&[1, 2])), h.now);
+    assert_eq!(
+        h.events(),
+        [engineio_parser::Event::Message(engineio_parser::Data::Binary(Bytes::from_static(&[1, 2])))]
+    );
+    h.session.send(Packet::binary(&[3u8][..])).expect("open");
+    assert_eq!(
+        h.transmits(),
+        [Transmit::Send { socket: SocketId(1), frame: Frame::Binary(Bytes::from_static(&[3])) }]
+    );
+}

@@ -1,0 +1,147 @@
+//! The long-polling request lifecycle: one GET and one POST at a time, batching, bodies, and
+//! what happens when a client breaks the rules.
+
+mod common;
+
+use bytes::Bytes;
+use common::*;
+use engineio_parser::{CloseReason, Data, Event, Packet, ProtocolVersion, RequestKind, SessionConfig};
+
+#[test]
+fn packets_queued_together_leave_in_one_response() {
+    let mut h = Harness::polling(ProtocolVersion::V4);
+    for text in ["a", "b", "c"] {
+        h.session.send(Packet::message(text)).expect("open");
+    }
+    h.session.send(Packet::binary(&[1u8, 2, 3, 4][..])).expect("open");
+    assert!(!h.session.is_writable());
+    let get = h.get();
+    assert_eq!(h.transmits(), [payload(get, "4a\u{1e}4b\u{1e}4c\u{1e}bAQIDBA==")]);
+    assert_eq!(h.session.buffered_bytes(), 0);
+}
+
+#[test]
+fn a_pending_get_is_answered_when_a_packet_is_sent() {
+    let mut h = Harness::polling(ProtocolVersion::V4);
+    let get = h.get();
+    assert_eq!(h.transmits(), []);
+    assert!(h.session.is_writable());
+    h.session.send(Packet::message("hello")).expect("open");
+    assert_eq!(h.transmits(), [payload(get, "4hello")]);
+}
+
+#[test]
+fn second_get_is_rejected_and_closes_the_session() {
+    let mut h = Harness::polling(ProtocolVersion::V4);
+    let first = h.get();
+    let second = h.get();
+    assert_eq!(h.transmits(), [empty(second, 400), payload(first, "1")]);
+    let events = h.events();
+    assert!(events.iter().any(closed(CloseReason::TransportError)), "{events:?}");
+    // Later requests for the session are unknown.
+    let later = h.get();
+    let t = h.transmits();
+    assert!(matches!(&t[..], [engineio_parser::Transmit::Respond { request, response }]
+        if *request == later && response.status == 400 && &response.body[..] == br#"{"code":1,"message":"Session ID unknown"}"#));
+}
+
+#[test]
+fn second_post_is_rejected_and_closes_the_session() {
+    let mut h = Harness::polling(ProtocolVersion::V4);
+    let first = h.request();
+    h.session.handle_request(first, RequestKind::Post { binary: false }, h.now);
+    let second = h.request();
+    h.session.handle_request(second, RequestKind::Post { binary: false }, h.now);
+    assert_eq!(h.transmits(), [empty(second, 400)]);
+    assert!(h.events().iter().any(closed(CloseReason::TransportError)));
+}
+
+#[test]
+fn binary_post_on_v4_is_invalid_content() {
+    let mut h = Harness::polling(ProtocolVersion::V4);
+    let post = h.request();
+    h.session.handle_request(post, RequestKind::Post { binary: true }, h.now);
+    assert_eq!(h.transmits(), [empty(post, 400)]);
+    assert!(h.events().iter().any(closed(CloseReason::TransportError)));
+}
+
+#[test]
+fn binary_post_on_v3_is_an_xhr2_payload() {
+    let mut h = Harness::polling(ProtocolVersion::V3);
+    let post = h.request();
+    h.session.handle_request(post, RequestKind::Post { binary: true }, h.now);
+    h.session.handle_body(post, Bytes::from_static(&[0, 2, 0xff, b'4', b'a', 1, 3, 0xff, 4, 9, 9]), h.now);
+    assert_eq!(h.transmits(), [respond_ok(post)]);
+    assert_eq!(
+        h.events(),
+        [Event::Message(Data::Text("a".into())), Event::Message(Data::Binary(Bytes::from_static(&[9, 9])))]
+    );
+}
+
+#[test]
+fn oversized_post_gets_413_and_the_session_survives() {
+    let config = SessionConfig { max_payload: 100, ..SessionConfig::default() };
+    let mut h = Harness::polling_with(ProtocolVersion::V4, config);
+    let post = h.request();
+    h.session.handle_request(post, RequestKind::Post { binary: false }, h.now);
+    h.session.handle_body_too_large(post);
+    assert_eq!(h.transmits(), [empty(post, 413)]);
+    assert!(h.events().is_empty());
+    // A body the driver did not cut at the limit is refused the same way.
+    let post = h.request();
+    h.session.handle_request(post, RequestKind::Post { binary: false }, h.now);
+    h.session.handle_body(post, Bytes::from(vec![b'4'; 101]), h.now);
+    assert_eq!(h.transmits(), [empty(post, 413)]);
+    assert!(!h.session.is_closed());
+}
+
+#[test]
+fn messages_before_an_invalid_packet_are_delivered_then_parse_error() {
+    let mut h = Harness::polling(ProtocolVersion::V4);
+    h.post("4one\u{1e}abc\u{1e}4two");
+    let events = h.events();
+    assert_eq!(events[0], Event::Message(Data::Text("one".into())));
+    assert!(matches!(events[1], Event::Closed { reason: CloseReason::ParseError, .. }));
+    assert_eq!(events.len(), 2);
+}
+
+#[test]
+fn client_close_over_polling_releases_the_poll_with_noop() {
+    let mut h = Harness::polling(ProtocolVersion::V4);
+    let get = h.get();
+    let t = h.post("1");
+    assert!(t.contains(&payload(get, "6")), "{t:?}");
+    assert!(h.events().iter().any(closed(CloseReason::TransportClose)));
+}
+
+#[test]
+fn other_methods_get_500_and_change_nothing() {
+    let mut h = Harness::polling(ProtocolVersion::V4);
+    let put = h.request();
+    h.session.handle_request(put, RequestKind::Other, h.now);
+    assert_eq!(h.transmits(), [empty(put, 500)]);
+    assert!(h.events().is_empty());
+}
+
+#[test]
+fn a_poll_that_vanishes_is_a_transport_error() {
+    let mut h = Harness::polling(ProtocolVersion::V4);
+    let get = h.get();
+    h.session.handle_request_gone(get);
+    assert!(h.events().iter().any(closed(CloseReason::TransportError)));
+    // The session is reclaimed: nothing is scheduled any more.
+    assert_eq!(h.session.poll_timeout(), None);
+}
+
+#[test]
+fn a_client_that_never_polls_cannot_grow_the_buffer() {
+    let config = SessionConfig { max_buffered: 1_000, ..SessionConfig::default() };
+    let mut h = Harness::polling_with(ProtocolVersion::V4, config);
+    let chunk = "x".repeat(99);
+    for _ in 0..10 {
+        h.session.send(Packet::message(chunk.clone())).expect("within the limit");
+    }
+    assert_eq!(h.session.send(Packet::message(chunk)), Err(engineio_parser::session::SendError::BufferFull));
+    assert!(h.events().iter().any(closed(CloseReason::TransportError)));
+    assert_eq!(h.session.buffered_bytes(), 0);
+}
