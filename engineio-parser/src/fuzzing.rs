@@ -54,3 +54,38 @@ pub fn payload(data: &[u8]) {
         assert_eq!(again, decoded);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    /// Calls `harness` on every file of the checked-in corpus `fuzz/corpus/<target>`, naming the
+    /// file that panics. A missing or empty corpus is a failure, not a silent pass.
+    fn replay(target: &str, harness: fn(&[u8])) {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus").join(target);
+        let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("corpus {}: {e}", dir.display()));
+        let mut paths: Vec<PathBuf> = entries
+            .map(|entry| entry.expect("a readable corpus entry").path())
+            .filter(|path| path.is_file())
+            .collect();
+        paths.sort();
+        assert!(!paths.is_empty(), "corpus {} is empty", dir.display());
+        for path in paths {
+            let data = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            if let Err(panic) = std::panic::catch_unwind(|| harness(&data)) {
+                eprintln!("corpus file {} panicked", path.display());
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
+
+    #[test]
+    fn engineio_packet_corpus_replays() {
+        replay("engineio_packet", super::packet);
+    }
+
+    #[test]
+    fn engineio_payload_corpus_replays() {
+        replay("engineio_payload", super::payload);
+    }
+}

@@ -48,6 +48,33 @@ pub fn packet(data: &[u8]) {
     }
 }
 
+/// Decodes `data` as one msgpack packet (a binary Engine.IO message) and checks that encoding
+/// the packet and decoding the result gives the same packet, through both [`encode`] and
+/// [`encode_to_bytes`]. When `data` is also a valid JSON text, transcodes it as a payload with
+/// two attachments and checks that the result is one valid msgpack value, kept as it is.
+///
+/// [`encode`]: crate::msgpack::encode
+/// [`encode_to_bytes`]: crate::msgpack::encode_to_bytes
+#[cfg(feature = "msgpack")]
+pub fn msgpack(data: &[u8]) {
+    use crate::msgpack::{self, RawMsgPack};
+
+    let config = DecoderConfig { max_attachments: 4, max_depth: 32 };
+    if let Ok(packet) = msgpack::decode(Bytes::copy_from_slice(data), &config) {
+        let mut buf = Vec::new();
+        msgpack::encode(&packet, &mut buf);
+        assert_eq!(msgpack::encode_to_bytes(&packet), buf);
+        let again = msgpack::decode(Bytes::from(buf), &config).expect("an encoded packet decodes");
+        assert_eq!(again, packet);
+    }
+    if let Some(json) = std::str::from_utf8(data).ok().and_then(|text| crate::RawJson::new(text).ok()) {
+        let attachments = [Bytes::from_static(b"\x01\x02"), Bytes::new()];
+        let raw = RawMsgPack::from_json(&json, &attachments);
+        let checked = RawMsgPack::new(raw.as_bytes().clone()).expect("a transcoded payload is msgpack");
+        assert_eq!(checked, raw);
+    }
+}
+
 fn check_round_trip(packet: &crate::Packet) {
     let text = packet.encode_to_string();
     assert_eq!(text.len(), packet.encoded_len());
@@ -57,4 +84,40 @@ fn check_round_trip(packet: &crate::Packet) {
         result = decoder.decode_binary(attachment.clone()).expect("attachments are accepted");
     }
     assert_eq!(result, Decoded::Complete(packet.clone()));
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    /// Calls `harness` on every file of the checked-in corpus `fuzz/corpus/<target>`, naming the
+    /// file that panics. A missing or empty corpus is a failure, not a silent pass.
+    fn replay(target: &str, harness: fn(&[u8])) {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus").join(target);
+        let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("corpus {}: {e}", dir.display()));
+        let mut paths: Vec<PathBuf> = entries
+            .map(|entry| entry.expect("a readable corpus entry").path())
+            .filter(|path| path.is_file())
+            .collect();
+        paths.sort();
+        assert!(!paths.is_empty(), "corpus {} is empty", dir.display());
+        for path in paths {
+            let data = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            if let Err(panic) = std::panic::catch_unwind(|| harness(&data)) {
+                eprintln!("corpus file {} panicked", path.display());
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
+
+    #[test]
+    fn socketio_decoder_corpus_replays() {
+        replay("socketio_decoder", super::decoder);
+    }
+
+    #[cfg(feature = "msgpack")]
+    #[test]
+    fn socketio_msgpack_corpus_replays() {
+        replay("socketio_msgpack", super::msgpack);
+    }
 }
