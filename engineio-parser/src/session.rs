@@ -758,6 +758,16 @@ impl Session {
         }
     }
 
+    /// Closes the session for a server shutdown: like [`close`](Self::close), but a polling
+    /// session without a pending poll ends at once instead of waiting for the client's next
+    /// poll (the reference's `discard` close).
+    pub fn shutdown(&mut self, now: Instant) {
+        self.close(now);
+        if self.state == State::Closing && self.active == Active::Polling && self.get.is_none() {
+            self.close_with(CloseReason::ForcedClose, "server shutting down");
+        }
+    }
+
     /// Ends the session now and closes its WebSocket, unless the client closed it.
     fn close_with(&mut self, reason: CloseReason, description: &'static str) {
         if self.state == State::Closed {

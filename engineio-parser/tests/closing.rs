@@ -111,3 +111,19 @@ fn binary_frames_are_binary_messages() {
         [Transmit::Send { socket: SocketId(1), frame: Frame::Binary(Bytes::from_static(&[3])) }]
     );
 }
+
+#[test]
+fn shutdown_does_not_wait_for_a_poll() {
+    let mut h = Harness::polling(ProtocolVersion::V4);
+    h.session.send(Packet::message("dropped")).expect("open");
+    h.session.shutdown(h.now);
+    assert!(h.events().iter().any(closed(CloseReason::ForcedClose)));
+    assert_eq!(h.session.poll_timeout(), None);
+    // With a poll pending, the poll gets the buffer and `close`.
+    let mut h = Harness::polling(ProtocolVersion::V4);
+    h.session.send(Packet::message("kept")).expect("open");
+    let get = h.get();
+    h.session.shutdown(h.now);
+    assert_eq!(h.transmits(), [payload(get, "4kept\u{1e}1")]);
+    assert!(h.events().iter().any(closed(CloseReason::ForcedClose)));
+}

@@ -1,6 +1,55 @@
-//! The Engine.IO server: a thin tokio and hyper layer over the sans-IO session machine of
-//! `engineio-parser`.
+//! An Engine.IO server (protocol revisions 4 and 3) over tokio and hyper: HTTP long-polling,
+//! WebSocket, and the upgrade from one to the other.
 //!
-//! This crate is empty for now. It will hold the HTTP long-polling and WebSocket transports, the
-//! per-connection driver task, the `listen(addr)` entry point and a tower `Service`/`Layer`.
-//! It will make no protocol decisions of its own: those live in `engineio-parser`.
+//! Every protocol decision is made by the sans-IO session machine of [`engineio_parser`]; this
+//! crate moves bytes and fires timers. Each session runs in one task, which:
+//!
+//! 1. feeds the machine its inputs: HTTP requests routed to the session, WebSocket frames,
+//!    packets the application sends, and the timer;
+//! 2. drains [`Session::poll_transmit`](engineio_parser::Session::poll_transmit) (answers to
+//!    requests, frames, closes) and
+//!    [`Session::poll_event`](engineio_parser::Session::poll_event) (messages for the
+//!    [`Handler`]);
+//! 3. sleeps until the next input or
+//!    [`Session::poll_timeout`](engineio_parser::Session::poll_timeout).
+//!
+//! WebSocket framing is this crate's own ([`ws`]): an idle connection holds no read or write
+//! buffer, and a frame can be built once and sent to many connections.
+//!
+//! # Example: an echo server
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use engineio_server::{Config, EngineIo, Handler, Socket};
+//! use engineio_parser::{CloseReason, Data, Packet};
+//!
+//! struct Echo;
+//!
+//! impl Handler for Echo {
+//!     type Connection = Arc<Socket>;
+//!     fn on_connection(&self, socket: Arc<Socket>) -> Arc<Socket> {
+//!         socket
+//!     }
+//!     fn on_message(&self, socket: &mut Arc<Socket>, data: Data) {
+//!         let _ = socket.send(Packet { kind: engineio_parser::PacketType::Message, data });
+//!     }
+//!     fn on_close(&self, _socket: Arc<Socket>, _reason: CloseReason) {}
+//! }
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! EngineIo::new(Config::default(), Echo).listen("127.0.0.1:3000").await
+//! # }
+//! ```
+
+mod clock;
+pub mod config;
+mod driver;
+mod http_util;
+pub mod io;
+mod server;
+mod socket;
+pub mod ws;
+
+pub use config::{Config, Cookie, Cors, CorsOrigin, HttpCompression};
+pub use server::{generate_id, BoxFuture, Builder, ConnectionError, EngineIo, Handler, ResponseBody};
+pub use socket::{Closed, Handshake, Socket};

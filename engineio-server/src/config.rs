@@ -1,0 +1,181 @@
+//! Server options, with the reference server's defaults.
+
+use std::time::Duration;
+
+use engineio_parser::endpoint::Transports;
+use engineio_parser::{EndpointConfig, SessionConfig};
+
+/// Engine.IO server options. `Config::default()` gives the reference server's defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The path requests are served under, matched as a prefix (`/engine.io/`; Socket.IO uses
+    /// `/socket.io/`).
+    pub path: String,
+    /// Normalise `path` to end with `/`, as the reference does by default.
+    pub add_trailing_slash: bool,
+    /// Time between a pong and the next ping (25 s).
+    pub ping_interval: Duration,
+    /// How long to wait for a pong (20 s).
+    pub ping_timeout: Duration,
+    /// How long an upgrade may take (10 s).
+    pub upgrade_timeout: Duration,
+    /// How long a server-side close of a polling session waits for the client's next poll (30 s).
+    pub close_timeout: Duration,
+    /// The largest POST body or WebSocket message, in bytes, and the `maxPayload` announced to
+    /// clients (1 000 000). Larger bodies get 413; larger WebSocket messages close the
+    /// connection with 1009.
+    pub max_payload: usize,
+    /// The most bytes of packets that may wait for one client (16 MiB). A client that does not
+    /// read is disconnected (`transport error`) instead of growing the heap.
+    pub max_buffered: usize,
+    /// The most frames one WebSocket message may be split into (1 024).
+    pub max_ws_fragments: usize,
+    /// The enabled transports (polling and WebSocket).
+    pub transports: Transports,
+    /// Whether polling sessions may upgrade to WebSocket (true).
+    pub allow_upgrades: bool,
+    /// Whether Engine.IO v3 clients (Socket.IO 2) are accepted (false).
+    pub allow_eio3: bool,
+    /// Cross-origin resource sharing; off unless configured.
+    pub cors: Option<Cors>,
+    /// The sticky-session cookie set on the handshake response; off unless configured.
+    pub cookie: Option<Cookie>,
+    /// gzip/deflate compression of polling responses; on with a 1 024-byte threshold.
+    pub http_compression: Option<HttpCompression>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let session = SessionConfig::default();
+        Config {
+            path: "/engine.io".to_owned(),
+            add_trailing_slash: true,
+            ping_interval: session.ping_interval,
+            ping_timeout: session.ping_timeout,
+            upgrade_timeout: session.upgrade_timeout,
+            close_timeout: session.close_timeout,
+            max_payload: session.max_payload,
+            max_buffered: session.max_buffered,
+            max_ws_fragments: 1024,
+            transports: Transports::default(),
+            allow_upgrades: true,
+            allow_eio3: false,
+            cors: None,
+            cookie: None,
+            http_compression: Some(HttpCompression::default()),
+        }
+    }
+}
+
+impl Config {
+    /// The path as requests are matched against it (with the trailing slash if configured).
+    pub fn normalized_path(&self) -> String {
+        let mut path = self.path.clone();
+        if !path.starts_with('/') {
+            path.insert(0, '/');
+        }
+        if self.add_trailing_slash && !path.ends_with('/') {
+            path.push('/');
+        }
+        path
+    }
+
+    /// The settings of each session.
+    pub fn session(&self) -> SessionConfig {
+        SessionConfig {
+            ping_interval: self.ping_interval,
+            ping_timeout: self.ping_timeout,
+            upgrade_timeout: self.upgrade_timeout,
+            close_timeout: self.close_timeout,
+            max_payload: self.max_payload,
+            max_buffered: self.max_buffered,
+            allow_upgrades: self.allow_upgrades,
+            transports: self.transports,
+        }
+    }
+
+    /// The settings of request validation.
+    pub fn endpoint(&self) -> EndpointConfig {
+        EndpointConfig { transports: self.transports, allow_eio3: self.allow_eio3 }
+    }
+}
+
+/// CORS settings, answered like the `cors` middleware the reference uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cors {
+    /// Which origins may connect.
+    pub origin: CorsOrigin,
+    /// Send `Access-Control-Allow-Credentials: true`.
+    pub credentials: bool,
+    /// Methods allowed in preflights (`GET,HEAD,PUT,PATCH,POST,DELETE`).
+    pub methods: Vec<String>,
+    /// Headers allowed in preflights; empty reflects the request's
+    /// `Access-Control-Request-Headers`.
+    pub allowed_headers: Vec<String>,
+    /// `Access-Control-Max-Age` of preflights, if any.
+    pub max_age: Option<Duration>,
+}
+
+impl Default for Cors {
+    fn default() -> Self {
+        Cors {
+            origin: CorsOrigin::Any,
+            credentials: false,
+            methods: ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE"].map(str::to_owned).to_vec(),
+            allowed_headers: Vec::new(),
+            max_age: None,
+        }
+    }
+}
+
+/// Which origins CORS allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigin {
+    /// `*` (or, with credentials, the request's own origin).
+    Any,
+    /// Exactly these origins (`https://example.com`).
+    List(Vec<String>),
+}
+
+/// The sticky-session cookie (the reference's `cookie` option).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cookie {
+    /// The cookie's name (`io`).
+    pub name: String,
+    /// Its `Path` (`/`).
+    pub path: String,
+    /// `HttpOnly` (true).
+    pub http_only: bool,
+    /// `SameSite` (`Lax`).
+    pub same_site: Option<String>,
+    /// `Secure` (false).
+    pub secure: bool,
+    /// `Max-Age`, if any.
+    pub max_age: Option<Duration>,
+}
+
+impl Default for Cookie {
+    fn default() -> Self {
+        Cookie {
+            name: "io".to_owned(),
+            path: "/".to_owned(),
+            http_only: true,
+            same_site: Some("Lax".to_owned()),
+            secure: false,
+            max_age: None,
+        }
+    }
+}
+
+/// Compression of polling responses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpCompression {
+    /// Responses smaller than this many bytes are sent as they are (1 024).
+    pub threshold: usize,
+}
+
+impl Default for HttpCompression {
+    fn default() -> Self {
+        HttpCompression { threshold: 1024 }
+    }
+}

@@ -1,0 +1,362 @@
+//! The task that drives one session: it feeds the session machine its inputs (the socket's inbox,
+//! the WebSocket, the timer) and carries out what the machine asks for. It makes no protocol
+//! decision of its own.
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::io::IoSlice;
+use std::pin::{pin, Pin};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use engineio_parser::session::{CloseCode, SocketError};
+use engineio_parser::{Event, Frame, Response, Session, SocketId, Transmit, Transport};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::oneshot;
+
+use crate::clock::now;
+use crate::io::BoxedIo;
+use crate::server::{Handler, Inner};
+use crate::socket::{Input, Socket};
+use crate::ws;
+
+/// A WebSocket connection owned by a session task.
+pub(crate) struct WsConn {
+    id: SocketId,
+    io: BoxedIo,
+    decoder: ws::Decoder,
+    /// Bytes read but not yet decoded. Released whenever it is empty, so an idle connection
+    /// holds no read buffer.
+    read_buf: BytesMut,
+    /// Encoded frames waiting to be written.
+    out: VecDeque<Bytes>,
+    /// A close frame has been queued: nothing more is read or queued.
+    closing: bool,
+}
+
+/// What happened on a WebSocket.
+enum WsEvent {
+    Message(ws::Message),
+    Error(ws::WsError),
+    /// The connection ended (end of stream, an I/O error, or our close was flushed).
+    Ended,
+}
+
+/// Frames smaller than this are written as one buffer (header and payload copied together);
+/// larger ones as a header buffer plus the shared payload.
+const COPY_BELOW: usize = 1024;
+
+impl WsConn {
+    pub(crate) fn new(id: SocketId, io: BoxedIo, limits: ws::Limits) -> Self {
+        WsConn {
+            id,
+            io,
+            decoder: ws::Decoder::new(limits),
+            read_buf: BytesMut::new(),
+            out: VecDeque::new(),
+            closing: false,
+        }
+    }
+
+    fn queue_frame(&mut self, frame: Frame) {
+        if self.closing {
+            return;
+        }
+        let (kind, payload) = match frame {
+            Frame::Text(text) => (ws::OpCode::Text, text.into_bytes()),
+            Frame::Binary(data) => (ws::OpCode::Binary, data),
+        };
+        self.queue_data(kind, payload);
+    }
+
+    fn queue_data(&mut self, kind: ws::OpCode, payload: Bytes) {
+        if payload.len() < COPY_BELOW {
+            self.out.push_back(ws::frame(kind, &payload));
+        } else {
+            let mut header = BytesMut::with_capacity(ws::MAX_HEADER_LEN);
+            ws::encode_frame_header(kind, true, payload.len() as u64, &mut header);
+            self.out.push_back(header.freeze());
+            self.out.push_back(payload);
+        }
+    }
+
+    fn queue_close(&mut self, code: u16) {
+        if !self.closing {
+            self.out.push_back(ws::close_frame(code, ""));
+            self.closing = true;
+        }
+    }
+
+    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<WsEvent> {
+        // Write what is queued, as far as the socket takes it.
+        while !self.out.is_empty() {
+            let mut slices = [IoSlice::new(&[]); 16];
+            let n = self.out.len().min(slices.len());
+            for (slot, buf) in slices.iter_mut().zip(self.out.iter()) {
+                *slot = IoSlice::new(buf);
+            }
+            match Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..n]) {
+                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(WsEvent::Ended),
+                Poll::Ready(Ok(mut written)) => {
+                    while written > 0 {
+                        let Some(front) = self.out.front_mut() else { break };
+                        if written >= front.len() {
+                            written -= front.len();
+                            self.out.pop_front();
+                        } else {
+                            let _ = front.split_to(written);
+                            written = 0;
+                        }
+                    }
+                }
+                Poll::Pending => break,
+            }
+        }
+        if self.closing {
+            if !self.out.is_empty() {
+                return Poll::Pending;
+            }
+            let _ = std::task::ready!(Pin::new(&mut self.io).poll_shutdown(cx));
+            return Poll::Ready(WsEvent::Ended);
+        }
+        if self.out.is_empty() && self.out.capacity() > 16 {
+            self.out = VecDeque::new();
+        }
+        // Decode what is buffered, then read more.
+        loop {
+            if !self.read_buf.is_empty() {
+                match self.decoder.decode(&mut self.read_buf) {
+                    Ok(Some(message)) => {
+                        self.release_read_buf();
+                        return Poll::Ready(WsEvent::Message(message));
+                    }
+                    Ok(None) => {}
+                    Err(e) => return Poll::Ready(WsEvent::Error(e)),
+                }
+            }
+            let mut chunk = [0u8; 4096];
+            let mut buf = ReadBuf::new(&mut chunk);
+            match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if buf.filled().is_empty() => return Poll::Ready(WsEvent::Ended),
+                Poll::Ready(Ok(())) => self.read_buf.extend_from_slice(buf.filled()),
+                Poll::Ready(Err(_)) => return Poll::Ready(WsEvent::Ended),
+                Poll::Pending => {
+                    self.release_read_buf();
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+
+    fn release_read_buf(&mut self) {
+        if self.read_buf.is_empty() && self.read_buf.capacity() > 0 {
+            self.read_buf = BytesMut::new();
+        }
+    }
+
+    /// Writes what is queued, for at most `limit`.
+    async fn flush(&mut self, limit: Duration) {
+        let _ = tokio::time::timeout(
+            limit,
+            poll_fn(|cx| {
+                self.closing = true;
+                match self.poll_event(cx) {
+                    Poll::Ready(_) => Poll::Ready(()),
+                    Poll::Pending => Poll::Pending,
+                }
+            }),
+        )
+        .await;
+    }
+}
+
+/// The HTTP requests waiting for an answer from the session.
+#[derive(Default)]
+pub(crate) struct Responders(Vec<(engineio_parser::RequestId, oneshot::Sender<Response>)>);
+
+impl Responders {
+    pub(crate) fn insert(&mut self, id: engineio_parser::RequestId, responder: oneshot::Sender<Response>) {
+        self.0.push((id, responder));
+    }
+
+    fn take(&mut self, id: engineio_parser::RequestId) -> Option<oneshot::Sender<Response>> {
+        let i = self.0.iter().position(|(r, _)| *r == id)?;
+        Some(self.0.swap_remove(i).1)
+    }
+}
+
+/// Runs one session until it closes.
+pub(crate) async fn run<H: Handler>(
+    inner: Arc<Inner<H>>,
+    socket: Arc<Socket>,
+    mut session: Session,
+    mut responders: Responders,
+    mut ws: Option<WsConn>,
+) {
+    let mut conn = Some(inner.handler.on_connection(socket.clone()));
+    let mut next_socket = 1u64;
+    let limits = inner.ws_limits();
+    let mut sleep = pin!(tokio::time::sleep(Duration::from_secs(3600)));
+    loop {
+        while let Some(transmit) = session.poll_transmit() {
+            match transmit {
+                Transmit::Respond { request, response } => {
+                    if let Some(responder) = responders.take(request) {
+                        let _ = responder.send(response);
+                    }
+                }
+                Transmit::Send { socket: id, frame } => {
+                    if let Some(ws) = ws.as_mut().filter(|w| w.id == id) {
+                        ws.queue_frame(frame);
+                    }
+                }
+                Transmit::CloseSocket { socket: id, code } => {
+                    if let Some(ws) = ws.as_mut().filter(|w| w.id == id) {
+                        ws.queue_close(close_code(code));
+                    }
+                }
+            }
+        }
+        let mut closed = false;
+        while let Some(event) = session.poll_event() {
+            let Some(c) = conn.as_mut() else { break };
+            match event {
+                Event::Message(data) => inner.handler.on_message(c, data),
+                Event::Upgrading => {}
+                Event::Upgraded => {
+                    socket.set_transport(Transport::WebSocket);
+                    inner.handler.on_upgrade(c);
+                }
+                Event::Closed { reason, description } => {
+                    closed = true;
+                    socket.mark_closed();
+                    inner.remove_session(socket.id());
+                    tracing::debug!(sid = %socket.id(), %reason, description, "session closed");
+                    if let Some(c) = conn.take() {
+                        inner.handler.on_close(c, reason);
+                    }
+                }
+            }
+        }
+        if closed {
+            if let Some(ws) = ws.as_mut() {
+                ws.flush(Duration::from_secs(1)).await;
+            }
+            return;
+        }
+
+        let deadline = session.poll_timeout();
+        if let Some(at) = deadline {
+            sleep.as_mut().reset(tokio::time::Instant::from_std(at));
+        }
+        tokio::select! {
+            biased;
+            () = socket.notified() => {
+                for input in socket.drain_inbox() {
+                    apply(&mut session, &mut responders, &mut ws, &mut next_socket, limits, input);
+                }
+            }
+            event = poll_fn(|cx| match ws.as_mut() {
+                Some(w) => w.poll_event(cx),
+                None => Poll::Pending,
+            }) => {
+                let Some(w) = ws.as_mut() else { continue };
+                let id = w.id;
+                match event {
+                    WsEvent::Message(ws::Message::Text(text)) => session.handle_frame(id, Frame::Text(text), now()),
+                    WsEvent::Message(ws::Message::Binary(data)) => session.handle_frame(id, Frame::Binary(data), now()),
+                    WsEvent::Message(ws::Message::Ping(payload)) => w.queue_data(ws::OpCode::Pong, payload),
+                    WsEvent::Message(ws::Message::Pong(_)) => {}
+                    WsEvent::Message(ws::Message::Close(_)) => {
+                        w.queue_close(1000);
+                        session.handle_socket_closed(id);
+                    }
+                    WsEvent::Error(e) => {
+                        w.queue_close(e.close_code());
+                        let error = if matches!(e, ws::WsError::MessageTooBig { .. }) {
+                            SocketError::MessageTooBig
+                        } else {
+                            SocketError::Protocol
+                        };
+                        session.handle_socket_error(id, error);
+                    }
+                    WsEvent::Ended => {
+                        ws = None;
+                        session.handle_socket_closed(id);
+                    }
+                }
+            }
+            () = &mut sleep, if deadline.is_some() => session.handle_timeout(now()),
+        }
+    }
+}
+
+fn apply(
+    session: &mut Session,
+    responders: &mut Responders,
+    ws: &mut Option<WsConn>,
+    next_socket: &mut u64,
+    limits: ws::Limits,
+    input: Input,
+) {
+    match input {
+        Input::Request { id, kind, transport, version, responder } => {
+            match session.check_request(transport, version, false) {
+                Ok(()) => {
+                    responders.insert(id, responder);
+                    session.handle_request(id, kind, now());
+                }
+                Err(e) => {
+                    let _ = responder.send(Response::error(&e));
+                }
+            }
+        }
+        Input::CheckUpgrade { version, responder } => {
+            let _ = responder.send(session.check_request(Transport::WebSocket, version, true));
+        }
+        Input::Body { id, body } => session.handle_body(id, body, now()),
+        Input::BodyTooLarge(id) => session.handle_body_too_large(id),
+        Input::Gone(id) => {
+            drop(responders.take(id));
+            session.handle_request_gone(id);
+        }
+        Input::Socket(io) => {
+            let id = SocketId(*next_socket);
+            *next_socket += 1;
+            if ws.is_some() {
+                // The session has a WebSocket already: it will refuse this one. Close it
+                // without waiting for anything.
+                session.handle_socket(id, now());
+                tokio::spawn(close_extra(io, limits));
+            } else {
+                *ws = Some(WsConn::new(id, io, limits));
+                session.handle_socket(id, now());
+            }
+        }
+        Input::Send(packet) => {
+            let _ = session.send(packet);
+        }
+        Input::SendMany(packets) => {
+            for packet in packets {
+                if session.send(packet).is_err() {
+                    break;
+                }
+            }
+        }
+        Input::Close => session.close(now()),
+        Input::Shutdown => session.shutdown(now()),
+    }
+}
+
+/// Closes a WebSocket the session refused.
+async fn close_extra(io: BoxedIo, limits: ws::Limits) {
+    let mut conn = WsConn::new(SocketId(0), io, limits);
+    conn.queue_close(1000);
+    conn.flush(Duration::from_secs(1)).await;
+}
+
+fn close_code(code: CloseCode) -> u16 {
+    code.code()
+}

@@ -1,0 +1,212 @@
+//! HTTP plumbing: turning the session's answers into hyper responses, CORS, the sticky-session
+//! cookie, compression of polling responses, and WebSocket handshake answers.
+
+use std::io::Write;
+
+use bytes::Bytes;
+use engineio_parser::session::ResponseKind;
+use engineio_parser::RequestError;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Response, StatusCode};
+use http_body_util::Full;
+
+use crate::config::{Cookie, Cors, CorsOrigin, HttpCompression};
+use crate::io::BoxedIo;
+use crate::server::ResponseBody;
+
+pub(crate) fn not_found() -> Response<ResponseBody> {
+    let mut response = Response::new(Full::new(Bytes::from_static(b"Not Found")));
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    response
+}
+
+/// Whether the request asks for a WebSocket upgrade (`Upgrade: websocket`).
+pub(crate) fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("websocket")))
+}
+
+/// The `Sec-WebSocket-Accept` answer to a valid WebSocket handshake, or why it is not one.
+pub(crate) fn websocket_accept(
+    method: &http::Method,
+    headers: &HeaderMap,
+) -> Result<String, crate::ws::HandshakeError> {
+    crate::ws::validate_upgrade(method.as_str(), headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())))
+}
+
+pub(crate) fn is_octet_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/octet-stream"))
+}
+
+/// Internet Explorer, which needs `X-XSS-Protection: 0` on polling responses.
+pub(crate) fn is_old_ie(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ua| ua.contains(";MSIE") || ua.contains("Trident/"))
+}
+
+/// A polling error: the status and the JSON body `{"code":N,"message":"..."}`.
+pub(crate) fn json_error(error: &RequestError) -> Response<ResponseBody> {
+    let mut response = Response::new(Full::new(Bytes::from(error.json_body())));
+    *response.status_mut() = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// A refused WebSocket handshake: always 400, the message as text, and the connection closed.
+pub(crate) fn upgrade_error(error: &RequestError) -> Response<ResponseBody> {
+    let mut response = Response::new(Full::new(Bytes::from(error.message().to_owned())));
+    *response.status_mut() = StatusCode::BAD_REQUEST;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+pub(crate) fn switching_protocols(accept: &str) -> Response<ResponseBody> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    if let Ok(accept) = HeaderValue::from_str(accept) {
+        headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    }
+    response
+}
+
+/// The upgraded connection as a byte stream. hyper replays any bytes it read past the
+/// handshake first.
+pub(crate) fn into_io(upgraded: hyper::upgrade::Upgraded) -> BoxedIo {
+    Box::new(hyper_util::rt::TokioIo::new(upgraded))
+}
+
+/// The session's answer as an HTTP response, compressed when it is a large enough payload and
+/// the client accepts gzip or deflate.
+pub(crate) fn to_http(
+    response: engineio_parser::Response,
+    compression: Option<HttpCompression>,
+    request: &HeaderMap,
+) -> Response<ResponseBody> {
+    let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut body = response.body;
+    let mut encoding = None;
+    if let Some(c) =
+        compression.filter(|c| response.kind == ResponseKind::Payload && body.len() >= c.threshold)
+    {
+        let _ = c;
+        if let Some((name, compressed)) = compress(&body, request) {
+            body = compressed;
+            encoding = Some(name);
+        }
+    }
+    let mut out = Response::new(Full::new(body));
+    *out.status_mut() = status;
+    let headers = out.headers_mut();
+    if let Some(content_type) = response.content_type {
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    }
+    if let Some(encoding) = encoding {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
+    }
+    out
+}
+
+fn compress(body: &[u8], request: &HeaderMap) -> Option<(&'static str, Bytes)> {
+    let accepted = request.get(header::ACCEPT_ENCODING)?.to_str().ok()?;
+    let accepts = |name: &str| {
+        accepted.split(',').any(|item| {
+            let mut parts = item.split(';');
+            let coding = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| matches!(p.trim().strip_prefix("q="), Some(q) if q.trim().parse::<f32>().is_ok_and(|q| q == 0.0)));
+            (coding.eq_ignore_ascii_case(name) || coding == "*") && !refused
+        })
+    };
+    if accepts("gzip") {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(body).ok()?;
+        return Some(("gzip", Bytes::from(encoder.finish().ok()?)));
+    }
+    if accepts("deflate") {
+        let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(body).ok()?;
+        return Some(("deflate", Bytes::from(encoder.finish().ok()?)));
+    }
+    None
+}
+
+/// The sticky-session cookie for session `sid`.
+pub(crate) fn cookie(cookie: &Cookie, sid: &str) -> HeaderValue {
+    let mut value = format!("{}={}; Path={}", cookie.name, sid, cookie.path);
+    if cookie.http_only {
+        value.push_str("; HttpOnly");
+    }
+    if let Some(same_site) = &cookie.same_site {
+        value.push_str("; SameSite=");
+        value.push_str(same_site);
+    }
+    if cookie.secure {
+        value.push_str("; Secure");
+    }
+    if let Some(max_age) = cookie.max_age {
+        value.push_str(&format!("; Max-Age={}", max_age.as_secs()));
+    }
+    HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static("io=; Path=/"))
+}
+
+/// The origin to allow for this request, if any.
+fn allowed_origin(cors: &Cors, request: &HeaderMap) -> Option<HeaderValue> {
+    let origin = request.get(header::ORIGIN);
+    match &cors.origin {
+        // With credentials a browser refuses `*`: reflect the request's origin instead.
+        CorsOrigin::Any if cors.credentials => origin.cloned().or(Some(HeaderValue::from_static("*"))),
+        CorsOrigin::Any => Some(HeaderValue::from_static("*")),
+        CorsOrigin::List(list) => {
+            let origin = origin?;
+            list.iter().any(|o| o.as_bytes() == origin.as_bytes()).then(|| origin.clone())
+        }
+    }
+}
+
+/// Adds the CORS headers of a normal response.
+pub(crate) fn add_cors(cors: &Cors, request: &HeaderMap, response: &mut HeaderMap) {
+    if let Some(origin) = allowed_origin(cors, request) {
+        response.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    }
+    if cors.credentials {
+        response.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+    }
+    if !matches!(cors.origin, CorsOrigin::Any) || cors.credentials {
+        response.append(header::VARY, HeaderValue::from_static("Origin"));
+    }
+}
+
+/// The answer to a CORS preflight (`OPTIONS`): 204 with the allowed origin, methods and headers.
+pub(crate) fn preflight(cors: &Cors, request: &HeaderMap) -> Response<ResponseBody> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    let headers = response.headers_mut();
+    add_cors(cors, request, headers);
+    if let Ok(methods) = HeaderValue::from_str(&cors.methods.join(",")) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, methods);
+    }
+    if cors.allowed_headers.is_empty() {
+        if let Some(requested) = request.get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, requested.clone());
+            headers.append(header::VARY, HeaderValue::from_static("Access-Control-Request-Headers"));
+        }
+    } else if let Ok(allowed) = HeaderValue::from_str(&cors.allowed_headers.join(",")) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, allowed);
+    }
+    if let Some(max_age) = cors.max_age {
+        headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from(max_age.as_secs()));
+    }
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    response
+}

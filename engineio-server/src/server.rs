@@ -1,0 +1,602 @@
+//! The Engine.IO server: routes HTTP requests to sessions, answers handshakes and upgrades, and
+//! runs one task per session.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use bytestring::ByteString;
+use engineio_parser::endpoint::{ErrorContext, RequestInfo};
+use engineio_parser::session::{RequestKind, ResponseKind};
+use engineio_parser::{
+    route, Data, ErrorCode, Initial, Method, Query, RequestError, RequestId, Route, Session, SocketId,
+    Transport,
+};
+use http::header::{self, HeaderMap, HeaderValue};
+use http::Request;
+use http_body::Body;
+use http_body_util::{BodyExt, Full, Limited};
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, Notify};
+
+use crate::clock::now;
+use crate::config::Config;
+use crate::driver::{self, Responders, WsConn};
+use crate::http_util;
+use crate::socket::{Handshake, Input, Socket};
+use crate::ws;
+
+/// The application's side of an Engine.IO server. Its methods run inside the session's task,
+/// one call at a time per session: they must not block (spawn a task for slow work).
+pub trait Handler: Send + Sync + 'static {
+    /// Per-session state, created when a session opens and handed back with every event.
+    type Connection: Send + 'static;
+
+    /// A session opened. The handshake has been queued before anything sent from here.
+    fn on_connection(&self, socket: Arc<Socket>) -> Self::Connection;
+
+    /// A `message` arrived.
+    fn on_message(&self, connection: &mut Self::Connection, data: Data);
+
+    /// The session moved to WebSocket.
+    fn on_upgrade(&self, connection: &mut Self::Connection) {
+        let _ = connection;
+    }
+
+    /// The session closed; nothing follows.
+    fn on_close(&self, connection: Self::Connection, reason: engineio_parser::CloseReason);
+}
+
+/// A refused request, as reported to the `connection_error` hook.
+#[derive(Debug, Clone)]
+pub struct ConnectionError {
+    /// The request's URI.
+    pub uri: http::Uri,
+    /// The Engine.IO error code.
+    pub code: ErrorCode,
+    /// The message sent to the client.
+    pub message: String,
+    /// The reason for a bad request (code 3).
+    pub context: Option<ErrorContext>,
+}
+
+/// A boxed future, as the hooks return them.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+type AllowRequest = dyn Fn(&http::request::Parts) -> BoxFuture<Result<(), Option<String>>> + Send + Sync;
+type HeadersHook = dyn Fn(&http::request::Parts, &mut HeaderMap) + Send + Sync;
+type GenerateId = dyn Fn(&http::request::Parts) -> String + Send + Sync;
+type ErrorHook = dyn Fn(&ConnectionError) + Send + Sync;
+
+/// The application's hooks into request handling.
+#[derive(Default)]
+pub(crate) struct Hooks {
+    allow_request: Option<Box<AllowRequest>>,
+    initial_headers: Option<Box<HeadersHook>>,
+    headers: Option<Box<HeadersHook>>,
+    generate_id: Option<Box<GenerateId>>,
+    connection_error: Option<Box<ErrorHook>>,
+}
+
+/// The response body of every answer the server writes.
+pub type ResponseBody = Full<Bytes>;
+
+/// Builds an [`EngineIo`] with hooks.
+pub struct Builder {
+    config: Config,
+    hooks: Hooks,
+}
+
+impl Builder {
+    /// A builder with `config`.
+    pub fn new(config: Config) -> Self {
+        Builder { config, hooks: Hooks::default() }
+    }
+
+    /// Decides whether a handshake or upgrade request may open a session (the reference's
+    /// `allowRequest`). `Err(reason)` refuses it with code 4 (HTTP 403 over polling, 400 for a
+    /// WebSocket handshake).
+    pub fn allow_request<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(&http::request::Parts) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), Option<String>>> + Send + 'static,
+    {
+        self.hooks.allow_request = Some(Box::new(move |parts| Box::pin(hook(parts))));
+        self
+    }
+
+    /// Adds headers to the first response of a session (the reference's `initial_headers`).
+    pub fn initial_headers(
+        mut self,
+        hook: impl Fn(&http::request::Parts, &mut HeaderMap) + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.initial_headers = Some(Box::new(hook));
+        self
+    }
+
+    /// Adds headers to every polling response (the reference's `headers`).
+    pub fn headers(
+        mut self,
+        hook: impl Fn(&http::request::Parts, &mut HeaderMap) + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.headers = Some(Box::new(hook));
+        self
+    }
+
+    /// Replaces the session id generator (by default 20 characters of base64url from 15 bytes of
+    /// the operating system's CSPRNG).
+    pub fn generate_id(
+        mut self,
+        hook: impl Fn(&http::request::Parts) -> String + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.generate_id = Some(Box::new(hook));
+        self
+    }
+
+    /// Called for every refused request (the reference's `connection_error` event).
+    pub fn on_connection_error(mut self, hook: impl Fn(&ConnectionError) + Send + Sync + 'static) -> Self {
+        self.hooks.connection_error = Some(Box::new(hook));
+        self
+    }
+
+    /// The server, with `handler` receiving its sessions.
+    pub fn build<H: Handler>(self, handler: H) -> EngineIo<H> {
+        let path = self.config.normalized_path();
+        EngineIo {
+            inner: Arc::new(Inner {
+                path,
+                config: self.config,
+                hooks: self.hooks,
+                handler,
+                sessions: Mutex::new(HashMap::new()),
+                closing: AtomicBool::new(false),
+                emptied: Notify::new(),
+            }),
+        }
+    }
+}
+
+/// An Engine.IO server. Cloning it gives another handle on the same server.
+pub struct EngineIo<H: Handler> {
+    inner: Arc<Inner<H>>,
+}
+
+impl<H: Handler> Clone for EngineIo<H> {
+    fn clone(&self) -> Self {
+        EngineIo { inner: self.inner.clone() }
+    }
+}
+
+pub(crate) struct Inner<H: Handler> {
+    path: String,
+    config: Config,
+    hooks: Hooks,
+    pub(crate) handler: H,
+    sessions: Mutex<HashMap<ByteString, Arc<Socket>>>,
+    closing: AtomicBool,
+    emptied: Notify,
+}
+
+impl<H: Handler> Inner<H> {
+    pub(crate) fn ws_limits(&self) -> ws::Limits {
+        ws::Limits { max_message_size: self.config.max_payload, max_fragments: self.config.max_ws_fragments }
+    }
+
+    fn sessions(&self) -> MutexGuard<'_, HashMap<ByteString, Arc<Socket>>> {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn remove_session(&self, sid: &ByteString) {
+        let mut sessions = self.sessions();
+        sessions.remove(sid);
+        if sessions.is_empty() {
+            self.emptied.notify_waiters();
+        }
+    }
+
+    fn report(&self, uri: &http::Uri, error: &RequestError) {
+        tracing::debug!(%uri, %error, "request refused");
+        if let Some(hook) = &self.hooks.connection_error {
+            hook(&ConnectionError {
+                uri: uri.clone(),
+                code: error.code,
+                message: error.message().to_owned(),
+                context: error.context,
+            });
+        }
+    }
+}
+
+impl<H: Handler> EngineIo<H> {
+    /// A server with `config` and no hooks.
+    pub fn new(config: Config, handler: H) -> Self {
+        Builder::new(config).build(handler)
+    }
+
+    /// The options.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The application's handler.
+    pub fn handler(&self) -> &H {
+        &self.inner.handler
+    }
+
+    /// The number of open sessions.
+    pub fn clients_count(&self) -> usize {
+        self.inner.sessions().len()
+    }
+
+    /// The open session with id `sid`.
+    pub fn socket(&self, sid: &str) -> Option<Arc<Socket>> {
+        self.inner.sessions().get(sid).cloned()
+    }
+
+    /// Whether `path` (a request's URI path) is served by this server.
+    pub fn matches(&self, path: &str) -> bool {
+        path.starts_with(&self.inner.path)
+            || (self.inner.config.add_trailing_slash && path == self.inner.path.trim_end_matches('/'))
+    }
+
+    /// Serves on `addr` until [`close`](Self::close) is called.
+    pub async fn listen(self, addr: impl tokio::net::ToSocketAddrs) -> std::io::Result<()> {
+        let listener = TcpListener::bind(addr).await?;
+        self.serve(listener).await
+    }
+
+    /// Serves connections from `listener` until [`close`](Self::close) is called. Requests
+    /// outside the server's path get 404.
+    pub async fn serve(self, listener: TcpListener) -> std::io::Result<()> {
+        loop {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                () = self.closed() => return Ok(()),
+            };
+            let (stream, remote) = match accepted {
+                Ok(conn) => conn,
+                // Out of file descriptors and the like: keep serving the others.
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(self.clone().serve_connection(stream, Some(remote)));
+        }
+    }
+
+    /// Serves HTTP/1.1 on one accepted connection (the `handleUpgrade` case: a connection
+    /// accepted elsewhere).
+    pub async fn serve_connection<I: crate::io::Io>(self, io: I, remote: Option<SocketAddr>) {
+        let engine = self.clone();
+        let service = hyper::service::service_fn(move |req| {
+            let engine = engine.clone();
+            async move {
+                if engine.matches(req.uri().path()) {
+                    Ok::<_, Infallible>(engine.handle(req, remote).await)
+                } else {
+                    Ok(http_util::not_found())
+                }
+            }
+        });
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .serve_connection(hyper_util::rt::TokioIo::new(io), service)
+            .with_upgrades();
+        if let Err(e) = conn.await {
+            tracing::trace!(error = %e, "connection ended with an error");
+        }
+    }
+
+    /// Answers one request under the server's path.
+    pub async fn handle<B>(
+        &self,
+        mut req: Request<B>,
+        remote: Option<SocketAddr>,
+    ) -> http::Response<ResponseBody>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let inner = &self.inner;
+        let on_upgrade = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>();
+        let (parts, body) = req.into_parts();
+        let method = Method::from_name(parts.method.as_str());
+        if method == Method::Options {
+            if let Some(cors) = &inner.config.cors {
+                return http_util::preflight(cors, &parts.headers);
+            }
+        }
+        let query = Query::parse(parts.uri.query().unwrap_or(""));
+        let websocket_upgrade = http_util::is_websocket_upgrade(&parts.headers);
+        let info = RequestInfo {
+            method,
+            query: &query,
+            websocket_upgrade,
+            origin: parts.headers.get(header::ORIGIN).map(HeaderValue::as_bytes),
+        };
+        let result = match route(&inner.config.endpoint(), &info) {
+            Err(error) => Err(error),
+            Ok(Route::Handshake { transport, version, base64 }) => {
+                self.handshake(&parts, transport, version, base64, on_upgrade, remote).await
+            }
+            Ok(Route::Session { sid, transport, version }) => {
+                let socket = inner.sessions().get(sid.as_str()).cloned();
+                match socket {
+                    None => Err(RequestError::new(ErrorCode::UnknownSid)),
+                    Some(socket) if transport == Transport::WebSocket && websocket_upgrade => {
+                        self.upgrade(&parts, socket, version, on_upgrade).await
+                    }
+                    Some(socket) => {
+                        let kind = match method {
+                            Method::Get => RequestKind::Poll,
+                            Method::Post => {
+                                RequestKind::Post { binary: http_util::is_octet_stream(&parts.headers) }
+                            }
+                            _ => RequestKind::Other,
+                        };
+                        self.poll(&parts, &socket, kind, transport, version, body).await
+                    }
+                }
+            }
+        };
+        let mut response = match result {
+            Ok(response) => response,
+            Err(error) => {
+                inner.report(&parts.uri, &error);
+                if websocket_upgrade {
+                    http_util::upgrade_error(&error)
+                } else {
+                    http_util::json_error(&error)
+                }
+            }
+        };
+        if let Some(cors) = &inner.config.cors {
+            http_util::add_cors(cors, &parts.headers, response.headers_mut());
+        }
+        response
+    }
+
+    async fn handshake(
+        &self,
+        parts: &http::request::Parts,
+        transport: Transport,
+        version: engineio_parser::ProtocolVersion,
+        base64: bool,
+        on_upgrade: Option<hyper::upgrade::OnUpgrade>,
+        remote: Option<SocketAddr>,
+    ) -> Result<http::Response<ResponseBody>, RequestError> {
+        let inner = &self.inner;
+        if inner.closing.load(Ordering::Acquire) {
+            return Err(RequestError::new(ErrorCode::Forbidden));
+        }
+        if let Some(allow) = &inner.hooks.allow_request {
+            allow(parts).await.map_err(RequestError::forbidden)?;
+        }
+        let accept = if transport == Transport::WebSocket {
+            let accept = http_util::websocket_accept(&parts.method, &parts.headers)
+                .map_err(|_| RequestError::bad_request(ErrorContext::TransportHandshakeError))?;
+            Some(accept)
+        } else {
+            None
+        };
+        let sid = match &inner.hooks.generate_id {
+            Some(generate) => generate(parts),
+            None => generate_id(),
+        };
+        if sid.is_empty() {
+            return Err(RequestError::bad_request(ErrorContext::IdGenerationError));
+        }
+        let sid = ByteString::from(sid);
+        let handshake =
+            Handshake { uri: parts.uri.clone(), headers: parts.headers.clone(), remote_addr: remote };
+        let socket = Arc::new(Socket::new(sid.clone(), version, transport, handshake));
+        let config = inner.config.session();
+
+        let mut extra = HeaderMap::new();
+        if let Some(cookie) = &inner.config.cookie {
+            extra.insert(header::SET_COOKIE, http_util::cookie(cookie, &sid));
+        }
+        if let Some(hook) = &inner.hooks.initial_headers {
+            hook(parts, &mut extra);
+        }
+
+        if let Some(accept) = accept {
+            let on_upgrade =
+                on_upgrade.ok_or(RequestError::bad_request(ErrorContext::TransportHandshakeError))?;
+            let inner = self.inner.clone();
+            tokio::spawn(async move {
+                let Ok(upgraded) = on_upgrade.await else { return };
+                let io = http_util::into_io(upgraded);
+                let session = Session::new(
+                    sid.clone(),
+                    version,
+                    base64,
+                    config,
+                    Initial::WebSocket(SocketId(0)),
+                    now(),
+                );
+                let ws = WsConn::new(SocketId(0), io, inner.ws_limits());
+                inner.sessions().insert(sid, socket.clone());
+                driver::run(inner, socket, session, Responders::default(), Some(ws)).await;
+            });
+            let mut response = http_util::switching_protocols(&accept);
+            response.headers_mut().extend(extra);
+            return Ok(response);
+        }
+
+        let session =
+            Session::new(sid.clone(), version, base64, config, Initial::Polling(RequestId(0)), now());
+        let (tx, rx) = oneshot::channel();
+        let mut responders = Responders::default();
+        responders.insert(RequestId(0), tx);
+        inner.sessions().insert(sid, socket.clone());
+        tokio::spawn(driver::run(self.inner.clone(), socket, session, responders, None));
+        let response = rx.await.map_err(|_| RequestError::new(ErrorCode::UnknownSid))?;
+        let mut response = self.polling_response(parts, response);
+        response.headers_mut().extend(extra);
+        Ok(response)
+    }
+
+    async fn upgrade(
+        &self,
+        parts: &http::request::Parts,
+        socket: Arc<Socket>,
+        version: engineio_parser::ProtocolVersion,
+        on_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    ) -> Result<http::Response<ResponseBody>, RequestError> {
+        let accept = http_util::websocket_accept(&parts.method, &parts.headers)
+            .map_err(|_| RequestError::bad_request(ErrorContext::TransportHandshakeError))?;
+        let (tx, rx) = oneshot::channel();
+        socket
+            .push(Input::CheckUpgrade { version, responder: tx })
+            .map_err(|_| RequestError::new(ErrorCode::UnknownSid))?;
+        rx.await.map_err(|_| RequestError::new(ErrorCode::UnknownSid))??;
+        let on_upgrade =
+            on_upgrade.ok_or(RequestError::bad_request(ErrorContext::TransportHandshakeError))?;
+        tokio::spawn(async move {
+            let Ok(upgraded) = on_upgrade.await else { return };
+            let _ = socket.push(Input::Socket(http_util::into_io(upgraded)));
+        });
+        Ok(http_util::switching_protocols(&accept))
+    }
+
+    async fn poll<B>(
+        &self,
+        parts: &http::request::Parts,
+        socket: &Arc<Socket>,
+        kind: RequestKind,
+        transport: Transport,
+        version: engineio_parser::ProtocolVersion,
+        body: B,
+    ) -> Result<http::Response<ResponseBody>, RequestError>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let id = socket.next_request_id();
+        let (tx, mut rx) = oneshot::channel();
+        socket
+            .push(Input::Request { id, kind, transport, version, responder: tx })
+            .map_err(|_| RequestError::new(ErrorCode::UnknownSid))?;
+        // If this future is dropped (the client went away), the session hears of it.
+        let mut guard = GoneGuard { socket, id, armed: true };
+        let response = if matches!(kind, RequestKind::Post { .. }) {
+            let read = read_body(socket, id, body, self.inner.config.max_payload);
+            tokio::select! {
+                response = &mut rx => response,
+                () = read => rx.await,
+            }
+        } else {
+            rx.await
+        };
+        guard.armed = false;
+        let response = response.map_err(|_| RequestError::new(ErrorCode::UnknownSid))?;
+        Ok(self.polling_response(parts, response))
+    }
+
+    fn polling_response(
+        &self,
+        parts: &http::request::Parts,
+        response: engineio_parser::Response,
+    ) -> http::Response<ResponseBody> {
+        let inner = &self.inner;
+        let compression = match response.kind {
+            ResponseKind::Payload => inner.config.http_compression,
+            _ => None,
+        };
+        let mut out = http_util::to_http(response, compression, &parts.headers);
+        let headers = out.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if http_util::is_old_ie(&parts.headers) {
+            headers.insert("x-xss-protection", HeaderValue::from_static("0"));
+        }
+        if let Some(hook) = &inner.hooks.headers {
+            hook(parts, headers);
+        }
+        out
+    }
+
+    /// Closes every session (`forced close`: pending polls are answered with `close`, WebSockets
+    /// get a close frame after their queued frames), waits until all are gone, and makes
+    /// [`listen`](Self::listen) and [`serve`](Self::serve) return. New handshakes are refused
+    /// meanwhile.
+    pub async fn close(&self) {
+        self.inner.closing.store(true, Ordering::Release);
+        self.inner.emptied.notify_waiters();
+        loop {
+            let emptied = self.inner.emptied.notified();
+            let sockets: Vec<Arc<Socket>> = self.inner.sessions().values().cloned().collect();
+            if sockets.is_empty() {
+                return;
+            }
+            for socket in sockets {
+                let _ = socket.push(Input::Shutdown);
+            }
+            emptied.await;
+        }
+    }
+
+    /// Resolves once [`close`](Self::close) has been called.
+    async fn closed(&self) {
+        loop {
+            let notified = self.inner.emptied.notified();
+            if self.inner.closing.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Tells the session that a request's connection went away, unless disarmed.
+struct GoneGuard<'a> {
+    socket: &'a Arc<Socket>,
+    id: RequestId,
+    armed: bool,
+}
+
+impl Drop for GoneGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = self.socket.push(Input::Gone(self.id));
+        }
+    }
+}
+
+/// Reads a POST body up to `max` bytes and hands it (or its being too large) to the session.
+async fn read_body<B>(socket: &Socket, id: RequestId, body: B, max: usize)
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    match Limited::new(body, max).collect().await {
+        Ok(collected) => {
+            let _ = socket.push(Input::Body { id, body: collected.to_bytes() });
+        }
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            let _ = socket.push(Input::BodyTooLarge(id));
+        }
+        // The client went away mid-body: the guard reports it when the request is dropped;
+        // meanwhile nothing will answer, so wait for that.
+        Err(_) => std::future::pending::<()>().await,
+    }
+}
+
+/// A session id: 15 bytes from the operating system's CSPRNG as 20 characters of base64url.
+pub fn generate_id() -> String {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 15];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No CSPRNG: refuse the handshake rather than hand out a guessable id.
+        return String::new();
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}

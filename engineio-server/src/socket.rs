@@ -1,0 +1,197 @@
+//! The application's handle on one Engine.IO session, and the inbox through which everything
+//! reaches the session's task.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use bytes::Bytes;
+use bytestring::ByteString;
+use engineio_parser::session::RequestKind;
+use engineio_parser::{Packet, ProtocolVersion, RequestError, RequestId, Response, Transport};
+use tokio::sync::{oneshot, Notify};
+
+use crate::io::BoxedIo;
+
+/// What the server kept of the request that opened a session.
+#[derive(Debug, Clone)]
+pub struct Handshake {
+    /// The request's URI (path and query).
+    pub uri: http::Uri,
+    /// The request's headers.
+    pub headers: http::HeaderMap,
+    /// The peer's address, when the server knows it.
+    pub remote_addr: Option<SocketAddr>,
+}
+
+/// Why a packet could not be handed to a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the session is closed")]
+pub struct Closed;
+
+/// One Engine.IO session, as the application sees it: its id, its transport, the request that
+/// opened it, and a way to send packets and to close it. Cheap to share (`Arc`).
+pub struct Socket {
+    id: ByteString,
+    protocol: ProtocolVersion,
+    transport: AtomicU8,
+    handshake: Handshake,
+    closed: AtomicBool,
+    next_request: AtomicU64,
+    inbox: Mutex<VecDeque<Input>>,
+    notify: Notify,
+}
+
+/// An input for the session's task.
+pub(crate) enum Input {
+    /// A polling request (or a check before a WebSocket upgrade is answered).
+    Request {
+        id: RequestId,
+        kind: RequestKind,
+        transport: Transport,
+        version: ProtocolVersion,
+        responder: oneshot::Sender<Response>,
+    },
+    /// Check that a WebSocket may be upgraded to for this session.
+    CheckUpgrade { version: ProtocolVersion, responder: oneshot::Sender<Result<(), RequestError>> },
+    /// A POST body.
+    Body { id: RequestId, body: Bytes },
+    /// A POST body over `max_payload`.
+    BodyTooLarge(RequestId),
+    /// A request whose connection went away before it was answered.
+    Gone(RequestId),
+    /// An upgraded WebSocket connection for this session.
+    Socket(BoxedIo),
+    /// A packet from the application.
+    Send(Packet),
+    /// Several packets from the application, in order.
+    SendMany(Vec<Packet>),
+    /// A close from the application.
+    Close,
+    /// The server is shutting down.
+    Shutdown,
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.id)
+            .field("protocol", &self.protocol)
+            .field("transport", &self.transport())
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Socket {
+    pub(crate) fn new(
+        id: ByteString,
+        protocol: ProtocolVersion,
+        transport: Transport,
+        handshake: Handshake,
+    ) -> Self {
+        Socket {
+            id,
+            protocol,
+            transport: AtomicU8::new(transport as u8),
+            handshake,
+            closed: AtomicBool::new(false),
+            next_request: AtomicU64::new(1),
+            inbox: Mutex::new(VecDeque::new()),
+            notify: Notify::new(),
+        }
+    }
+
+    /// The session id (`sid`).
+    pub fn id(&self) -> &ByteString {
+        &self.id
+    }
+
+    /// The Engine.IO protocol revision the client speaks.
+    pub fn protocol(&self) -> ProtocolVersion {
+        self.protocol
+    }
+
+    /// The transport the session runs on now.
+    pub fn transport(&self) -> Transport {
+        if self.transport.load(Ordering::Relaxed) == Transport::WebSocket as u8 {
+            Transport::WebSocket
+        } else {
+            Transport::Polling
+        }
+    }
+
+    /// The request that opened the session.
+    pub fn handshake(&self) -> &Handshake {
+        &self.handshake
+    }
+
+    /// Whether the session has closed.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Queues a packet for the client.
+    pub fn send(&self, packet: Packet) -> Result<(), Closed> {
+        self.push(Input::Send(packet))
+    }
+
+    /// Queues a text `message`.
+    pub fn send_text(&self, text: impl Into<ByteString>) -> Result<(), Closed> {
+        self.send(Packet::message(text))
+    }
+
+    /// Queues a binary `message`.
+    pub fn send_binary(&self, data: impl Into<Bytes>) -> Result<(), Closed> {
+        self.send(Packet::binary(data))
+    }
+
+    /// Queues several packets, which a poll receives in the same response when it can.
+    pub fn send_many(&self, packets: Vec<Packet>) -> Result<(), Closed> {
+        self.push(Input::SendMany(packets))
+    }
+
+    /// Closes the session (reason `forced close`) after the queued packets are delivered.
+    pub fn close(&self) {
+        let _ = self.push(Input::Close);
+    }
+
+    pub(crate) fn set_transport(&self, transport: Transport) {
+        self.transport.store(transport as u8, Ordering::Relaxed);
+    }
+
+    pub(crate) fn mark_closed(&self) {
+        self.closed.store(true, Ordering::Release);
+        // Drop whatever was queued: nobody will read it.
+        self.lock_inbox().clear();
+    }
+
+    pub(crate) fn next_request_id(&self) -> RequestId {
+        RequestId(self.next_request.fetch_add(1, Ordering::Relaxed))
+    }
+
+    pub(crate) fn push(&self, input: Input) -> Result<(), Closed> {
+        if self.is_closed() {
+            return Err(Closed);
+        }
+        self.lock_inbox().push_back(input);
+        self.notify.notify_one();
+        Ok(())
+    }
+
+    /// Takes everything queued, releasing the queue's memory when it grew.
+    pub(crate) fn drain_inbox(&self) -> VecDeque<Input> {
+        let mut inbox = self.lock_inbox();
+        std::mem::take(&mut *inbox)
+    }
+
+    pub(crate) async fn notified(&self) {
+        self.notify.notified().await
+    }
+
+    fn lock_inbox(&self) -> MutexGuard<'_, VecDeque<Input>> {
+        // A panic while holding this lock cannot leave the queue inconsistent.
+        self.inbox.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
