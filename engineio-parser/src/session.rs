@@ -854,12 +854,21 @@ impl Session {
         if self.transmits.is_empty() {
             self.flush();
         }
-        self.transmits.pop_front()
+        let transmit = self.transmits.pop_front();
+        if transmit.is_none() {
+            release(&mut self.transmits);
+            release(&mut self.buffer);
+        }
+        transmit
     }
 
     /// The next event for the application. Call until `None` after every input.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if event.is_none() {
+            release(&mut self.events);
+        }
+        event
     }
 
     fn respond(&mut self, request: RequestId, response: Response) {
@@ -876,5 +885,13 @@ impl Session {
 
     fn clear(&mut self, timer: Timer) {
         self.timers[timer as usize] = None;
+    }
+}
+
+/// Frees an empty queue's memory: a session spends most of its life idle, and an idle session
+/// holds no buffers.
+fn release<T>(queue: &mut VecDeque<T>) {
+    if queue.is_empty() && queue.capacity() > 0 {
+        *queue = VecDeque::new();
     }
 }

@@ -49,15 +49,9 @@ enum WsEvent {
 const COPY_BELOW: usize = 1024;
 
 impl WsConn {
-    pub(crate) fn new(id: SocketId, io: BoxedIo, limits: ws::Limits) -> Self {
-        WsConn {
-            id,
-            io,
-            decoder: ws::Decoder::new(limits),
-            read_buf: BytesMut::new(),
-            out: VecDeque::new(),
-            closing: false,
-        }
+    /// A WebSocket on `io`; `read_buf` holds bytes already read from it.
+    pub(crate) fn new(id: SocketId, io: BoxedIo, limits: ws::Limits, read_buf: BytesMut) -> Self {
+        WsConn { id, io, decoder: ws::Decoder::new(limits), read_buf, out: VecDeque::new(), closing: false }
     }
 
     fn queue_frame(&mut self, frame: Frame) {
@@ -121,7 +115,8 @@ impl WsConn {
             let _ = std::task::ready!(Pin::new(&mut self.io).poll_shutdown(cx));
             return Poll::Ready(WsEvent::Ended);
         }
-        if self.out.is_empty() && self.out.capacity() > 16 {
+        if self.out.is_empty() && self.out.capacity() > 0 {
+            // Idle connections hold no write queue.
             self.out = VecDeque::new();
         }
         // Decode what is buffered, then read more.
@@ -322,16 +317,17 @@ fn apply(
             drop(responders.take(id));
             session.handle_request_gone(id);
         }
-        Input::Socket(io) => {
+        Input::Socket(io, read_buf) => {
             let id = SocketId(*next_socket);
             *next_socket += 1;
             if ws.is_some() {
                 // The session has a WebSocket already: it will refuse this one. Close it
                 // without waiting for anything.
                 session.handle_socket(id, now());
+                drop(read_buf);
                 tokio::spawn(close_extra(io, limits));
             } else {
-                *ws = Some(WsConn::new(id, io, limits));
+                *ws = Some(WsConn::new(id, io, limits, read_buf));
                 session.handle_socket(id, now());
             }
         }
@@ -352,7 +348,7 @@ fn apply(
 
 /// Closes a WebSocket the session refused.
 async fn close_extra(io: BoxedIo, limits: ws::Limits) {
-    let mut conn = WsConn::new(SocketId(0), io, limits);
+    let mut conn = WsConn::new(SocketId(0), io, limits, BytesMut::new());
     conn.queue_close(1000);
     conn.flush(Duration::from_secs(1)).await;
 }

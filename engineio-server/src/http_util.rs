@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use engineio_parser::session::ResponseKind;
 use engineio_parser::RequestError;
 use http::header::{self, HeaderMap, HeaderValue};
@@ -81,10 +81,16 @@ pub(crate) fn switching_protocols(accept: &str) -> Response<ResponseBody> {
     response
 }
 
-/// The upgraded connection as a byte stream. hyper replays any bytes it read past the
-/// handshake first.
-pub(crate) fn into_io(upgraded: hyper::upgrade::Upgraded) -> BoxedIo {
-    Box::new(hyper_util::rt::TokioIo::new(upgraded))
+/// The upgraded connection as a byte stream, and the bytes hyper read past the handshake.
+///
+/// A plain TCP connection is taken back from hyper, with a copy of those bytes: otherwise the
+/// connection would keep hyper's whole read buffer (8 KiB) alive for its lifetime, even empty.
+pub(crate) fn into_io(upgraded: hyper::upgrade::Upgraded) -> (BoxedIo, BytesMut) {
+    type Tcp = hyper_util::rt::TokioIo<tokio::net::TcpStream>;
+    match upgraded.downcast::<Tcp>() {
+        Ok(parts) => (Box::new(parts.io.into_inner()), BytesMut::from(&parts.read_buf[..])),
+        Err(upgraded) => (Box::new(hyper_util::rt::TokioIo::new(upgraded)), BytesMut::new()),
+    }
 }
 
 /// The session's answer as an HTTP response, compressed when it is a large enough payload and
@@ -209,4 +215,9 @@ pub(crate) fn preflight(cors: &Cors, request: &HeaderMap) -> Response<ResponseBo
     }
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
     response
+}
+
+/// A copy of `uri` that does not share memory with the request it came from.
+pub(crate) fn compact_uri(uri: &http::Uri) -> http::Uri {
+    uri.to_string().parse().unwrap_or_else(|_| uri.clone())
 }

@@ -395,8 +395,7 @@ impl<H: Handler> EngineIo<H> {
             return Err(RequestError::bad_request(ErrorContext::IdGenerationError));
         }
         let sid = ByteString::from(sid);
-        let handshake =
-            Handshake { uri: parts.uri.clone(), headers: parts.headers.clone(), remote_addr: remote };
+        let handshake = Handshake::new(http_util::compact_uri(&parts.uri), &parts.headers, remote);
         let socket = Arc::new(Socket::new(sid.clone(), version, transport, handshake));
         let config = inner.config.session();
 
@@ -414,7 +413,7 @@ impl<H: Handler> EngineIo<H> {
             let inner = self.inner.clone();
             tokio::spawn(async move {
                 let Ok(upgraded) = on_upgrade.await else { return };
-                let io = http_util::into_io(upgraded);
+                let (io, read_buf) = http_util::into_io(upgraded);
                 let session = Session::new(
                     sid.clone(),
                     version,
@@ -423,7 +422,7 @@ impl<H: Handler> EngineIo<H> {
                     Initial::WebSocket(SocketId(0)),
                     now(),
                 );
-                let ws = WsConn::new(SocketId(0), io, inner.ws_limits());
+                let ws = WsConn::new(SocketId(0), io, inner.ws_limits(), read_buf);
                 inner.sessions().insert(sid, socket.clone());
                 driver::run(inner, socket, session, Responders::default(), Some(ws)).await;
             });
@@ -463,7 +462,8 @@ impl<H: Handler> EngineIo<H> {
             on_upgrade.ok_or(RequestError::bad_request(ErrorContext::TransportHandshakeError))?;
         tokio::spawn(async move {
             let Ok(upgraded) = on_upgrade.await else { return };
-            let _ = socket.push(Input::Socket(http_util::into_io(upgraded)));
+            let (io, read_buf) = http_util::into_io(upgraded);
+            let _ = socket.push(Input::Socket(io, read_buf));
         });
         Ok(http_util::switching_protocols(&accept))
     }

@@ -15,14 +15,57 @@ use tokio::sync::{oneshot, Notify};
 use crate::io::BoxedIo;
 
 /// What the server kept of the request that opened a session.
+///
+/// The headers are kept in one compact buffer (`name:value` lines), since every session holds
+/// them for its whole life; [`headers`](Self::headers) builds a `HeaderMap` on demand.
 #[derive(Debug, Clone)]
 pub struct Handshake {
     /// The request's URI (path and query).
     pub uri: http::Uri,
-    /// The request's headers.
-    pub headers: http::HeaderMap,
     /// The peer's address, when the server knows it.
     pub remote_addr: Option<SocketAddr>,
+    headers: Bytes,
+}
+
+impl Handshake {
+    pub(crate) fn new(uri: http::Uri, headers: &http::HeaderMap, remote_addr: Option<SocketAddr>) -> Self {
+        let len = headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 2).sum();
+        let mut blob = Vec::with_capacity(len);
+        for (name, value) in headers {
+            // Header names cannot hold `:` and values cannot hold `\n`.
+            blob.extend_from_slice(name.as_str().as_bytes());
+            blob.push(b':');
+            blob.extend_from_slice(value.as_bytes());
+            blob.push(b'\n');
+        }
+        Handshake { uri, remote_addr, headers: Bytes::from(blob) }
+    }
+
+    /// The request's headers, in order, as (lowercase name, raw value) pairs.
+    pub fn header_pairs(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
+        self.headers.split(|&b| b == b'\n').filter(|line| !line.is_empty()).filter_map(|line| {
+            let colon = line.iter().position(|&b| b == b':')?;
+            Some((std::str::from_utf8(&line[..colon]).ok()?, &line[colon + 1..]))
+        })
+    }
+
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.header_pairs().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+    }
+
+    /// The request's headers as a `HeaderMap`.
+    pub fn headers(&self) -> http::HeaderMap {
+        let mut map = http::HeaderMap::new();
+        for (name, value) in self.header_pairs() {
+            if let (Ok(name), Ok(value)) =
+                (http::HeaderName::from_bytes(name.as_bytes()), http::HeaderValue::from_bytes(value))
+            {
+                map.append(name, value);
+            }
+        }
+        map
+    }
 }
 
 /// Why a packet could not be handed to a session.
@@ -61,8 +104,8 @@ pub(crate) enum Input {
     BodyTooLarge(RequestId),
     /// A request whose connection went away before it was answered.
     Gone(RequestId),
-    /// An upgraded WebSocket connection for this session.
-    Socket(BoxedIo),
+    /// An upgraded WebSocket connection for this session, and bytes already read from it.
+    Socket(BoxedIo, bytes::BytesMut),
     /// A packet from the application.
     Send(Packet),
     /// Several packets from the application, in order.

@@ -224,7 +224,9 @@ impl Decoder {
     /// appended. The result does not depend on how the bytes were split between calls.
     ///
     /// An unfragmented message is unmasked in place and split off `buf` without copying; a
-    /// fragmented one is copied into one buffer as its fragments arrive.
+    /// fragmented one is copied into one buffer as its fragments arrive. A message's [`Bytes`]
+    /// therefore keeps the read buffer's allocation alive: copy a small message that is kept for
+    /// long rather than hold a large read buffer for it.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Message>, WsError> {
         loop {
             let header = match self.parse_header(buf)? {
