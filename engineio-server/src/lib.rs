@@ -47,9 +47,11 @@ mod driver;
 mod http_util;
 pub mod io;
 mod server;
+mod service;
 mod socket;
 pub mod ws;
 
 pub use config::{Config, Cookie, Cors, CorsOrigin, HttpCompression};
 pub use server::{generate_id, BoxFuture, Builder, ConnectionError, EngineIo, Handler, ResponseBody};
+pub use service::{EngineIoLayer, EngineIoService};
 pub use socket::{Closed, Handshake, Socket};
