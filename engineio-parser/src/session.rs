@@ -331,6 +331,9 @@ pub struct Session {
     timers: [Option<Instant>; TIMERS],
     /// The one-time refresh of the pong deadline has been used for the current ping.
     ping_refreshed: bool,
+    /// The driver reported that the WebSocket's write queue is full: packets wait here, where
+    /// `max_buffered` applies.
+    socket_blocked: bool,
     buffer: VecDeque<Packet>,
     buffered: usize,
     transmits: VecDeque<Transmit>,
@@ -363,6 +366,7 @@ impl Session {
             upgrade: None,
             timers: [None; TIMERS],
             ping_refreshed: false,
+            socket_blocked: false,
             buffer: VecDeque::new(),
             buffered: 0,
             transmits: VecDeque::new(),
@@ -421,7 +425,11 @@ impl Session {
     /// Whether a packet sent now would be written at once: the session is open and a poll is
     /// pending or the session runs on a WebSocket. `volatile` packets are dropped otherwise.
     pub fn is_writable(&self) -> bool {
-        self.state == State::Open && (self.get.is_some() || matches!(self.active, Active::WebSocket(_)))
+        self.state == State::Open
+            && match self.active {
+                Active::Polling => self.get.is_some(),
+                Active::WebSocket(_) => !self.socket_blocked,
+            }
     }
 
     /// Bytes of packets waiting for the client.
@@ -610,6 +618,16 @@ impl Session {
         }
     }
 
+    /// The driver's write queue for the active WebSocket went above (`writable: false`) or back
+    /// below (`true`) its limit. While it is full, packets stay in the session's buffer, bounded
+    /// by `max_buffered`: a client that stops reading is disconnected instead of growing the
+    /// heap, and [`is_writable`](Self::is_writable) is false (volatile packets are dropped).
+    pub fn handle_socket_writable(&mut self, socket: SocketId, writable: bool) {
+        if self.active == Active::WebSocket(socket) {
+            self.socket_blocked = !writable;
+        }
+    }
+
     /// A WebSocket closed (the peer closed it or the connection dropped).
     pub fn handle_socket_closed(&mut self, socket: SocketId) {
         if self.active == Active::WebSocket(socket) {
@@ -725,6 +743,9 @@ impl Session {
                 self.respond(get, response);
             }
             Active::WebSocket(socket) => {
+                if self.socket_blocked && !closing {
+                    return;
+                }
                 while let Some(packet) = self.buffer.pop_front() {
                     let frame = packet.to_frame(self.version, self.base64);
                     self.transmits.push_back(Transmit::Send { socket, frame });

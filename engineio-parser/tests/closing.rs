@@ -127,3 +127,29 @@ fn shutdown_does_not_wait_for_a_poll() {
     assert_eq!(h.transmits(), [payload(get, "4kept\u{1e}1")]);
     assert!(h.events().iter().any(closed(CloseReason::ForcedClose)));
 }
+
+#[test]
+fn a_websocket_client_that_stops_reading_is_disconnected() {
+    let config = SessionConfig { max_buffered: 1_000, ..SessionConfig::default() };
+    let mut h = Harness::start(ProtocolVersion::V4, config, Initial::WebSocket(SocketId(1)));
+    h.transmits();
+    h.session.send(Packet::message("sent at once")).expect("open");
+    assert_eq!(h.transmits(), [text_frame(1, "4sent at once")]);
+    // The driver's write queue is full: packets wait in the session.
+    h.session.handle_socket_writable(SocketId(1), false);
+    assert!(!h.session.is_writable());
+    h.session.send(Packet::message("waits")).expect("open");
+    assert_eq!(h.transmits(), []);
+    // It drained: the waiting packet leaves.
+    h.session.handle_socket_writable(SocketId(1), true);
+    assert_eq!(h.transmits(), [text_frame(1, "4waits")]);
+    // Blocked for good: past max_buffered the session closes.
+    h.session.handle_socket_writable(SocketId(1), false);
+    let chunk = "x".repeat(99);
+    for _ in 0..10 {
+        h.session.send(Packet::message(chunk.clone())).expect("within the limit");
+    }
+    assert!(h.session.send(Packet::message(chunk)).is_err());
+    assert!(h.events().iter().any(closed(CloseReason::TransportError)));
+    assert_eq!(h.transmits(), [close_socket(1)]);
+}

@@ -32,9 +32,20 @@ pub(crate) struct WsConn {
     read_buf: BytesMut,
     /// Encoded frames waiting to be written.
     out: VecDeque<Bytes>,
+    /// Bytes in `out`.
+    out_bytes: usize,
+    /// `out` went over [`WRITE_HIGH_WATER`] and the session was told to hold packets back.
+    blocked: bool,
     /// A close frame has been queued: nothing more is read or queued.
     closing: bool,
 }
+
+/// Above this many queued bytes a WebSocket counts as not writable: the session keeps packets
+/// in its own buffer, where `max_buffered` bounds them.
+const WRITE_HIGH_WATER: usize = 64 * 1024;
+
+/// The session is told the socket is writable again once the queue is below this.
+const WRITE_LOW_WATER: usize = 16 * 1024;
 
 /// What happened on a WebSocket.
 enum WsEvent {
@@ -42,6 +53,8 @@ enum WsEvent {
     Error(ws::WsError),
     /// The connection ended (end of stream, an I/O error, or our close was flushed).
     Ended,
+    /// The write queue drained below the low-water mark after being full.
+    Writable,
 }
 
 /// Frames smaller than this are written as one buffer (header and payload copied together);
@@ -51,7 +64,16 @@ const COPY_BELOW: usize = 1024;
 impl WsConn {
     /// A WebSocket on `io`; `read_buf` holds bytes already read from it.
     pub(crate) fn new(id: SocketId, io: BoxedIo, limits: ws::Limits, read_buf: BytesMut) -> Self {
-        WsConn { id, io, decoder: ws::Decoder::new(limits), read_buf, out: VecDeque::new(), closing: false }
+        WsConn {
+            id,
+            io,
+            decoder: ws::Decoder::new(limits),
+            read_buf,
+            out: VecDeque::new(),
+            out_bytes: 0,
+            blocked: false,
+            closing: false,
+        }
     }
 
     fn queue_frame(&mut self, frame: Frame) {
@@ -66,6 +88,7 @@ impl WsConn {
     }
 
     fn queue_data(&mut self, kind: ws::OpCode, payload: Bytes) {
+        self.out_bytes += payload.len() + ws::header_len(payload.len() as u64);
         if payload.len() < COPY_BELOW {
             self.out.push_back(ws::frame(kind, &payload));
         } else {
@@ -94,6 +117,7 @@ impl WsConn {
             match Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..n]) {
                 Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(WsEvent::Ended),
                 Poll::Ready(Ok(mut written)) => {
+                    self.out_bytes = self.out_bytes.saturating_sub(written);
                     while written > 0 {
                         let Some(front) = self.out.front_mut() else { break };
                         if written >= front.len() {
@@ -107,6 +131,10 @@ impl WsConn {
                 }
                 Poll::Pending => break,
             }
+        }
+        if self.blocked && self.out_bytes <= WRITE_LOW_WATER && !self.closing {
+            self.blocked = false;
+            return Poll::Ready(WsEvent::Writable);
         }
         if self.closing {
             if !self.out.is_empty() {
@@ -205,6 +233,10 @@ pub(crate) async fn run<H: Handler>(
                 Transmit::Send { socket: id, frame } => {
                     if let Some(ws) = ws.as_mut().filter(|w| w.id == id) {
                         ws.queue_frame(frame);
+                        if !ws.blocked && ws.out_bytes > WRITE_HIGH_WATER {
+                            ws.blocked = true;
+                            session.handle_socket_writable(id, false);
+                        }
                     }
                 }
                 Transmit::CloseSocket { socket: id, code } => {
@@ -277,6 +309,7 @@ pub(crate) async fn run<H: Handler>(
                         };
                         session.handle_socket_error(id, error);
                     }
+                    WsEvent::Writable => session.handle_socket_writable(id, true),
                     WsEvent::Ended => {
                         ws = None;
                         session.handle_socket_closed(id);
@@ -349,7 +382,14 @@ fn apply(
 /// Closes a WebSocket the session refused.
 async fn close_extra(io: BoxedIo, limits: ws::Limits) {
     let mut conn = WsConn::new(SocketId(0), io, limits, BytesMut::new());
-    conn.queue_close(1000);
+    conn.queue_close(ws::close_code::NORMAL);
+    conn.flush(Duration::from_secs(1)).await;
+}
+
+/// Closes a WebSocket whose Engine.IO request was refused (policy violation).
+pub(crate) async fn close_refused(io: BoxedIo, limits: ws::Limits) {
+    let mut conn = WsConn::new(SocketId(0), io, limits, BytesMut::new());
+    conn.queue_close(ws::close_code::POLICY_VIOLATION);
     conn.flush(Duration::from_secs(1)).await;
 }
 

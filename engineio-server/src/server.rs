@@ -524,6 +524,108 @@ impl<H: Handler> EngineIo<H> {
         out
     }
 
+    /// Takes over a connection on which the application already completed a WebSocket
+    /// handshake (it answered `101` itself), for the Engine.IO request described by `parts`
+    /// (its URI carries `EIO`, `transport=websocket` and, for an upgrade, `sid`). A new session is
+    /// started in its own task, or the connection is handed to the session it upgrades.
+    ///
+    /// A refused request is returned as an error after the connection got a close frame
+    /// (1008, policy violation): HTTP can no longer be answered on it.
+    pub async fn accept_websocket<I: crate::io::Io>(
+        &self,
+        parts: &http::request::Parts,
+        io: I,
+        remote: Option<SocketAddr>,
+    ) -> Result<(), RequestError> {
+        let io: crate::io::BoxedIo = Box::new(io);
+        let result = self.accept_websocket_inner(parts, io, remote).await;
+        if let Err((error, io)) = result {
+            self.inner.report(&parts.uri, &error);
+            tokio::spawn(driver::close_refused(io, self.inner.ws_limits()));
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    async fn accept_websocket_inner(
+        &self,
+        parts: &http::request::Parts,
+        io: crate::io::BoxedIo,
+        remote: Option<SocketAddr>,
+    ) -> Result<(), (RequestError, crate::io::BoxedIo)> {
+        let inner = &self.inner;
+        let query = Query::parse(parts.uri.query().unwrap_or(""));
+        let info = RequestInfo {
+            method: Method::from_name(parts.method.as_str()),
+            query: &query,
+            websocket_upgrade: true,
+            origin: parts.headers.get(header::ORIGIN).map(HeaderValue::as_bytes),
+        };
+        let route = match route(&inner.config.endpoint(), &info) {
+            Ok(route) => route,
+            Err(e) => return Err((e, io)),
+        };
+        match route {
+            Route::Handshake { transport: Transport::WebSocket, version, base64 } => {
+                if inner.closing.load(Ordering::Acquire) {
+                    return Err((RequestError::new(ErrorCode::Forbidden), io));
+                }
+                if let Some(allow) = &inner.hooks.allow_request {
+                    if let Err(reason) = allow(parts).await {
+                        return Err((RequestError::forbidden(reason), io));
+                    }
+                }
+                let sid = match &inner.hooks.generate_id {
+                    Some(generate) => generate(parts),
+                    None => generate_id(),
+                };
+                if sid.is_empty() {
+                    return Err((RequestError::bad_request(ErrorContext::IdGenerationError), io));
+                }
+                let sid = ByteString::from(sid);
+                let handshake = Handshake::new(http_util::compact_uri(&parts.uri), &parts.headers, remote);
+                let socket = Arc::new(Socket::new(sid.clone(), version, Transport::WebSocket, handshake));
+                let session = Session::new(
+                    sid.clone(),
+                    version,
+                    base64,
+                    inner.config.session(),
+                    Initial::WebSocket(SocketId(0)),
+                    now(),
+                );
+                let ws = WsConn::new(SocketId(0), io, inner.ws_limits(), bytes::BytesMut::new());
+                inner.sessions().insert(sid, socket.clone());
+                tokio::spawn(driver::run(
+                    self.inner.clone(),
+                    socket,
+                    session,
+                    Responders::default(),
+                    Some(ws),
+                ));
+                Ok(())
+            }
+            Route::Session { sid, transport: Transport::WebSocket, version } => {
+                let Some(socket) = inner.sessions().get(sid.as_str()).cloned() else {
+                    return Err((RequestError::new(ErrorCode::UnknownSid), io));
+                };
+                let (tx, rx) = oneshot::channel();
+                if socket.push(Input::CheckUpgrade { version, responder: tx }).is_err() {
+                    return Err((RequestError::new(ErrorCode::UnknownSid), io));
+                }
+                match rx.await {
+                    Ok(Ok(())) => match socket.push(Input::Socket(io, bytes::BytesMut::new())) {
+                        Ok(()) => Ok(()),
+                        // The session closed meanwhile; the connection was dropped with the input.
+                        Err(_) => Ok(()),
+                    },
+                    Ok(Err(e)) => Err((e, io)),
+                    Err(_) => Err((RequestError::new(ErrorCode::UnknownSid), io)),
+                }
+            }
+            _ => Err((RequestError::new(ErrorCode::UnknownTransport), io)),
+        }
+    }
+
     /// Closes every session (`forced close`: pending polls are answered with `close`, WebSockets
     /// get a close frame after their queued frames), waits until all are gone, and makes
     /// [`listen`](Self::listen) and [`serve`](Self::serve) return. New handshakes are refused
