@@ -55,3 +55,8 @@ pub use config::{Config, Cookie, Cors, CorsOrigin, HttpCompression};
 pub use server::{generate_id, BoxFuture, Builder, ConnectionError, EngineIo, Handler, ResponseBody};
 pub use service::{EngineIoLayer, EngineIoService};
 pub use socket::{Closed, Handshake, Socket};
+
+/// The workspace README's code blocks, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
