@@ -7,7 +7,7 @@
 //!
 //! Flags: `--port N` (3000), `--host ADDR` (127.0.0.1), `--path P` (`/engine.io/`),
 //! `--ping-interval MS` (25000), `--ping-timeout MS` (20000), `--max-payload BYTES` (1000000),
-//! `--allow-eio3`, `--cors ORIGIN` (repeatable; `*` for any), `--no-upgrades`,
+//! `--allow-eio3`, `--cors ORIGIN` (repeatable; `*` for any), `--no-upgrades`, `--per-message-deflate`,
 //! `--transports polling,websocket`.
 
 use std::sync::Arc;
@@ -52,6 +52,9 @@ fn main() -> std::io::Result<()> {
             }
             "--allow-eio3" => config.allow_eio3 = true,
             "--no-upgrades" => config.allow_upgrades = false,
+            "--per-message-deflate" => {
+                config.per_message_deflate = Some(engineio_server::ws::DeflateConfig::default())
+            }
             "--cors" => origins.push(value()?),
             "--transports" => {
                 let list = value()?;

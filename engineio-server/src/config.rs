@@ -42,6 +42,10 @@ pub struct Config {
     pub cookie: Option<Cookie>,
     /// gzip/deflate compression of polling responses; on with a 1 024-byte threshold.
     pub http_compression: Option<HttpCompression>,
+    /// permessage-deflate on WebSockets; off, as in the reference. When on, each message of at
+    /// least `threshold` bytes is compressed on its own (no context takeover either way), so an
+    /// idle connection still holds no compression state.
+    pub per_message_deflate: Option<crate::ws::DeflateConfig>,
 }
 
 impl Default for Config {
@@ -63,6 +67,7 @@ impl Default for Config {
             cors: None,
             cookie: None,
             http_compression: Some(HttpCompression::default()),
+            per_message_deflate: None,
         }
     }
 }

@@ -38,6 +38,8 @@ pub(crate) struct WsConn {
     blocked: bool,
     /// A close frame has been queued: nothing more is read or queued.
     closing: bool,
+    /// permessage-deflate settings for outgoing data frames, when negotiated.
+    deflate: Option<ws::DeflateConfig>,
 }
 
 /// Above this many queued bytes a WebSocket counts as not writable: the session keeps packets
@@ -64,15 +66,31 @@ const COPY_BELOW: usize = 1024;
 impl WsConn {
     /// A WebSocket on `io`; `read_buf` holds bytes already read from it.
     pub(crate) fn new(id: SocketId, io: BoxedIo, limits: ws::Limits, read_buf: BytesMut) -> Self {
+        Self::with_deflate(id, io, limits, read_buf, None)
+    }
+
+    /// A WebSocket on which permessage-deflate was negotiated (when `deflate` is set).
+    pub(crate) fn with_deflate(
+        id: SocketId,
+        io: BoxedIo,
+        limits: ws::Limits,
+        read_buf: BytesMut,
+        deflate: Option<Deflate>,
+    ) -> Self {
+        let decoder = match deflate {
+            Some(d) => ws::Decoder::with_deflate(limits, d.params),
+            None => ws::Decoder::new(limits),
+        };
         WsConn {
             id,
             io,
-            decoder: ws::Decoder::new(limits),
+            decoder,
             read_buf,
             out: VecDeque::new(),
             out_bytes: 0,
             blocked: false,
             closing: false,
+            deflate: deflate.map(|d| d.config),
         }
     }
 
@@ -88,6 +106,12 @@ impl WsConn {
     }
 
     fn queue_data(&mut self, kind: ws::OpCode, payload: Bytes) {
+        if let Some(config) = self.deflate.filter(|_| !kind.is_control()) {
+            let frame = ws::compress_frame(kind, &payload, &config);
+            self.out_bytes += frame.len();
+            self.out.push_back(frame);
+            return;
+        }
         self.out_bytes += payload.len() + ws::header_len(payload.len() as u64);
         if payload.len() < COPY_BELOW {
             self.out.push_back(ws::frame(kind, &payload));
@@ -193,6 +217,13 @@ impl WsConn {
         )
         .await;
     }
+}
+
+/// permessage-deflate as negotiated for one WebSocket, and the server's settings for it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deflate {
+    pub(crate) params: ws::DeflateParams,
+    pub(crate) config: ws::DeflateConfig,
 }
 
 /// The HTTP requests waiting for an answer from the session.
@@ -350,7 +381,7 @@ fn apply(
             drop(responders.take(id));
             session.handle_request_gone(id);
         }
-        Input::Socket(io, read_buf) => {
+        Input::Socket(io, read_buf, deflate) => {
             let id = SocketId(*next_socket);
             *next_socket += 1;
             if ws.is_some() {
@@ -360,7 +391,7 @@ fn apply(
                 drop(read_buf);
                 tokio::spawn(close_extra(io, limits));
             } else {
-                *ws = Some(WsConn::new(id, io, limits, read_buf));
+                *ws = Some(WsConn::with_deflate(id, io, limits, read_buf, deflate));
                 session.handle_socket(id, now());
             }
         }

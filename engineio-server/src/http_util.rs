@@ -69,7 +69,10 @@ pub(crate) fn upgrade_error(error: &RequestError) -> Response<ResponseBody> {
     response
 }
 
-pub(crate) fn switching_protocols(accept: &str) -> Response<ResponseBody> {
+pub(crate) fn switching_protocols(
+    accept: &str,
+    deflate: Option<&crate::driver::Deflate>,
+) -> Response<ResponseBody> {
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let headers = response.headers_mut();
@@ -77,6 +80,11 @@ pub(crate) fn switching_protocols(accept: &str) -> Response<ResponseBody> {
     headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
     if let Ok(accept) = HeaderValue::from_str(accept) {
         headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    }
+    if let Some(deflate) = deflate {
+        if let Ok(value) = HeaderValue::from_str(&deflate.params.response_header()) {
+            headers.insert(header::SEC_WEBSOCKET_EXTENSIONS, value);
+        }
     }
     response
 }

@@ -410,6 +410,7 @@ impl<H: Handler> EngineIo<H> {
         if let Some(accept) = accept {
             let on_upgrade =
                 on_upgrade.ok_or(RequestError::bad_request(ErrorContext::TransportHandshakeError))?;
+            let deflate = self.negotiate_deflate(&parts.headers);
             let inner = self.inner.clone();
             tokio::spawn(async move {
                 let Ok(upgraded) = on_upgrade.await else { return };
@@ -422,11 +423,11 @@ impl<H: Handler> EngineIo<H> {
                     Initial::WebSocket(SocketId(0)),
                     now(),
                 );
-                let ws = WsConn::new(SocketId(0), io, inner.ws_limits(), read_buf);
+                let ws = WsConn::with_deflate(SocketId(0), io, inner.ws_limits(), read_buf, deflate);
                 inner.sessions().insert(sid, socket.clone());
                 driver::run(inner, socket, session, Responders::default(), Some(ws)).await;
             });
-            let mut response = http_util::switching_protocols(&accept);
+            let mut response = http_util::switching_protocols(&accept, deflate.as_ref());
             response.headers_mut().extend(extra);
             return Ok(response);
         }
@@ -442,6 +443,15 @@ impl<H: Handler> EngineIo<H> {
         let mut response = self.polling_response(parts, response);
         response.headers_mut().extend(extra);
         Ok(response)
+    }
+
+    /// permessage-deflate for a WebSocket handshake, when the server enables it and the client
+    /// offers something acceptable.
+    fn negotiate_deflate(&self, headers: &HeaderMap) -> Option<driver::Deflate> {
+        let config = self.inner.config.per_message_deflate?;
+        let offers = headers.get_all(header::SEC_WEBSOCKET_EXTENSIONS).iter().map(HeaderValue::as_bytes);
+        let params = ws::negotiate_deflate(offers)?;
+        Some(driver::Deflate { params, config })
     }
 
     async fn upgrade(
@@ -460,12 +470,13 @@ impl<H: Handler> EngineIo<H> {
         rx.await.map_err(|_| RequestError::new(ErrorCode::UnknownSid))??;
         let on_upgrade =
             on_upgrade.ok_or(RequestError::bad_request(ErrorContext::TransportHandshakeError))?;
+        let deflate = self.negotiate_deflate(&parts.headers);
         tokio::spawn(async move {
             let Ok(upgraded) = on_upgrade.await else { return };
             let (io, read_buf) = http_util::into_io(upgraded);
-            let _ = socket.push(Input::Socket(io, read_buf));
+            let _ = socket.push(Input::Socket(io, read_buf, deflate));
         });
-        Ok(http_util::switching_protocols(&accept))
+        Ok(http_util::switching_protocols(&accept, deflate.as_ref()))
     }
 
     async fn poll<B>(
@@ -613,7 +624,7 @@ impl<H: Handler> EngineIo<H> {
                     return Err((RequestError::new(ErrorCode::UnknownSid), io));
                 }
                 match rx.await {
-                    Ok(Ok(())) => match socket.push(Input::Socket(io, bytes::BytesMut::new())) {
+                    Ok(Ok(())) => match socket.push(Input::Socket(io, bytes::BytesMut::new(), None)) {
                         Ok(()) => Ok(()),
                         // The session closed meanwhile; the connection was dropped with the input.
                         Err(_) => Ok(()),

@@ -104,8 +104,9 @@ pub(crate) enum Input {
     BodyTooLarge(RequestId),
     /// A request whose connection went away before it was answered.
     Gone(RequestId),
-    /// An upgraded WebSocket connection for this session, and bytes already read from it.
-    Socket(BoxedIo, bytes::BytesMut),
+    /// An upgraded WebSocket connection for this session, bytes already read from it, and its
+    /// permessage-deflate settings if negotiated.
+    Socket(BoxedIo, bytes::BytesMut, Option<crate::driver::Deflate>),
     /// A packet from the application.
     Send(Packet),
     /// Several packets from the application, in order.

@@ -4,6 +4,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use bytestring::ByteString;
 
 use super::close_code;
+use super::deflate::{inflate, DeflateParams};
 use super::frame::{OpCode, MAX_CONTROL_PAYLOAD};
 
 /// Size limits of a [`Decoder`]. Both count what a client sends; the decoder checks them from a
@@ -13,7 +14,9 @@ use super::frame::{OpCode, MAX_CONTROL_PAYLOAD};
 pub struct Limits {
     /// The largest data message, in payload bytes summed over all its fragments. Default
     /// 1,000,000, Engine.IO's `maxHttpBufferSize` (CVE-2020-36048). Over it the decoder answers
-    /// [`WsError::MessageTooBig`] (close code 1009) as soon as a header announces it.
+    /// [`WsError::MessageTooBig`] (close code 1009) as soon as a header announces it. A
+    /// compressed message (permessage-deflate) is held to it twice: its compressed payload, from
+    /// the headers, and its inflated size, while it inflates.
     pub max_message_size: usize,
     /// The most frames one data message may be split into (the first frame and its
     /// continuations). Default 1024: browsers send each message as one frame, and 1024 fragments
@@ -79,9 +82,11 @@ pub enum Message {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 #[non_exhaustive]
 pub enum WsError {
-    /// RFC 6455 §5.2: RSV1, RSV2 and RSV3 must be 0 unless an extension defines them, and we
-    /// negotiate none (this is the frame of CVE-2022-21676).
-    #[error("reserved bits set in a frame header (no extension was negotiated)")]
+    /// RFC 6455 §5.2: RSV1, RSV2 and RSV3 must be 0 unless a negotiated extension defines them
+    /// (this is the frame of CVE-2022-21676). The only one we negotiate, permessage-deflate,
+    /// defines RSV1 on the first frame of a data message (RFC 7692 §6); RSV1 on a continuation
+    /// or control frame, RSV2 and RSV3 stay errors.
+    #[error("reserved bits set in a frame header (not defined by a negotiated extension)")]
     ReservedBits,
     /// RFC 6455 §5.2: opcodes 0x3–0x7 and 0xB–0xF are reserved.
     #[error("reserved opcode {0:#x}")]
@@ -121,10 +126,11 @@ pub enum WsError {
     #[error("close reason is not valid UTF-8")]
     InvalidCloseReason,
     /// RFC 6455 §10.4 and [`Limits::max_message_size`]: a data message (the sum of its fragments)
-    /// is larger than the limit. `size` is what the headers announced so far.
+    /// is larger than the limit, or a compressed one inflates to more than it (RFC 7692 §8).
     #[error("message of {size} bytes or more exceeds the limit of {limit}")]
     MessageTooBig {
-        /// The announced size: the fragments so far plus the payload this header announces.
+        /// The size found: the fragments so far plus the payload this header announces, or for a
+        /// compressed message the bytes inflated when inflating stopped (`limit + 1`).
         size: u64,
         /// The limit.
         limit: usize,
@@ -136,16 +142,23 @@ pub enum WsError {
         /// The limit.
         limit: usize,
     },
+    /// RFC 7692 §7.2.2: the payload of a compressed message (RSV1 set) must be raw DEFLATE data
+    /// (RFC 1951): no reserved block type, stored blocks whose lengths agree, valid Huffman
+    /// codes.
+    #[error("compressed message is not valid DEFLATE data")]
+    InvalidCompressedData,
 }
 
 impl WsError {
     /// The close code the server sends when it fails the connection for this error (RFC 6455
-    /// §7.4.1): 1007 for invalid UTF-8 ([`close_code::INVALID_DATA`]), 1009 for a message over
-    /// a limit ([`close_code::TOO_BIG`]), 1002 for any other protocol violation
-    /// ([`close_code::PROTOCOL_ERROR`]).
+    /// §7.4.1): 1007 for invalid UTF-8 or compressed data that does not inflate
+    /// ([`close_code::INVALID_DATA`]), 1009 for a message over a limit ([`close_code::TOO_BIG`]),
+    /// 1002 for any other protocol violation ([`close_code::PROTOCOL_ERROR`]).
     pub fn close_code(self) -> u16 {
         match self {
-            WsError::InvalidUtf8 | WsError::InvalidCloseReason => close_code::INVALID_DATA,
+            WsError::InvalidUtf8 | WsError::InvalidCloseReason | WsError::InvalidCompressedData => {
+                close_code::INVALID_DATA
+            }
             WsError::MessageTooBig { .. } | WsError::TooManyFragments { .. } => close_code::TOO_BIG,
             _ => close_code::PROTOCOL_ERROR,
         }
@@ -159,18 +172,26 @@ impl WsError {
 /// [`has_partial_message`](Decoder::has_partial_message)): between messages the read buffer is
 /// the caller's alone to shrink or free.
 ///
+/// Made with [`with_deflate`](Decoder::with_deflate), it also takes messages compressed with
+/// permessage-deflate (RFC 7692). No compression context is kept between messages (none is
+/// negotiated): a compressed message is inflated when its last fragment arrives, by an inflater
+/// that lives for that call only.
+///
 /// After an error the decoder's state is unspecified: fail the connection and decode no more.
 #[derive(Debug, Clone)]
 pub struct Decoder {
     limits: Limits,
     partial: Option<Partial>,
     needed: usize,
+    deflate: Option<DeflateParams>,
 }
 
 /// A fragmented data message being reassembled.
 #[derive(Debug, Clone)]
 struct Partial {
     text: bool,
+    /// RSV1 was set on the first fragment: `payload` is compressed.
+    compressed: bool,
     payload: BytesMut,
     fragments: usize,
 }
@@ -179,6 +200,8 @@ struct Partial {
 #[derive(Debug, Clone, Copy)]
 struct Header {
     fin: bool,
+    /// RSV1, allowed only on the first frame of a data message when deflate was negotiated.
+    compressed: bool,
     opcode: OpCode,
     header_len: usize,
     payload_len: usize,
@@ -188,7 +211,30 @@ struct Header {
 impl Decoder {
     /// A decoder with these limits and no message in progress.
     pub fn new(limits: Limits) -> Decoder {
-        Decoder { limits, partial: None, needed: 2 }
+        Decoder { limits, partial: None, needed: 2, deflate: None }
+    }
+
+    /// A decoder for a connection that negotiated permessage-deflate (see
+    /// [`negotiate_deflate`](super::negotiate_deflate)): a data message whose first frame has
+    /// RSV1 set is compressed, and [`decode`](Self::decode) returns it inflated (RFC 7692 §6 and
+    /// §7.2.2). Messages without RSV1 are taken as [`Decoder::new`] takes them.
+    ///
+    /// The inflated size is held to [`Limits::max_message_size`]: inflating stops at the first
+    /// byte past it, with [`WsError::MessageTooBig`], so a small frame that would inflate to
+    /// gigabytes (a "zip bomb") costs at most the limit in memory.
+    ///
+    /// Each message inflates on its own, as the agreed `client_no_context_takeover` requires
+    /// (RFC 7692 §7.1.1.2). A client that breaks that rule refers back to bytes of earlier
+    /// messages the decoder no longer has; `flate2`'s default backend (`miniz_oxide`) reads them
+    /// as zeros instead of failing, so such a message comes out corrupted rather than refused.
+    pub fn with_deflate(limits: Limits, params: DeflateParams) -> Decoder {
+        Decoder { limits, partial: None, needed: 2, deflate: Some(params) }
+    }
+
+    /// The permessage-deflate parameters, if the decoder was made with
+    /// [`with_deflate`](Self::with_deflate).
+    pub fn deflate(&self) -> Option<&DeflateParams> {
+        self.deflate.as_ref()
     }
 
     /// The limits.
@@ -226,7 +272,8 @@ impl Decoder {
     /// An unfragmented message is unmasked in place and split off `buf` without copying; a
     /// fragmented one is copied into one buffer as its fragments arrive. A message's [`Bytes`]
     /// therefore keeps the read buffer's allocation alive: copy a small message that is kept for
-    /// long rather than hold a large read buffer for it.
+    /// long rather than hold a large read buffer for it. A compressed message is inflated into a
+    /// buffer of its own.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Message>, WsError> {
         loop {
             let header = match self.parse_header(buf)? {
@@ -246,13 +293,20 @@ impl Decoder {
             unmask(&mut payload, header.mask);
             let message = match (header.opcode, header.fin) {
                 (OpCode::Close | OpCode::Ping | OpCode::Pong, _) => control(header.opcode, payload.freeze())?,
+                (OpCode::Text | OpCode::Binary, true) if header.compressed => {
+                    inflated(header.opcode == OpCode::Text, &payload, self.limits.max_message_size)?
+                }
                 (OpCode::Text, true) => Message::Text(text(payload)?),
                 (OpCode::Binary, true) => Message::Binary(payload.freeze()),
                 (OpCode::Text | OpCode::Binary, false) => {
                     // A fresh buffer, so that the read buffer's allocation is not kept alive.
                     let text = header.opcode == OpCode::Text;
-                    self.partial =
-                        Some(Partial { text, payload: BytesMut::from(&payload[..]), fragments: 1 });
+                    self.partial = Some(Partial {
+                        text,
+                        compressed: header.compressed,
+                        payload: BytesMut::from(&payload[..]),
+                        fragments: 1,
+                    });
                     continue;
                 }
                 (OpCode::Continuation, fin) => {
@@ -266,7 +320,9 @@ impl Decoder {
                         self.partial = Some(partial);
                         continue;
                     }
-                    if partial.text {
+                    if partial.compressed {
+                        inflated(partial.text, &partial.payload, self.limits.max_message_size)?
+                    } else if partial.text {
                         Message::Text(text(partial.payload)?)
                     } else {
                         Message::Binary(partial.payload.freeze())
@@ -286,7 +342,11 @@ impl Decoder {
             return Ok(Err(2));
         };
         let fin = b0 & 0x80 != 0;
-        if b0 & 0x70 != 0 {
+        // RSV1 may open a compressed data message; `Continuation` with RSV1 is refused here.
+        let rsv1_allowed = self.deflate.is_some() && matches!(b0 & 0x0F, 0x1 | 0x2);
+        let compressed = rsv1_allowed && b0 & 0x40 != 0;
+        let reserved = if rsv1_allowed { 0x30 } else { 0x70 };
+        if b0 & reserved != 0 {
             return Err(WsError::ReservedBits);
         }
         let opcode = OpCode::from_u8(b0 & 0x0F).ok_or(WsError::UnknownOpcode(b0 & 0x0F))?;
@@ -344,7 +404,7 @@ impl Decoder {
             Some(&[a, b, c, d]) => [a, b, c, d],
             _ => return Ok(Err(header_len)),
         };
-        Ok(Ok(Header { fin, opcode, header_len, payload_len, mask }))
+        Ok(Ok(Header { fin, compressed, opcode, header_len, payload_len, mask }))
     }
 }
 
@@ -373,6 +433,17 @@ fn control(opcode: OpCode, payload: Bytes) -> Result<Message, WsError> {
                 Message::Close(Some(CloseFrame { code, reason }))
             }
         },
+    })
+}
+
+/// The message a compressed payload inflates to, at most `limit` bytes; text checked to be
+/// UTF-8.
+fn inflated(text: bool, compressed: &[u8], limit: usize) -> Result<Message, WsError> {
+    let payload = Bytes::from(inflate(compressed, limit)?);
+    Ok(if text {
+        Message::Text(ByteString::try_from(payload).map_err(|_| WsError::InvalidUtf8)?)
+    } else {
+        Message::Binary(payload)
     })
 }
 
@@ -419,6 +490,9 @@ mod tests {
         let decoder = Decoder::default();
         assert!(!decoder.has_partial_message());
         assert_eq!(decoder.needed(), 2);
+        let params = crate::ws::negotiate_deflate([&b"permessage-deflate"[..]]).expect("accepted");
+        let decoder = Decoder::with_deflate(Limits::default(), params);
+        assert!(!decoder.has_partial_message() && decoder.deflate().is_some());
     }
 
     #[test]
@@ -426,6 +500,7 @@ mod tests {
         assert_eq!(WsError::ReservedBits.close_code(), 1002);
         assert_eq!(WsError::InvalidUtf8.close_code(), 1007);
         assert_eq!(WsError::InvalidCloseReason.close_code(), 1007);
+        assert_eq!(WsError::InvalidCompressedData.close_code(), 1007);
         assert_eq!(WsError::MessageTooBig { size: 2, limit: 1 }.close_code(), 1009);
         assert_eq!(WsError::TooManyFragments { limit: 1 }.close_code(), 1009);
         assert_eq!(WsError::InvalidCloseCode(1005).close_code(), 1002);

@@ -66,9 +66,10 @@ pub fn header_len(payload_len: u64) -> usize {
     }
 }
 
-/// Writes the header of an unmasked (server) frame into `buf`: FIN, RSV bits all 0 (we never
-/// negotiate extensions), the opcode, and the payload length in its shortest form (RFC 6455
-/// §5.2). The caller writes the `payload_len` payload bytes after it.
+/// Writes the header of an unmasked (server) frame into `buf`: FIN, RSV bits all 0 (an
+/// uncompressed frame; [`compress_frame`](super::compress_frame) writes compressed ones), the
+/// opcode, and the payload length in its shortest form (RFC 6455 §5.2). The caller writes the
+/// `payload_len` payload bytes after it.
 ///
 /// `payload_len` must be below 2⁶³ (the RFC forbids the most significant bit); no in-memory
 /// payload comes near that, and the bit is cleared if it is set. Nothing here checks the control
@@ -116,6 +117,13 @@ impl FrameHeader {
             }
         };
         FrameHeader { bytes, len }
+    }
+
+    /// This header with RSV1 set: the "Per-Message Compressed" bit of permessage-deflate (RFC
+    /// 7692 §6), for the only frame of a compressed message.
+    pub(super) fn with_rsv1(mut self) -> FrameHeader {
+        self.bytes[0] |= 0x40;
+        self
     }
 
     /// The header's bytes (2, 4 or 10 of them).

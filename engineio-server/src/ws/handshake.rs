@@ -77,10 +77,10 @@ impl HandshakeError {
 /// `map.iter().map(|(n, v)| (n.as_str(), v.as_bytes()))`). Values are trimmed of spaces and tabs.
 ///
 /// The caller checks the rest of the request: HTTP/1.1 or later, the `Host` header, the `Origin`
-/// policy, and the request target. `Sec-WebSocket-Protocol` and `Sec-WebSocket-Extensions` are
-/// ignored: we never select a subprotocol and never accept an extension (no
-/// permessage-deflate), so the response carries neither header and every frame's RSV bits must
-/// be 0.
+/// policy, and the request target. `Sec-WebSocket-Protocol` is ignored: we never select a
+/// subprotocol. So is `Sec-WebSocket-Extensions`: a server that enables permessage-deflate
+/// passes its values to [`negotiate_deflate`](super::negotiate_deflate); otherwise the response
+/// carries no extension and every frame's RSV bits must be 0.
 ///
 /// ```
 /// use engineio_server::ws::validate_upgrade;
@@ -147,6 +147,19 @@ pub fn encode_switching_protocols(accept: &str, buf: &mut impl BufMut) {
     buf.put_slice(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n");
     buf.put_slice(b"Sec-WebSocket-Accept: ");
     buf.put_slice(accept.as_bytes());
+    buf.put_slice(b"\r\n\r\n");
+}
+
+/// [`encode_switching_protocols`] with a `Sec-WebSocket-Extensions` header carrying the
+/// accepted extensions, such as
+/// [`DeflateParams::response_header`](super::DeflateParams::response_header) (RFC 6455 §4.2.2,
+/// step 5).
+pub fn encode_switching_protocols_with_extensions(accept: &str, extensions: &str, buf: &mut impl BufMut) {
+    buf.put_slice(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n");
+    buf.put_slice(b"Sec-WebSocket-Accept: ");
+    buf.put_slice(accept.as_bytes());
+    buf.put_slice(b"\r\nSec-WebSocket-Extensions: ");
+    buf.put_slice(extensions.as_bytes());
     buf.put_slice(b"\r\n\r\n");
 }
 
@@ -246,6 +259,18 @@ mod tests {
             out,
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
               Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+        );
+        let mut out = Vec::new();
+        encode_switching_protocols_with_extensions(
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
+            "permessage-deflate",
+            &mut out,
+        );
+        assert_eq!(
+            out,
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\
+              Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
         );
     }
 }

@@ -9,12 +9,17 @@
 //! * Frames from clients: a [`Decoder`] takes whole [`Message`]s off the front of a read buffer,
 //!   enforcing the RFC's rules and the [`Limits`], with a [`WsError`] that names the close code to
 //!   send.
+//! * permessage-deflate (RFC 7692), for a server that enables it: [`negotiate_deflate`] picks an
+//!   offer from `Sec-WebSocket-Extensions` and gives the [`DeflateParams`] whose
+//!   [`response_header`](DeflateParams::response_header) goes back in the `101`;
+//!   [`Decoder::with_deflate`] inflates compressed messages and [`compress_frame`] writes them.
 //!
 //! # What it does not do
 //!
-//! No I/O, no clock, no tokio: the driver reads and writes the socket. No extensions: we never
-//! accept `Sec-WebSocket-Extensions` (no permessage-deflate), so every frame's RSV bits must be
-//! 0. No subprotocols. No client side: the decoder only accepts masked frames and the encoder
+//! No I/O, no clock, no tokio: the driver reads and writes the socket. No extension but
+//! permessage-deflate, and that one only without context takeover: each message is compressed
+//! and inflated on its own (see [Memory](#memory)). Without it every frame's RSV bits must be 0.
+//! No subprotocols. No client side: the decoder only accepts masked frames and the encoder
 //! only writes unmasked ones. The closing handshake's timing (answering a close, then ending the
 //! TCP connection) is the driver's.
 //!
@@ -24,6 +29,14 @@
 //! reassembled is kept ([`Decoder::has_partial_message`]). An unfragmented message is unmasked
 //! in the read buffer and split off it without a copy, so the driver can drop or shrink its read
 //! buffer whenever it is empty and no message is partial.
+//!
+//! permessage-deflate adds no state to an idle connection. The reference server disables it by
+//! default because zlib keeps about 300 KB of compression state per connection between messages
+//! (a "sliding window" shared across messages, "context takeover"). We negotiate
+//! `server_no_context_takeover` and `client_no_context_takeover`, so the compressor of
+//! [`compress_frame`] and the inflater of [`Decoder::decode`] live for one message and are
+//! dropped before the call returns; the decoder keeps only the compressed fragments of a partial
+//! message, as it keeps uncompressed ones.
 //!
 //! # Drive loop
 //!
@@ -58,16 +71,19 @@
 //! [`Bytes`]: bytes::Bytes
 
 mod decode;
+mod deflate;
 mod frame;
 mod handshake;
 
 pub use decode::{CloseFrame, Decoder, Limits, Message, WsError};
+pub use deflate::{compress_frame, negotiate_deflate, DeflateConfig, DeflateParams};
 pub use frame::{
     close_frame, encode_frame_header, frame, header_len, FrameBuilder, FrameHeader, OpCode, MAX_CLOSE_REASON,
     MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN,
 };
 pub use handshake::{
-    accept_key, encode_switching_protocols, validate_upgrade, HandshakeError, WEBSOCKET_GUID,
+    accept_key, encode_switching_protocols, encode_switching_protocols_with_extensions, validate_upgrade,
+    HandshakeError, WEBSOCKET_GUID,
 };
 
 /// Close status codes (RFC 6455 §7.4.1) and which of them a peer may send.
