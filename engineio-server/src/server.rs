@@ -697,9 +697,11 @@ where
         Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
             let _ = socket.push(Input::BodyTooLarge(id));
         }
-        // The client went away mid-body: the guard reports it when the request is dropped;
-        // meanwhile nothing will answer, so wait for that.
-        Err(_) => std::future::pending::<()>().await,
+        // The client went away mid-body. hyper keeps waiting for an answer rather than dropping
+        // this request, so the session is told here.
+        Err(_) => {
+            let _ = socket.push(Input::Gone(id));
+        }
     }
 }
 

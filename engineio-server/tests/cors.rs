@@ -1,0 +1,88 @@
+//! CORS as a browser meets it: a configured origin gets its preflight answered and its
+//! handshake marked allowed; another origin gets no `Access-Control-Allow-Origin`; and without
+//! CORS configured no CORS header is ever sent (CVE-2020-28481).
+
+mod support;
+
+use engineio_server::{Config, Cors, CorsOrigin};
+use support::{http, TestServer};
+
+const ORIGIN: &str = "http://example.com";
+
+fn cors_config() -> Config {
+    Config {
+        cors: Some(Cors {
+            origin: CorsOrigin::List(vec![ORIGIN.to_owned()]),
+            credentials: true,
+            ..Cors::default()
+        }),
+        ..Config::default()
+    }
+}
+
+fn preflight_headers(origin: &str) -> [(&str, &str); 3] {
+    [
+        ("Origin", origin),
+        ("Access-Control-Request-Method", "POST"),
+        ("Access-Control-Request-Headers", "content-type"),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflight_and_handshake_from_the_allowed_origin() {
+    let server = TestServer::start(cors_config()).await;
+    let target = "/engine.io/?EIO=4&transport=polling";
+
+    let preflight = http(server.addr, "OPTIONS", target, &preflight_headers(ORIGIN), b"").await;
+    assert_eq!(preflight.status, 204, "{preflight:?}");
+    assert_eq!(preflight.header("access-control-allow-origin"), Some(ORIGIN), "{preflight:?}");
+    assert_eq!(preflight.header("access-control-allow-credentials"), Some("true"), "{preflight:?}");
+    let methods = preflight.header("access-control-allow-methods").expect("allowed methods");
+    assert!(methods.split(',').any(|m| m.trim() == "POST"), "{methods}");
+    let headers = preflight.header("access-control-allow-headers").expect("allowed headers");
+    assert!(headers.split(',').any(|h| h.trim().eq_ignore_ascii_case("content-type")), "{headers}");
+    assert_eq!(server.engine.clients_count(), 0, "a preflight opens no session");
+
+    let handshake = http(server.addr, "GET", target, &[("Origin", ORIGIN)], b"").await;
+    assert_eq!(handshake.status, 200, "{handshake:?}");
+    assert!(handshake.body_text().starts_with("0{\"sid\""), "{handshake:?}");
+    assert_eq!(handshake.header("access-control-allow-origin"), Some(ORIGIN), "{handshake:?}");
+    assert_eq!(handshake.header("access-control-allow-credentials"), Some("true"), "{handshake:?}");
+
+    // Error answers carry the headers too, so the page can read them.
+    let error =
+        http(server.addr, "GET", "/engine.io/?EIO=4&transport=polling&sid=x", &[("Origin", ORIGIN)], b"")
+            .await;
+    assert_eq!(error.status, 400, "{error:?}");
+    assert_eq!(error.header("access-control-allow-origin"), Some(ORIGIN), "{error:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_origin_is_not_allowed() {
+    let server = TestServer::start(cors_config()).await;
+    let target = "/engine.io/?EIO=4&transport=polling";
+    let other = "http://evil.example";
+
+    let preflight = http(server.addr, "OPTIONS", target, &preflight_headers(other), b"").await;
+    assert!(!preflight.has_header("access-control-allow-origin"), "{preflight:?}");
+    let handshake = http(server.addr, "GET", target, &[("Origin", other)], b"").await;
+    assert!(!handshake.has_header("access-control-allow-origin"), "{handshake:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_cors_configured_no_cors_header_is_sent() {
+    let server = TestServer::start(Config::default()).await;
+    let target = "/engine.io/?EIO=4&transport=polling";
+
+    let preflight = http(server.addr, "OPTIONS", target, &preflight_headers(ORIGIN), b"").await;
+    let handshake = http(server.addr, "GET", target, &[("Origin", ORIGIN)], b"").await;
+    assert_eq!(handshake.status, 200, "{handshake:?}");
+    for response in [&preflight, &handshake] {
+        let cors: Vec<_> = response
+            .headers
+            .iter()
+            .filter(|(n, _)| n.to_ascii_lowercase().starts_with("access-control-"))
+            .collect();
+        assert!(cors.is_empty(), "no CORS header without CORS configured: {response:?}");
+    }
+}
