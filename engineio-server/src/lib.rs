@@ -44,6 +44,8 @@
 mod clock;
 pub mod config;
 mod driver;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 mod http_util;
 pub mod io;
 mod server;
