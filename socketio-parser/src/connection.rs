@@ -1,0 +1,641 @@
+//! The Socket.IO side of one Engine.IO connection, as a deterministic state machine.
+//!
+//! The machine decodes the connection's messages, keeps the state of each namespace the client
+//! joins (waiting for the application's decision, then connected), enforces the "invalid state"
+//! rules of the reference server, times out a client that joins no namespace and acks that are
+//! not answered, and encodes what the application sends. Like the Engine.IO session it reads no
+//! clock and holds no socket: time comes in as `now`, outputs leave through
+//! [`Connection::poll_transmit`], [`Connection::poll_event`] and [`Connection::poll_timeout`].
+//!
+//! All transitions are in this file.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use bytestring::ByteString;
+
+use crate::packet::MAIN_NAMESPACE;
+use crate::{DecodeError, Decoded, Decoder, DecoderConfig, Packet, PacketType, Payload, RawJson};
+
+/// The Socket.IO protocol revision of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProtocolVersion {
+    /// Revision 4, spoken by Socket.IO 2 clients over Engine.IO v3: the client is connected to
+    /// `/` implicitly, a `CONNECT` namespace may carry a query string, refusals are `ERROR`
+    /// packets.
+    V4,
+    /// Revision 5, spoken by Socket.IO 3+ clients over Engine.IO v4.
+    V5,
+}
+
+/// The wire format of packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Parser {
+    /// The default parser: text packets with JSON payloads, binary data as attachments.
+    #[default]
+    Json,
+    /// `socket.io-msgpack-parser`: one binary message per packet (feature `msgpack`).
+    #[cfg(feature = "msgpack")]
+    MsgPack,
+}
+
+/// A connection's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionConfig {
+    /// The protocol revision.
+    pub protocol: ProtocolVersion,
+    /// The wire format.
+    pub parser: Parser,
+    /// How long a client may take to join its first namespace (45 s, as the reference).
+    pub connect_timeout: Duration,
+    /// The decoder's limits.
+    pub decoder: DecoderConfig,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        ConnectionConfig {
+            protocol: ProtocolVersion::V5,
+            parser: Parser::Json,
+            connect_timeout: Duration::from_millis(45_000),
+            decoder: DecoderConfig::default(),
+        }
+    }
+}
+
+/// An Engine.IO message, as the connection receives and sends them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Message {
+    /// A text message.
+    Text(ByteString),
+    /// A binary message.
+    Binary(Bytes),
+}
+
+/// Why a socket (one namespace of a connection) was disconnected; [`as_str`](Self::as_str)
+/// gives the reference's reason text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DisconnectReason {
+    /// The server disconnected the socket.
+    ServerNamespaceDisconnect,
+    /// The client sent `DISCONNECT`.
+    ClientNamespaceDisconnect,
+    /// The server is shutting down.
+    ServerShuttingDown,
+    /// The client missed its heartbeat.
+    PingTimeout,
+    /// The connection was closed (network, or the client closed it).
+    TransportClose,
+    /// The transport failed.
+    TransportError,
+    /// The client sent an undecodable Engine.IO packet.
+    ParseError,
+    /// The server closed the connection (an invalid Socket.IO packet or state, among others).
+    ForcedClose,
+    /// The connection was closed by the server before the transport finished closing.
+    ForcedServerClose,
+}
+
+impl DisconnectReason {
+    /// The reference's text for this reason.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisconnectReason::ServerNamespaceDisconnect => "server namespace disconnect",
+            DisconnectReason::ClientNamespaceDisconnect => "client namespace disconnect",
+            DisconnectReason::ServerShuttingDown => "server shutting down",
+            DisconnectReason::PingTimeout => "ping timeout",
+            DisconnectReason::TransportClose => "transport close",
+            DisconnectReason::TransportError => "transport error",
+            DisconnectReason::ParseError => "parse error",
+            DisconnectReason::ForcedClose => "forced close",
+            DisconnectReason::ForcedServerClose => "forced server close",
+        }
+    }
+
+    /// Whether connection state recovery keeps the session of a socket disconnected for this
+    /// reason (the reference persists sessions only for these).
+    pub fn is_recoverable(self) -> bool {
+        !matches!(
+            self,
+            DisconnectReason::ServerNamespaceDisconnect
+                | DisconnectReason::ClientNamespaceDisconnect
+                | DisconnectReason::ParseError
+        )
+    }
+}
+
+impl fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why the machine asks for the Engine.IO connection to be closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseCause {
+    /// No namespace was joined within `connect_timeout`.
+    ConnectTimeout,
+    /// A packet could not be decoded.
+    Decode(DecodeError),
+    /// A valid packet arrived in a state where it is not allowed (a second `CONNECT` to a
+    /// namespace, a `CONNECT_ERROR` from the client, a packet for a namespace not joined).
+    InvalidState(&'static str),
+    /// The application closed the connection.
+    Application,
+}
+
+/// What the driver must do for the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub enum Transmit {
+    /// Send an Engine.IO message.
+    Send(Message),
+    /// Close the Engine.IO connection. Nothing follows.
+    Close(CloseCause),
+}
+
+/// What the application learns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The client wants to join `nsp`. Answer with [`Connection::accept`] or
+    /// [`Connection::reject`] (after running the namespace's middlewares).
+    Connect {
+        /// The namespace, without a query string.
+        nsp: ByteString,
+        /// The `CONNECT` payload (v5: the client's `auth` object).
+        auth: Option<Payload>,
+        /// v4: the query string of the namespace (`token=abc` for `0/admin?token=abc,`).
+        query: Option<ByteString>,
+    },
+    /// An event for a joined namespace: `data` is `[name, ...args]`. When `id` is set the client
+    /// awaits an answer through [`Connection::ack`].
+    Event {
+        /// The namespace.
+        nsp: ByteString,
+        /// The event name and its arguments.
+        data: Payload,
+        /// The ack id the client awaits an answer for.
+        id: Option<u64>,
+    },
+    /// The client answered an ack registered with [`Connection::expect_ack`].
+    Ack {
+        /// The namespace.
+        nsp: ByteString,
+        /// The ack id.
+        id: u64,
+        /// The answer's arguments.
+        data: Payload,
+    },
+    /// An ack registered with a deadline was not answered in time.
+    AckTimeout {
+        /// The namespace.
+        nsp: ByteString,
+        /// The ack id.
+        id: u64,
+    },
+    /// A joined namespace was left.
+    Disconnect {
+        /// The namespace.
+        nsp: ByteString,
+        /// Why.
+        reason: DisconnectReason,
+    },
+    /// A decode error, reported to every joined namespace before the connection closes (the
+    /// reference's socket `error` event).
+    Error(DecodeError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NspState {
+    /// `CONNECT` received; the application has not decided yet.
+    AwaitingDecision,
+    Connected,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct AckDeadline {
+    at: Instant,
+    id: u64,
+    nsp: ByteString,
+}
+
+/// The Socket.IO side of one Engine.IO connection. See the [module docs](self).
+#[derive(Debug)]
+pub struct Connection {
+    config: ConnectionConfig,
+    decoder: Decoder,
+    namespaces: Vec<(ByteString, NspState)>,
+    /// Acks awaited, by namespace and id (deadline, if any).
+    acks: Vec<(ByteString, u64)>,
+    deadlines: BinaryHeap<Reverse<AckDeadline>>,
+    connect_deadline: Option<Instant>,
+    closed: bool,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+}
+
+const MAIN: ByteString = ByteString::from_static(MAIN_NAMESPACE);
+
+impl Connection {
+    /// A connection that just opened at `now`. A v4 client is connected to `/` implicitly: an
+    /// [`Event::Connect`] for `/` is queued at once.
+    pub fn new(config: ConnectionConfig, now: Instant) -> Self {
+        let mut c = Connection {
+            config,
+            decoder: Decoder::new(config.decoder),
+            namespaces: Vec::new(),
+            acks: Vec::new(),
+            deadlines: BinaryHeap::new(),
+            connect_deadline: Some(now + config.connect_timeout),
+            closed: false,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        };
+        if config.protocol == ProtocolVersion::V4 {
+            c.namespaces.push((MAIN, NspState::AwaitingDecision));
+            c.events.push_back(Event::Connect { nsp: MAIN, auth: None, query: None });
+        }
+        c
+    }
+
+    /// The connection's settings.
+    pub fn config(&self) -> &ConnectionConfig {
+        &self.config
+    }
+
+    /// Whether the client has joined `nsp`.
+    pub fn is_connected(&self, nsp: &str) -> bool {
+        self.state(nsp) == Some(NspState::Connected)
+    }
+
+    /// Whether the machine has asked for the connection to be closed.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    fn state(&self, nsp: &str) -> Option<NspState> {
+        self.namespaces.iter().find(|(n, _)| &**n == nsp).map(|(_, s)| *s)
+    }
+
+    fn set_state(&mut self, nsp: &ByteString, state: Option<NspState>) {
+        let i = self.namespaces.iter().position(|(n, _)| n == nsp);
+        match (i, state) {
+            (Some(i), Some(s)) => self.namespaces[i].1 = s,
+            (Some(i), None) => {
+                self.namespaces.swap_remove(i);
+            }
+            (None, Some(s)) => self.namespaces.push((nsp.clone(), s)),
+            (None, None) => {}
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Messages from the client
+
+    /// An Engine.IO message arrived.
+    pub fn handle_message(&mut self, message: Message, now: Instant) {
+        let _ = now;
+        if self.closed {
+            return;
+        }
+        let decoded = match (self.config.parser, message) {
+            (Parser::Json, Message::Text(text)) => self.decoder.decode_text(text),
+            (Parser::Json, Message::Binary(data)) => self.decoder.decode_binary(data),
+            #[cfg(feature = "msgpack")]
+            (Parser::MsgPack, Message::Binary(data)) => {
+                crate::msgpack::decode(data, &self.config.decoder).map(Decoded::Complete)
+            }
+            #[cfg(feature = "msgpack")]
+            (Parser::MsgPack, Message::Text(_)) => Err(DecodeError::MsgPack("a text message")),
+        };
+        match decoded {
+            Ok(Decoded::Complete(packet)) => self.on_packet(packet),
+            Ok(Decoded::NeedsAttachments { .. }) => {}
+            Err(error) => {
+                self.events.push_back(Event::Error(error.clone()));
+                self.close(CloseCause::Decode(error), DisconnectReason::ForcedClose);
+            }
+        }
+    }
+
+    fn on_packet(&mut self, packet: Packet) {
+        let Packet { kind, nsp, id, data } = packet;
+        match kind {
+            PacketType::Connect => {
+                let (name, query) = match (self.config.protocol, nsp.split_once('?')) {
+                    (ProtocolVersion::V4, Some((name, query))) => {
+                        (nsp.slice_ref(name), Some(nsp.slice_ref(query)))
+                    }
+                    _ => (nsp, None),
+                };
+                if self.state(&name).is_some() {
+                    return self.invalid("CONNECT for a namespace already joined");
+                }
+                self.set_state(&name, Some(NspState::AwaitingDecision));
+                self.events.push_back(Event::Connect { nsp: name, auth: data, query });
+            }
+            PacketType::ConnectError => self.invalid("CONNECT_ERROR from the client"),
+            _ if !self.is_connected(&nsp) => self.invalid("packet for a namespace not joined"),
+            PacketType::Disconnect => {
+                self.set_state(&nsp, None);
+                self.drop_acks(&nsp);
+                self.events.push_back(Event::Disconnect {
+                    nsp,
+                    reason: DisconnectReason::ClientNamespaceDisconnect,
+                });
+            }
+            PacketType::Event | PacketType::BinaryEvent => {
+                if let Some(data) = data {
+                    self.events.push_back(Event::Event { nsp, data, id });
+                }
+            }
+            PacketType::Ack | PacketType::BinaryAck => {
+                // An ack nobody awaits (or that timed out) is ignored, as in the reference.
+                let Some(id) = id else { return };
+                let Some(i) = self.acks.iter().position(|(n, a)| *a == id && *n == nsp) else { return };
+                self.acks.swap_remove(i);
+                let data =
+                    data.unwrap_or_else(|| Payload::json(RawJson::trusted(ByteString::from_static("[]"))));
+                self.events.push_back(Event::Ack { nsp, id, data });
+            }
+        }
+    }
+
+    fn invalid(&mut self, why: &'static str) {
+        self.close(CloseCause::InvalidState(why), DisconnectReason::ForcedClose);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // The application's decisions and packets
+
+    /// Admits the client to `nsp` (after a [`Event::Connect`]) as socket `sid`; `pid` is the
+    /// private session id when connection state recovery is on. v5 answers
+    /// `CONNECT {"sid":...}`; v4 answers an empty `CONNECT`.
+    ///
+    /// Packets for the namespace that must reach the client before the `CONNECT` answer (the
+    /// missed packets of a recovered session) are sent with [`emit`](Self::emit) before calling
+    /// this.
+    pub fn accept(&mut self, nsp: &ByteString, sid: &str, pid: Option<&str>) {
+        if self.closed || self.state(nsp) != Some(NspState::AwaitingDecision) {
+            return;
+        }
+        self.set_state(nsp, Some(NspState::Connected));
+        self.connect_deadline = None;
+        let data = match self.config.protocol {
+            ProtocolVersion::V4 => None,
+            ProtocolVersion::V5 => {
+                let mut json = String::with_capacity(48);
+                json.push_str("{\"sid\":");
+                push_json_string(&mut json, sid);
+                if let Some(pid) = pid {
+                    json.push_str(",\"pid\":");
+                    push_json_string(&mut json, pid);
+                }
+                json.push('}');
+                Some(RawJson::trusted(ByteString::from(json)))
+            }
+        };
+        // v4 writes `40/admin,` for a namespace and `40` for `/`; v5 writes the payload.
+        self.send_packet(&Packet::connect(nsp.clone(), data));
+    }
+
+    /// Refuses the client's request to join `nsp` with `message` and optional `data`: v5 sends
+    /// `CONNECT_ERROR {"message":...,"data":...}`; v4 sends an `ERROR` packet holding `data` if
+    /// given, else the message as a string.
+    pub fn reject(&mut self, nsp: &ByteString, message: &str, data: Option<RawJson>) {
+        if self.closed || self.state(nsp) != Some(NspState::AwaitingDecision) {
+            return;
+        }
+        self.set_state(nsp, None);
+        let payload = match (self.config.protocol, data) {
+            (ProtocolVersion::V4, Some(data)) => data,
+            (ProtocolVersion::V4, None) => {
+                let mut json = String::new();
+                push_json_string(&mut json, message);
+                RawJson::trusted(ByteString::from(json))
+            }
+            (ProtocolVersion::V5, data) => error_object(message, data),
+        };
+        self.send_packet(&Packet::connect_error(nsp.clone(), payload));
+    }
+
+    /// Refuses a namespace that does not exist: `{"message":"Invalid namespace"}` in both
+    /// revisions, as the reference sends it.
+    pub fn reject_invalid_namespace(&mut self, nsp: &ByteString) {
+        if self.closed || self.state(nsp) != Some(NspState::AwaitingDecision) {
+            return;
+        }
+        self.set_state(nsp, None);
+        self.send_packet(&Packet::connect_error(nsp.clone(), error_object("Invalid namespace", None)));
+    }
+
+    /// Sends an event (`data` is `[name, ...args]`) to a joined namespace, with ack id `id` if
+    /// an answer is wanted (see [`expect_ack`](Self::expect_ack)). Returns false if the
+    /// namespace is not joined.
+    pub fn emit(&mut self, nsp: &ByteString, data: Payload, id: Option<u64>) -> bool {
+        if self.closed || self.state(nsp).is_none() {
+            return false;
+        }
+        self.send_packet(&payload_packet(PacketType::Event, nsp, data, id));
+        true
+    }
+
+    /// Waits for the client's answer to ack `id` in `nsp`, until `deadline` if given. Ids must be
+    /// unique within the namespace while awaited (the reference draws them from one counter per
+    /// namespace). The answer arrives as [`Event::Ack`], or [`Event::AckTimeout`] at the
+    /// deadline.
+    pub fn expect_ack(&mut self, nsp: &ByteString, id: u64, deadline: Option<Instant>) {
+        if self.closed {
+            return;
+        }
+        self.acks.push((nsp.clone(), id));
+        if let Some(at) = deadline {
+            self.deadlines.push(Reverse(AckDeadline { at, id, nsp: nsp.clone() }));
+        }
+    }
+
+    /// Stops waiting for ack `id` (its future was dropped).
+    pub fn forget_ack(&mut self, nsp: &str, id: u64) {
+        self.acks.retain(|(n, a)| !(*a == id && &**n == nsp));
+    }
+
+    /// Answers the client's event that carried ack id `id`.
+    pub fn ack(&mut self, nsp: &ByteString, id: u64, data: Payload) {
+        if self.closed || !self.is_connected(nsp) {
+            return;
+        }
+        self.send_packet(&payload_packet(PacketType::Ack, nsp, data, Some(id)));
+    }
+
+    /// Disconnects the socket of `nsp`: sends `DISCONNECT` and reports
+    /// [`DisconnectReason::ServerNamespaceDisconnect`].
+    pub fn disconnect(&mut self, nsp: &ByteString) {
+        if self.closed || self.state(nsp).is_none() {
+            return;
+        }
+        self.set_state(nsp, None);
+        self.drop_acks(nsp);
+        self.send_packet(&Packet::disconnect(nsp.clone()));
+        self.events.push_back(Event::Disconnect {
+            nsp: nsp.clone(),
+            reason: DisconnectReason::ServerNamespaceDisconnect,
+        });
+    }
+
+    /// Closes the whole connection: every joined namespace is disconnected with `reason` (for a
+    /// server shutdown, [`DisconnectReason::ServerShuttingDown`]) and the Engine.IO connection is
+    /// to be closed.
+    pub fn close_all(&mut self, reason: DisconnectReason) {
+        self.close(CloseCause::Application, reason);
+    }
+
+    /// The Engine.IO connection closed for `reason`: every joined namespace is disconnected.
+    pub fn handle_transport_closed(&mut self, reason: DisconnectReason) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        self.disconnect_all(reason);
+    }
+
+    fn close(&mut self, cause: CloseCause, reason: DisconnectReason) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        self.disconnect_all(reason);
+        self.transmits.push_back(Transmit::Close(cause));
+    }
+
+    fn disconnect_all(&mut self, reason: DisconnectReason) {
+        for (nsp, state) in std::mem::take(&mut self.namespaces) {
+            if state == NspState::Connected {
+                self.events.push_back(Event::Disconnect { nsp, reason });
+            }
+        }
+        self.acks.clear();
+        self.deadlines.clear();
+        self.connect_deadline = None;
+        self.decoder.reset();
+    }
+
+    fn drop_acks(&mut self, nsp: &ByteString) {
+        self.acks.retain(|(n, _)| n != nsp);
+    }
+
+    fn send_packet(&mut self, packet: &Packet) {
+        match self.config.parser {
+            Parser::Json => {
+                self.transmits.push_back(Transmit::Send(Message::Text(packet.encode_to_string())));
+                for attachment in packet.attachments() {
+                    self.transmits.push_back(Transmit::Send(Message::Binary(attachment.clone())));
+                }
+            }
+            #[cfg(feature = "msgpack")]
+            Parser::MsgPack => {
+                self.transmits
+                    .push_back(Transmit::Send(Message::Binary(crate::msgpack::encode_to_bytes(packet))));
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Time
+
+    /// Advances the timers to `now`: the connect timeout, then ack deadlines.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.closed {
+            return;
+        }
+        if self.connect_deadline.is_some_and(|at| at <= now) {
+            // The reference closes a client that joined nothing, even one still in a
+            // namespace's middlewares.
+            if !self.namespaces.iter().any(|(_, s)| *s == NspState::Connected) {
+                return self.close(CloseCause::ConnectTimeout, DisconnectReason::ForcedServerClose);
+            }
+            self.connect_deadline = None;
+        }
+        while let Some(Reverse(next)) = self.deadlines.peek() {
+            if next.at > now {
+                break;
+            }
+            let Some(Reverse(AckDeadline { id, nsp, .. })) = self.deadlines.pop() else { break };
+            if let Some(i) = self.acks.iter().position(|(n, a)| *a == id && *n == nsp) {
+                self.acks.swap_remove(i);
+                self.events.push_back(Event::AckTimeout { nsp, id });
+            }
+        }
+    }
+
+    /// The next instant [`handle_timeout`](Self::handle_timeout) must be called, if any. Ask
+    /// again after every input.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        // Deadlines of acks already answered are dropped lazily.
+        while let Some(Reverse(next)) = self.deadlines.peek() {
+            if self.acks.iter().any(|(n, a)| *a == next.id && *n == next.nsp) {
+                break;
+            }
+            self.deadlines.pop();
+        }
+        let ack = self.deadlines.peek().map(|Reverse(d)| d.at);
+        match (self.connect_deadline, ack) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The next thing to send or do. Call until `None` after every input.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event for the application. Call until `None` after every input.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+}
+
+/// An event or ack packet; with attachments it is the binary type.
+fn payload_packet(kind: PacketType, nsp: &ByteString, data: Payload, id: Option<u64>) -> Packet {
+    let binary = matches!(&data, Payload::Json { attachments, .. } if !attachments.is_empty());
+    let kind = match (kind, binary) {
+        (PacketType::Event, true) => PacketType::BinaryEvent,
+        (PacketType::Ack, true) => PacketType::BinaryAck,
+        (kind, _) => kind,
+    };
+    Packet { kind, nsp: nsp.clone(), id, data: Some(data) }
+}
+
+/// `{"message":...}` with `"data":...` when given, as the reference writes connection errors.
+fn error_object(message: &str, data: Option<RawJson>) -> RawJson {
+    let mut json = String::from("{\"message\":");
+    push_json_string(&mut json, message);
+    if let Some(data) = data {
+        json.push_str(",\"data\":");
+        json.push_str(data.as_str());
+    }
+    json.push('}');
+    RawJson::trusted(ByteString::from(json))
+}
+
+/// Appends `s` as a JSON string (as `JSON.stringify` escapes it).
+fn push_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}

@@ -1,0 +1,351 @@
+//! The Socket.IO connection machine, rule by rule, on simulated time.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use socketio_parser::connection::{
+    CloseCause, Connection, ConnectionConfig, DisconnectReason, Event, Message, ProtocolVersion, Transmit,
+};
+use socketio_parser::{to_payload, ByteString, DecodeError, Payload, RawJson};
+
+struct H {
+    c: Connection,
+    start: Instant,
+}
+
+impl H {
+    fn v5() -> Self {
+        Self::with(ConnectionConfig::default())
+    }
+
+    fn with(config: ConnectionConfig) -> Self {
+        let start = Instant::now();
+        H { c: Connection::new(config, start), start }
+    }
+
+    fn at(&self, ms: u64) -> Instant {
+        self.start + Duration::from_millis(ms)
+    }
+
+    fn text(&mut self, s: &str) {
+        let now = self.start;
+        self.c.handle_message(Message::Text(ByteString::from(s.to_owned())), now);
+    }
+
+    fn binary(&mut self, b: &'static [u8]) {
+        let now = self.start;
+        self.c.handle_message(Message::Binary(Bytes::from_static(b)), now);
+    }
+
+    fn sent(&mut self) -> Vec<String> {
+        std::iter::from_fn(|| self.c.poll_transmit())
+            .map(|t| match t {
+                Transmit::Send(Message::Text(t)) => t.to_string(),
+                Transmit::Send(Message::Binary(b)) => format!("<binary {b:?}>"),
+                Transmit::Close(cause) => format!("<close {cause:?}>"),
+            })
+            .collect()
+    }
+
+    fn events(&mut self) -> Vec<Event> {
+        std::iter::from_fn(|| self.c.poll_event()).collect()
+    }
+
+    /// Joins `nsp` as socket `sid`.
+    fn join(&mut self, nsp: &str, sid: &str) {
+        self.text(&if nsp == "/" { "0".to_owned() } else { format!("0{nsp},") });
+        let events = self.events();
+        assert!(matches!(&events[..], [Event::Connect { nsp: n, .. }] if &**n == nsp), "{events:?}");
+        self.c.accept(&ByteString::from(nsp.to_owned()), sid, None);
+        self.sent();
+    }
+}
+
+fn nsp(s: &'static str) -> ByteString {
+    ByteString::from_static(s)
+}
+
+fn json(s: &'static str) -> Payload {
+    Payload::json(RawJson::new(s).expect("valid JSON"))
+}
+
+#[test]
+fn connect_with_auth_then_accept() {
+    let mut h = H::v5();
+    h.text(r#"0{"token":"123"}"#);
+    assert_eq!(
+        h.events(),
+        [Event::Connect { nsp: nsp("/"), auth: Some(json(r#"{"token":"123"}"#)), query: None }]
+    );
+    assert!(!h.c.is_connected("/"));
+    h.c.accept(&nsp("/"), "AbCd", Some("PiD"));
+    assert_eq!(h.sent(), [r#"0{"sid":"AbCd","pid":"PiD"}"#]);
+    assert!(h.c.is_connected("/"));
+    // The connect timeout no longer applies.
+    assert_eq!(h.c.poll_timeout(), None);
+}
+
+#[test]
+fn reject_with_message_and_data() {
+    let mut h = H::v5();
+    h.text("0/guarded,");
+    h.events();
+    h.c.reject(&nsp("/guarded"), "not authorized", Some(RawJson::new(r#"{"reason":"x"}"#).expect("valid")));
+    assert_eq!(h.sent(), [r#"4/guarded,{"message":"not authorized","data":{"reason":"x"}}"#]);
+    assert!(!h.c.is_connected("/guarded"));
+    // The client may try again.
+    h.text("0/guarded,");
+    assert!(matches!(&h.events()[..], [Event::Connect { .. }]));
+}
+
+#[test]
+fn invalid_namespace() {
+    let mut h = H::v5();
+    h.text("0/random,");
+    h.events();
+    h.c.reject_invalid_namespace(&nsp("/random"));
+    assert_eq!(h.sent(), [r#"4/random,{"message":"Invalid namespace"}"#]);
+}
+
+#[test]
+fn events_and_acks_from_the_client() {
+    let mut h = H::v5();
+    h.join("/", "s");
+    h.text(r#"2["hello",1]"#);
+    h.text(r#"212["with ack"]"#);
+    assert_eq!(
+        h.events(),
+        [
+            Event::Event { nsp: nsp("/"), data: json(r#"["hello",1]"#), id: None },
+            Event::Event { nsp: nsp("/"), data: json(r#"["with ack"]"#), id: Some(12) },
+        ]
+    );
+    h.c.ack(&nsp("/"), 12, json(r#"["ok"]"#));
+    assert_eq!(h.sent(), [r#"312["ok"]"#]);
+}
+
+#[test]
+fn binary_events_are_reassembled() {
+    let mut h = H::v5();
+    h.join("/", "s");
+    h.text(r#"51-["file",{"_placeholder":true,"num":0}]"#);
+    assert_eq!(h.events(), []);
+    h.binary(b"\x01\x02");
+    let events = h.events();
+    let [Event::Event { data: Payload::Json { attachments, .. }, .. }] = &events[..] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(attachments, &[Bytes::from_static(b"\x01\x02")]);
+}
+
+#[test]
+fn emit_with_binary_and_ack_timeout() {
+    let mut h = H::v5();
+    h.join("/chat", "s");
+    let (payload, attachments) = to_payload(&("file", Bytes::from_static(b"\xff"))).expect("serialises");
+    assert!(h.c.emit(&nsp("/chat"), Payload::Json { json: payload, attachments }, Some(7)));
+    h.c.expect_ack(&nsp("/chat"), 7, Some(h.at(5_000)));
+    assert_eq!(
+        h.sent(),
+        [r#"51-/chat,7["file",{"_placeholder":true,"num":0}]"#.to_owned(), "<binary b\"\\xff\">".to_owned()]
+    );
+    assert_eq!(h.c.poll_timeout(), Some(h.at(5_000)));
+    h.c.handle_timeout(h.at(4_999));
+    assert_eq!(h.events(), []);
+    h.c.handle_timeout(h.at(5_000));
+    assert_eq!(h.events(), [Event::AckTimeout { nsp: nsp("/chat"), id: 7 }]);
+    // A late answer is ignored.
+    h.text("3/chat,7[1]");
+    assert_eq!(h.events(), []);
+    assert!(!h.c.is_closed());
+}
+
+#[test]
+fn acks_answered_out_of_order() {
+    let mut h = H::v5();
+    h.join("/", "s");
+    for id in 0..200u64 {
+        h.c.expect_ack(&nsp("/"), id, Some(h.at(10_000)));
+    }
+    for id in (0..200u64).rev() {
+        h.text(&format!("3{id}[{id}]"));
+    }
+    let events = h.events();
+    assert_eq!(events.len(), 200);
+    for (event, id) in events.iter().zip((0..200u64).rev()) {
+        assert!(matches!(event, Event::Ack { id: got, .. } if *got == id));
+    }
+    // Every deadline was answered: nothing is scheduled.
+    assert_eq!(h.c.poll_timeout(), None);
+}
+
+#[test]
+fn disconnect_both_ways() {
+    let mut h = H::v5();
+    h.join("/", "a");
+    h.join("/admin", "b");
+    h.text("1/admin,");
+    assert_eq!(
+        h.events(),
+        [Event::Disconnect { nsp: nsp("/admin"), reason: DisconnectReason::ClientNamespaceDisconnect }]
+    );
+    h.c.disconnect(&nsp("/"));
+    assert_eq!(h.sent(), ["1"]);
+    assert_eq!(
+        h.events(),
+        [Event::Disconnect { nsp: nsp("/"), reason: DisconnectReason::ServerNamespaceDisconnect }]
+    );
+    // The connection itself stays open (the client may join again).
+    assert!(!h.c.is_closed());
+}
+
+#[test]
+fn connect_timeout_closes_a_client_that_joins_nothing() {
+    let mut h = H::v5();
+    assert_eq!(h.c.poll_timeout(), Some(h.at(45_000)));
+    h.c.handle_timeout(h.at(44_999));
+    assert_eq!(h.sent(), Vec::<String>::new());
+    h.c.handle_timeout(h.at(45_000));
+    assert_eq!(h.sent(), ["<close ConnectTimeout>"]);
+    assert!(h.c.is_closed());
+}
+
+#[test]
+fn invalid_states_close_the_connection() {
+    for input in ["0", "4{\"message\":\"x\"}", "2/nonexistent,[\"x\"]", "1/other,", "3/other,1[]"] {
+        let mut h = H::v5();
+        h.join("/", "s");
+        h.text(input);
+        let sent = h.sent();
+        assert!(
+            matches!(sent.last().map(String::as_str), Some(s) if s.starts_with("<close InvalidState")),
+            "{input}: {sent:?}"
+        );
+        assert_eq!(
+            h.events(),
+            [Event::Disconnect { nsp: nsp("/"), reason: DisconnectReason::ForcedClose }],
+            "{input}"
+        );
+        // Nothing is accepted afterwards.
+        h.text("2[\"late\"]");
+        assert_eq!(h.events(), []);
+    }
+}
+
+#[test]
+fn decode_errors_report_then_close() {
+    let mut h = H::v5();
+    h.join("/", "s");
+    h.text(r#"2["disconnect"]"#);
+    assert_eq!(
+        h.events(),
+        [
+            Event::Error(DecodeError::ReservedEventName),
+            Event::Disconnect { nsp: nsp("/"), reason: DisconnectReason::ForcedClose },
+        ]
+    );
+    assert_eq!(h.sent(), [format!("<close {:?}>", CloseCause::Decode(DecodeError::ReservedEventName))]);
+}
+
+#[test]
+fn transport_close_disconnects_every_namespace() {
+    let mut h = H::v5();
+    h.join("/", "a");
+    h.join("/b", "b");
+    h.c.handle_transport_closed(DisconnectReason::PingTimeout);
+    let events = h.events();
+    assert_eq!(events.len(), 2);
+    assert!(events
+        .iter()
+        .all(|e| matches!(e, Event::Disconnect { reason: DisconnectReason::PingTimeout, .. })));
+    assert_eq!(h.sent(), Vec::<String>::new());
+}
+
+#[test]
+fn server_shutdown_disconnects_and_closes() {
+    let mut h = H::v5();
+    h.join("/", "a");
+    h.c.close_all(DisconnectReason::ServerShuttingDown);
+    assert_eq!(
+        h.events(),
+        [Event::Disconnect { nsp: nsp("/"), reason: DisconnectReason::ServerShuttingDown }]
+    );
+    assert_eq!(h.sent(), ["<close Application>"]);
+}
+
+#[test]
+fn v4_clients_are_connected_to_the_main_namespace_implicitly() {
+    let mut h = H::with(ConnectionConfig { protocol: ProtocolVersion::V4, ..ConnectionConfig::default() });
+    assert_eq!(h.events(), [Event::Connect { nsp: nsp("/"), auth: None, query: None }]);
+    h.c.accept(&nsp("/"), "engine-sid", None);
+    assert_eq!(h.sent(), ["0"]);
+    // Another namespace, with auth in the query string.
+    h.text("0/admin?token=abc,");
+    assert_eq!(
+        h.events(),
+        [Event::Connect { nsp: nsp("/admin"), auth: None, query: Some(nsp("token=abc")) }]
+    );
+    h.c.accept(&nsp("/admin"), "/admin#engine-sid", None);
+    assert_eq!(h.sent(), ["0/admin,"]);
+    h.text("2/admin,[\"hi\"]");
+    assert!(matches!(&h.events()[..], [Event::Event { .. }]));
+}
+
+#[test]
+fn v4_refusals_are_error_packets() {
+    let mut h = H::with(ConnectionConfig { protocol: ProtocolVersion::V4, ..ConnectionConfig::default() });
+    h.events();
+    h.c.accept(&nsp("/"), "s", None);
+    h.sent();
+    h.text("0/guarded,");
+    h.events();
+    h.c.reject(&nsp("/guarded"), "not authorized", None);
+    assert_eq!(h.sent(), [r#"4/guarded,"not authorized""#]);
+    h.text("0/guarded,");
+    h.events();
+    h.c.reject(&nsp("/guarded"), "not authorized", Some(RawJson::new(r#"{"x":1}"#).expect("valid")));
+    assert_eq!(h.sent(), [r#"4/guarded,{"x":1}"#]);
+    // "Invalid namespace" stays an object.
+    h.text("0/nope,");
+    h.events();
+    h.c.reject_invalid_namespace(&nsp("/nope"));
+    assert_eq!(h.sent(), [r#"4/nope,{"message":"Invalid namespace"}"#]);
+}
+
+#[test]
+fn disconnect_reasons_match_the_reference_texts() {
+    let all = [
+        (DisconnectReason::ServerNamespaceDisconnect, "server namespace disconnect", false),
+        (DisconnectReason::ClientNamespaceDisconnect, "client namespace disconnect", false),
+        (DisconnectReason::ServerShuttingDown, "server shutting down", true),
+        (DisconnectReason::PingTimeout, "ping timeout", true),
+        (DisconnectReason::TransportClose, "transport close", true),
+        (DisconnectReason::TransportError, "transport error", true),
+        (DisconnectReason::ParseError, "parse error", false),
+        (DisconnectReason::ForcedClose, "forced close", true),
+        (DisconnectReason::ForcedServerClose, "forced server close", true),
+    ];
+    for (reason, text, recoverable) in all {
+        assert_eq!(reason.as_str(), text);
+        assert_eq!(reason.is_recoverable(), recoverable, "{text}");
+    }
+}
+
+#[cfg(feature = "msgpack")]
+#[test]
+fn msgpack_connections_use_binary_messages() {
+    use socketio_parser::connection::Parser;
+    let mut h = H::with(ConnectionConfig { parser: Parser::MsgPack, ..ConnectionConfig::default() });
+    // The browser client's CONNECT: {type:0, data:undefined, nsp:"/"}.
+    h.binary(&[
+        0x83, 0xa4, b't', b'y', b'p', b'e', 0x00, 0xa4, b'd', b'a', b't', b'a', 0xd4, 0x00, 0x00, 0xa3, b'n',
+        b's', b'p', 0xa1, b'/',
+    ]);
+    assert_eq!(h.events(), [Event::Connect { nsp: nsp("/"), auth: None, query: None }]);
+    h.c.accept(&nsp("/"), "s", None);
+    let sent: Vec<Transmit> = std::iter::from_fn(|| h.c.poll_transmit()).collect();
+    assert!(matches!(&sent[..], [Transmit::Send(Message::Binary(_))]));
+    // A text message is not a msgpack packet.
+    h.text("2[\"x\"]");
+    assert!(h.c.is_closed());
+}
