@@ -49,6 +49,7 @@
 //! ```
 
 mod binary;
+pub mod connection;
 mod decoder;
 pub mod json;
 mod packet;
