@@ -1,5 +1,64 @@
 //! Rooms, broadcasting and multi-node adapters for the Socket.IO server.
 //!
-//! This crate is empty for now. It will hold the synchronous room index, the `Adapter` trait
-//! (async where a remote node may be involved), the in-memory adapter and, behind the `redis`
-//! feature, an adapter that speaks the wire format of Node's `@socket.io/redis-adapter`.
+//! # What is here
+//!
+//! [`RoomIndex`]: the synchronous room index every adapter is built on. It maps sockets (a small
+//! `Copy` key chosen by the server) to the [`Room`]s they are in and back, with the operations
+//! of the reference in-memory adapter of `socket.io-adapter` 2.5 (`addAll` → [`add_all`],
+//! `del` → [`del`], `delAll` → [`del_all`], `socketRooms` → [`rooms_of`], `sockets` →
+//! [`sockets_in`] / [`for_each_target`]), its room lifecycle events ([`RoomEvent`]:
+//! `create-room`, `join-room`, `leave-room`, `delete-room`, reported in the reference's order)
+//! and its broadcast semantics ([`BroadcastTarget`]):
+//!
+//! * no rooms: every socket; otherwise the union of the rooms, each socket once;
+//! * minus every socket that is in at least one `except` room.
+//!
+//! Every answer comes in a documented, deterministic order (the order of the operations, never
+//! of a hash), and targeting a broadcast allocates nothing per recipient.
+//!
+//! ```
+//! use socketio_adapter::{BroadcastTarget, Room, RoomIndex};
+//!
+//! let mut index = RoomIndex::new();
+//! // A socket joins the room named by its own id when it connects.
+//! index.add_all(1u32, ["s1"], |_| {});
+//! index.add_all(2u32, ["s2", "news"], |_| {});
+//! index.add_all(3u32, ["s3", "news"], |_| {});
+//!
+//! // `io.emit(...)`
+//! assert_eq!(index.collect_targets(&BroadcastTarget::all()), [1, 2, 3]);
+//! // `socket2.to("news").emit(...)`: the room, minus the sender's own room
+//! let news = [Room::from("news")];
+//! let own = [Room::from("s2")];
+//! let mut reached = Vec::new();
+//! index.for_each_target(&BroadcastTarget::to(&news).except(&own), |key| reached.push(key));
+//! assert_eq!(reached, [3]);
+//! ```
+//!
+//! # What it does not do
+//!
+//! No I/O, no async, no clock, no locking: the index is plain data. It does not know sockets,
+//! packets or flags (`volatile`, `compress`, `local`, acks); the layer above resolves keys to
+//! connections and writes the one encoded packet to each of them.
+//!
+//! # What will come
+//!
+//! The `Adapter` trait (async where a remote node may be involved: `fetchSockets`, server-side
+//! emit, broadcast with acks across nodes, server count) with the session store used by
+//! connection state recovery; the in-memory adapter (the default) on top of [`RoomIndex`]; and,
+//! behind the `redis` feature, an adapter that speaks the wire format of Node's
+//! `@socket.io/redis-adapter`.
+//!
+//! [`add_all`]: RoomIndex::add_all
+//! [`del`]: RoomIndex::del
+//! [`del_all`]: RoomIndex::del_all
+//! [`rooms_of`]: RoomIndex::rooms_of
+//! [`sockets_in`]: RoomIndex::sockets_in
+//! [`for_each_target`]: RoomIndex::for_each_target
+
+mod rooms;
+
+pub use rooms::{
+    AllRooms, BroadcastTarget, Room, RoomEvent, RoomEventKind, RoomIndex, RoomsOf, Sockets, SocketsIn,
+    TargetScratch,
+};
