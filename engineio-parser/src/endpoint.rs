@@ -342,7 +342,6 @@ pub struct EndpointConfig {
     pub allow_eio3: bool,
 }
 
-
 /// Validates a request as the reference server does before it reaches a session: origin, known
 /// and enabled transport, then for a handshake the method, the upgrade and the protocol revision.
 /// A request with a `sid` is routed to its session without those handshake checks.

@@ -28,7 +28,10 @@ pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<RawJson, serde
     serialize(value, &mut JsFormatter { attachments: None })
 }
 
-fn serialize<T: Serialize + ?Sized>(value: &T, formatter: &mut JsFormatter) -> Result<RawJson, serde_json::Error> {
+fn serialize<T: Serialize + ?Sized>(
+    value: &T,
+    formatter: &mut JsFormatter,
+) -> Result<RawJson, serde_json::Error> {
     let mut out = Vec::with_capacity(64);
     let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
     value.serialize(&mut ser)?;
