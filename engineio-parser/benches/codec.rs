@@ -6,9 +6,16 @@
 //! * decode: bytes as the transport hands them over (an already UTF-8-checked WebSocket text
 //!   frame, or a raw polling body) → packets whose data is ready to hand to the Socket.IO layer;
 //! * encode: packets → the bytes to write to the socket (a WebSocket frame, or a polling body).
+//!   For one WebSocket frame, each side takes its real path to the connection's write buffer.
+//!   Ours encodes the packet straight into that buffer (`Packet::encode_frame` into a `Vec` kept
+//!   across iterations and cleared before each). The peer builds the frame's text as a `String`
+//!   (`String::from(Packet)`), which its WebSocket crate (tungstenite) turns into `Bytes`,
+//!   copies into its own write buffer (here a `Vec` kept the same way) and drops. `ours_to_frame`
+//!   shows, for reference, our frame built in a buffer of its own (`Packet::to_frame`).
 //!
-//! Both sides run under `iter_batched`, so the cheap input clones they need (reference counts)
-//! and the dropping of their outputs stay outside the timing.
+//! Both sides run under `iter_batched`: every iteration gets a packet or an input of its own
+//! (cheap clones: reference counts) and consumes it, so dropping it is timed on both sides,
+//! while the dropping of the outputs stays outside the timing.
 //!
 //! Run with `cargo bench -p engineio-parser --bench codec`.
 
@@ -73,14 +80,37 @@ fn packet_decode(c: &mut Criterion) {
     group.finish();
 }
 
+/// Our path from a packet to the connection's write buffer: one pass, no buffer of its own.
+fn send_ours(packet: Packet, write_buf: &mut Vec<u8>) -> engineio_parser::FrameKind {
+    write_buf.clear();
+    packet.encode_frame(ProtocolVersion::V4, false, write_buf)
+}
+
+/// The peer's path: its codec writes the frame's text as a `String`; its WebSocket crate takes it
+/// as `Bytes`, copies it into its write buffer and drops it.
+fn send_peer(packet: peer::Packet, write_buf: &mut Vec<u8>) {
+    let text = Bytes::from(String::from(packet));
+    write_buf.clear();
+    write_buf.extend_from_slice(&text);
+}
+
 fn packet_encode(c: &mut Criterion) {
     let mut group = c.benchmark_group("engineio/packet_encode");
     group.throughput(Throughput::Bytes(EVENT.len() as u64));
+    let mut write_buf: Vec<u8> = Vec::with_capacity(1024);
 
-    // A WebSocket text frame, ready to send.
     let ours = Packet::message(ours_text(&EVENT[1..]));
-    assert_eq!(ours.to_frame(ProtocolVersion::V4, false), engineio_parser::Frame::Text(EVENT.into()));
+    assert_eq!(send_ours(ours.clone(), &mut write_buf), engineio_parser::FrameKind::Text);
+    assert_eq!(write_buf, EVENT.as_bytes());
     group.bench_function("ours", |b| {
+        b.iter_batched(
+            || ours.clone(),
+            |packet| send_ours(black_box(packet), &mut write_buf),
+            BatchSize::SmallInput,
+        )
+    });
+    assert_eq!(ours.to_frame(ProtocolVersion::V4, false), engineio_parser::Frame::Text(EVENT.into()));
+    group.bench_function("ours_to_frame", |b| {
         b.iter_batched(
             || ours.clone(),
             |packet| black_box(packet).to_frame(ProtocolVersion::V4, false),
@@ -88,11 +118,15 @@ fn packet_encode(c: &mut Criterion) {
         )
     });
 
-    // The peer writes a text frame's content with `String::from(Packet)`.
     let theirs = peer::Packet::Message(peer::Str::from(EVENT[1..].to_owned()));
-    assert_eq!(String::from(theirs.clone()), EVENT);
+    send_peer(theirs.clone(), &mut write_buf);
+    assert_eq!(write_buf, EVENT.as_bytes());
     group.bench_function("peer", |b| {
-        b.iter_batched(|| theirs.clone(), |packet| String::from(black_box(packet)), BatchSize::SmallInput)
+        b.iter_batched(
+            || theirs.clone(),
+            |packet| send_peer(black_box(packet), &mut write_buf),
+            BatchSize::SmallInput,
+        )
     });
     group.finish();
 }

@@ -2,7 +2,7 @@
 //! inside long-polling payloads).
 
 use base64::Engine as _;
-use bytes::{BufMut, Bytes};
+use bytes::{Buf, BufMut, Bytes};
 use bytestring::ByteString;
 
 use crate::{DecodeError, ProtocolVersion};
@@ -126,6 +126,12 @@ pub(crate) const BASE64: base64::engine::GeneralPurpose = base64::engine::Genera
 
 const EMPTY: ByteString = ByteString::from_static("");
 
+/// Up to this length, an ASCII text after a packet's type is taken by moving the frame's buffer
+/// forward and checking it again as UTF-8 (quick for ASCII), which costs less than sharing the
+/// buffer (an atomic reference count increment, and a decrement when the frame is dropped).
+/// Longer texts, and texts with other characters (slower to check), are shared.
+const SHORT_TEXT: usize = 192;
+
 impl Packet {
     /// A packet of `kind` with no data.
     pub const fn new(kind: PacketType) -> Self {
@@ -177,8 +183,43 @@ impl Packet {
         }
         let kind =
             first.checked_sub(b'0').and_then(PacketType::from_u8).ok_or(DecodeError::UnknownType(first))?;
-        let data = if bytes.len() == 1 { EMPTY } else { text.slice_ref(&text[1..]) };
+        let data = match bytes.len() {
+            1 => EMPTY,
+            // What follows the ASCII type digit is valid UTF-8, so the check cannot fail.
+            len if len <= SHORT_TEXT && bytes[1..].is_ascii() => {
+                return text_after_type(kind, text.into_bytes())
+            }
+            _ => text.slice_ref(&text[1..]),
+        };
         Ok(Packet { kind, data: Data::Text(data) })
+    }
+
+    /// Decodes the text form of a packet from raw bytes that still have to be checked as UTF-8:
+    /// one entry of a polling payload. The data is taken from `chunk` without a copy.
+    pub(crate) fn decode_text_bytes(chunk: Bytes, version: ProtocolVersion) -> Result<Packet, DecodeError> {
+        let Some(&first) = chunk.first() else {
+            return Err(DecodeError::Empty);
+        };
+        if first == b'b' {
+            if version == ProtocolVersion::V4 {
+                if let Ok(data) = BASE64.decode(&chunk[1..]) {
+                    return Ok(Packet { kind: PacketType::Message, data: Data::Binary(Bytes::from(data)) });
+                }
+            }
+            // Failures (and v3) take the general path, which checks UTF-8 first.
+            let text = ByteString::try_from(chunk).map_err(|_| DecodeError::InvalidUtf8)?;
+            return Self::decode_text(text, version);
+        }
+        let Some(kind) = first.checked_sub(b'0').and_then(PacketType::from_u8) else {
+            return Err(match std::str::from_utf8(&chunk) {
+                Ok(_) => DecodeError::UnknownType(first),
+                Err(_) => DecodeError::InvalidUtf8,
+            });
+        };
+        if chunk.len() == 1 {
+            return Ok(Packet::new(kind));
+        }
+        text_after_type(kind, chunk)
     }
 
     /// Decodes a WebSocket binary frame: the raw data of a `message` in v4; a type byte
@@ -191,7 +232,9 @@ impl Packet {
                     return Err(DecodeError::Empty);
                 };
                 let kind = PacketType::from_u8(first).ok_or(DecodeError::UnknownType(first))?;
-                Ok(Packet { kind, data: Data::Binary(bytes.slice(1..)) })
+                let mut data = bytes;
+                data.advance(1);
+                Ok(Packet { kind, data: Data::Binary(data) })
             }
         }
     }
@@ -253,26 +296,56 @@ impl Packet {
         }
     }
 
-    /// The packet as a WebSocket frame; see [`encode_frame`](Self::encode_frame). A v4 binary
-    /// `message` is returned without copying.
+    /// The packet as a WebSocket frame in a buffer of its own; see
+    /// [`encode_frame`](Self::encode_frame), which writes into a buffer the caller keeps (such as
+    /// a connection's write buffer) and costs less. A v4 binary `message` is returned without
+    /// copying.
     pub fn to_frame(&self, version: ProtocolVersion, base64: bool) -> Frame {
-        if let (Data::Binary(b), ProtocolVersion::V4, false) = (&self.data, version, base64) {
-            return Frame::Binary(b.clone());
+        match (&self.data, version, base64) {
+            (Data::Binary(b), ProtocolVersion::V4, false) => Frame::Binary(b.clone()),
+            (Data::Binary(b), ProtocolVersion::V3, false) => {
+                let mut buf = Vec::with_capacity(1 + b.len());
+                buf.push(self.kind as u8);
+                buf.extend_from_slice(b);
+                Frame::Binary(Bytes::from(buf))
+            }
+            _ => Frame::Text(self.encode_text_to_string(version)),
         }
-        let mut buf = Vec::with_capacity(self.text_len(version));
-        match self.encode_frame(version, base64, &mut buf) {
-            FrameKind::Binary => Frame::Binary(Bytes::from(buf)),
-            FrameKind::Text => {
-                Frame::Text(ByteString::try_from(Bytes::from(buf)).unwrap_or_else(|_| unreachable_utf8()))
+    }
+
+    /// The packet's text form (see [`encode_text`](Self::encode_text)) in a string of its own.
+    pub fn encode_text_to_string(&self, version: ProtocolVersion) -> ByteString {
+        let mut out = String::with_capacity(self.text_len(version));
+        self.encode_text_into(version, &mut out);
+        ByteString::from(out)
+    }
+
+    /// Appends the packet's text form (see [`encode_text`](Self::encode_text)) to `out`.
+    pub fn encode_text_into(&self, version: ProtocolVersion, out: &mut String) {
+        match &self.data {
+            Data::Text(t) => {
+                out.push(char::from(self.kind.as_char()));
+                out.push_str(t);
+            }
+            Data::Binary(b) => {
+                out.push('b');
+                if version == ProtocolVersion::V3 {
+                    out.push(char::from(self.kind.as_char()));
+                }
+                BASE64.encode_string(b, out);
             }
         }
     }
 }
 
-#[cold]
-fn unreachable_utf8() -> ByteString {
-    // `encode_text` only writes ASCII and valid UTF-8 slices.
-    ByteString::from_static("")
+/// A text packet of `kind` whose text follows the type digit in `bytes`, taken from them. The
+/// packet is built here, in the caller's result, rather than moved there.
+fn text_after_type(kind: PacketType, mut bytes: Bytes) -> Result<Packet, DecodeError> {
+    bytes.advance(1);
+    match ByteString::try_from(bytes) {
+        Ok(text) => Ok(Packet { kind, data: Data::Text(text) }),
+        Err(_) => Err(DecodeError::InvalidUtf8),
+    }
 }
 
 fn binary_prefix(version: ProtocolVersion) -> &'static [u8] {
@@ -288,7 +361,9 @@ pub(crate) const fn base64_len(n: usize) -> usize {
 }
 
 /// Writes the padded base64 encoding of `data` into `buf` without an intermediate `String` for
-/// small inputs, and in bounded chunks for large ones.
+/// small inputs, and in bounded chunks for large ones. Kept out of line: its 4 KiB stack buffer
+/// would otherwise be reserved by every caller, text packets included.
+#[inline(never)]
 pub(crate) fn put_base64(data: &[u8], buf: &mut impl BufMut) {
     // 3 KiB of input → 4 KiB of output per chunk; chunk sizes are multiples of 3 so that only
     // the last chunk is padded.

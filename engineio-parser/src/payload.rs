@@ -9,8 +9,7 @@
 //! Decoding is lazy ([`Packets`] is an iterator) and never copies: every packet's data is a
 //! slice of the body.
 
-use bytes::{BufMut, Bytes};
-use bytestring::ByteString;
+use bytes::{Buf, BufMut, Bytes};
 
 use crate::packet::base64_len;
 use crate::{Data, DecodeError, Packet, ProtocolVersion};
@@ -133,17 +132,25 @@ impl Packets {
     /// Splits like JavaScript's `split("\x1e")`: a trailing separator leaves an empty last
     /// entry, which (like an empty body) decodes as an invalid packet.
     fn next_v4(&mut self) -> Result<Packet, DecodeError> {
-        let rest = &self.body[self.pos..];
-        let end = match rest.iter().position(|&b| b == SEPARATOR) {
-            Some(i) => self.pos + i,
-            None => {
-                self.done = true;
-                self.body.len()
-            }
+        let start = self.pos;
+        let end = match memchr::memchr(SEPARATOR, &self.body[start..]) {
+            Some(i) => start + i,
+            None => self.body.len(),
         };
-        let chunk = self.body.slice(self.pos..end);
         self.pos = end + 1;
-        decode_text_chunk(chunk, ProtocolVersion::V4)
+        Packet::decode_text_bytes(self.chunk(start, end), ProtocolVersion::V4)
+    }
+
+    /// The bytes `start..end` of the body, shared with it; the last packet takes the body
+    /// itself, which ends the iteration.
+    fn chunk(&mut self, start: usize, end: usize) -> Bytes {
+        if end < self.body.len() {
+            return self.body.slice(start..end);
+        }
+        self.done = true;
+        let mut rest = std::mem::take(&mut self.body);
+        rest.advance(start);
+        rest
     }
 
     fn next_v3_text(&mut self) -> Result<Option<Packet>, DecodeError> {
@@ -160,7 +167,7 @@ impl Packets {
         if len == 0 {
             return Ok(None);
         }
-        decode_text_chunk(self.body.slice(start..start + len), ProtocolVersion::V3).map(Some)
+        Packet::decode_text_bytes(self.chunk(start, start + len), ProtocolVersion::V3).map(Some)
     }
 
     fn next_v3_binary(&mut self) -> Result<Packet, DecodeError> {
@@ -187,10 +194,10 @@ impl Packets {
         if len > self.body.len() - start {
             return Err(DecodeError::LengthMismatch);
         }
-        let chunk = self.body.slice(start..start + len);
         self.pos = start + len;
+        let chunk = self.chunk(start, start + len);
         if is_text {
-            decode_text_chunk(chunk, ProtocolVersion::V3)
+            Packet::decode_text_bytes(chunk, ProtocolVersion::V3)
         } else {
             Packet::decode_binary(chunk, ProtocolVersion::V3)
         }
@@ -244,11 +251,6 @@ fn utf16_prefix_len(text: &[u8], units: usize) -> Result<usize, DecodeError> {
         return Err(DecodeError::LengthMismatch);
     }
     Ok(i)
-}
-
-fn decode_text_chunk(chunk: Bytes, version: ProtocolVersion) -> Result<Packet, DecodeError> {
-    let text = ByteString::try_from(chunk).map_err(|_| DecodeError::InvalidUtf8)?;
-    Packet::decode_text(text, version)
 }
 
 /// The number of UTF-16 code units in `s` (its JavaScript `length`).

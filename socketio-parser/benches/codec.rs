@@ -12,12 +12,22 @@
 //!   a malformed payload is first refused. So `peer` is `decode` + `read_event`, and
 //!   `peer_decode_only` shows the split alone, for reference.
 //! * encode: a packet whose payload is already serialised → the message(s) to hand to Engine.IO
-//!   (the text part and the attachment list, or the msgpack bytes).
+//!   (the text part and the attachment list, or the msgpack bytes). Ours writes them where our
+//!   server puts them, into a connection's write buffer (a `Vec` kept across iterations and
+//!   cleared before each); the peer's parsers return them in a buffer of their own (`Value`).
+//!   `ours_to_string` shows, for reference, our text part in a string of its own
+//!   (`Packet::encode_to_string`). Both sides encode the same packet; on the main namespace each
+//!   side's namespace is a static string.
 //! * `event_ws_frame_*`: the same small event through both layers, from and to the WebSocket text
-//!   frame `42[...]` that carries it, with `engineioxide-core` as the peer's Engine.IO layer.
+//!   frame `42[...]` that carries it, with `engineioxide-core` as the peer's Engine.IO layer. To
+//!   send, ours writes `4` and the packet into the write buffer in one pass
+//!   (`Packet::encode_message`); the peer encodes the packet, wraps the text in an Engine.IO
+//!   `message`, writes that as a `String`, which its WebSocket crate (tungstenite) turns into
+//!   `Bytes`, copies into its write buffer (a `Vec` kept the same way) and drops.
 //!
-//! Both sides run under `iter_batched`, so the cheap input clones they need (reference counts)
-//! and the dropping of their outputs stay outside the timing.
+//! Both sides run under `iter_batched`: every iteration gets a packet or an input of its own
+//! (cheap clones: reference counts) and consumes it, so dropping it is timed on both sides,
+//! while the dropping of the outputs stays outside the timing.
 //!
 //! Run with `cargo bench -p socketio-parser --features msgpack --bench codec`.
 
@@ -55,6 +65,9 @@ fn ours_text(text: &str) -> ByteString {
 fn peer_text(text: &str) -> Str {
     Str::from(text.to_owned())
 }
+
+/// The main namespace as a static string, as the peer's `PeerPacket::event("/", ..)` holds it.
+const MAIN: ByteString = ByteString::from_static("/");
 
 fn attachment() -> Bytes {
     heap_bytes(&(0..ATTACHMENT_LEN).map(|i| i as u8).collect::<Vec<u8>>())
@@ -109,10 +122,24 @@ fn event_decode(c: &mut Criterion) {
 fn event_encode(c: &mut Criterion) {
     let mut group = c.benchmark_group("socketio/event_encode");
     group.throughput(Throughput::Bytes(EVENT.len() as u64));
+    let mut write_buf: Vec<u8> = Vec::with_capacity(1024);
 
-    let ours = Packet::event("/", RawJson::new(ours_text(EVENT_ARGS)).expect("JSON"), Vec::new(), None);
-    assert_eq!(&*ours.encode_to_string(), EVENT);
+    let ours = Packet::event(MAIN, RawJson::new(ours_text(EVENT_ARGS)).expect("JSON"), Vec::new(), None);
+    let send_ours = |packet: Packet, write_buf: &mut Vec<u8>| {
+        write_buf.clear();
+        packet.encode(write_buf);
+    };
+    send_ours(ours.clone(), &mut write_buf);
+    assert_eq!(write_buf, EVENT.as_bytes());
     group.bench_function("ours", |b| {
+        b.iter_batched(
+            || ours.clone(),
+            |packet| send_ours(black_box(packet), &mut write_buf),
+            BatchSize::SmallInput,
+        )
+    });
+    assert_eq!(&*ours.encode_to_string(), EVENT);
+    group.bench_function("ours_to_string", |b| {
         b.iter_batched(|| ours.clone(), |packet| black_box(packet).encode_to_string(), BatchSize::SmallInput)
     });
 
@@ -167,33 +194,47 @@ fn event_frame_decode(c: &mut Criterion) {
     group.finish();
 }
 
-/// Sending an event as a WebSocket text frame, Engine.IO layer included. We write the Engine.IO
-/// type and the Socket.IO packet into one buffer; the peer encodes the Socket.IO packet, then
-/// wraps the text in an Engine.IO `message` and encodes that.
+/// Sending an event as a WebSocket text frame, Engine.IO layer included, into the connection's
+/// write buffer. We write the Engine.IO type and the Socket.IO packet into the buffer in one
+/// pass; the peer encodes the Socket.IO packet, wraps the text in an Engine.IO `message` and
+/// encodes that as a `String`, which its WebSocket crate copies into its write buffer.
 fn event_frame_encode(c: &mut Criterion) {
     let mut group = c.benchmark_group("socketio/event_ws_frame_encode");
     group.throughput(Throughput::Bytes(EVENT_FRAME.len() as u64));
+    let mut write_buf: Vec<u8> = Vec::with_capacity(1024);
 
-    let ours = Packet::event("/", RawJson::new(ours_text(EVENT_ARGS)).expect("JSON"), Vec::new(), None);
-    let send_ours = |packet: Packet| {
-        let mut buf = Vec::with_capacity(1 + packet.encoded_len());
-        buf.push(b'4');
-        packet.encode(&mut buf);
-        ByteString::try_from(buf)
+    let ours = Packet::event(MAIN, RawJson::new(ours_text(EVENT_ARGS)).expect("JSON"), Vec::new(), None);
+    let send_ours = |packet: Packet, write_buf: &mut Vec<u8>| {
+        write_buf.clear();
+        packet.encode_message(write_buf);
     };
-    assert_eq!(send_ours(ours.clone()).as_deref(), Ok(EVENT_FRAME));
+    send_ours(ours.clone(), &mut write_buf);
+    assert_eq!(write_buf, EVENT_FRAME.as_bytes());
     group.bench_function("ours", |b| {
-        b.iter_batched(|| ours.clone(), |packet| send_ours(black_box(packet)), BatchSize::SmallInput)
+        b.iter_batched(
+            || ours.clone(),
+            |packet| send_ours(black_box(packet), &mut write_buf),
+            BatchSize::SmallInput,
+        )
     });
 
     let theirs = PeerPacket::event("/", Value::Str(peer_text(EVENT_ARGS), None));
-    let send_peer = |packet: PeerPacket| match CommonParser.encode(packet) {
-        Value::Str(text, _) => String::from(engineioxide_core::Packet::Message(text)),
-        Value::Bytes(_) => String::new(),
+    let send_peer = |packet: PeerPacket, write_buf: &mut Vec<u8>| {
+        let Value::Str(text, _) = CommonParser.encode(packet) else {
+            return;
+        };
+        let frame = Bytes::from(String::from(engineioxide_core::Packet::Message(text)));
+        write_buf.clear();
+        write_buf.extend_from_slice(&frame);
     };
-    assert_eq!(send_peer(theirs.clone()), EVENT_FRAME);
+    send_peer(theirs.clone(), &mut write_buf);
+    assert_eq!(write_buf, EVENT_FRAME.as_bytes());
     group.bench_function("peer", |b| {
-        b.iter_batched(|| theirs.clone(), |packet| send_peer(black_box(packet)), BatchSize::SmallInput)
+        b.iter_batched(
+            || theirs.clone(),
+            |packet| send_peer(black_box(packet), &mut write_buf),
+            BatchSize::SmallInput,
+        )
     });
     group.finish();
 }
@@ -262,10 +303,29 @@ fn binary_event_encode(c: &mut Criterion) {
     let mut group = c.benchmark_group("socketio/binary_event_encode");
     group.throughput(Throughput::Bytes((BINARY_HEADER.len() + ATTACHMENT_LEN) as u64));
     let data = attachment();
+    let mut write_buf: Vec<u8> = Vec::with_capacity(1024);
 
     let ours =
-        Packet::event("/", RawJson::new(ours_text(BINARY_ARGS)).expect("JSON"), vec![data.clone()], None);
-    let send_ours = |packet: Packet| {
+        Packet::event(MAIN, RawJson::new(ours_text(BINARY_ARGS)).expect("JSON"), vec![data.clone()], None);
+    // The text part goes into the write buffer; the attachments are sent as they are.
+    let send_ours = |packet: Packet, write_buf: &mut Vec<u8>| {
+        write_buf.clear();
+        packet.encode(write_buf);
+        match packet.data {
+            Some(Payload::Json { attachments, .. }) => attachments,
+            _ => Vec::new(),
+        }
+    };
+    let attachments = send_ours(ours.clone(), &mut write_buf);
+    assert_eq!((&write_buf[..], &attachments[..]), (BINARY_HEADER.as_bytes(), &[data.clone()][..]));
+    group.bench_function("ours", |b| {
+        b.iter_batched(
+            || ours.clone(),
+            |packet| send_ours(black_box(packet), &mut write_buf),
+            BatchSize::SmallInput,
+        )
+    });
+    let to_string = |packet: Packet| {
         let text = packet.encode_to_string();
         let attachments = match packet.data {
             Some(Payload::Json { attachments, .. }) => attachments,
@@ -273,10 +333,10 @@ fn binary_event_encode(c: &mut Criterion) {
         };
         (text, attachments)
     };
-    let (text, attachments) = send_ours(ours.clone());
+    let (text, attachments) = to_string(ours.clone());
     assert_eq!((&*text, &attachments[..]), (BINARY_HEADER, &[data.clone()][..]));
-    group.bench_function("ours", |b| {
-        b.iter_batched(|| ours.clone(), |packet| send_ours(black_box(packet)), BatchSize::SmallInput)
+    group.bench_function("ours_to_string", |b| {
+        b.iter_batched(|| ours.clone(), |packet| to_string(black_box(packet)), BatchSize::SmallInput)
     });
 
     let theirs = PeerPacket::event("/", Value::Str(peer_text(BINARY_ARGS), Some(vec![data.clone()].into())));
@@ -297,7 +357,7 @@ fn binary_event_encode(c: &mut Criterion) {
 #[cfg(feature = "msgpack")]
 mod msgpack {
     use super::*;
-    use socketio_parser::msgpack::{decode, encode_to_bytes};
+    use socketio_parser::msgpack::{decode, encode, encode_to_bytes};
     use socketio_parser::{DecoderConfig, PacketType};
     use socketioxide_parser_msgpack::MsgPackParser;
 
@@ -348,10 +408,24 @@ mod msgpack {
         let mut group = c.benchmark_group("socketio/msgpack_event_encode");
         let bytes = event_bytes();
         group.throughput(Throughput::Bytes(bytes.len() as u64));
+        let mut write_buf: Vec<u8> = Vec::with_capacity(1024);
 
         let ours = decode(heap_bytes(&bytes), &DecoderConfig::default()).expect("valid");
-        assert_eq!(encode_to_bytes(&ours), bytes);
+        let send_ours = |packet: Packet, write_buf: &mut Vec<u8>| {
+            write_buf.clear();
+            encode(&packet, write_buf);
+        };
+        send_ours(ours.clone(), &mut write_buf);
+        assert_eq!(write_buf, bytes);
         group.bench_function("ours", |b| {
+            b.iter_batched(
+                || ours.clone(),
+                |packet| send_ours(black_box(packet), &mut write_buf),
+                BatchSize::SmallInput,
+            )
+        });
+        assert_eq!(encode_to_bytes(&ours), bytes);
+        group.bench_function("ours_to_bytes", |b| {
             b.iter_batched(
                 || ours.clone(),
                 |packet| encode_to_bytes(&black_box(packet)),
@@ -359,8 +433,10 @@ mod msgpack {
             )
         });
 
-        // The peer writes the keys in another order (`type`, `nsp`, `data`): the same map.
-        let theirs = receive_peer(heap_bytes(&bytes)).expect("valid");
+        // The peer writes the keys in another order (`type`, `nsp`, `data`): the same map. Its
+        // decoder copies the namespace; here it is a static string, as ours is.
+        let mut theirs = receive_peer(heap_bytes(&bytes)).expect("valid");
+        theirs.ns = Str::from("/");
         let Value::Bytes(written) = MsgPackParser.encode(theirs.clone()) else {
             panic!("msgpack packets are binary")
         };

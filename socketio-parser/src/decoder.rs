@@ -75,7 +75,8 @@ impl Decoder {
 
     /// Decodes a text message.
     pub fn decode_text(&mut self, text: ByteString) -> Result<Decoded, DecodeError> {
-        if self.pending.take().is_some() {
+        if self.pending.is_some() {
+            self.pending = None;
             return Err(DecodeError::UnexpectedText);
         }
         let Header { packet, attachments } =

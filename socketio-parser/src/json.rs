@@ -1,4 +1,5 @@
-//! A validating JSON scanner: one pass over the raw text, no allocation, bounded nesting.
+//! A validating JSON scanner: one pass over the raw text, bounded nesting, and no allocation
+//! unless the nesting passes 64 levels (8 when placeholders are tracked).
 //!
 //! It checks the syntax of RFC 8259 JSON (as `JSON.parse` accepts it, lone surrogate escapes
 //! included) and reports just what the Socket.IO decoder needs: the kind of the top-level value,
@@ -51,282 +52,351 @@ pub(crate) struct Scan {
     pub(crate) max_num: Option<u64>,
 }
 
-pub(crate) struct Scanner<'a> {
-    b: &'a [u8],
-    i: usize,
-    depth: usize,
-    max_depth: usize,
-    placeholders: bool,
-    scan: Scan,
-}
-
 /// Scans `text` as one JSON value surrounded by optional whitespace. With `placeholders`, objects
 /// whose `_placeholder` member is `true` are checked to have an integer `num` and counted.
 pub(crate) fn scan(text: &[u8], max_depth: usize, placeholders: bool) -> Result<Scan, JsonError> {
-    let mut s = Scanner { b: text, i: 0, depth: 0, max_depth, placeholders, scan: Scan::default() };
-    s.ws();
-    let kind = s.value(true)?;
-    s.ws();
-    if s.i != s.b.len() {
-        return Err(JsonError::Syntax(s.i));
+    if placeholders {
+        scan_values::<true>(text, max_depth)
+    } else {
+        scan_values::<false>(text, max_depth)
     }
-    s.scan.top = Some(kind);
-    Ok(s.scan)
 }
 
-/// The outcome of scanning an object member's value, for placeholder detection.
-enum Member {
-    Other,
-    True,
-    Uint(u64),
+/// Placeholder detection in one open container: whether it is an object whose last
+/// `_placeholder` member is `true`, and its last `num` member if that is a plain non-negative
+/// integer (the last members win, as in `JSON.parse`).
+#[derive(Debug, Clone, Copy, Default)]
+struct Marks {
+    flag: bool,
+    num: Option<u64>,
 }
 
-impl Scanner<'_> {
-    #[inline]
-    fn peek(&self) -> Option<u8> {
-        self.b.get(self.i).copied()
+impl Marks {
+    /// Records the value of the member named by `key`: `true` if it is the literal `true`, and
+    /// `uint` if it is a plain non-negative integer.
+    fn member(&mut self, key: PlaceholderKey, is_true: bool, uint: Option<u64>) {
+        match key {
+            PlaceholderKey::Flag => self.flag = is_true,
+            PlaceholderKey::Num => self.num = uint,
+        }
+    }
+}
+
+/// How many levels of [`Marks`] a [`MarksStack`] keeps in place before it allocates.
+const INLINE_MARKS: usize = 8;
+
+/// The [`Marks`] of the open containers, innermost last.
+struct MarksStack {
+    inline: [Marks; INLINE_MARKS],
+    deeper: Vec<Marks>,
+    len: usize,
+}
+
+impl MarksStack {
+    fn push(&mut self, marks: Marks) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => *slot = marks,
+            None => self.deeper.push(marks),
+        }
+        self.len += 1;
     }
 
-    #[inline]
-    fn err<T>(&self) -> Result<T, JsonError> {
-        Err(JsonError::Syntax(self.i))
-    }
-
-    #[inline]
-    fn ws(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
-            self.i += 1;
+    fn last_mut(&mut self) -> Option<&mut Marks> {
+        let top = self.len.checked_sub(1)?;
+        match self.inline.get_mut(top) {
+            Some(slot) => Some(slot),
+            None => self.deeper.last_mut(),
         }
     }
 
-    #[inline]
-    fn expect(&mut self, c: u8) -> Result<(), JsonError> {
-        if self.peek() == Some(c) {
-            self.i += 1;
-            Ok(())
+    fn pop(&mut self) -> Option<Marks> {
+        let top = self.len.checked_sub(1)?;
+        self.len = top;
+        match self.inline.get(top) {
+            Some(&marks) => Some(marks),
+            None => self.deeper.pop(),
+        }
+    }
+}
+
+/// How many levels of open containers [`Open`] keeps in a bit set before it allocates.
+const INLINE_LEVELS: usize = 64;
+
+/// The open containers, innermost last: whether each is an object.
+struct Open {
+    /// Bit `n` is set when the container at depth `n` is an object, for the first
+    /// [`INLINE_LEVELS`] levels.
+    objects: u64,
+    deeper: Vec<bool>,
+    len: usize,
+}
+
+impl Open {
+    fn push(&mut self, object: bool) {
+        if self.len < INLINE_LEVELS {
+            let bit = 1u64 << self.len;
+            self.objects = if object { self.objects | bit } else { self.objects & !bit };
         } else {
-            self.err()
+            self.deeper.push(object);
         }
+        self.len += 1;
     }
 
-    fn literal(&mut self, word: &[u8]) -> Result<(), JsonError> {
-        if self.b[self.i..].starts_with(word) {
-            self.i += word.len();
-            Ok(())
+    /// Whether the innermost container is an object; `None` when none is open.
+    fn innermost(&self) -> Option<bool> {
+        let top = self.len.checked_sub(1)?;
+        if top < INLINE_LEVELS {
+            Some(self.objects >> top & 1 == 1)
         } else {
-            self.err()
+            self.deeper.last().copied()
         }
     }
 
-    fn value(&mut self, top: bool) -> Result<JsonKind, JsonError> {
-        match self.peek() {
+    fn pop(&mut self) {
+        if self.len > INLINE_LEVELS {
+            self.deeper.pop();
+        }
+        self.len = self.len.saturating_sub(1);
+    }
+}
+
+/// The scan itself, without recursion: the position stays in a local, the open containers in
+/// [`Open`]. The checks and their order are those of a recursive descent parser, so the first
+/// error in the text is the one reported.
+fn scan_values<const PLACEHOLDERS: bool>(b: &[u8], max_depth: usize) -> Result<Scan, JsonError> {
+    let mut scan = Scan::default();
+    let mut open = Open { objects: 0, deeper: Vec::new(), len: 0 };
+    // With `PLACEHOLDERS`, one entry per open container.
+    let mut marks = MarksStack { inline: [Marks::default(); INLINE_MARKS], deeper: Vec::new(), len: 0 };
+    // The member whose value comes next, when its key matters for placeholder detection.
+    let mut member: Option<PlaceholderKey> = None;
+    // Where the first element of a top-level array starts, until it is recorded.
+    let mut first_start: Option<usize> = None;
+    let mut i = skip_ws(b, 0);
+    loop {
+        // A value starts at `i`.
+        let start = i;
+        let mut escaped = false;
+        let mut kind = match b.get(i) {
             Some(b'"') => {
-                self.string()?;
-                Ok(JsonKind::String)
+                (i, escaped) = string(b, i)?;
+                JsonKind::String
             }
-            Some(b'[') => {
-                self.array(top)?;
-                Ok(JsonKind::Array)
-            }
-            Some(b'{') => {
-                self.object()?;
-                Ok(JsonKind::Object)
-            }
-            Some(b't') => self.literal(b"true").map(|()| JsonKind::Bool),
-            Some(b'f') => self.literal(b"false").map(|()| JsonKind::Bool),
-            Some(b'n') => self.literal(b"null").map(|()| JsonKind::Null),
-            Some(b'-' | b'0'..=b'9') => {
-                self.number()?;
-                Ok(JsonKind::Number)
-            }
-            _ => self.err(),
-        }
-    }
-
-    fn enter(&mut self) -> Result<(), JsonError> {
-        self.depth += 1;
-        if self.depth > self.max_depth {
-            return Err(JsonError::TooDeep);
-        }
-        Ok(())
-    }
-
-    fn array(&mut self, top: bool) -> Result<(), JsonError> {
-        self.enter()?;
-        self.i += 1;
-        self.ws();
-        if self.peek() == Some(b']') {
-            self.i += 1;
-            self.depth -= 1;
-            return Ok(());
-        }
-        let mut first = top;
-        loop {
-            let start = self.i;
-            let kind = self.value(false)?;
-            if first {
-                first = false;
-                let range = if kind == JsonKind::String { start + 1..self.i - 1 } else { start..self.i };
-                self.scan.first_escaped = kind == JsonKind::String && self.b[range.clone()].contains(&b'\\');
-                self.scan.first = Some((kind, range));
-            }
-            self.ws();
-            match self.peek() {
-                Some(b',') => {
-                    self.i += 1;
-                    self.ws();
+            Some(&c @ (b'[' | b'{')) => {
+                if open.len >= max_depth {
+                    return Err(JsonError::TooDeep);
                 }
-                Some(b']') => {
-                    self.i += 1;
-                    self.depth -= 1;
-                    return Ok(());
-                }
-                _ => return self.err(),
-            }
-        }
-    }
-
-    fn object(&mut self) -> Result<(), JsonError> {
-        self.enter()?;
-        self.i += 1;
-        self.ws();
-        if self.peek() == Some(b'}') {
-            self.i += 1;
-            self.depth -= 1;
-            return Ok(());
-        }
-        // Placeholder detection: the last `_placeholder` and `num` members win, as in
-        // `JSON.parse`.
-        let mut is_placeholder = false;
-        let mut num: Option<u64> = None;
-        loop {
-            let key_start = self.i + 1;
-            self.string()?;
-            let key = &self.b[key_start..self.i - 1];
-            self.ws();
-            self.expect(b':')?;
-            self.ws();
-            if self.placeholders {
-                match placeholder_key(key) {
-                    Some(PlaceholderKey::Flag) => {
-                        is_placeholder = matches!(self.member()?, Member::True);
+                if PLACEHOLDERS {
+                    // A member whose value is a container is neither `true` nor a number.
+                    if let (Some(key), Some(marks)) = (member.take(), marks.last_mut()) {
+                        marks.member(key, false, None);
                     }
-                    Some(PlaceholderKey::Num) => {
-                        num = match self.member()? {
-                            Member::Uint(n) => Some(n),
-                            _ => None,
-                        };
-                    }
-                    None => {
-                        self.value(false)?;
-                    }
+                    marks.push(Marks::default());
                 }
-            } else {
-                self.value(false)?;
-            }
-            self.ws();
-            match self.peek() {
-                Some(b',') => {
-                    self.i += 1;
-                    self.ws();
-                }
-                Some(b'}') => {
-                    self.i += 1;
-                    self.depth -= 1;
-                    break;
-                }
-                _ => return self.err(),
-            }
-        }
-        if is_placeholder {
-            let n = num.ok_or(JsonError::Placeholder)?;
-            self.scan.placeholders += 1;
-            self.scan.max_num = Some(self.scan.max_num.map_or(n, |m| m.max(n)));
-        }
-        Ok(())
-    }
-
-    /// Scans a member value and says whether it was `true` or a plain non-negative integer.
-    fn member(&mut self) -> Result<Member, JsonError> {
-        let start = self.i;
-        let kind = self.value(false)?;
-        let text = &self.b[start..self.i];
-        Ok(match kind {
-            JsonKind::Bool if text == b"true" => Member::True,
-            JsonKind::Number => parse_uint(text).map_or(Member::Other, Member::Uint),
-            _ => Member::Other,
-        })
-    }
-
-    fn number(&mut self) -> Result<(), JsonError> {
-        if self.peek() == Some(b'-') {
-            self.i += 1;
-        }
-        match self.peek() {
-            Some(b'0') => self.i += 1,
-            Some(b'1'..=b'9') => self.digits(),
-            _ => return self.err(),
-        }
-        if self.peek() == Some(b'.') {
-            self.i += 1;
-            if !matches!(self.peek(), Some(b'0'..=b'9')) {
-                return self.err();
-            }
-            self.digits();
-        }
-        if let Some(b'e' | b'E') = self.peek() {
-            self.i += 1;
-            if let Some(b'+' | b'-') = self.peek() {
-                self.i += 1;
-            }
-            if !matches!(self.peek(), Some(b'0'..=b'9')) {
-                return self.err();
-            }
-            self.digits();
-        }
-        Ok(())
-    }
-
-    #[inline]
-    fn digits(&mut self) {
-        while let Some(b'0'..=b'9') = self.peek() {
-            self.i += 1;
-        }
-    }
-
-    /// Scans a string starting at its opening quote; leaves `i` after the closing quote.
-    fn string(&mut self) -> Result<(), JsonError> {
-        self.expect(b'"')?;
-        loop {
-            // Fast path: skip ordinary bytes.
-            while let Some(&c) = self.b.get(self.i) {
-                if STRING_SPECIAL[usize::from(c)] {
-                    break;
-                }
-                self.i += 1;
-            }
-            match self.peek() {
-                Some(b'"') => {
-                    self.i += 1;
-                    return Ok(());
-                }
-                Some(b'\\') => {
-                    self.i += 1;
-                    match self.peek() {
-                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 1,
-                        Some(b'u') => {
-                            let hex = self.b.get(self.i + 1..self.i + 5).ok_or(JsonError::Syntax(self.i))?;
-                            if !hex.iter().all(u8::is_ascii_hexdigit) {
-                                return self.err();
-                            }
-                            self.i += 5;
+                let object = c == b'{';
+                open.push(object);
+                i = skip_ws(b, i + 1);
+                match (object, b.get(i)) {
+                    (true, Some(b'}')) | (false, Some(b']')) => {
+                        i += 1;
+                        open.pop();
+                        if PLACEHOLDERS {
+                            marks.pop();
                         }
-                        _ => return self.err(),
+                        if object {
+                            JsonKind::Object
+                        } else {
+                            JsonKind::Array
+                        }
+                    }
+                    (true, _) => {
+                        i = key::<PLACEHOLDERS>(b, i, &mut member)?;
+                        continue;
+                    }
+                    (false, _) => {
+                        if open.len == 1 {
+                            first_start = Some(i);
+                        }
+                        continue;
                     }
                 }
-                // A control character, or the end of the input.
-                _ => return self.err(),
             }
+            Some(b't') => {
+                i = literal(b, i, b"true")?;
+                JsonKind::Bool
+            }
+            Some(b'f') => {
+                i = literal(b, i, b"false")?;
+                JsonKind::Bool
+            }
+            Some(b'n') => {
+                i = literal(b, i, b"null")?;
+                JsonKind::Null
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                i = number(b, i)?;
+                JsonKind::Number
+            }
+            _ => return Err(JsonError::Syntax(i)),
+        };
+        if PLACEHOLDERS {
+            if let (Some(key), Some(marks)) = (member.take(), marks.last_mut()) {
+                let text = b.get(start..i).unwrap_or_default();
+                let uint = if kind == JsonKind::Number { parse_uint(text) } else { None };
+                marks.member(key, text == b"true", uint);
+            }
+        }
+        // The value is complete, and so may be the containers it ends.
+        loop {
+            if open.len == 1 {
+                if let Some(first) = first_start.take() {
+                    let range = if kind == JsonKind::String { first + 1..i - 1 } else { first..i };
+                    scan.first = Some((kind, range));
+                    scan.first_escaped = escaped;
+                }
+            }
+            i = skip_ws(b, i);
+            let Some(object) = open.innermost() else {
+                if i != b.len() {
+                    return Err(JsonError::Syntax(i));
+                }
+                scan.top = Some(kind);
+                return Ok(scan);
+            };
+            match b.get(i) {
+                Some(b',') => {
+                    i = skip_ws(b, i + 1);
+                    if object {
+                        i = key::<PLACEHOLDERS>(b, i, &mut member)?;
+                    }
+                    break;
+                }
+                Some(b']') if !object => kind = JsonKind::Array,
+                Some(b'}') if object => kind = JsonKind::Object,
+                _ => return Err(JsonError::Syntax(i)),
+            }
+            i += 1;
+            open.pop();
+            escaped = false;
+            if PLACEHOLDERS {
+                if let Some(Marks { flag: true, num }) = marks.pop() {
+                    let n = num.ok_or(JsonError::Placeholder)?;
+                    scan.placeholders += 1;
+                    scan.max_num = Some(scan.max_num.map_or(n, |m| m.max(n)));
+                }
+            }
+        }
+    }
+}
+
+#[inline]
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(i) {
+        i += 1;
+    }
+    i
+}
+
+/// Reads an object member's key and the `:` after it, from `i` (after whitespace); returns
+/// where its value starts. With `PLACEHOLDERS`, `member` says which placeholder member it is.
+#[inline]
+fn key<const PLACEHOLDERS: bool>(
+    b: &[u8],
+    i: usize,
+    member: &mut Option<PlaceholderKey>,
+) -> Result<usize, JsonError> {
+    let (end, _) = string(b, i)?;
+    if PLACEHOLDERS {
+        *member = placeholder_key(b.get(i + 1..end - 1).unwrap_or_default());
+    }
+    let colon = skip_ws(b, end);
+    if b.get(colon) != Some(&b':') {
+        return Err(JsonError::Syntax(colon));
+    }
+    Ok(skip_ws(b, colon + 1))
+}
+
+fn literal(b: &[u8], i: usize, word: &[u8]) -> Result<usize, JsonError> {
+    match b.get(i..i + word.len()) {
+        Some(text) if text == word => Ok(i + word.len()),
+        _ => Err(JsonError::Syntax(i)),
+    }
+}
+
+#[inline]
+fn digits(b: &[u8], mut i: usize) -> usize {
+    while let Some(b'0'..=b'9') = b.get(i) {
+        i += 1;
+    }
+    i
+}
+
+/// Reads a number starting at `i`; returns where it ends.
+fn number(b: &[u8], mut i: usize) -> Result<usize, JsonError> {
+    if b.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    match b.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => i = digits(b, i + 1),
+        _ => return Err(JsonError::Syntax(i)),
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if !matches!(b.get(i), Some(b'0'..=b'9')) {
+            return Err(JsonError::Syntax(i));
+        }
+        i = digits(b, i);
+    }
+    if let Some(b'e' | b'E') = b.get(i) {
+        i += 1;
+        if let Some(b'+' | b'-') = b.get(i) {
+            i += 1;
+        }
+        if !matches!(b.get(i), Some(b'0'..=b'9')) {
+            return Err(JsonError::Syntax(i));
+        }
+        i = digits(b, i);
+    }
+    Ok(i)
+}
+
+/// Reads a string starting at its opening quote at `i`; returns where it ends (after the
+/// closing quote) and whether it holds escapes.
+#[inline]
+fn string(b: &[u8], mut i: usize) -> Result<(usize, bool), JsonError> {
+    if b.get(i) != Some(&b'"') {
+        return Err(JsonError::Syntax(i));
+    }
+    i += 1;
+    let mut escaped = false;
+    loop {
+        // Fast path: skip ordinary bytes.
+        while let Some(&c) = b.get(i) {
+            if STRING_SPECIAL[usize::from(c)] {
+                break;
+            }
+            i += 1;
+        }
+        match b.get(i) {
+            Some(b'"') => return Ok((i + 1, escaped)),
+            Some(b'\\') => {
+                escaped = true;
+                i += 1;
+                match b.get(i) {
+                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 1,
+                    Some(b'u') => {
+                        let hex = b.get(i + 1..i + 5).ok_or(JsonError::Syntax(i))?;
+                        if !hex.iter().all(u8::is_ascii_hexdigit) {
+                            return Err(JsonError::Syntax(i));
+                        }
+                        i += 5;
+                    }
+                    _ => return Err(JsonError::Syntax(i)),
+                }
+            }
+            // A control character, or the end of the input.
+            _ => return Err(JsonError::Syntax(i)),
         }
     }
 }

@@ -6,7 +6,9 @@
 //! * [`Decoder`] turns the Engine.IO messages of one connection into packets, collecting the
 //!   attachments of binary packets: it answers [`Decoded::Complete`] or
 //!   [`Decoded::NeedsAttachments`], never an error for "not yet".
-//! * [`Packet::encode`] writes a packet's text part into any [`bytes::BufMut`];
+//! * [`Packet::encode`] writes a packet's text part into any [`bytes::BufMut`], such as a
+//!   connection's write buffer ([`Packet::encode_message`] with the Engine.IO `message` type in
+//!   front, as a WebSocket text frame carries it; [`Packet::encode_into`] into a `String`);
 //!   [`to_payload`] turns a serialisable value with binary data into JSON with placeholders and
 //!   attachments.
 //! * With the `msgpack` feature, the `msgpack` module speaks the `socket.io-msgpack-parser` format.

@@ -65,11 +65,11 @@
 //! # Ok::<(), socketio_parser::DecodeError>(())
 //! ```
 
-use bytes::{BufMut, Bytes};
+use bytes::{Buf, BufMut, Bytes};
 use bytestring::ByteString;
 
 use crate::json;
-use crate::packet::{Packet, PacketType, Payload, RawJson, DEFAULT_MAX_DEPTH, RESERVED_EVENTS};
+use crate::packet::{Packet, PacketType, Payload, RawJson, DEFAULT_MAX_DEPTH, MAIN, RESERVED_EVENTS};
 use crate::{DecodeError, DecoderConfig};
 
 /// One msgpack value, kept as the raw bytes it was decoded from or encoded to.
@@ -88,9 +88,8 @@ impl RawMsgPack {
         if bytes.is_empty() {
             return Err(DecodeError::Empty);
         }
-        let mut r = Reader { b: &bytes, i: 0 };
-        let walked = walk(&mut r, Mode::Normalise, DEFAULT_MAX_DEPTH)?;
-        if r.i != bytes.len() {
+        let walked = walk(&bytes, 0, Mode::Normalise, DEFAULT_MAX_DEPTH)?;
+        if walked.end != bytes.len() {
             return Err(TRAILING);
         }
         if walked.kind == Kind::Undefined {
@@ -109,10 +108,9 @@ impl RawMsgPack {
     /// `rmp_serde` writes 128-bit integers as 16-byte `bin` values.
     pub fn from_serialize<T: serde::Serialize + ?Sized>(value: &T) -> Result<Self, rmp_serde::encode::Error> {
         let vec = rmp_serde::to_vec_named(value)?;
-        let mut r = Reader { b: &vec, i: 0 };
-        let walked = walk(&mut r, Mode::Canonical, usize::MAX)
+        let walked = walk(&vec, 0, Mode::Canonical, usize::MAX)
             .map_err(|e| rmp_serde::encode::Error::Syntax(e.to_string()))?;
-        if r.i != vec.len() {
+        if walked.end != vec.len() {
             return Err(rmp_serde::encode::Error::Syntax(TRAILING.to_string()));
         }
         Ok(RawMsgPack(match walked.owned {
@@ -167,26 +165,44 @@ pub fn decode(data: Bytes, config: &DecoderConfig) -> Result<Packet, DecodeError
         return Err(DecodeError::Empty);
     }
     let max_depth = config.max_depth;
-    let mut r = Reader { b, i: 0 };
-    let Item::Map(entries) = r.item()? else {
-        return Err(DecodeError::MsgPack("a packet is a map"));
+    // The position is kept in a local rather than in a `Reader`, so that it can stay in a
+    // register: each item's position depends on the one before.
+    let (entries, mut i) = match b[0] {
+        m @ 0x80..=0x8f => (u64::from(m & 0x0f), 1),
+        _ => {
+            let mut r = Reader { b, i: 0 };
+            match r.item()? {
+                Item::Map(entries) => (entries, r.i),
+                _ => return Err(DecodeError::MsgPack("a packet is a map")),
+            }
+        }
     };
     let mut ty = Scalar::Absent;
     let mut nsp = Scalar::Absent;
     let mut id = Scalar::Absent;
-    let mut payload: Option<Walked> = None;
+    // The payload's parts are kept apart, each in a local of its own, rather than as one
+    // `Option<Walked>` moved around.
+    let mut top: Option<Kind> = None;
+    let mut first = None;
+    let mut span = (0, 0);
+    let mut owned = None;
     for _ in 0..entries {
-        match field(&mut r, max_depth)? {
-            Some(Field::Type) => ty = scalar(&mut r, max_depth)?,
-            Some(Field::Nsp) => nsp = scalar(&mut r, max_depth)?,
-            Some(Field::Id) => id = scalar(&mut r, max_depth)?,
-            Some(Field::Data) => payload = Some(walk(&mut r, Mode::Normalise, max_depth)?),
-            None => {
-                walk(&mut r, Mode::Skip, max_depth)?;
+        match field(b, &mut i, max_depth)? {
+            Some(Field::Type) => ty = scalar(b, &mut i, max_depth)?,
+            Some(Field::Nsp) => nsp = scalar(b, &mut i, max_depth)?,
+            Some(Field::Id) => id = scalar(b, &mut i, max_depth)?,
+            Some(Field::Data) => {
+                let walked = walk(b, i, Mode::Normalise, max_depth)?;
+                i = walked.end;
+                top = Some(walked.kind);
+                first = walked.first;
+                span = (walked.start, walked.end);
+                owned = walked.owned;
             }
+            None => i = walk(b, i, Mode::Skip, max_depth)?.end,
         }
     }
-    if r.i != b.len() {
+    if i != b.len() {
         return Err(TRAILING);
     }
 
@@ -194,13 +210,27 @@ pub fn decode(data: Bytes, config: &DecoderConfig) -> Result<Packet, DecodeError
     let Scalar::Str(nsp_start, nsp_end) = nsp else {
         return Err(DecodeError::MsgPack("invalid namespace"));
     };
-    let payload = payload.filter(|p| p.kind != Kind::Undefined);
-    check_payload(kind, payload.as_ref())?;
+    let top = top.filter(|&kind| kind != Kind::Undefined);
+    check_payload(kind, top, first)?;
     let id = ack_id(&id)?;
 
-    let nsp = ByteString::try_from(data.slice(nsp_start..nsp_end)).map_err(|_| INVALID_UTF8)?;
-    let payload = payload.map(|p| Payload::MsgPack(RawMsgPack(p.into_bytes(&data))));
-    Ok(Packet { kind, nsp, id, data: payload })
+    let nsp = match b.get(nsp_start..nsp_end) {
+        Some(b"/") => MAIN,
+        _ => ByteString::try_from(data.slice(nsp_start..nsp_end)).map_err(|_| INVALID_UTF8)?,
+    };
+    let payload = match (top, owned) {
+        (None, _) => None,
+        (Some(_), Some(owned)) => Some(Bytes::from(owned)),
+        // The payload needs no rewriting: it is cut out of the message itself, which is given
+        // up, so no reference to it is shared.
+        (Some(_), None) => {
+            let mut data = data;
+            data.truncate(span.1);
+            data.advance(span.0);
+            Some(data)
+        }
+    };
+    Ok(Packet { kind, nsp, id, data: payload.map(|bytes| Payload::MsgPack(RawMsgPack(bytes))) })
 }
 
 /// Writes `packet` as one msgpack map in the reference server's key order: `type`, `data` (if
@@ -465,93 +495,220 @@ impl Patch {
     }
 }
 
-/// Reads one whole value, without recursion: the open containers are a stack of the items they
-/// still hold, which grows only as deep as `max_depth` allows and as the input really nests.
-fn walk(r: &mut Reader<'_>, mode: Mode, max_depth: usize) -> Result<Walked, DecodeError> {
-    let start = r.i;
-    let mut patch = Patch { copied: start, out: None };
-    let mut open: Vec<u64> = Vec::new();
-    let mut top = Kind::Nil;
-    let mut first = None;
-    let mut first_pending = false;
-    loop {
-        let at = r.i;
-        let depth = open.len();
-        let item = r.item()?;
-        let is_first = first_pending && depth == 1;
-        let mut reserved = false;
-        let (kind, items) = match item {
-            Item::Nil => (Kind::Nil, 0),
-            Item::Bool => (Kind::Bool, 0),
-            Item::Uint(_) | Item::Int(_) | Item::F32(_) | Item::F64(_) => {
-                if mode == Mode::Canonical {
-                    let num = match item {
-                        Item::Uint(n) => Num::Uint(n),
-                        Item::Int(n) => Num::from_i64(n),
-                        Item::F32(f) => Num::from_f64(f64::from(f)),
-                        Item::F64(f) => Num::from_f64(f),
-                        _ => Num::Uint(0),
-                    };
-                    let (bytes, len) = num.to_bytes();
-                    let canonical = bytes.get(..len).unwrap_or_default();
-                    if r.b.get(at..r.i) != Some(canonical) {
-                        patch.replace(r.b, at, r.i, canonical);
-                    }
-                }
-                (Kind::Number, 0)
-            }
-            Item::Str(s) => {
-                if mode != Mode::Skip {
-                    std::str::from_utf8(s).map_err(|_| INVALID_UTF8)?;
-                    reserved = is_first && RESERVED_EVENTS.iter().any(|name| name.as_bytes() == s);
-                }
-                (Kind::Str, 0)
-            }
-            Item::Bin => (Kind::Bin, 0),
-            Item::Array(n) | Item::Map(n) => {
-                if depth >= max_depth {
-                    return Err(DecodeError::TooDeep);
-                }
-                match item {
-                    Item::Map(_) => (Kind::Map, n.saturating_mul(2)),
-                    _ => (Kind::Array, n),
-                }
-            }
-            Item::Ext { fixed, tag, data } => {
-                if mode == Mode::Skip {
-                    (Kind::Ext, 0)
-                } else {
-                    let span = Span { at, data_start: r.i - data.len(), end: r.i };
-                    (extension(&mut patch, r.b, span, (fixed, tag, data), depth)?, 0)
-                }
-            }
-        };
-        if depth == 0 {
-            top = kind;
-        } else if is_first {
-            first = Some((kind, reserved));
-            first_pending = false;
+/// How many levels of open containers [`Containers`] keeps in place before it allocates.
+const INLINE_DEPTH: usize = 8;
+
+/// The open containers of a walk, innermost last, as the number of items each still holds. The
+/// first [`INLINE_DEPTH`] levels need no allocation.
+struct Containers {
+    inline: [u64; INLINE_DEPTH],
+    deeper: Vec<u64>,
+    len: usize,
+}
+
+impl Containers {
+    fn new() -> Self {
+        Containers { inline: [0; INLINE_DEPTH], deeper: Vec::new(), len: 0 }
+    }
+
+    fn push(&mut self, items: u64) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => *slot = items,
+            None => self.deeper.push(items),
         }
-        if items > 0 {
-            if depth == 0 && kind == Kind::Array {
-                first_pending = true;
-            }
-            open.push(items);
-            continue;
-        }
-        // The item is complete: so may be the containers it ends.
-        while let Some(left) = open.last_mut() {
+        self.len += 1;
+    }
+
+    /// Counts one complete item in the innermost container and closes every container that it
+    /// completes; says whether none is left open.
+    fn complete_item(&mut self) -> bool {
+        while let Some(innermost) = self.len.checked_sub(1) {
+            let left = match self.inline.get_mut(innermost) {
+                Some(slot) => slot,
+                None => match self.deeper.last_mut() {
+                    Some(slot) => slot,
+                    None => return true,
+                },
+            };
             *left -= 1;
             if *left > 0 {
-                break;
+                return false;
             }
-            open.pop();
+            if innermost >= INLINE_DEPTH {
+                self.deeper.pop();
+            }
+            self.len = innermost;
         }
-        if open.is_empty() {
-            let end = r.i;
-            return Ok(Walked { kind: top, first, start, end, owned: patch.finish(r.b, end) });
+        true
+    }
+}
+
+/// Reads one whole value, without recursion: the open containers are a stack of the items they
+/// still hold, which grows only as deep as `max_depth` allows and as the input really nests.
+fn walk(b: &[u8], start: usize, mode: Mode, max_depth: usize) -> Result<Walked, DecodeError> {
+    let mut i = start;
+    let mut patch = Patch { copied: start, out: None };
+    let (top, items, _) = next_item(b, &mut i, mode, &mut patch, (0, max_depth), false)?;
+    let mut first = None;
+    if items > 0 {
+        let mut open = Containers::new();
+        open.push(items);
+        let mut done = false;
+        if top == Kind::Array {
+            let (kind, items, reserved) = next_item(b, &mut i, mode, &mut patch, (1, max_depth), true)?;
+            first = Some((kind, reserved));
+            if items > 0 {
+                open.push(items);
+            } else {
+                done = open.complete_item();
+            }
+        }
+        while !done {
+            let (_, items, _) = next_item(b, &mut i, mode, &mut patch, (open.len, max_depth), false)?;
+            if items > 0 {
+                open.push(items);
+            } else {
+                // The item is complete: so may be the containers it ends.
+                done = open.complete_item();
+            }
         }
     }
+    Ok(Walked { kind: top, first, start, end: i, owned: patch.finish(b, i) })
+}
+
+/// Reads the item at `*i` for [`walk`], inside `depth` containers, and moves `*i` past it (past
+/// a container's header only): its kind, the number of items it opens (a container's elements,
+/// or a map's keys and values) and, for the first element of an event (`is_first`), whether it
+/// is a reserved event name.
+#[inline(always)]
+fn next_item(
+    b: &[u8],
+    i: &mut usize,
+    mode: Mode,
+    patch: &mut Patch,
+    (depth, max_depth): (usize, usize),
+    is_first: bool,
+) -> Result<(Kind, u64, bool), DecodeError> {
+    let at = *i;
+    // The common one-byte headers here; the rest through `Reader::item`.
+    let marker = *b.get(at).ok_or(EOF)?;
+    Ok(match marker {
+        // Fixints are already in `notepack.io`'s form.
+        0x00..=0x7f | 0xe0..=0xff => {
+            *i = at + 1;
+            (Kind::Number, 0, false)
+        }
+        0xc0 => {
+            *i = at + 1;
+            (Kind::Nil, 0, false)
+        }
+        0xc2 | 0xc3 => {
+            *i = at + 1;
+            (Kind::Bool, 0, false)
+        }
+        0xa0..=0xbf => {
+            let end = at + 1 + usize::from(marker & 0x1f);
+            let s = b.get(at + 1..end).ok_or(EOF)?;
+            *i = end;
+            let reserved = mode != Mode::Skip && {
+                check_utf8(s)?;
+                is_first && is_reserved(s)
+            };
+            (Kind::Str, 0, reserved)
+        }
+        0x80..=0x9f => {
+            if depth >= max_depth {
+                return Err(DecodeError::TooDeep);
+            }
+            *i = at + 1;
+            let n = u64::from(marker & 0x0f);
+            if marker < 0x90 {
+                (Kind::Map, n * 2, false)
+            } else {
+                (Kind::Array, n, false)
+            }
+        }
+        _ => {
+            let mut r = Reader { b, i: at };
+            let item = other_item(&mut r, mode, patch, (depth, max_depth), is_first)?;
+            *i = r.i;
+            item
+        }
+    })
+}
+
+/// One item of [`walk`] with a header other than the common one-byte ones: its kind, the number
+/// of items it opens (a container's elements, or a map's keys and values) and, for the first
+/// element of an event, whether it is a reserved event name.
+fn other_item(
+    r: &mut Reader<'_>,
+    mode: Mode,
+    patch: &mut Patch,
+    (depth, max_depth): (usize, usize),
+    is_first: bool,
+) -> Result<(Kind, u64, bool), DecodeError> {
+    let at = r.i;
+    let item = r.item()?;
+    Ok(match item {
+        Item::Nil => (Kind::Nil, 0, false),
+        Item::Bool => (Kind::Bool, 0, false),
+        Item::Uint(_) | Item::Int(_) | Item::F32(_) | Item::F64(_) => {
+            if mode == Mode::Canonical {
+                let num = match item {
+                    Item::Uint(n) => Num::Uint(n),
+                    Item::Int(n) => Num::from_i64(n),
+                    Item::F32(f) => Num::from_f64(f64::from(f)),
+                    Item::F64(f) => Num::from_f64(f),
+                    _ => Num::Uint(0),
+                };
+                let (bytes, len) = num.to_bytes();
+                let canonical = bytes.get(..len).unwrap_or_default();
+                if r.b.get(at..r.i) != Some(canonical) {
+                    patch.replace(r.b, at, r.i, canonical);
+                }
+            }
+            (Kind::Number, 0, false)
+        }
+        Item::Str(s) => {
+            let reserved = mode != Mode::Skip && {
+                check_utf8(s)?;
+                is_first && is_reserved(s)
+            };
+            (Kind::Str, 0, reserved)
+        }
+        Item::Bin => (Kind::Bin, 0, false),
+        Item::Array(n) | Item::Map(n) => {
+            if depth >= max_depth {
+                return Err(DecodeError::TooDeep);
+            }
+            match item {
+                Item::Map(_) => (Kind::Map, n.saturating_mul(2), false),
+                _ => (Kind::Array, n, false),
+            }
+        }
+        Item::Ext { fixed, tag, data } => {
+            if mode == Mode::Skip {
+                (Kind::Ext, 0, false)
+            } else {
+                let span = Span { at, data_start: r.i - data.len(), end: r.i };
+                (extension(patch, r.b, span, (fixed, tag, data), depth)?, 0, false)
+            }
+        }
+    })
+}
+
+/// Checks that a msgpack string is UTF-8; most are ASCII, which is quicker to tell.
+#[inline]
+fn check_utf8(s: &[u8]) -> Result<(), DecodeError> {
+    if s.is_ascii() || std::str::from_utf8(s).is_ok() {
+        Ok(())
+    } else {
+        Err(INVALID_UTF8)
+    }
+}
+
+fn is_reserved(name: &[u8]) -> bool {
+    RESERVED_EVENTS.iter().any(|reserved| reserved.as_bytes() == name)
 }
 
 /// Where an extension value lies in the input: `at..end`, its data from `data_start`.
@@ -687,7 +844,30 @@ enum Field {
 }
 
 /// Reads a key of the packet map; `None` for keys to skip (the key itself is consumed).
-fn field(r: &mut Reader<'_>, max_depth: usize) -> Result<Option<Field>, DecodeError> {
+#[inline]
+fn field(b: &[u8], i: &mut usize, max_depth: usize) -> Result<Option<Field>, DecodeError> {
+    let at = *i;
+    let Some(&marker @ 0xa0..=0xbf) = b.get(at) else {
+        let mut r = Reader { b, i: at };
+        let field = other_field(&mut r, max_depth)?;
+        *i = r.i;
+        return Ok(field);
+    };
+    let end = at + 1 + usize::from(marker & 0x1f);
+    let key = b.get(at + 1..end).ok_or(EOF)?;
+    *i = end;
+    Ok(match key {
+        b"type" => Some(Field::Type),
+        b"data" => Some(Field::Data),
+        b"id" => Some(Field::Id),
+        b"nsp" => Some(Field::Nsp),
+        _ => None,
+    })
+}
+
+/// [`field`] for a key that is not a fixstr.
+#[inline(never)]
+fn other_field(r: &mut Reader<'_>, max_depth: usize) -> Result<Option<Field>, DecodeError> {
     let at = r.i;
     Ok(match r.item()? {
         Item::Str(b"type") => Some(Field::Type),
@@ -695,8 +875,7 @@ fn field(r: &mut Reader<'_>, max_depth: usize) -> Result<Option<Field>, DecodeEr
         Item::Str(b"id") => Some(Field::Id),
         Item::Str(b"nsp") => Some(Field::Nsp),
         Item::Array(_) | Item::Map(_) => {
-            r.i = at;
-            walk(r, Mode::Skip, max_depth)?;
+            r.i = walk(r.b, at, Mode::Skip, max_depth)?.end;
             None
         }
         _ => None,
@@ -714,7 +893,32 @@ enum Scalar {
     Other,
 }
 
-fn scalar(r: &mut Reader<'_>, max_depth: usize) -> Result<Scalar, DecodeError> {
+#[inline]
+fn scalar(b: &[u8], i: &mut usize, max_depth: usize) -> Result<Scalar, DecodeError> {
+    let at = *i;
+    match b.get(at) {
+        Some(&n @ 0x00..=0x7f) => {
+            *i = at + 1;
+            Ok(Scalar::Uint(u64::from(n)))
+        }
+        Some(&marker @ 0xa0..=0xbf) => {
+            let end = at + 1 + usize::from(marker & 0x1f);
+            check_utf8(b.get(at + 1..end).ok_or(EOF)?)?;
+            *i = end;
+            Ok(Scalar::Str(at + 1, end))
+        }
+        _ => {
+            let mut r = Reader { b, i: at };
+            let scalar = other_scalar(&mut r, max_depth)?;
+            *i = r.i;
+            Ok(scalar)
+        }
+    }
+}
+
+/// [`scalar`] for a value that is neither a positive fixint nor a fixstr.
+#[inline(never)]
+fn other_scalar(r: &mut Reader<'_>, max_depth: usize) -> Result<Scalar, DecodeError> {
     let at = r.i;
     Ok(match r.item()? {
         Item::Uint(n) => Scalar::Uint(n),
@@ -722,13 +926,12 @@ fn scalar(r: &mut Reader<'_>, max_depth: usize) -> Result<Scalar, DecodeError> {
         Item::F32(f) => Scalar::Float(f64::from(f)),
         Item::F64(f) => Scalar::Float(f),
         Item::Str(s) => {
-            std::str::from_utf8(s).map_err(|_| INVALID_UTF8)?;
+            check_utf8(s)?;
             Scalar::Str(r.i - s.len(), r.i)
         }
         Item::Ext { fixed: true, tag: 0, data } if data.len() == 1 => Scalar::Absent,
         Item::Array(_) | Item::Map(_) => {
-            r.i = at;
-            walk(r, Mode::Skip, max_depth)?;
+            r.i = walk(r.b, at, Mode::Skip, max_depth)?.end;
             Scalar::Other
         }
         _ => Scalar::Other,
@@ -756,8 +959,12 @@ fn ack_id(s: &Scalar) -> Result<Option<u64>, DecodeError> {
     }
 }
 
-fn check_payload(kind: PacketType, payload: Option<&Walked>) -> Result<(), DecodeError> {
-    let top = payload.map(|p| p.kind);
+/// Checks a payload of kind `top` (`None` when there is none) with its `first` element.
+fn check_payload(
+    kind: PacketType,
+    top: Option<Kind>,
+    first: Option<(Kind, bool)>,
+) -> Result<(), DecodeError> {
     match kind {
         PacketType::Connect if !matches!(top, None | Some(Kind::Map)) => {
             Err(DecodeError::InvalidConnectPayload)
@@ -770,7 +977,7 @@ fn check_payload(kind: PacketType, payload: Option<&Walked>) -> Result<(), Decod
             if top != Some(Kind::Array) {
                 return Err(DecodeError::InvalidEventPayload);
             }
-            match payload.and_then(|p| p.first) {
+            match first {
                 Some((Kind::Number, _)) | Some((Kind::Str, false)) => Ok(()),
                 Some((Kind::Str, true)) => Err(DecodeError::ReservedEventName),
                 _ => Err(DecodeError::InvalidEventName),

@@ -1,7 +1,7 @@
 //! Socket.IO packets and their text encoding:
 //! `<type>[<attachments>-][<namespace>,][<ack id>][<JSON payload>]`.
 
-use bytes::{BufMut, Bytes};
+use bytes::{Buf, BufMut, Bytes};
 use bytestring::ByteString;
 
 use crate::json::{self, JsonKind};
@@ -157,7 +157,7 @@ pub const DEFAULT_MAX_DEPTH: usize = 128;
 /// The default limit on binary attachments per packet, as in the reference decoder.
 pub const DEFAULT_MAX_ATTACHMENTS: usize = 10;
 
-const MAIN: ByteString = ByteString::from_static(MAIN_NAMESPACE);
+pub(crate) const MAIN: ByteString = ByteString::from_static(MAIN_NAMESPACE);
 
 impl Packet {
     /// `CONNECT` to `nsp`, with an optional payload (client auth, or the server's `{sid}`).
@@ -266,11 +266,40 @@ impl Packet {
         }
     }
 
+    /// Writes the Engine.IO `message` packet that carries the packet's text part: `4`, then
+    /// what [`encode`](Self::encode) writes. This is the payload of the WebSocket text frame that
+    /// carries the packet (Engine.IO v3 and v4), written in one pass into the caller's buffer,
+    /// such as a connection's write buffer. Its length is `1 +`
+    /// [`encoded_len`](Self::encoded_len).
+    pub fn encode_message(&self, buf: &mut impl BufMut) {
+        buf.put_u8(b'4');
+        self.encode(buf);
+    }
+
+    /// Appends the packet's text part to `out`; see [`encode`](Self::encode).
+    pub fn encode_into(&self, out: &mut String) {
+        out.push(char::from(b'0' + self.kind as u8));
+        if self.kind.is_binary() {
+            push_decimal(self.attachments().len() as u64, out);
+            out.push('-');
+        }
+        if self.has_namespace() {
+            out.push_str(&self.nsp);
+            out.push(',');
+        }
+        if let Some(id) = self.id {
+            push_decimal(id, out);
+        }
+        if let Some(json) = self.json() {
+            out.push_str(json.as_str());
+        }
+    }
+
     /// The packet's text part as a string; see [`encode`](Self::encode).
     pub fn encode_to_string(&self) -> ByteString {
-        let mut buf = Vec::with_capacity(self.encoded_len());
-        self.encode(&mut buf);
-        trusted_utf8(buf)
+        let mut out = String::with_capacity(self.encoded_len());
+        self.encode_into(&mut out);
+        ByteString::from(out)
     }
 }
 
@@ -283,6 +312,7 @@ pub(crate) struct Header {
 
 /// Decodes a packet's text part. For binary types the returned packet's payload has no
 /// attachments yet; `attachments` says how many must follow.
+#[inline(always)]
 pub(crate) fn decode_header(
     text: ByteString,
     max_attachments: usize,
@@ -351,13 +381,30 @@ pub(crate) fn decode_header(
                 }
             }
         }
-        Some(Payload::json(RawJson::trusted(text.slice_ref(&text[i..]))))
+        let json = if b.len() <= SHORT_TEXT && body.is_ascii() {
+            // The rest is ASCII: the check cannot fail.
+            let mut rest = text.into_bytes();
+            rest.advance(i);
+            match ByteString::try_from(rest) {
+                Ok(json) => json,
+                Err(_) => return Err(DecodeError::InvalidJson(0)),
+            }
+        } else {
+            text.slice_ref(&text[i..])
+        };
+        Some(Payload::json(RawJson::trusted(json)))
     } else {
         check_missing_payload(kind)?;
         None
     };
     Ok(Header { packet: Packet { kind, nsp, id, data }, attachments })
 }
+
+/// Up to this length, an ASCII payload is taken by moving the message's buffer forward and
+/// checking the rest again as UTF-8 (quick for ASCII), which costs less than sharing the buffer
+/// (an atomic reference count increment, and a decrement when the message is dropped). Longer
+/// payloads, and payloads with other characters (slower to check), are shared.
+const SHORT_TEXT: usize = 192;
 
 /// Ack ids are `u64`; a run of digits longer than `u64::MAX` has is refused before any
 /// arithmetic.
@@ -428,11 +475,25 @@ pub(crate) fn decimal_len(mut n: u64) -> usize {
 
 pub(crate) fn put_decimal(n: u64, buf: &mut impl BufMut) {
     let mut tmp = [0u8; 20];
+    buf.put_slice(format_decimal(n, &mut tmp));
+}
+
+fn push_decimal(n: u64, out: &mut String) {
+    if n < 10 {
+        out.push(char::from(b'0' + n as u8));
+    } else {
+        let mut tmp = [0u8; 20];
+        out.extend(format_decimal(n, &mut tmp).iter().map(|&d| char::from(d)));
+    }
+}
+
+/// `n`'s decimal digits, written at the start of `tmp`.
+fn format_decimal(n: u64, tmp: &mut [u8; 20]) -> &[u8] {
     let len = decimal_len(n);
     let mut m = n;
     for slot in tmp[..len].iter_mut().rev() {
         *slot = b'0' + (m % 10) as u8;
         m /= 10;
     }
-    buf.put_slice(&tmp[..len]);
+    &tmp[..len]
 }
