@@ -30,8 +30,8 @@ pub(crate) struct WsConn {
     /// Bytes read but not yet decoded. Released whenever it is empty, so an idle connection
     /// holds no read buffer.
     read_buf: BytesMut,
-    /// Encoded frames waiting to be written.
-    out: VecDeque<Bytes>,
+    /// Frames waiting to be written: headers inline, payloads as shared bytes (never copied).
+    out: VecDeque<Chunk>,
     /// Bytes in `out`.
     out_bytes: usize,
     /// `out` went over [`WRITE_HIGH_WATER`] and the session was told to hold packets back.
@@ -59,9 +59,32 @@ enum WsEvent {
     Writable,
 }
 
-/// Frames smaller than this are written as one buffer (header and payload copied together);
-/// larger ones as a header buffer plus the shared payload.
-const COPY_BELOW: usize = 1024;
+/// A piece of the write queue.
+enum Chunk {
+    /// A frame header, of which `at` bytes are written already.
+    Header { header: ws::FrameHeader, at: u8 },
+    /// Payload bytes, shared with whoever else sends them.
+    Data(Bytes),
+}
+
+impl Chunk {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Chunk::Header { header, at } => &header.as_bytes()[usize::from(*at)..],
+            Chunk::Data(data) => data,
+        }
+    }
+
+    /// Marks `n` bytes (fewer than [`bytes`](Self::bytes) holds) as written.
+    fn advance(&mut self, n: usize) {
+        match self {
+            Chunk::Header { at, .. } => *at += n as u8,
+            Chunk::Data(data) => {
+                let _ = data.split_to(n);
+            }
+        }
+    }
+}
 
 impl WsConn {
     /// A WebSocket on `io`; `read_buf` holds bytes already read from it.
@@ -109,23 +132,22 @@ impl WsConn {
         if let Some(config) = self.deflate.filter(|_| !kind.is_control()) {
             let frame = ws::compress_frame(kind, &payload, &config);
             self.out_bytes += frame.len();
-            self.out.push_back(frame);
+            self.out.push_back(Chunk::Data(frame));
             return;
         }
-        self.out_bytes += payload.len() + ws::header_len(payload.len() as u64);
-        if payload.len() < COPY_BELOW {
-            self.out.push_back(ws::frame(kind, &payload));
-        } else {
-            let mut header = BytesMut::with_capacity(ws::MAX_HEADER_LEN);
-            ws::encode_frame_header(kind, true, payload.len() as u64, &mut header);
-            self.out.push_back(header.freeze());
-            self.out.push_back(payload);
+        let header = ws::FrameHeader::new(kind, true, payload.len() as u64);
+        self.out_bytes += header.as_bytes().len() + payload.len();
+        self.out.push_back(Chunk::Header { header, at: 0 });
+        if !payload.is_empty() {
+            self.out.push_back(Chunk::Data(payload));
         }
     }
 
     fn queue_close(&mut self, code: u16) {
         if !self.closing {
-            self.out.push_back(ws::close_frame(code, ""));
+            let frame = ws::close_frame(code, "");
+            self.out_bytes += frame.len();
+            self.out.push_back(Chunk::Data(frame));
             self.closing = true;
         }
     }
@@ -135,8 +157,8 @@ impl WsConn {
         while !self.out.is_empty() {
             let mut slices = [IoSlice::new(&[]); 16];
             let n = self.out.len().min(slices.len());
-            for (slot, buf) in slices.iter_mut().zip(self.out.iter()) {
-                *slot = IoSlice::new(buf);
+            for (slot, chunk) in slices.iter_mut().zip(self.out.iter()) {
+                *slot = IoSlice::new(chunk.bytes());
             }
             match Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..n]) {
                 Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(WsEvent::Ended),
@@ -144,11 +166,12 @@ impl WsConn {
                     self.out_bytes = self.out_bytes.saturating_sub(written);
                     while written > 0 {
                         let Some(front) = self.out.front_mut() else { break };
-                        if written >= front.len() {
-                            written -= front.len();
+                        let len = front.bytes().len();
+                        if written >= len {
+                            written -= len;
                             self.out.pop_front();
                         } else {
-                            let _ = front.split_to(written);
+                            front.advance(written);
                             written = 0;
                         }
                     }
