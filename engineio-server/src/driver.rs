@@ -328,7 +328,11 @@ pub(crate) async fn run<H: Handler>(
             return;
         }
 
-        let deadline = session.poll_timeout();
+        let handler_deadline = conn.as_mut().and_then(|c| inner.handler.poll_timeout(c));
+        let deadline = match (session.poll_timeout(), handler_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         if let Some(at) = deadline {
             sleep.as_mut().reset(tokio::time::Instant::from_std(at));
         }
@@ -336,7 +340,14 @@ pub(crate) async fn run<H: Handler>(
             biased;
             () = socket.notified() => {
                 for input in socket.drain_inbox() {
-                    apply(&mut session, &mut responders, &mut ws, &mut next_socket, limits, input);
+                    match input {
+                        Input::Post(value) => {
+                            if let Some(c) = conn.as_mut() {
+                                inner.handler.on_post(c, value);
+                            }
+                        }
+                        input => apply(&mut session, &mut responders, &mut ws, &mut next_socket, limits, input),
+                    }
                 }
             }
             event = poll_fn(|cx| match ws.as_mut() {
@@ -370,7 +381,13 @@ pub(crate) async fn run<H: Handler>(
                     }
                 }
             }
-            () = &mut sleep, if deadline.is_some() => session.handle_timeout(now()),
+            () = &mut sleep, if deadline.is_some() => {
+                let now = now();
+                session.handle_timeout(now);
+                if let Some(c) = conn.as_mut().filter(|_| handler_deadline.is_some_and(|at| at <= now)) {
+                    inner.handler.on_timeout(c, now);
+                }
+            }
         }
     }
 }
@@ -430,6 +447,8 @@ fn apply(
         }
         Input::Close => session.close(now()),
         Input::Shutdown => session.shutdown(now()),
+        // Handled by the loop, which owns the handler's state.
+        Input::Post(_) => {}
     }
 }
 

@@ -50,6 +50,24 @@ pub trait Handler: Send + Sync + 'static {
 
     /// The session closed; nothing follows.
     fn on_close(&self, connection: Self::Connection, reason: engineio_parser::CloseReason);
+
+    /// The next instant the handler needs [`on_timeout`](Self::on_timeout) for this session, if
+    /// any. The session's task asks after every input and sleeps until the earlier of this and
+    /// its own deadline.
+    fn poll_timeout(&self, connection: &mut Self::Connection) -> Option<std::time::Instant> {
+        let _ = connection;
+        None
+    }
+
+    /// The handler's deadline passed (`now` is the server's clock).
+    fn on_timeout(&self, connection: &mut Self::Connection, now: std::time::Instant) {
+        let _ = (connection, now);
+    }
+
+    /// A value another task handed to this session with [`Socket::post`].
+    fn on_post(&self, connection: &mut Self::Connection, value: Box<dyn std::any::Any + Send>) {
+        let _ = (connection, value);
+    }
 }
 
 /// A refused request, as reported to the `connection_error` hook.

@@ -115,6 +115,8 @@ pub(crate) enum Input {
     Close,
     /// The server is shutting down.
     Shutdown,
+    /// A value for the handler's `on_post`.
+    Post(Box<dyn std::any::Any + Send>),
 }
 
 impl std::fmt::Debug for Socket {
@@ -194,6 +196,12 @@ impl Socket {
     /// Queues several packets, which a poll receives in the same response when it can.
     pub fn send_many(&self, packets: Vec<Packet>) -> Result<(), Closed> {
         self.push(Input::SendMany(packets))
+    }
+
+    /// Hands `value` to the handler's `on_post`, inside the session's task (for work that
+    /// finished elsewhere, such as an async middleware). Fails once the session is closed.
+    pub fn post(&self, value: Box<dyn std::any::Any + Send>) -> Result<(), Closed> {
+        self.push(Input::Post(value))
     }
 
     /// Closes the session (reason `forced close`) after the queued packets are delivered.

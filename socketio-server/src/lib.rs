@@ -25,9 +25,11 @@
 //!    through the Engine.IO socket's inbox, `Event` dispatches to the socket's handlers (`on`,
 //!    `on_any`, `socket.use` middlewares), `Ack` completes the ack future, `AckTimeout` fails it,
 //!    `Disconnect` runs `disconnecting`/`disconnect` handlers and leaves every room.
-//! 2. A timer per connection: the machine's `poll_timeout` joins the Engine.IO session's timer
-//!    (the engine task already sleeps until the session's deadline; it needs a hook to also
-//!    wake for the Socket.IO deadline).
+//! 2. One timer per connection: `Handler::poll_timeout` returns the machine's `poll_timeout`,
+//!    and the engine task sleeps until the earlier of it and the session's own deadline, then
+//!    calls `Handler::on_timeout`. Work finished in other tasks (async middlewares, emits from
+//!    application tasks) comes back into the connection's task through `Socket::post` and
+//!    `Handler::on_post`.
 //! 3. Ack ids come from one counter per namespace, so a broadcast with acks is encoded once with
 //!    one id and every recipient's machine `expect_ack`s it.
 //! 4. A broadcast is encoded once (`Packet::encode_message` writes the Engine.IO `4` and the

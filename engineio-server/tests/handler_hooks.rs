@@ -1,0 +1,89 @@
+//! The handler's own deadline and values posted from other tasks reach the session's task.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use engineio_parser::{CloseReason, Data};
+use engineio_server::{Config, EngineIo, Handler, Socket};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Sends `timer` once its deadline passes, and `post:N` for every `u32` posted to it.
+struct Hooks {
+    sockets: Mutex<Vec<Arc<Socket>>>,
+}
+
+struct Conn {
+    socket: Arc<Socket>,
+    deadline: Option<Instant>,
+}
+
+impl Handler for Hooks {
+    type Connection = Conn;
+
+    fn on_connection(&self, socket: Arc<Socket>) -> Conn {
+        self.sockets.lock().expect("not poisoned").push(socket.clone());
+        Conn { socket, deadline: Some(Instant::now() + Duration::from_millis(50)) }
+    }
+
+    fn on_message(&self, _conn: &mut Conn, _data: Data) {}
+
+    fn on_close(&self, _conn: Conn, _reason: CloseReason) {}
+
+    fn poll_timeout(&self, conn: &mut Conn) -> Option<Instant> {
+        conn.deadline
+    }
+
+    fn on_timeout(&self, conn: &mut Conn, now: Instant) {
+        if conn.deadline.is_some_and(|at| at <= now) {
+            conn.deadline = None;
+            let _ = conn.socket.send_text("timer");
+        }
+    }
+
+    fn on_post(&self, conn: &mut Conn, value: Box<dyn std::any::Any + Send>) {
+        if let Ok(n) = value.downcast::<u32>() {
+            let _ = conn.socket.send_text(format!("post:{n}"));
+        }
+    }
+}
+
+/// Reads one unmasked server text frame (payload under 126 bytes).
+async fn server_text(stream: &mut TcpStream) -> String {
+    let mut header = [0u8; 2];
+    stream.read_exact(&mut header).await.expect("frame header");
+    let mut payload = vec![0u8; usize::from(header[1] & 0x7f)];
+    stream.read_exact(&mut payload).await.expect("payload");
+    String::from_utf8(payload).expect("UTF-8")
+}
+
+#[tokio::test]
+async fn deadlines_and_posts_run_in_the_session_task() {
+    let engine = EngineIo::new(Config::default(), Hooks { sockets: Mutex::new(Vec::new()) });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let addr = listener.local_addr().expect("bound");
+    tokio::spawn(engine.clone().serve(listener));
+
+    let mut ws = TcpStream::connect(addr).await.expect("connects");
+    ws.write_all(
+        b"GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\
+          Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .await
+    .expect("writes");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        ws.read_exact(&mut byte).await.expect("reads");
+        head.push(byte[0]);
+    }
+    let limit = Duration::from_secs(10);
+    let open = tokio::time::timeout(limit, server_text(&mut ws)).await.expect("in time");
+    assert!(open.starts_with("0{"), "{open}");
+    // The handler's deadline fires on its own.
+    assert_eq!(tokio::time::timeout(limit, server_text(&mut ws)).await.expect("in time"), "4timer");
+    // A value posted from this task reaches the handler inside the session's task.
+    let socket = engine.handler().sockets.lock().expect("not poisoned")[0].clone();
+    socket.post(Box::new(7u32)).expect("open");
+    assert_eq!(tokio::time::timeout(limit, server_text(&mut ws)).await.expect("in time"), "4post:7");
+}
