@@ -359,7 +359,12 @@ pub(crate) async fn run<H: Handler>(
                 match event {
                     WsEvent::Message(ws::Message::Text(text)) => session.handle_frame(id, Frame::Text(text), now()),
                     WsEvent::Message(ws::Message::Binary(data)) => session.handle_frame(id, Frame::Binary(data), now()),
-                    WsEvent::Message(ws::Message::Ping(payload)) => w.queue_data(ws::OpCode::Pong, payload),
+                    // A client that does not read gets no pongs: a ping flood cannot grow the
+                    // write queue.
+                    WsEvent::Message(ws::Message::Ping(payload)) if !w.blocked => {
+                        w.queue_data(ws::OpCode::Pong, payload)
+                    }
+                    WsEvent::Message(ws::Message::Ping(_)) => {}
                     WsEvent::Message(ws::Message::Pong(_)) => {}
                     WsEvent::Message(ws::Message::Close(_)) => {
                         w.queue_close(1000);

@@ -108,10 +108,12 @@ pub mod close_code {
     pub const INTERNAL_ERROR: u16 = 1011;
 
     /// Whether a peer may send this code in a close frame (RFC 6455 §7.4): 1000–1003 and
-    /// 1007–1011 (defined by the RFC), 3000–4999 (libraries, frameworks and applications).
+    /// 1007–1011 (defined by the RFC), 1012–1014 (registered with IANA since: service restart,
+    /// try again later, bad gateway; browsers and Node's `ws` send them), 3000–4999 (libraries,
+    /// frameworks and applications).
     /// 1004 is reserved; 1005, 1006 and 1015 only report conditions locally and never go on the
     /// wire; everything else below 3000 is unassigned, and 5000 and above do not exist.
     pub fn is_valid(code: u16) -> bool {
-        matches!(code, 1000..=1003 | 1007..=1011 | 3000..=4999)
+        matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
     }
 }
