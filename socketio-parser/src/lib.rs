@@ -22,8 +22,10 @@
 //!
 //! # What it does not do
 //!
-//! No I/O, no clock, no async runtime, no HTTP or WebSocket crate. It does not deserialise
-//! payloads into application types: that happens in the server, where the types are known.
+//! No I/O, no clock, no async runtime, no HTTP or WebSocket crate. Decoding keeps payloads as
+//! raw, validated text or msgpack; they are turned into application types only when asked, with
+//! [`from_payload`] / [`from_args`] (binary placeholders become bytes) or into an untyped
+//! [`Value`] that can hold binary data.
 //!
 //! # Example
 //!
@@ -55,6 +57,7 @@ pub mod connection;
 mod decoder;
 pub mod json;
 mod packet;
+mod value;
 
 #[cfg(feature = "msgpack")]
 pub mod msgpack;
@@ -71,6 +74,7 @@ pub use packet::{
     Packet, PacketType, Payload, RawJson, DEFAULT_MAX_ATTACHMENTS, DEFAULT_MAX_DEPTH, MAIN_NAMESPACE,
     RESERVED_EVENTS,
 };
+pub use value::{event_name, from_args, from_payload, EventName, PayloadError, Value};
 
 /// Why a Socket.IO packet was refused. Every variant is the peer's fault; the reference server
 /// answers all of them by closing the connection.
