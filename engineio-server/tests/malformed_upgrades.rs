@@ -105,7 +105,7 @@ async fn an_unhandled_upgrade_then_a_reset_leaves_the_server_alone() {
             .await
             .expect("writes");
         // Drop with unread data: the kernel resets the connection.
-        s.set_linger(Some(Duration::ZERO)).expect("linger");
+        s.set_zero_linger().expect("linger");
         drop(s);
     }
     healthy_client_echoes(addr).await;
