@@ -14,7 +14,9 @@
 //! described in [`schema`] (the same text as `vectors/README.md`).
 //!
 //! This library loads and validates those files ([`Suite::load`]) and turns their inputs into
-//! bytes ([`Data::bytes`]). A black-box runner that drives a live server will live here too.
+//! bytes ([`Data::bytes`]). The [`runner`] module drives a live server as a black box over HTTP
+//! and WebSocket (the `conformance` binary:
+//! `cargo run -p conformance -- engine.io --url http://127.0.0.1:3000`).
 //!
 //! # What it does not do
 //!
@@ -43,6 +45,7 @@ use serde::Deserialize;
 
 #[doc = include_str!("../vectors/README.md")]
 pub mod schema {}
+pub mod runner;
 
 /// The largest input a `repeat` piece may generate (vectors describe long inputs compactly, but
 /// a typo in `times` must not exhaust memory).

@@ -1,0 +1,96 @@
+//! `conformance`: black-box protocol conformance runner.
+//!
+//! ```text
+//! conformance engine.io --url http://127.0.0.1:3000 [--filter SUBSTR] [--json PATH] [--slack-ms MS] [--list]
+//! ```
+//!
+//! Prints `PASS name` or `FAIL name: reason` per case, then `N passed, M failed`; exits with
+//! status 1 when a case failed and 2 on a usage error. The server contract is in
+//! `conformance/README.md`.
+
+use std::process::ExitCode;
+
+use conformance::runner::{engineio, run, select, Target};
+
+const USAGE: &str =
+    "usage: conformance engine.io --url http://HOST:PORT[/PATH] [--filter SUBSTR] [--json PATH] [--slack-ms MS] [--list]";
+
+struct Args {
+    url: String,
+    filter: Option<String>,
+    json: Option<String>,
+    slack_ms: Option<u64>,
+    list: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = std::env::args().skip(1);
+    match args.next().as_deref() {
+        Some("engine.io") => {}
+        Some(other) => return Err(format!("unknown suite {other:?} (available: engine.io)")),
+        None => return Err("missing suite".into()),
+    }
+    let mut parsed =
+        Args { url: "http://127.0.0.1:3000".into(), filter: None, json: None, slack_ms: None, list: false };
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--url" => parsed.url = value()?,
+            "--filter" => parsed.filter = Some(value()?),
+            "--json" => parsed.json = Some(value()?),
+            "--slack-ms" => {
+                parsed.slack_ms =
+                    Some(value()?.parse().map_err(|_| "--slack-ms takes milliseconds".to_owned())?)
+            }
+            "--list" => parsed.list = true,
+            other => return Err(format!("unknown flag {other:?}")),
+        }
+    }
+    Ok(parsed)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("{e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let cases = engineio::cases();
+    if args.list {
+        for case in select(&cases, args.filter.as_deref()) {
+            println!("{:<36} {}", case.name, case.description);
+        }
+        return ExitCode::SUCCESS;
+    }
+    let target = match Target::parse(&args.url) {
+        Ok(target) => {
+            Target { slack: args.slack_ms.map_or(target.slack, std::time::Duration::from_millis), ..target }
+        }
+        Err(e) => {
+            eprintln!("{e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let report = run(&target, &cases, args.filter.as_deref()).await;
+    for outcome in &report.cases {
+        match &outcome.reason {
+            None => println!("PASS {}", outcome.name),
+            Some(reason) => println!("FAIL {}: {reason}", outcome.name),
+        }
+    }
+    println!("{} passed, {} failed", report.passed(), report.failed());
+    if let Some(path) = &args.json {
+        if let Err(e) = std::fs::write(path, report.to_json()) {
+            eprintln!("cannot write {path}: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    if report.failed() == 0 && !report.cases.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
