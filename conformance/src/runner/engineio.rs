@@ -84,6 +84,31 @@ pub fn cases() -> Vec<Case> {
             "POST `1` releases the pending GET with `6` and closes",
             polling_client_close
         ),
+        case!(
+            "polling.client_ping",
+            5,
+            "a client ping in v4 (POST `2`): the session closes",
+            polling_client_ping
+        ),
+        case!(
+            "polling.octet_stream_post",
+            5,
+            "POST as application/octet-stream in v4: 400 and the session closes",
+            polling_octet_stream_post
+        ),
+        case!(
+            "polling.oversized_post",
+            10,
+            "POST over maxPayload: 413 and the session goes on",
+            polling_oversized_post
+        ),
+        case!("polling.other_method", 5, "PUT with a sid: 500 and the session goes on", polling_other_method),
+        case!(
+            "websocket.client_ping",
+            5,
+            "a client ping in v4 over WebSocket: the socket closes",
+            websocket_client_ping
+        ),
         case!("websocket.text_echo", 5, "text message echoed as a text frame", websocket_text_echo),
         case!("websocket.binary_echo", 5, "binary message echoed as a binary frame", websocket_binary_echo),
         case!(
@@ -447,7 +472,65 @@ async fn polling_client_close(t: Target) -> Result<(), String> {
     expect_closed(&t, &sid).await
 }
 
+async fn polling_client_ping(t: Target) -> Result<(), String> {
+    let sid = open_polling(&t).await?;
+    let resp = post(&t, &sid, "2").await?;
+    if resp.status != 200 && resp.status != 400 {
+        return Err(format!("POST `2`: expected 200 `ok` (or 400), got {} {:?}", resp.status, resp.text()));
+    }
+    expect_closed(&t, &sid).await
+}
+
+async fn polling_octet_stream_post(t: Target) -> Result<(), String> {
+    let sid = open_polling(&t).await?;
+    let resp = http::request_typed(&t, "POST", &q(&sid), Some(b"4hello"), "application/octet-stream").await?;
+    if resp.status != 400 {
+        return Err(format!("octet-stream POST: expected 400, got {} {:?}", resp.status, resp.text()));
+    }
+    expect_closed(&t, &sid).await
+}
+
+/// The session still echoes over polling.
+async fn expect_alive(t: &Target, sid: &str, text: &str) -> Result<(), String> {
+    expect_post_ok(&post(t, sid, &format!("4{text}")).await?)?;
+    let got = collect(t, sid, 1).await?;
+    if got != [format!("4{text}")] {
+        return Err(format!("the session should still echo: expected [\"4{text}\"], got {got:?}"));
+    }
+    Ok(())
+}
+
+async fn polling_oversized_post(t: Target) -> Result<(), String> {
+    let sid = open_polling(&t).await?;
+    let body = format!("4{}", "a".repeat(MAX_PAYLOAD as usize));
+    let resp = post(&t, &sid, &body).await?;
+    if resp.status != 413 {
+        return Err(format!(
+            "POST of {} bytes: expected 413, got {} {:?}",
+            body.len(),
+            resp.status,
+            resp.text()
+        ));
+    }
+    expect_alive(&t, &sid, "still here").await
+}
+
+async fn polling_other_method(t: Target) -> Result<(), String> {
+    let sid = open_polling(&t).await?;
+    let resp = http::request(&t, "PUT", &q(&sid), Some(b"4x")).await?;
+    if resp.status != 500 {
+        return Err(format!("PUT: expected 500, got {} {:?}", resp.status, resp.text()));
+    }
+    expect_alive(&t, &sid, "after PUT").await
+}
+
 // ---- websocket -----------------------------------------------------------------------------
+
+async fn websocket_client_ping(t: Target) -> Result<(), String> {
+    let mut ws = open_ws_session(&t).await?;
+    ws.send_text("2").await?;
+    expect_ws_closed(&mut ws, prompt(&t), "after a client ping").await
+}
 
 async fn websocket_text_echo(t: Target) -> Result<(), String> {
     let mut ws = open_ws_session(&t).await?;

@@ -32,12 +32,23 @@ pub(crate) struct Head {
     pub(crate) rest: Vec<u8>,
 }
 
-/// Sends `method path?query` with an optional body and reads the whole response.
+/// Sends `method path?query` with an optional text body and reads the whole response.
 pub(crate) async fn request(
     target: &Target,
     method: &str,
     query: &str,
     body: Option<&[u8]>,
+) -> Result<Response, String> {
+    request_typed(target, method, query, body, "text/plain;charset=UTF-8").await
+}
+
+/// [`request`] with the body's `Content-Type`.
+pub(crate) async fn request_typed(
+    target: &Target,
+    method: &str,
+    query: &str,
+    body: Option<&[u8]>,
+    content_type: &str,
 ) -> Result<Response, String> {
     let mut stream = TcpStream::connect(target.authority())
         .await
@@ -48,7 +59,7 @@ pub(crate) async fn request(
         target.authority()
     );
     if let Some(body) = body {
-        head.push_str("Content-Type: text/plain;charset=UTF-8\r\n");
+        head.push_str(&format!("Content-Type: {content_type}\r\n"));
         head.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
     head.push_str("\r\n");
