@@ -570,7 +570,11 @@ impl<H: Handler> EngineIo<H> {
         let result = self.accept_websocket_inner(parts, io, remote).await;
         if let Err((error, io)) = result {
             self.inner.report(&parts.uri, &error);
-            tokio::spawn(driver::close_refused(io, self.inner.ws_limits()));
+            // Without the connection (it went down with a session that closed meanwhile) there
+            // is no close frame to send.
+            if let Some(io) = io {
+                tokio::spawn(driver::close_refused(io, self.inner.ws_limits()));
+            }
             return Err(error);
         }
         Ok(())
@@ -581,7 +585,7 @@ impl<H: Handler> EngineIo<H> {
         parts: &http::request::Parts,
         io: crate::io::BoxedIo,
         remote: Option<SocketAddr>,
-    ) -> Result<(), (RequestError, crate::io::BoxedIo)> {
+    ) -> Result<(), (RequestError, Option<crate::io::BoxedIo>)> {
         let inner = &self.inner;
         let query = Query::parse(parts.uri.query().unwrap_or(""));
         let info = RequestInfo {
@@ -592,16 +596,16 @@ impl<H: Handler> EngineIo<H> {
         };
         let route = match route(&inner.config.endpoint(), &info) {
             Ok(route) => route,
-            Err(e) => return Err((e, io)),
+            Err(e) => return Err((e, Some(io))),
         };
         match route {
             Route::Handshake { transport: Transport::WebSocket, version, base64 } => {
                 if inner.closing.load(Ordering::Acquire) {
-                    return Err((RequestError::new(ErrorCode::Forbidden), io));
+                    return Err((RequestError::new(ErrorCode::Forbidden), Some(io)));
                 }
                 if let Some(allow) = &inner.hooks.allow_request {
                     if let Err(reason) = allow(parts).await {
-                        return Err((RequestError::forbidden(reason), io));
+                        return Err((RequestError::forbidden(reason), Some(io)));
                     }
                 }
                 let sid = match &inner.hooks.generate_id {
@@ -609,7 +613,7 @@ impl<H: Handler> EngineIo<H> {
                     None => generate_id(),
                 };
                 if sid.is_empty() {
-                    return Err((RequestError::bad_request(ErrorContext::IdGenerationError), io));
+                    return Err((RequestError::bad_request(ErrorContext::IdGenerationError), Some(io)));
                 }
                 let sid = ByteString::from(sid);
                 let handshake = Handshake::new(http_util::compact_uri(&parts.uri), &parts.headers, remote);
@@ -635,23 +639,23 @@ impl<H: Handler> EngineIo<H> {
             }
             Route::Session { sid, transport: Transport::WebSocket, version } => {
                 let Some(socket) = inner.sessions().get(sid.as_str()).cloned() else {
-                    return Err((RequestError::new(ErrorCode::UnknownSid), io));
+                    return Err((RequestError::new(ErrorCode::UnknownSid), Some(io)));
                 };
                 let (tx, rx) = oneshot::channel();
                 if socket.push(Input::CheckUpgrade { version, responder: tx }).is_err() {
-                    return Err((RequestError::new(ErrorCode::UnknownSid), io));
+                    return Err((RequestError::new(ErrorCode::UnknownSid), Some(io)));
                 }
                 match rx.await {
                     Ok(Ok(())) => match socket.push(Input::Socket(io, bytes::BytesMut::new(), None)) {
                         Ok(()) => Ok(()),
-                        // The session closed meanwhile; the connection was dropped with the input.
-                        Err(_) => Ok(()),
+                        // The session closed meanwhile; the connection went down with the input.
+                        Err(_) => Err((RequestError::new(ErrorCode::UnknownSid), None)),
                     },
-                    Ok(Err(e)) => Err((e, io)),
-                    Err(_) => Err((RequestError::new(ErrorCode::UnknownSid), io)),
+                    Ok(Err(e)) => Err((e, Some(io))),
+                    Err(_) => Err((RequestError::new(ErrorCode::UnknownSid), Some(io))),
                 }
             }
-            _ => Err((RequestError::new(ErrorCode::UnknownTransport), io)),
+            _ => Err((RequestError::new(ErrorCode::UnknownTransport), Some(io))),
         }
     }
 
