@@ -328,6 +328,7 @@ pub(crate) async fn run<H: Handler>(
             return;
         }
 
+        socket.set_writable(session.is_writable());
         let handler_deadline = conn.as_mut().and_then(|c| inner.handler.poll_timeout(c));
         let deadline = match (session.poll_timeout(), handler_deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),

@@ -251,6 +251,11 @@ impl<H: Handler> EngineIo<H> {
         self.inner.sessions().len()
     }
 
+    /// The ids of the open sessions.
+    pub fn session_ids(&self) -> Vec<ByteString> {
+        self.inner.sessions().keys().cloned().collect()
+    }
+
     /// The open session with id `sid`.
     pub fn socket(&self, sid: &str) -> Option<Arc<Socket>> {
         self.inner.sessions().get(sid).cloned()

@@ -81,6 +81,7 @@ pub struct Socket {
     transport: AtomicU8,
     handshake: Handshake,
     closed: AtomicBool,
+    writable: AtomicBool,
     next_request: AtomicU64,
     inbox: Mutex<VecDeque<Input>>,
     notify: Notify,
@@ -143,6 +144,7 @@ impl Socket {
             transport: AtomicU8::new(transport as u8),
             handshake,
             closed: AtomicBool::new(false),
+            writable: AtomicBool::new(false),
             next_request: AtomicU64::new(1),
             inbox: Mutex::new(VecDeque::new()),
             notify: Notify::new(),
@@ -176,6 +178,17 @@ impl Socket {
     /// Whether the session has closed.
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
+    }
+
+    /// Whether a packet sent now would be written at once (a poll is waiting, or the WebSocket
+    /// is not backed up), as of the session task's last turn. `volatile` packets are dropped
+    /// when it is false.
+    pub fn is_writable(&self) -> bool {
+        self.writable.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_writable(&self, writable: bool) {
+        self.writable.store(writable, Ordering::Relaxed);
     }
 
     /// Queues a packet for the client.

@@ -56,8 +56,15 @@
 //! [`sockets_in`]: RoomIndex::sockets_in
 //! [`for_each_target`]: RoomIndex::for_each_target
 
+mod adapter;
+mod memory;
 mod rooms;
 
+pub use adapter::{
+    Adapter, AdapterError, BoxFuture, BroadcastFlags, BroadcastOptions, LocalSocket, RoomEventListener, Sid,
+    SocketDetails,
+};
+pub use memory::MemoryAdapter;
 pub use rooms::{
     AllRooms, BroadcastTarget, Room, RoomEvent, RoomEventKind, RoomIndex, RoomsOf, Sockets, SocketsIn,
     TargetScratch,

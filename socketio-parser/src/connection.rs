@@ -232,6 +232,9 @@ pub struct Connection {
     acks: Vec<(ByteString, u64)>,
     deadlines: BinaryHeap<Reverse<AckDeadline>>,
     connect_deadline: Option<Instant>,
+    /// Whether the Engine.IO connection runs on WebSocket, which changes the reason the
+    /// reference reports when it closes a client itself.
+    websocket: bool,
     closed: bool,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
@@ -250,6 +253,7 @@ impl Connection {
             acks: Vec::new(),
             deadlines: BinaryHeap::new(),
             connect_deadline: Some(now + config.connect_timeout),
+            websocket: false,
             closed: false,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -259,6 +263,16 @@ impl Connection {
             c.events.push_back(Event::Connect { nsp: MAIN, auth: None, query: None });
         }
         c
+    }
+
+    /// The Engine.IO connection runs on WebSocket (it opened on one, or upgraded to one).
+    ///
+    /// The reference closes a client that breaks a state rule (or joins no namespace in time)
+    /// before its Engine.IO connection has finished closing: over WebSocket the engine closes
+    /// first and the sockets see `forced close`; over polling the close waits for the client's
+    /// next request and the sockets see `forced server close`.
+    pub fn handle_websocket(&mut self) {
+        self.websocket = true;
     }
 
     /// The connection's settings.
@@ -365,7 +379,17 @@ impl Connection {
     }
 
     fn invalid(&mut self, why: &'static str) {
-        self.close(CloseCause::InvalidState(why), DisconnectReason::ForcedClose);
+        self.close(CloseCause::InvalidState(why), self.server_close_reason());
+    }
+
+    /// The reason sockets see when the server closes the client (see
+    /// [`handle_websocket`](Self::handle_websocket)).
+    fn server_close_reason(&self) -> DisconnectReason {
+        if self.websocket {
+            DisconnectReason::ForcedClose
+        } else {
+            DisconnectReason::ForcedServerClose
+        }
     }
 
     // ---------------------------------------------------------------------------------------
@@ -554,7 +578,8 @@ impl Connection {
             // The reference closes a client that joined nothing, even one still in a
             // namespace's middlewares.
             if !self.namespaces.iter().any(|(_, s)| *s == NspState::Connected) {
-                return self.close(CloseCause::ConnectTimeout, DisconnectReason::ForcedServerClose);
+                let reason = self.server_close_reason();
+                return self.close(CloseCause::ConnectTimeout, reason);
             }
             self.connect_deadline = None;
         }

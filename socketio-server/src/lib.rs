@@ -1,40 +1,73 @@
-//! The Socket.IO server API (`Server`, `Namespace`, `Socket`, broadcast operators) over
-//! `engineio-server` and the sans-IO Socket.IO connection machine of `socketio-parser`.
+//! A Socket.IO server (protocol v5, and v4 for Socket.IO 2 clients) over tokio: namespaces,
+//! rooms, broadcasts, acknowledgements with timeouts, middlewares, and the whole server API of
+//! the reference implementation in idiomatic async Rust.
 //!
-//! This crate holds no code yet. The pieces it will assemble exist and are tested:
+//! Protocol decisions are made by the sans-IO machines of `engineio-parser` (the Engine.IO
+//! session) and `socketio-parser` (the Socket.IO connection: namespace joins, the connect
+//! timeout, ack deadlines, the invalid-state rules). This crate runs one Engine.IO session task
+//! per connection, feeds the Socket.IO machine inside it, and gives the application its
+//! handles: [`SocketIo`], [`Namespace`], [`Socket`], [`BroadcastOperator`].
 //!
-//! * `engineio_server::EngineIo` runs one task per Engine.IO session and calls an
-//!   `engineio_server::Handler` from inside that task (`on_connection` returns per-session state,
-//!   `on_message`, `on_upgrade`, `on_close`).
-//! * `socketio_parser::connection::Connection` is the Socket.IO side of one Engine.IO
-//!   connection: namespace `CONNECT` (→ `accept` / `reject` / `reject_invalid_namespace`),
-//!   `DISCONNECT` both ways, the connect timeout, ack deadlines (`expect_ack` with ids the caller
-//!   allocates, as the reference allocates them per namespace), the invalid-state rules, and the
-//!   v4 behaviour for Engine.IO v3 clients.
-//! * `socketio_parser::to_payload` serialises arguments with binary data into JSON plus
-//!   attachments; `socketio_adapter::RoomIndex` holds rooms with the reference's ordering and
-//!   room events and computes broadcast targets without allocating per recipient.
+//! # Example
 //!
-//! The intended shape, so that protocol decisions stay in the parser crates:
+//! ```no_run
+//! use socketio_server::{Config, SocketIo};
 //!
-//! 1. The server's `Handler::Connection` state is one `Connection` machine plus the socket
-//!    handles of the namespaces the client joined. `on_message` feeds the machine
-//!    (`handle_message`), then drains `poll_transmit` into the Engine.IO socket (text and binary
-//!    messages; `Transmit::Close` closes the engine session) and `poll_event` into namespace
-//!    logic: `Connect` runs the namespace's async middlewares in a spawned task that reports back
-//!    through the Engine.IO socket's inbox, `Event` dispatches to the socket's handlers (`on`,
-//!    `on_any`, `socket.use` middlewares), `Ack` completes the ack future, `AckTimeout` fails it,
-//!    `Disconnect` runs `disconnecting`/`disconnect` handlers and leaves every room.
-//! 2. One timer per connection: `Handler::poll_timeout` returns the machine's `poll_timeout`,
-//!    and the engine task sleeps until the earlier of it and the session's own deadline, then
-//!    calls `Handler::on_timeout`. Work finished in other tasks (async middlewares, emits from
-//!    application tasks) comes back into the connection's task through `Socket::post` and
-//!    `Handler::on_post`.
-//! 3. Ack ids come from one counter per namespace, so a broadcast with acks is encoded once with
-//!    one id and every recipient's machine `expect_ack`s it.
-//! 4. A broadcast is encoded once (`Packet::encode_message` writes the Engine.IO `4` and the
-//!    packet in one buffer) and the same bytes are queued on every recipient; `volatile` is
-//!    dropped for sessions that are not writable (`Session::is_writable`).
-//! 5. The adapter trait (in `socketio-adapter`) is async where a remote node can be involved
-//!    (`fetch_sockets`, `server_side_emit` with responses, broadcast acks counting clients per
-//!    node, server count) and carries the connection-state-recovery session store.
+//! # async fn run() -> std::io::Result<()> {
+//! let io = SocketIo::new(Config::default());
+//! io.on_connection(|socket| async move {
+//!     socket.emit("hello", "world").ok();
+//!     socket.on("chat", |socket, event| async move {
+//!         let text: String = event.arg().unwrap_or_default();
+//!         // Everyone else in the namespace gets the message; the sender gets an ack.
+//!         socket.broadcast().emit("chat", &(socket.id(), &text)).ok();
+//!         event.reply(&"received").ok();
+//!     });
+//! });
+//! io.listen("127.0.0.1:3000").await
+//! # }
+//! ```
+//!
+//! # How it runs
+//!
+//! * A handler that finishes without waiting runs on the connection's task; one that waits is
+//!   moved to a task of its own. Event handlers of one connection therefore start in the order
+//!   the events arrived.
+//! * Emitting serialises the arguments once and queues the Engine.IO messages on the
+//!   connection; a broadcast encodes the packet once and queues the same bytes on every
+//!   recipient.
+//! * Acknowledgement ids come from one counter per namespace, as in the reference; their
+//!   deadlines are the Socket.IO machine's, fired by the connection's timer.
+//!
+//! # What it does not do
+//!
+//! TLS (put a proxy or a TLS-terminating listener in front), JSONP polling and WebTransport.
+//! The `compress` flag is carried (and sent to other nodes) but frames are compressed by the
+//! Engine.IO options alone.
+
+mod client;
+mod clock;
+pub mod config;
+mod encode;
+mod error;
+mod handshake;
+mod namespace;
+mod operators;
+mod run;
+mod server;
+mod socket;
+
+pub use config::{Config, ParserKind};
+pub use encode::{Encoded, Spread};
+pub use error::{AckError, BroadcastAckError, ConnectError, EmitError, SocketError};
+pub use handshake::Handshake;
+pub use namespace::{Namespace, ParentNamespace};
+pub use operators::{BroadcastOperator, IntoRooms, RemoteSocket};
+pub use server::{AdapterFactory, Builder, ClientState, SocketIo, SocketIoHandler};
+pub use socket::{AckFuture, AckResponse, AckSender, Emitter, Event, Socket};
+pub use socketio_adapter::{self as adapter, Room};
+pub use socketio_parser::connection::DisconnectReason;
+pub use socketio_parser::{Bytes, Payload, PayloadError, Value};
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

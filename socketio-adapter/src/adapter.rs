@@ -1,0 +1,214 @@
+//! The `Adapter` trait: what a namespace asks of the layer that knows where its sockets are, on
+//! this node and on the others.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytestring::ByteString;
+use socketio_parser::Packet;
+
+use crate::rooms::{Room, RoomEvent};
+
+/// A boxed, sendable future, as the adapter's remote-capable methods return them.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A socket id: 20 characters from a CSPRNG (or `nsp#sid` for Socket.IO 2 clients).
+pub type Sid = ByteString;
+
+/// The modifiers of a broadcast, as the reference's `BroadcastFlags` (and its cluster wire
+/// format) carry them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BroadcastFlags {
+    /// Only this node's sockets.
+    pub local: bool,
+    /// Skip a client whose transport cannot take the packet right now.
+    pub volatile: bool,
+    /// The `compress` flag, when set explicitly.
+    pub compress: Option<bool>,
+    /// How long a broadcast with acks waits for the answers.
+    pub timeout: Option<Duration>,
+    /// The ack of an emit to one remote socket takes one answer, not an array.
+    pub expect_single_response: bool,
+}
+
+/// Which sockets an operation reaches, and how: every socket when `rooms` is empty, else the
+/// union of `rooms`, minus the sockets in any `except` room.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BroadcastOptions {
+    /// The rooms reached; empty means every socket of the namespace.
+    pub rooms: Vec<Room>,
+    /// The rooms whose sockets are left out.
+    pub except: Vec<Room>,
+    /// The modifiers.
+    pub flags: BroadcastFlags,
+}
+
+impl BroadcastOptions {
+    /// Every socket of the namespace.
+    pub fn all() -> Self {
+        Self::default()
+    }
+
+    /// The sockets of `rooms`.
+    pub fn to(rooms: impl IntoIterator<Item = Room>) -> Self {
+        BroadcastOptions { rooms: rooms.into_iter().collect(), ..Self::default() }
+    }
+
+    /// The socket `sid` alone (every socket is in the room named by its id).
+    pub fn socket(sid: &Sid) -> Self {
+        Self::to([sid.clone()])
+    }
+}
+
+/// A socket as `fetch_sockets` reports it, from this node or another: what the reference's
+/// `RemoteSocket` carries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SocketDetails {
+    /// The socket id.
+    pub id: Sid,
+    /// The handshake, in the reference's JSON shape (`headers`, `time`, `address`, `xdomain`,
+    /// `secure`, `issued`, `url`, `query`, `auth`).
+    pub handshake: serde_json::Value,
+    /// The rooms the socket is in (its own id included).
+    pub rooms: Vec<Room>,
+    /// The socket's `data`.
+    pub data: serde_json::Value,
+}
+
+/// A socket of this node, as the adapter delivers to it. The server implements it on its
+/// socket handle; cloning must be cheap.
+pub trait LocalSocket: Clone + Send + Sync + 'static {
+    /// A packet as this node's sockets send it: encoded once per broadcast, shared by every
+    /// recipient.
+    type Encoded: Send + Sync + 'static;
+    /// Where the answers of a broadcast with acks go.
+    type AckSink: Clone + Send + Sync + 'static;
+
+    /// The socket id.
+    fn id(&self) -> &Sid;
+
+    /// Queues `packet` for the client. A `volatile` packet is dropped when the transport cannot
+    /// take it now; with `ack`, the client's answer is reported to it. Answers whether the
+    /// packet was queued.
+    fn send(&self, packet: &Self::Encoded, flags: &BroadcastFlags, ack: Option<&Self::AckSink>) -> bool;
+
+    /// Disconnects the socket (with `close`, the whole client connection).
+    fn disconnect(&self, close: bool);
+
+    /// What `fetch_sockets` reports about the socket; `rooms` is filled in by the adapter.
+    fn details(&self) -> SocketDetails;
+}
+
+/// Why a remote-capable operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdapterError {
+    /// Not every node answered in time.
+    #[error("timeout reached: only {received} responses received out of {expected}")]
+    Timeout {
+        /// Nodes (or clients) that answered.
+        received: usize,
+        /// Nodes (or clients) expected to answer.
+        expected: usize,
+    },
+    /// The operation is not possible with this adapter (`fetch_sockets` on a parent namespace,
+    /// say).
+    #[error("{0}")]
+    Unsupported(&'static str),
+    /// The link to the other nodes failed.
+    #[error("adapter transport: {0}")]
+    Transport(String),
+}
+
+/// Called for every room event of a namespace's adapter.
+pub type RoomEventListener = Arc<dyn Fn(&RoomEvent<Sid>) + Send + Sync>;
+
+/// The layer that knows which sockets are in which rooms, delivers broadcasts, and relays the
+/// operations that involve other nodes. One adapter serves one namespace.
+///
+/// Room membership and delivery to this node's sockets are synchronous, as in the reference.
+/// Everything that may involve another node returns a future. The in-memory
+/// [`MemoryAdapter`](crate::MemoryAdapter) is the single-node implementation; a cluster adapter
+/// wraps it and adds the remote half.
+pub trait Adapter<S: LocalSocket>: Send + Sync + 'static {
+    /// Registers a connected socket of this node and joins it to `rooms` (the reference's
+    /// `addAll` on connect: the socket's own room first).
+    fn add_socket(&self, socket: S, rooms: &[Room]);
+
+    /// Joins socket `sid` (of this node) to `rooms`.
+    fn add_all(&self, sid: &str, rooms: &[Room]);
+
+    /// Makes socket `sid` leave `room`.
+    fn del(&self, sid: &str, room: &str);
+
+    /// Makes socket `sid` leave every room and unregisters it.
+    fn del_all(&self, sid: &str);
+
+    /// The rooms socket `sid` of this node is in, in join order.
+    fn socket_rooms(&self, sid: &str) -> Option<Vec<Room>>;
+
+    /// The socket `sid` of this node.
+    fn local_socket(&self, sid: &str) -> Option<S>;
+
+    /// The sockets of this node an operation reaches.
+    fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<S>;
+
+    /// The number of sockets of this node.
+    fn local_count(&self) -> usize;
+
+    /// Every room of this node.
+    fn local_rooms(&self) -> Vec<Room>;
+
+    /// Sends `packet` (already encoded for this node as `encoded`) to the sockets `opts` reach,
+    /// on every node unless `local`.
+    fn broadcast(&self, packet: &Packet, encoded: &S::Encoded, opts: &BroadcastOptions);
+
+    /// Sends `packet`, whose ack id is set, to the sockets `opts` reach; each client's answer
+    /// goes to `acks`. Resolves to the number of clients expected to answer, on every node.
+    fn broadcast_with_ack<'a>(
+        &'a self,
+        packet: &'a Packet,
+        encoded: &'a S::Encoded,
+        opts: &'a BroadcastOptions,
+        acks: S::AckSink,
+    ) -> BoxFuture<'a, Result<usize, AdapterError>>;
+
+    /// The sockets `opts` reach, on every node unless `local`.
+    fn fetch_sockets<'a>(
+        &'a self,
+        opts: &'a BroadcastOptions,
+    ) -> BoxFuture<'a, Result<Vec<SocketDetails>, AdapterError>>;
+
+    /// Joins the sockets `opts` reach to `rooms`, on every node unless `local`.
+    fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]);
+
+    /// Makes the sockets `opts` reach leave `rooms`, on every node unless `local`.
+    fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]);
+
+    /// Disconnects the sockets `opts` reach, on every node unless `local`.
+    fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool);
+
+    /// Sends `[event, ...args]` (JSON) to the other nodes' server-side handlers. Resolves to the
+    /// number of other nodes reached: 0 on a single node.
+    fn server_side_emit(&self, args: serde_json::Value) -> BoxFuture<'_, Result<usize, AdapterError>>;
+
+    /// Sends `[event, ...args]` to the other nodes' server-side handlers and collects one answer
+    /// per node until `timeout`. Resolves to no answer on a single node.
+    fn server_side_emit_with_ack(
+        &self,
+        args: serde_json::Value,
+        timeout: Duration,
+    ) -> BoxFuture<'_, Result<Vec<serde_json::Value>, AdapterError>>;
+
+    /// The number of nodes, this one included.
+    fn server_count(&self) -> BoxFuture<'_, Result<usize, AdapterError>>;
+
+    /// Calls `listener` for every room event from now on (`create-room`, `join-room`,
+    /// `leave-room`, `delete-room`).
+    fn on_room_event(&self, listener: RoomEventListener);
+
+    /// Releases what the adapter holds (subscriptions, timers).
+    fn close(&self) -> BoxFuture<'_, ()>;
+}

@@ -1,0 +1,275 @@
+//! The in-memory adapter: one node, rooms in a [`RoomIndex`].
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use socketio_parser::Packet;
+
+use crate::adapter::{
+    Adapter, AdapterError, BoxFuture, BroadcastOptions, LocalSocket, RoomEventListener, SocketDetails,
+};
+use crate::rooms::{BroadcastTarget, Room, RoomEvent, RoomIndex, TargetScratch};
+
+/// The default adapter: every socket of the namespace is on this node.
+///
+/// Sockets live in a slab whose slot numbers are the keys of the [`RoomIndex`], so resolving a
+/// broadcast's recipients costs no lookup by id. The lock is held while the recipients are
+/// collected, never while packets are queued on them.
+pub struct MemoryAdapter<S: LocalSocket> {
+    state: Mutex<State<S>>,
+    listeners: Mutex<Vec<RoomEventListener>>,
+}
+
+struct State<S> {
+    index: RoomIndex<u32>,
+    slots: Vec<Option<S>>,
+    free: Vec<u32>,
+    by_id: HashMap<crate::Sid, u32>,
+    scratch: TargetScratch,
+}
+
+impl<S: LocalSocket> Default for MemoryAdapter<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S: LocalSocket> std::fmt::Debug for MemoryAdapter<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.state();
+        f.debug_struct("MemoryAdapter")
+            .field("sockets", &state.by_id.len())
+            .field("rooms", &state.index.room_count())
+            .finish()
+    }
+}
+
+impl<S: LocalSocket> MemoryAdapter<S> {
+    /// An empty adapter.
+    pub fn new() -> Self {
+        MemoryAdapter {
+            state: Mutex::new(State {
+                index: RoomIndex::new(),
+                slots: Vec::new(),
+                free: Vec::new(),
+                by_id: HashMap::new(),
+                scratch: TargetScratch::new(),
+            }),
+            listeners: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State<S>> {
+        // Every mutation leaves the state consistent before anything that could panic.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn listeners(&self) -> Vec<RoomEventListener> {
+        self.listeners.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Runs `f`, a change to socket `sid`'s rooms, on the state, collecting room events when
+    /// someone listens, and reports them after the lock is released.
+    fn mutate<R>(&self, sid: &str, f: impl FnOnce(&mut State<S>, &mut dyn FnMut(RoomEvent<u32>)) -> R) -> R {
+        let listeners = self.listeners();
+        if listeners.is_empty() {
+            return f(&mut self.state(), &mut |_| {});
+        }
+        let mut events = Vec::new();
+        let result = f(&mut self.state(), &mut |e| events.push(e));
+        if !events.is_empty() {
+            let sid = crate::Sid::from(sid);
+            for event in events {
+                let event = RoomEvent { kind: event.kind, room: event.room, key: sid.clone() };
+                for listener in &listeners {
+                    listener(&event);
+                }
+            }
+        }
+        result
+    }
+
+    /// Every socket reached by `opts`, in the index's order.
+    fn targets(&self, opts: &BroadcastOptions) -> Vec<S> {
+        let mut state = self.state();
+        let state = &mut *state;
+        let target = BroadcastTarget { rooms: &opts.rooms, except: &opts.except };
+        let mut out = Vec::with_capacity(state.index.count_targets(&target));
+        let slots = &state.slots;
+        state.index.for_each_target_with(&target, &mut state.scratch, |key| {
+            if let Some(Some(socket)) = slots.get(key as usize) {
+                out.push(socket.clone());
+            }
+        });
+        out
+    }
+}
+
+impl<S> State<S> {
+    fn socket(&self, key: u32) -> Option<&S> {
+        self.slots.get(key as usize).and_then(Option::as_ref)
+    }
+}
+
+impl<S: LocalSocket> Adapter<S> for MemoryAdapter<S> {
+    fn add_socket(&self, socket: S, rooms: &[Room]) {
+        let sid = socket.id().clone();
+        self.mutate(&sid, |state, on_event| {
+            let key = match state.by_id.get(socket.id()) {
+                Some(&key) => {
+                    state.slots[key as usize] = Some(socket);
+                    key
+                }
+                None => {
+                    let key = match state.free.pop() {
+                        Some(key) => {
+                            state.slots[key as usize] = Some(socket.clone());
+                            key
+                        }
+                        None => {
+                            state.slots.push(Some(socket.clone()));
+                            (state.slots.len() - 1) as u32
+                        }
+                    };
+                    state.by_id.insert(socket.id().clone(), key);
+                    key
+                }
+            };
+            state.index.add_all(key, rooms.iter().cloned(), on_event);
+        });
+    }
+
+    fn add_all(&self, sid: &str, rooms: &[Room]) {
+        self.mutate(sid, |state, on_event| {
+            if let Some(&key) = state.by_id.get(sid) {
+                state.index.add_all(key, rooms.iter().cloned(), on_event);
+            }
+        });
+    }
+
+    fn del(&self, sid: &str, room: &str) {
+        self.mutate(sid, |state, on_event| {
+            if let Some(&key) = state.by_id.get(sid) {
+                state.index.del(key, room, on_event);
+            }
+        });
+    }
+
+    fn del_all(&self, sid: &str) {
+        self.mutate(sid, |state, on_event| {
+            let Some(&key) = state.by_id.get(sid) else { return };
+            state.index.del_all(key, on_event);
+            // The slot is freed after the events, which name the socket.
+            state.by_id.remove(sid);
+            state.slots[key as usize] = None;
+            state.free.push(key);
+        });
+    }
+
+    fn socket_rooms(&self, sid: &str) -> Option<Vec<Room>> {
+        let state = self.state();
+        let key = *state.by_id.get(sid)?;
+        Some(state.index.rooms_of(key)?.cloned().collect())
+    }
+
+    fn local_socket(&self, sid: &str) -> Option<S> {
+        let state = self.state();
+        let key = *state.by_id.get(sid)?;
+        state.socket(key).cloned()
+    }
+
+    fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<S> {
+        self.targets(opts)
+    }
+
+    fn local_count(&self) -> usize {
+        self.state().by_id.len()
+    }
+
+    fn local_rooms(&self) -> Vec<Room> {
+        self.state().index.all_rooms().cloned().collect()
+    }
+
+    fn broadcast(&self, _packet: &Packet, encoded: &S::Encoded, opts: &BroadcastOptions) {
+        for socket in self.targets(opts) {
+            socket.send(encoded, &opts.flags, None);
+        }
+    }
+
+    fn broadcast_with_ack<'a>(
+        &'a self,
+        _packet: &'a Packet,
+        encoded: &'a S::Encoded,
+        opts: &'a BroadcastOptions,
+        acks: S::AckSink,
+    ) -> BoxFuture<'a, Result<usize, AdapterError>> {
+        let mut expected = 0;
+        for socket in self.targets(opts) {
+            if socket.send(encoded, &opts.flags, Some(&acks)) {
+                expected += 1;
+            }
+        }
+        Box::pin(std::future::ready(Ok(expected)))
+    }
+
+    fn fetch_sockets<'a>(
+        &'a self,
+        opts: &'a BroadcastOptions,
+    ) -> BoxFuture<'a, Result<Vec<SocketDetails>, AdapterError>> {
+        let sockets = self.targets(opts);
+        let details = sockets
+            .iter()
+            .map(|socket| {
+                let mut details = socket.details();
+                details.rooms = self.socket_rooms(socket.id()).unwrap_or_default();
+                details
+            })
+            .collect();
+        Box::pin(std::future::ready(Ok(details)))
+    }
+
+    fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        for socket in self.targets(opts) {
+            self.add_all(socket.id(), rooms);
+        }
+    }
+
+    fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        for socket in self.targets(opts) {
+            for room in rooms {
+                self.del(socket.id(), room);
+            }
+        }
+    }
+
+    fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool) {
+        for socket in self.targets(opts) {
+            socket.disconnect(close);
+        }
+    }
+
+    fn server_side_emit(&self, _args: serde_json::Value) -> BoxFuture<'_, Result<usize, AdapterError>> {
+        Box::pin(std::future::ready(Ok(0)))
+    }
+
+    fn server_side_emit_with_ack(
+        &self,
+        _args: serde_json::Value,
+        _timeout: Duration,
+    ) -> BoxFuture<'_, Result<Vec<serde_json::Value>, AdapterError>> {
+        Box::pin(std::future::ready(Ok(Vec::new())))
+    }
+
+    fn server_count(&self) -> BoxFuture<'_, Result<usize, AdapterError>> {
+        Box::pin(std::future::ready(Ok(1)))
+    }
+
+    fn on_room_event(&self, listener: RoomEventListener) {
+        self.listeners.lock().unwrap_or_else(|e| e.into_inner()).push(listener);
+    }
+
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(std::future::ready(()))
+    }
+}

@@ -1,0 +1,54 @@
+//! A Socket.IO echo server: the event contract the load generator and the interop smoke tests
+//! drive.
+//!
+//! * `echo`: acknowledged with the same arguments (JSON or binary);
+//! * `bcast`: its arguments are sent to every socket of `/` as `bcast`;
+//! * `count`: acknowledged with the number of sockets connected to `/` on this node.
+//!
+//! ```text
+//! cargo run -p socketio-server --example echo -- --port 3000
+//! ```
+
+use socketio_server::{Config, SocketIo, Spread};
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    let mut port = 3000u16;
+    let mut config = Config::default();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--port" => port = args.next().and_then(|p| p.parse().ok()).unwrap_or(port),
+            "--allow-eio3" => config.engine.allow_eio3 = true,
+            #[cfg(feature = "msgpack")]
+            "--msgpack" => config.parser = socketio_server::ParserKind::MsgPack,
+            other => eprintln!("unknown argument {other}"),
+        }
+    }
+    let io = SocketIo::new(config);
+    let broadcaster = io.clone();
+    io.on_connection(move |socket| {
+        let io = broadcaster.clone();
+        async move {
+            socket.on("echo", |_, event| async move {
+                if let Ok(args) = event.values() {
+                    let _ = event.reply(&Spread(args));
+                }
+            });
+            socket.on("bcast", move |_, event| {
+                let io = io.clone();
+                async move {
+                    if let Ok(args) = event.values() {
+                        let _ = io.emit("bcast", &Spread(args));
+                    }
+                }
+            });
+            socket.on("count", |socket, event| async move {
+                let _ = event.reply(&socket.namespace().sockets().len());
+            });
+        }
+    });
+    println!("listening on http://127.0.0.1:{port}");
+    io.listen(("127.0.0.1", port)).await
+}

@@ -1,0 +1,89 @@
+//! The server's error types, grouped by what went wrong.
+
+/// Why a packet could not be sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EmitError {
+    /// The event name is reserved by the protocol (`connect`, `connect_error`, `disconnect`,
+    /// `disconnecting`, `newListener`, `removeListener`); the reference throws for these.
+    #[error("\"{0}\" is a reserved event name")]
+    ReservedEvent(String),
+    /// The arguments could not be serialised. Carries serde's message.
+    #[error("cannot serialise the arguments: {0}")]
+    Serialize(String),
+    /// The socket is disconnected.
+    #[error("the socket is disconnected")]
+    Disconnected,
+}
+
+/// Why an emit with an acknowledgement got no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AckError {
+    /// The client did not answer in time (the reference's `operation has timed out`).
+    #[error("operation has timed out")]
+    Timeout,
+    /// The socket disconnected before answering.
+    #[error("the socket disconnected before answering")]
+    Disconnected,
+    /// The packet could not be sent.
+    #[error(transparent)]
+    Emit(#[from] EmitError),
+}
+
+/// Why a broadcast with acknowledgements did not collect every answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BroadcastAckError {
+    /// Not every client answered in time; the answers that did arrive are kept.
+    #[error("operation has timed out: {} of {expected} clients answered", responses.len())]
+    Timeout {
+        /// The answers that arrived, in arrival order.
+        responses: Vec<crate::AckResponse>,
+        /// How many clients were expected to answer, on every node.
+        expected: usize,
+    },
+    /// The packet could not be sent.
+    #[error(transparent)]
+    Emit(#[from] EmitError),
+    /// The adapter could not reach the other nodes.
+    #[error(transparent)]
+    Adapter(#[from] socketio_adapter::AdapterError),
+}
+
+/// A connection middleware's refusal: the client receives it as a `connect_error` whose
+/// `err.message` is `message` and `err.data` is `data`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct ConnectError {
+    /// The message.
+    pub message: String,
+    /// Extra JSON data, if any.
+    pub data: Option<serde_json::Value>,
+}
+
+impl ConnectError {
+    /// A refusal with `message`.
+    pub fn new(message: impl Into<String>) -> Self {
+        ConnectError { message: message.into(), data: None }
+    }
+
+    /// The same refusal with `data` for the client.
+    #[must_use]
+    pub fn with_data(mut self, data: impl serde::Serialize) -> Self {
+        self.data = Some(serde_json::to_value(data).unwrap_or(serde_json::Value::Null));
+        self
+    }
+}
+
+/// An error reported to a socket's `on_error` handlers.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SocketError {
+    /// The client sent a packet that could not be decoded; the connection is closed.
+    #[error("invalid packet: {0}")]
+    Decode(#[from] socketio_parser::DecodeError),
+    /// A packet middleware (`Socket::use_middleware`) refused a packet; it was dropped.
+    #[error("{0}")]
+    Middleware(String),
+}

@@ -1,0 +1,451 @@
+//! The server: namespaces, the Engine.IO server under them, and shutdown.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+
+use bytestring::ByteString;
+use engineio_parser::{CloseReason, Data};
+use engineio_server::{EngineIo, EngineIoLayer, Handler};
+use serde::Serialize;
+use socketio_adapter::{Adapter, AdapterError, MemoryAdapter};
+
+use crate::client::{Client, Command};
+use crate::config::Config;
+use crate::error::{BroadcastAckError, ConnectError, EmitError};
+use crate::namespace::{Handlers, Matcher, Namespace, NsInner, ParentInner, ParentNamespace};
+use crate::operators::{BroadcastOperator, IntoRooms, RemoteSocket};
+use crate::socket::Socket;
+use crate::{AckResponse, BoxFuture};
+
+/// Creates the adapter of each namespace (by name).
+pub type AdapterFactory = Arc<dyn Fn(&ByteString) -> Arc<dyn Adapter<Socket>> + Send + Sync>;
+
+type NewNamespaceHook = Arc<dyn Fn(&Namespace) + Send + Sync>;
+
+pub(crate) struct ServerInner {
+    pub(crate) config: Config,
+    namespaces: RwLock<HashMap<ByteString, Namespace>>,
+    parents: RwLock<Vec<Arc<ParentInner>>>,
+    adapter: AdapterFactory,
+    new_namespace: RwLock<Vec<NewNamespaceHook>>,
+}
+
+impl ServerInner {
+    fn namespaces(&self) -> RwLockReadGuard<'_, HashMap<ByteString, Namespace>> {
+        self.namespaces.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn namespaces_mut(&self) -> RwLockWriteGuard<'_, HashMap<ByteString, Namespace>> {
+        self.namespaces.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn new_adapter(&self, name: &ByteString) -> Arc<dyn Adapter<Socket>> {
+        (self.adapter)(name)
+    }
+
+    pub(crate) fn namespace(&self, name: &str) -> Option<Arc<NsInner>> {
+        self.namespaces().get(name).map(|ns| ns.0.clone())
+    }
+
+    pub(crate) fn has_parents(&self) -> bool {
+        !self.parents.read().unwrap_or_else(|e| e.into_inner()).is_empty()
+    }
+
+    /// The child namespace `name` of the first dynamic namespace that accepts it, created if
+    /// needed.
+    pub(crate) async fn resolve_dynamic(
+        self: &Arc<Self>,
+        name: &ByteString,
+        auth: &serde_json::Value,
+    ) -> Option<Arc<NsInner>> {
+        let parents: Vec<Arc<ParentInner>> = self.parents.read().unwrap_or_else(|e| e.into_inner()).clone();
+        for parent in parents {
+            if !parent.accepts(name, auth).await {
+                continue;
+            }
+            let (ns, created) = {
+                let mut namespaces = self.namespaces_mut();
+                if let Some(ns) = namespaces.get(name) {
+                    (ns.clone(), false)
+                } else {
+                    let ns = Namespace(NsInner::new(
+                        name.clone(),
+                        self,
+                        parent.handlers(),
+                        Some(Arc::downgrade(&parent)),
+                    ));
+                    namespaces.insert(name.clone(), ns.clone());
+                    parent.children().insert(name.clone(), ns.clone());
+                    (ns, true)
+                }
+            };
+            if created {
+                self.announce(&ns);
+            }
+            return Some(ns.0);
+        }
+        None
+    }
+
+    /// Removes an empty child namespace (`cleanup_empty_child_namespaces`).
+    pub(crate) fn remove_child(&self, parent: &ParentInner, ns: &Arc<NsInner>) {
+        let removed = {
+            let mut namespaces = self.namespaces_mut();
+            match namespaces.get(&ns.name) {
+                Some(current) if Arc::ptr_eq(&current.0, ns) && ns.adapter.local_count() == 0 => {
+                    namespaces.remove(&ns.name);
+                    parent.children().remove(&ns.name);
+                    true
+                }
+                _ => false,
+            }
+        };
+        if removed {
+            let adapter = ns.adapter.clone();
+            tokio::spawn(async move { adapter.close().await });
+        }
+    }
+
+    fn announce(&self, ns: &Namespace) {
+        let hooks = self.new_namespace.read().unwrap_or_else(|e| e.into_inner()).clone();
+        for hook in hooks {
+            hook(ns);
+        }
+    }
+}
+
+/// The Engine.IO handler: one [`Client`] per connection.
+pub struct SocketIoHandler {
+    inner: Arc<ServerInner>,
+}
+
+impl fmt::Debug for SocketIoHandler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SocketIoHandler").finish_non_exhaustive()
+    }
+}
+
+/// The per-connection state the Engine.IO server keeps for the Socket.IO server.
+pub struct ClientState(Client);
+
+impl fmt::Debug for ClientState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientState").finish_non_exhaustive()
+    }
+}
+
+impl Handler for SocketIoHandler {
+    type Connection = ClientState;
+
+    fn on_connection(&self, socket: Arc<engineio_server::Socket>) -> ClientState {
+        ClientState(Client::new(self.inner.clone(), socket))
+    }
+
+    fn on_message(&self, client: &mut ClientState, data: Data) {
+        client.0.on_message(data);
+    }
+
+    fn on_upgrade(&self, client: &mut ClientState) {
+        client.0.on_upgrade();
+    }
+
+    fn on_close(&self, client: ClientState, reason: CloseReason) {
+        client.0.on_close(reason);
+    }
+
+    fn poll_timeout(&self, client: &mut ClientState) -> Option<std::time::Instant> {
+        client.0.poll_timeout()
+    }
+
+    fn on_timeout(&self, client: &mut ClientState, now: std::time::Instant) {
+        client.0.on_timeout(now);
+    }
+
+    fn on_post(&self, client: &mut ClientState, value: Box<dyn std::any::Any + Send>) {
+        if let Ok(command) = value.downcast::<Command>() {
+            client.0.on_command(*command);
+        }
+    }
+}
+
+/// Builds a [`SocketIo`] server with a custom adapter or Engine.IO hooks.
+#[must_use]
+pub struct Builder {
+    config: Config,
+    adapter: AdapterFactory,
+    engine: Box<dyn FnOnce(engineio_server::Builder) -> engineio_server::Builder>,
+}
+
+impl Builder {
+    /// A builder with `config` and the in-memory adapter.
+    pub fn new(config: Config) -> Self {
+        Builder {
+            config,
+            adapter: Arc::new(|_: &ByteString| {
+                Arc::new(MemoryAdapter::<Socket>::new()) as Arc<dyn Adapter<Socket>>
+            }),
+            engine: Box::new(|b| b),
+        }
+    }
+
+    /// Uses `factory` to create each namespace's adapter.
+    pub fn adapter(
+        mut self,
+        factory: impl Fn(&ByteString) -> Arc<dyn Adapter<Socket>> + Send + Sync + 'static,
+    ) -> Self {
+        self.adapter = Arc::new(factory);
+        self
+    }
+
+    /// Configures the Engine.IO server's hooks (`allow_request`, `headers`, ...).
+    pub fn engine(
+        mut self,
+        configure: impl FnOnce(engineio_server::Builder) -> engineio_server::Builder + 'static,
+    ) -> Self {
+        self.engine = Box::new(configure);
+        self
+    }
+
+    /// The server, with the main namespace `/` created.
+    pub fn build(self) -> SocketIo {
+        let inner = Arc::new(ServerInner {
+            config: self.config,
+            namespaces: RwLock::new(HashMap::new()),
+            parents: RwLock::new(Vec::new()),
+            adapter: self.adapter,
+            new_namespace: RwLock::new(Vec::new()),
+        });
+        let engine_config = inner.config.engine.clone();
+        let engine = (self.engine)(engineio_server::Builder::new(engine_config))
+            .build(SocketIoHandler { inner: inner.clone() });
+        let io = SocketIo { inner, engine };
+        io.of("/");
+        io
+    }
+}
+
+/// A Socket.IO server. Cloning gives another handle on the same server.
+///
+/// Methods that broadcast (`emit`, `to`, `fetch_sockets`, ...) act on the main namespace `/`,
+/// as the reference's `io.emit` does.
+#[derive(Clone)]
+pub struct SocketIo {
+    inner: Arc<ServerInner>,
+    engine: EngineIo<SocketIoHandler>,
+}
+
+impl fmt::Debug for SocketIo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SocketIo").field("path", &self.inner.config.engine.path).finish_non_exhaustive()
+    }
+}
+
+impl SocketIo {
+    /// A server with `config` and the in-memory adapter.
+    pub fn new(config: Config) -> Self {
+        Builder::new(config).build()
+    }
+
+    /// A builder, for a custom adapter or Engine.IO hooks.
+    pub fn builder(config: Config) -> Builder {
+        Builder::new(config)
+    }
+
+    /// The options.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The Engine.IO server underneath.
+    pub fn engine(&self) -> &EngineIo<SocketIoHandler> {
+        &self.engine
+    }
+
+    /// The namespace `name` (`/` prefixed if missing), created if it does not exist.
+    pub fn of(&self, name: &str) -> Namespace {
+        let name: ByteString =
+            if name.starts_with('/') { ByteString::from(name) } else { ByteString::from(format!("/{name}")) };
+        let (ns, created) = {
+            let mut namespaces = self.inner.namespaces_mut();
+            match namespaces.get(&name) {
+                Some(ns) => (ns.clone(), false),
+                None => {
+                    let ns = Namespace(NsInner::new(name.clone(), &self.inner, Handlers::default(), None));
+                    namespaces.insert(name, ns.clone());
+                    (ns, true)
+                }
+            }
+        };
+        if created {
+            self.inner.announce(&ns);
+        }
+        ns
+    }
+
+    /// A dynamic namespace: a child namespace is created for every name `pattern` matches
+    /// (the reference's `io.of(/regex/)`).
+    pub fn of_pattern(&self, pattern: regex::Regex) -> ParentNamespace {
+        self.add_parent(Matcher::Pattern(pattern))
+    }
+
+    /// A dynamic namespace: a child namespace is created for every name `accept` agrees to,
+    /// given the client's `auth` (the reference's `io.of((name, auth, next) => ...)`).
+    pub fn of_dynamic<F, Fut>(&self, accept: F) -> ParentNamespace
+    where
+        F: Fn(&str, &serde_json::Value) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = bool> + Send + 'static,
+    {
+        self.add_parent(Matcher::Predicate(Arc::new(move |name, auth| Box::pin(accept(name, auth)))))
+    }
+
+    fn add_parent(&self, matcher: Matcher) -> ParentNamespace {
+        let parent = Arc::new(ParentInner::new(matcher));
+        self.inner.parents.write().unwrap_or_else(|e| e.into_inner()).push(parent.clone());
+        ParentNamespace(parent)
+    }
+
+    /// Calls `hook` for every namespace created from now on (the reference's `new_namespace`).
+    pub fn on_new_namespace(&self, hook: impl Fn(&Namespace) + Send + Sync + 'static) {
+        self.inner.new_namespace.write().unwrap_or_else(|e| e.into_inner()).push(Arc::new(hook));
+    }
+
+    /// The main namespace `/`.
+    pub fn sockets(&self) -> Namespace {
+        self.of("/")
+    }
+
+    /// Adds a connection middleware to `/`.
+    pub fn use_middleware<F, Fut>(&self, middleware: F)
+    where
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
+    {
+        self.sockets().use_middleware(middleware);
+    }
+
+    /// Calls `handler` for every socket that joins `/`.
+    pub fn on_connection<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.sockets().on_connection(handler);
+    }
+
+    /// A broadcast to `rooms` of `/`.
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.sockets().to(rooms)
+    }
+
+    /// Same as [`to`](Self::to).
+    pub fn within(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.sockets().to(rooms)
+    }
+
+    /// A broadcast to every socket of `/` but those in `rooms`.
+    pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.sockets().except(rooms)
+    }
+
+    /// A broadcast to this node's sockets of `/`.
+    pub fn local(&self) -> BroadcastOperator {
+        self.sockets().local()
+    }
+
+    /// A volatile broadcast to `/`.
+    pub fn volatile(&self) -> BroadcastOperator {
+        self.sockets().volatile()
+    }
+
+    /// A broadcast to `/` with the `compress` flag.
+    pub fn compress(&self, compress: bool) -> BroadcastOperator {
+        self.sockets().compress(compress)
+    }
+
+    /// A broadcast to `/` whose acknowledgements are awaited for `timeout`.
+    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator {
+        self.sockets().timeout(timeout)
+    }
+
+    /// Sends `event` to every socket of `/`.
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), EmitError> {
+        self.sockets().emit(event, args)
+    }
+
+    /// Sends `event` to every socket of `/` and collects their acknowledgements.
+    pub fn emit_with_ack<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+    ) -> BoxFuture<'static, Result<Vec<AckResponse>, BroadcastAckError>> {
+        self.sockets().emit_with_ack(event, args)
+    }
+
+    /// Every socket of `/`, on every node.
+    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, AdapterError> {
+        self.sockets().fetch_sockets().await
+    }
+
+    /// Makes every socket of `/` join `rooms`.
+    pub fn sockets_join(&self, rooms: impl IntoRooms) {
+        self.sockets().sockets_join(rooms)
+    }
+
+    /// Makes every socket of `/` leave `rooms`.
+    pub fn sockets_leave(&self, rooms: impl IntoRooms) {
+        self.sockets().sockets_leave(rooms)
+    }
+
+    /// Disconnects every socket of `/`.
+    pub fn disconnect_sockets(&self, close: bool) {
+        self.sockets().disconnect_sockets(close)
+    }
+
+    /// Sends `event` to the server-side handlers of the other nodes (see
+    /// [`Namespace::server_side_emit`]).
+    pub async fn server_side_emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+    ) -> Result<usize, AdapterError> {
+        self.sockets().server_side_emit(event, args).await
+    }
+
+    /// Serves on `addr` until [`close`](Self::close).
+    pub async fn listen(&self, addr: impl tokio::net::ToSocketAddrs) -> std::io::Result<()> {
+        self.engine.clone().listen(addr).await
+    }
+
+    /// Serves connections from `listener` until [`close`](Self::close).
+    pub async fn serve(&self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+        self.engine.clone().serve(listener).await
+    }
+
+    /// A tower `Layer` serving Socket.IO under the server's path in front of another service
+    /// (an axum router, say).
+    pub fn layer(&self) -> EngineIoLayer<SocketIoHandler> {
+        EngineIoLayer::new(self.engine.clone())
+    }
+
+    /// Shuts down: every socket is disconnected with `server shutting down`, every connection
+    /// closed after its queued packets, adapters closed; `listen` and `serve` return.
+    pub async fn close(&self) {
+        for sid in self.engine_ids() {
+            if let Some(socket) = self.engine.socket(&sid) {
+                let _ = socket.post(Box::new(Command::Shutdown));
+            }
+        }
+        self.engine.close().await;
+        let namespaces: Vec<Namespace> = self.inner.namespaces().values().cloned().collect();
+        for ns in namespaces {
+            ns.0.adapter.close().await;
+        }
+    }
+
+    fn engine_ids(&self) -> Vec<ByteString> {
+        self.engine.session_ids()
+    }
+}

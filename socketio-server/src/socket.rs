@@ -1,0 +1,784 @@
+//! A socket: one client in one namespace.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytestring::ByteString;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use socketio_adapter::{BroadcastFlags, LocalSocket, Room, Sid, SocketDetails};
+use socketio_parser::connection::DisconnectReason;
+use socketio_parser::{from_args, from_payload, PacketType, Payload, PayloadError, Value};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::client::{AckSink, Command};
+use crate::encode::{self, Encoded};
+use crate::error::{AckError, EmitError, SocketError};
+use crate::handshake::Handshake;
+use crate::namespace::NsInner;
+use crate::operators::{BroadcastOperator, IntoRooms};
+use crate::run::{run_now_or_spawn, HandlerFuture};
+
+pub(crate) type EventHandler = Arc<dyn Fn(Socket, Event) -> HandlerFuture + Send + Sync>;
+pub(crate) type DisconnectHandler = Arc<dyn Fn(Socket, DisconnectReason) -> HandlerFuture + Send + Sync>;
+pub(crate) type OutgoingHandler = Arc<dyn Fn(&Socket, &str, &Payload) + Send + Sync>;
+pub(crate) type ErrorHandler = Arc<dyn Fn(&Socket, &SocketError) + Send + Sync>;
+pub(crate) type PacketMiddleware = Arc<dyn Fn(&Socket, &Event) -> Result<(), String> + Send + Sync>;
+pub(crate) type UpgradeHandler = Arc<dyn Fn(&Socket) + Send + Sync>;
+
+/// One client connected to one namespace. Cloning gives another handle on the same socket;
+/// handles may be used from any task.
+#[derive(Clone)]
+pub struct Socket(pub(crate) Arc<SocketInner>);
+
+pub(crate) struct SocketInner {
+    id: Sid,
+    pid: Option<Sid>,
+    pub(crate) ns: Arc<NsInner>,
+    pub(crate) engine: Arc<engineio_server::Socket>,
+    auth: serde_json::Value,
+    issued: u64,
+    state: AtomicU8,
+    recovered: bool,
+    has_outgoing: AtomicBool,
+    listeners: Mutex<Listeners>,
+    data: Mutex<serde_json::Value>,
+    extensions: Mutex<http::Extensions>,
+}
+
+const PENDING: u8 = 0;
+const CONNECTED: u8 = 1;
+const DISCONNECTED: u8 = 2;
+
+#[derive(Default)]
+struct Listeners {
+    events: HashMap<String, Vec<(EventHandler, bool)>>,
+    any: Vec<EventHandler>,
+    outgoing: Vec<OutgoingHandler>,
+    disconnecting: Vec<DisconnectHandler>,
+    disconnect: Vec<DisconnectHandler>,
+    error: Vec<ErrorHandler>,
+    middlewares: Vec<PacketMiddleware>,
+    upgrade: Vec<UpgradeHandler>,
+}
+
+impl fmt::Debug for Socket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.0.id)
+            .field("nsp", &self.0.ns.name)
+            .field("connected", &self.connected())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for Socket {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Socket {
+    pub(crate) fn new(
+        id: Sid,
+        pid: Option<Sid>,
+        ns: Arc<NsInner>,
+        engine: Arc<engineio_server::Socket>,
+        auth: serde_json::Value,
+    ) -> Self {
+        Socket(Arc::new(SocketInner {
+            id,
+            pid,
+            ns,
+            engine,
+            auth,
+            issued: crate::handshake::epoch_millis(),
+            state: AtomicU8::new(PENDING),
+            recovered: false,
+            has_outgoing: AtomicBool::new(false),
+            listeners: Mutex::new(Listeners::default()),
+            data: Mutex::new(serde_json::Value::Null),
+            extensions: Mutex::new(http::Extensions::new()),
+        }))
+    }
+
+    fn listeners(&self) -> MutexGuard<'_, Listeners> {
+        self.0.listeners.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    // -------------------------------------------------------------------------------------
+    // What the socket is
+
+    /// The socket id: 20 characters from a CSPRNG, not the Engine.IO session id (which is
+    /// sensitive). For a Socket.IO 2 client it is `nsp#sid` (or `sid` in `/`), as the reference
+    /// gives such clients.
+    pub fn id(&self) -> &Sid {
+        &self.0.id
+    }
+
+    /// The private session id, when connection state recovery is on.
+    pub fn pid(&self) -> Option<&Sid> {
+        self.0.pid.as_ref()
+    }
+
+    /// The namespace's name.
+    pub fn nsp(&self) -> &ByteString {
+        &self.0.ns.name
+    }
+
+    /// The namespace.
+    pub fn namespace(&self) -> crate::Namespace {
+        crate::Namespace(self.0.ns.clone())
+    }
+
+    /// The request that opened the connection, and the `auth` payload of the socket's
+    /// `CONNECT`.
+    pub fn handshake(&self) -> Handshake {
+        Handshake::new(&self.0.engine, self.0.auth.clone(), self.0.issued)
+    }
+
+    /// The `auth` payload of the socket's `CONNECT` (an empty object when none was sent).
+    pub fn auth(&self) -> &serde_json::Value {
+        &self.0.auth
+    }
+
+    /// The rooms the socket is in, its own id's room included, in join order.
+    pub fn rooms(&self) -> Vec<Room> {
+        self.0.ns.adapter.socket_rooms(&self.0.id).unwrap_or_default()
+    }
+
+    /// Whether the socket is connected (false while its connection middlewares run, and once
+    /// it is disconnected).
+    pub fn connected(&self) -> bool {
+        self.0.state.load(Ordering::Acquire) == CONNECTED
+    }
+
+    /// Whether the socket was restored by connection state recovery.
+    pub fn recovered(&self) -> bool {
+        self.0.recovered
+    }
+
+    /// The name of the transport the connection uses now: `polling` or `websocket`.
+    pub fn transport(&self) -> &'static str {
+        self.0.engine.transport().name()
+    }
+
+    /// The Engine.IO session id of the connection.
+    pub fn engine_id(&self) -> &ByteString {
+        self.0.engine.id()
+    }
+
+    /// The socket's `data`, read as `T` (the reference's `socket.data`, which travels with
+    /// `fetch_sockets` to other nodes and with connection state recovery). `None` when unset
+    /// or not a `T`.
+    pub fn data<T: DeserializeOwned>(&self) -> Option<T> {
+        let data = self.0.data.lock().unwrap_or_else(|e| e.into_inner());
+        if data.is_null() {
+            return None;
+        }
+        T::deserialize(&*data).ok()
+    }
+
+    /// Replaces the socket's `data`.
+    pub fn set_data<T: Serialize>(&self, data: &T) -> Result<(), EmitError> {
+        let value = serde_json::to_value(data).map_err(|e| EmitError::Serialize(e.to_string()))?;
+        *self.0.data.lock().unwrap_or_else(|e| e.into_inner()) = value;
+        Ok(())
+    }
+
+    /// The socket's `data` as JSON.
+    pub fn data_json(&self) -> serde_json::Value {
+        self.0.data.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Runs `f` on the socket's typed extensions: state of any type, local to this node.
+    pub fn extensions<R>(&self, f: impl FnOnce(&mut http::Extensions) -> R) -> R {
+        f(&mut self.0.extensions.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    // -------------------------------------------------------------------------------------
+    // Listeners
+
+    /// Calls `handler` for every event named `event`. Several handlers of one event run in
+    /// registration order. A handler that finishes without waiting runs on the connection's
+    /// task; one that waits continues on a task of its own.
+    ///
+    /// An event named `error` sent by the client reaches `on("error")` handlers like any
+    /// other; server-side errors go to [`on_error`](Self::on_error).
+    pub fn on<F, Fut>(&self, event: impl Into<String>, handler: F)
+    where
+        F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.add_listener(event.into(), handler, false);
+    }
+
+    /// Like [`on`](Self::on), for the next such event only.
+    pub fn once<F, Fut>(&self, event: impl Into<String>, handler: F)
+    where
+        F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.add_listener(event.into(), handler, true);
+    }
+
+    fn add_listener<F, Fut>(&self, event: String, handler: F, once: bool)
+    where
+        F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler: EventHandler = Arc::new(move |s, e| Box::pin(handler(s, e)));
+        self.listeners().events.entry(event).or_default().push((handler, once));
+    }
+
+    /// Removes every handler of `event`.
+    pub fn off(&self, event: &str) {
+        self.listeners().events.remove(event);
+    }
+
+    /// Calls `handler` for every incoming event, before the event's own handlers.
+    pub fn on_any<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.listeners().any.push(Arc::new(move |s, e| Box::pin(handler(s, e))));
+    }
+
+    /// Like [`on_any`](Self::on_any), but runs before the catch-all handlers already added.
+    pub fn prepend_any<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.listeners().any.insert(0, Arc::new(move |s, e| Box::pin(handler(s, e))));
+    }
+
+    /// Removes every catch-all handler.
+    pub fn off_any(&self) {
+        self.listeners().any.clear();
+    }
+
+    /// Calls `handler` with the name and payload of every event sent to this client (its own
+    /// emits and the broadcasts that reach it), before it is queued.
+    pub fn on_any_outgoing(&self, handler: impl Fn(&Socket, &str, &Payload) + Send + Sync + 'static) {
+        self.listeners().outgoing.push(Arc::new(handler));
+        self.0.has_outgoing.store(true, Ordering::Release);
+    }
+
+    /// Removes every outgoing catch-all handler.
+    pub fn off_any_outgoing(&self) {
+        self.listeners().outgoing.clear();
+        self.0.has_outgoing.store(false, Ordering::Release);
+    }
+
+    /// Adds a packet middleware (the reference's `socket.use`): it sees every incoming event
+    /// before the handlers; an `Err` drops the event and reaches the
+    /// [`on_error`](Self::on_error) handlers.
+    pub fn use_middleware(
+        &self,
+        middleware: impl Fn(&Socket, &Event) -> Result<(), String> + Send + Sync + 'static,
+    ) {
+        self.listeners().middlewares.push(Arc::new(middleware));
+    }
+
+    /// Calls `handler` with server-side errors: a packet middleware's refusal, or an invalid
+    /// packet (after which the connection closes).
+    pub fn on_error(&self, handler: impl Fn(&Socket, &SocketError) + Send + Sync + 'static) {
+        self.listeners().error.push(Arc::new(handler));
+    }
+
+    /// Calls `handler` when the socket is about to leave: it is still in its rooms.
+    pub fn on_disconnecting<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket, DisconnectReason) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.listeners().disconnecting.push(Arc::new(move |s, r| Box::pin(handler(s, r))));
+    }
+
+    /// Calls `handler` once the socket has left, with the reason.
+    pub fn on_disconnect<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket, DisconnectReason) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.listeners().disconnect.push(Arc::new(move |s, r| Box::pin(handler(s, r))));
+    }
+
+    /// Calls `handler` when the connection moves from long-polling to WebSocket.
+    pub fn on_upgrade(&self, handler: impl Fn(&Socket) + Send + Sync + 'static) {
+        self.listeners().upgrade.push(Arc::new(handler));
+    }
+
+    // -------------------------------------------------------------------------------------
+    // Sending
+
+    /// Sends `event` with `args` to the client. `args` is any `Serialize` value: a tuple
+    /// spreads into several arguments, `()` is none, anything else is one argument; `Bytes`
+    /// values travel as binary attachments, at any depth.
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), EmitError> {
+        self.emitter().emit(event, args)
+    }
+
+    /// Sends `event` and waits for the client's acknowledgement, without a deadline (the
+    /// future fails if the socket disconnects). See [`timeout`](Self::timeout).
+    pub fn emit_with_ack<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+    ) -> Result<AckFuture, EmitError> {
+        self.emitter().emit_with_ack(event, args)
+    }
+
+    /// An emitter whose acknowledgements fail with [`AckError::Timeout`] after `timeout`.
+    pub fn timeout(&self, timeout: Duration) -> Emitter {
+        self.emitter().timeout(timeout)
+    }
+
+    /// An emitter whose packets are dropped if the transport cannot take them right now.
+    pub fn volatile(&self) -> Emitter {
+        self.emitter().volatile()
+    }
+
+    /// An emitter with the `compress` flag set to `compress`.
+    pub fn compress(&self, compress: bool) -> Emitter {
+        self.emitter().compress(compress)
+    }
+
+    fn emitter(&self) -> Emitter {
+        Emitter { socket: self.clone(), flags: BroadcastFlags::default() }
+    }
+
+    /// A broadcast to `rooms`, leaving this socket out.
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.broadcast().to(rooms)
+    }
+
+    /// Same as [`to`](Self::to).
+    pub fn within(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.to(rooms)
+    }
+
+    /// A broadcast to every socket of the namespace but this one and those in `rooms`.
+    pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.broadcast().except(rooms)
+    }
+
+    /// A broadcast to every socket of the namespace but this one.
+    pub fn broadcast(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.0.ns.clone()).except(self.0.id.clone())
+    }
+
+    /// A broadcast to the sockets of this node only, leaving this socket out.
+    pub fn local(&self) -> BroadcastOperator {
+        self.broadcast().local()
+    }
+
+    // -------------------------------------------------------------------------------------
+    // Rooms and disconnection
+
+    /// Joins `rooms`.
+    pub fn join(&self, rooms: impl IntoRooms) {
+        let rooms = rooms.into_rooms();
+        self.0.ns.adapter.add_all(&self.0.id, &rooms);
+    }
+
+    /// Leaves `rooms`.
+    pub fn leave(&self, rooms: impl IntoRooms) {
+        for room in rooms.into_rooms() {
+            self.0.ns.adapter.del(&self.0.id, &room);
+        }
+    }
+
+    /// Disconnects the socket (the client sees `io server disconnect`); with `close`, closes
+    /// the whole connection, every namespace of the client included.
+    pub fn disconnect(&self, close: bool) {
+        let _ = self.0.engine.post(Box::new(Command::Disconnect { nsp: self.0.ns.name.clone(), close }));
+    }
+
+    // -------------------------------------------------------------------------------------
+    // Crate internals
+
+    pub(crate) fn set_connected(&self) {
+        let _ = self.0.state.compare_exchange(PENDING, CONNECTED, Ordering::AcqRel, Ordering::Acquire);
+    }
+
+    fn is_disconnected(&self) -> bool {
+        self.0.state.load(Ordering::Acquire) == DISCONNECTED
+    }
+
+    fn notify_outgoing(&self, payload: &Payload) {
+        if !self.0.has_outgoing.load(Ordering::Acquire) {
+            return;
+        }
+        let handlers = self.listeners().outgoing.clone();
+        let name =
+            socketio_parser::event_name(payload).map(|n| n.to_js_string().into_owned()).unwrap_or_default();
+        for handler in handlers {
+            handler(self, &name, payload);
+        }
+    }
+
+    /// An incoming event: packet middlewares, then catch-all handlers, then the event's own.
+    pub(crate) fn dispatch(&self, event: Event) {
+        let (middlewares, any, handlers) = {
+            let mut listeners = self.listeners();
+            let handlers = match listeners.events.get_mut(event.name()) {
+                Some(list) => {
+                    let handlers: Vec<EventHandler> = list.iter().map(|(h, _)| h.clone()).collect();
+                    list.retain(|(_, once)| !once);
+                    if list.is_empty() {
+                        listeners.events.remove(event.name());
+                    }
+                    handlers
+                }
+                None => Vec::new(),
+            };
+            (listeners.middlewares.clone(), listeners.any.clone(), handlers)
+        };
+        for middleware in &middlewares {
+            if let Err(message) = middleware(self, &event) {
+                self.report_error(&SocketError::Middleware(message));
+                return;
+            }
+        }
+        for handler in any.iter().chain(&handlers) {
+            run_now_or_spawn(handler(self.clone(), event.clone()));
+        }
+    }
+
+    pub(crate) fn report_error(&self, error: &SocketError) {
+        let handlers = self.listeners().error.clone();
+        for handler in handlers {
+            handler(self, error);
+        }
+    }
+
+    pub(crate) fn upgraded(&self) {
+        let handlers = self.listeners().upgrade.clone();
+        for handler in handlers {
+            handler(self);
+        }
+    }
+
+    /// The socket left for `reason`: `disconnecting` handlers, rooms, `disconnect` handlers.
+    pub(crate) fn closed(&self, reason: DisconnectReason) {
+        if self.0.state.swap(DISCONNECTED, Ordering::AcqRel) == DISCONNECTED {
+            return;
+        }
+        let disconnecting = self.listeners().disconnecting.clone();
+        for handler in disconnecting {
+            run_now_or_spawn(handler(self.clone(), reason));
+        }
+        self.0.ns.remove_socket(&self.0.id);
+        let disconnect = std::mem::take(&mut self.listeners().disconnect);
+        for handler in disconnect {
+            run_now_or_spawn(handler(self.clone(), reason));
+        }
+        // Handlers hold clones of this socket: drop them so the socket can be freed.
+        *self.listeners() = Listeners::default();
+    }
+
+    fn ack_deadline(timeout: Option<Duration>) -> Option<std::time::Instant> {
+        timeout.map(|t| crate::clock::now() + t)
+    }
+}
+
+impl LocalSocket for Socket {
+    type Encoded = Encoded;
+    type AckSink = mpsc::UnboundedSender<Result<Payload, AckError>>;
+
+    fn id(&self) -> &Sid {
+        &self.0.id
+    }
+
+    fn send(&self, packet: &Encoded, flags: &BroadcastFlags, ack: Option<&Self::AckSink>) -> bool {
+        if self.is_disconnected() || (flags.volatile && !self.0.engine.is_writable()) {
+            return false;
+        }
+        if let (Some(sink), Some(id)) = (ack, packet.packet().id) {
+            let command = Command::ExpectAck {
+                nsp: self.0.ns.name.clone(),
+                id,
+                deadline: Socket::ack_deadline(flags.timeout),
+                sink: AckSink::Broadcast(sink.clone()),
+            };
+            if self.0.engine.post(Box::new(command)).is_err() {
+                return false;
+            }
+        }
+        if let Some(data) = &packet.packet().data {
+            if packet.packet().kind != PacketType::Connect {
+                self.notify_outgoing(data);
+            }
+        }
+        packet.send_to(&self.0.engine)
+    }
+
+    fn disconnect(&self, close: bool) {
+        Socket::disconnect(self, close);
+    }
+
+    fn details(&self) -> SocketDetails {
+        SocketDetails {
+            id: self.0.id.clone(),
+            handshake: self.handshake().to_json(),
+            rooms: Vec::new(),
+            data: self.data_json(),
+        }
+    }
+}
+
+/// Sends to one socket with flags: built by [`Socket::timeout`], [`Socket::volatile`] and
+/// [`Socket::compress`].
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct Emitter {
+    socket: Socket,
+    flags: BroadcastFlags,
+}
+
+impl Emitter {
+    /// Acknowledgements fail with [`AckError::Timeout`] after `timeout`.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.flags.timeout = Some(timeout);
+        self
+    }
+
+    /// The packet is dropped if the transport cannot take it right now.
+    pub fn volatile(mut self) -> Self {
+        self.flags.volatile = true;
+        self
+    }
+
+    /// Sets the `compress` flag.
+    pub fn compress(mut self, compress: bool) -> Self {
+        self.flags.compress = Some(compress);
+        self
+    }
+
+    /// Sends `event` with `args`; see [`Socket::emit`].
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), EmitError> {
+        encode::check_event_name(event)?;
+        let socket = &self.socket;
+        if socket.is_disconnected() {
+            return Err(EmitError::Disconnected);
+        }
+        let ns = &socket.0.ns;
+        let payload = encode::event_payload(ns.parser, event, args)?;
+        let packet = Encoded::new(ns.parser, encode::packet(PacketType::Event, &ns.name, payload, None));
+        if !LocalSocket::send(socket, &packet, &self.flags, None) && !self.flags.volatile {
+            return Err(EmitError::Disconnected);
+        }
+        Ok(())
+    }
+
+    /// Sends `event` and waits for the client's acknowledgement; see [`Socket::emit_with_ack`].
+    pub fn emit_with_ack<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+    ) -> Result<AckFuture, EmitError> {
+        encode::check_event_name(event)?;
+        let socket = &self.socket;
+        if socket.is_disconnected() {
+            return Err(EmitError::Disconnected);
+        }
+        let ns = &socket.0.ns;
+        let payload = encode::event_payload(ns.parser, event, args)?;
+        let id = ns.next_ack_id();
+        let packet = Encoded::new(ns.parser, encode::packet(PacketType::Event, &ns.name, payload, Some(id)));
+        let (tx, rx) = oneshot::channel();
+        let command = Command::ExpectAck {
+            nsp: ns.name.clone(),
+            id,
+            deadline: Socket::ack_deadline(self.flags.timeout),
+            sink: AckSink::Single(tx),
+        };
+        if socket.0.engine.post(Box::new(command)).is_err() {
+            return Err(EmitError::Disconnected);
+        }
+        let flags = BroadcastFlags { timeout: None, ..self.flags };
+        LocalSocket::send(socket, &packet, &flags, None);
+        Ok(AckFuture {
+            rx,
+            forget: Some(Forget { engine: socket.0.engine.clone(), nsp: ns.name.clone(), id }),
+        })
+    }
+}
+
+/// An incoming event: its name, its arguments, and the acknowledgement the client awaits, if
+/// any. Cloning is cheap; every handler of the event gets a clone.
+#[derive(Clone, Debug)]
+pub struct Event {
+    name: String,
+    payload: Payload,
+    ack: Option<AckSender>,
+}
+
+impl Event {
+    pub(crate) fn new(name: String, payload: Payload, ack: Option<AckSender>) -> Self {
+        Event { name, payload, ack }
+    }
+
+    /// The event's name (a numeric name in its JavaScript string form).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The whole payload, `[name, ...args]`.
+    pub fn payload(&self) -> &Payload {
+        &self.payload
+    }
+
+    /// The arguments read as `T`: a tuple, a `Vec`, a struct (its fields in order), or `()`.
+    /// Arguments beyond those `T` reads are ignored. `Bytes` reads binary arguments.
+    pub fn args<T: DeserializeOwned>(&self) -> Result<T, PayloadError> {
+        from_args(&self.payload)
+    }
+
+    /// The first argument read as `T`.
+    pub fn arg<T: DeserializeOwned>(&self) -> Result<T, PayloadError> {
+        from_args::<(T,)>(&self.payload).map(|(t,)| t)
+    }
+
+    /// The arguments, untyped.
+    pub fn values(&self) -> Result<Vec<Value>, PayloadError> {
+        from_args(&self.payload)
+    }
+
+    /// The acknowledgement the client awaits, if it asked for one.
+    pub fn ack(&self) -> Option<&AckSender> {
+        self.ack.as_ref()
+    }
+
+    /// Answers the client's acknowledgement with `args` (spread like [`Socket::emit`]'s). Only
+    /// the first answer is sent; without an awaited acknowledgement this does nothing.
+    pub fn reply<T: Serialize + ?Sized>(&self, args: &T) -> Result<(), EmitError> {
+        match &self.ack {
+            Some(ack) => ack.send(args),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The acknowledgement a client awaits for an event it sent. It can be answered once: later
+/// answers are ignored, as the reference ignores them.
+#[derive(Clone)]
+pub struct AckSender {
+    socket: Socket,
+    id: u64,
+    sent: Arc<AtomicBool>,
+}
+
+impl fmt::Debug for AckSender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AckSender").field("id", &self.id).field("sent", &self.sent).finish()
+    }
+}
+
+impl AckSender {
+    pub(crate) fn new(socket: Socket, id: u64) -> Self {
+        AckSender { socket, id, sent: Arc::new(AtomicBool::new(false)) }
+    }
+
+    /// The ack id.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Answers with `args` (spread like [`Socket::emit`]'s).
+    pub fn send<T: Serialize + ?Sized>(&self, args: &T) -> Result<(), EmitError> {
+        if self.sent.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let socket = &self.socket;
+        if socket.is_disconnected() {
+            return Err(EmitError::Disconnected);
+        }
+        let ns = &socket.0.ns;
+        let payload = encode::ack_payload(ns.parser, args)?;
+        let packet =
+            Encoded::new(ns.parser, encode::packet(PacketType::Ack, &ns.name, payload, Some(self.id)));
+        if !packet.send_to(&socket.0.engine) {
+            return Err(EmitError::Disconnected);
+        }
+        Ok(())
+    }
+}
+
+/// A client's answer to an acknowledged emit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AckResponse {
+    payload: Payload,
+}
+
+impl AckResponse {
+    pub(crate) fn new(payload: Payload) -> Self {
+        AckResponse { payload }
+    }
+
+    /// The answer's arguments read as `T` (a tuple for several arguments).
+    pub fn args<T: DeserializeOwned>(&self) -> Result<T, PayloadError> {
+        from_payload(&self.payload)
+    }
+
+    /// The first argument read as `T`.
+    pub fn arg<T: DeserializeOwned>(&self) -> Result<T, PayloadError> {
+        from_payload::<(T,)>(&self.payload).map(|(t,)| t)
+    }
+
+    /// The arguments, untyped.
+    pub fn values(&self) -> Result<Vec<Value>, PayloadError> {
+        from_payload(&self.payload)
+    }
+
+    /// The raw payload.
+    pub fn payload(&self) -> &Payload {
+        &self.payload
+    }
+}
+
+/// The client's acknowledgement of one emit. Dropping the future stops waiting.
+#[derive(Debug)]
+#[must_use = "the acknowledgement is only awaited while the future is"]
+pub struct AckFuture {
+    rx: oneshot::Receiver<Result<Payload, AckError>>,
+    forget: Option<Forget>,
+}
+
+#[derive(Debug)]
+struct Forget {
+    engine: Arc<engineio_server::Socket>,
+    nsp: ByteString,
+    id: u64,
+}
+
+impl Future for AckFuture {
+    type Output = Result<AckResponse, AckError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let result = std::task::ready!(Pin::new(&mut self.rx).poll(cx));
+        self.forget = None;
+        Poll::Ready(match result {
+            Ok(Ok(payload)) => Ok(AckResponse::new(payload)),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(AckError::Disconnected),
+        })
+    }
+}
+
+impl Drop for AckFuture {
+    fn drop(&mut self) {
+        if let Some(f) = self.forget.take() {
+            let _ = f.engine.post(Box::new(Command::ForgetAck { nsp: f.nsp, id: f.id }));
+        }
+    }
+}
