@@ -1,7 +1,8 @@
 //! Arguments to payloads, and packets to the Engine.IO messages that carry them.
 //!
-//! Arguments are any `Serialize` value: a tuple spreads into several arguments (`("a", 1)` is
-//! `emit("ev", "a", 1)`), `()` is no argument, and anything else is one argument. Binary values
+//! Arguments are any `Serialize` value: a tuple (or a fixed-size array, which serde
+//! serialises as a tuple) spreads into several arguments (`("a", 1)` is `emit("ev", "a", 1)`),
+//! `()` is no argument, and anything else is one argument (a `Vec` or a slice is one array). Binary values
 //! (`Bytes`) become attachments at any depth.
 
 use std::fmt;
@@ -369,7 +370,9 @@ mod tests {
         assert_eq!(json(&("a", 1)), r#"["ev","a",1] +0"#);
         assert_eq!(json(&("a",)), r#"["ev","a"] +0"#);
         assert_eq!(json(&vec![1, 2]), r#"["ev",[1,2]] +0"#);
-        assert_eq!(json(&[1, 2]), r#"["ev",[1,2]] +0"#);
+        // serde serialises fixed-size arrays as tuples: they spread too.
+        assert_eq!(json(&[1, 2]), r#"["ev",1,2] +0"#);
+        assert_eq!(json(&[1, 2][..]), r#"["ev",[1,2]] +0"#);
         assert_eq!(json("x"), r#"["ev","x"] +0"#);
         assert_eq!(json(&serde_json::json!({"a": [1, 2.5]})), r#"["ev",{"a":[1,2.5]}] +0"#);
         assert_eq!(json(&Some(3)), r#"["ev",3] +0"#);
