@@ -41,13 +41,17 @@
 //! packets or flags (`volatile`, `compress`, `local`, acks); the layer above resolves keys to
 //! connections and writes the one encoded packet to each of them.
 //!
-//! # What will come
+//! # The adapter
 //!
-//! The `Adapter` trait (async where a remote node may be involved: `fetchSockets`, server-side
-//! emit, broadcast with acks across nodes, server count) with the session store used by
-//! connection state recovery; the in-memory adapter (the default) on top of [`RoomIndex`]; and,
-//! behind the `redis` feature, an adapter that speaks the wire format of Node's
-//! `@socket.io/redis-adapter`.
+//! [`Adapter`] is what a namespace of the server asks of the layer that knows where its sockets
+//! are: room membership and delivery on this node (synchronous, as in the reference), and the
+//! operations that may involve other nodes (`fetch_sockets`, server-side emits with answers,
+//! broadcasts with acks counting clients on every node, the server count), which return
+//! futures. The server implements [`LocalSocket`] on its socket handle; a broadcast hands the
+//! adapter one encoded packet that every recipient shares.
+//!
+//! [`MemoryAdapter`], the default, is the single-node implementation on top of [`RoomIndex`].
+//! A cluster adapter (Redis, behind a feature) wraps it and adds the remote half.
 //!
 //! [`add_all`]: RoomIndex::add_all
 //! [`del`]: RoomIndex::del
