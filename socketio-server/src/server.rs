@@ -117,7 +117,8 @@ impl ServerInner {
     }
 }
 
-/// The Engine.IO handler: one [`Client`] per connection.
+/// The Engine.IO handler of the Socket.IO server: per connection, the Socket.IO connection
+/// machine and the sockets of the namespaces the client joined.
 pub struct SocketIoHandler {
     inner: Arc<ServerInner>,
 }
