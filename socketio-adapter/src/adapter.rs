@@ -77,6 +77,28 @@ pub struct SocketDetails {
     pub data: serde_json::Value,
 }
 
+/// What connection state recovery keeps of a socket that disconnected for a recoverable reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersistedSession {
+    /// The socket id, given back to the restored socket.
+    pub sid: Sid,
+    /// The private session id the client presents to restore it.
+    pub pid: Sid,
+    /// The rooms the socket was in (its own id's room included).
+    pub rooms: Vec<Room>,
+    /// The socket's `data`.
+    pub data: serde_json::Value,
+}
+
+/// A session restored by connection state recovery, with the packets the client missed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestoredSession {
+    /// The session as it was persisted.
+    pub session: PersistedSession,
+    /// The packets broadcast to the session's rooms after the client's last offset, in order.
+    pub missed: Vec<Packet>,
+}
+
 /// A socket of this node, as the adapter delivers to it. The server implements it on its
 /// socket handle; cloning must be cheap.
 pub trait LocalSocket: Clone + Send + Sync + 'static {
@@ -204,6 +226,23 @@ pub trait Adapter<S: LocalSocket>: Send + Sync + 'static {
 
     /// The number of nodes, this one included.
     fn server_count(&self) -> BoxFuture<'_, Result<usize, AdapterError>>;
+
+    /// Keeps `session` for connection state recovery. Adapters without a session store
+    /// drop it (the reference's base adapter does the same).
+    fn persist_session(&self, session: PersistedSession) {
+        let _ = session;
+    }
+
+    /// The session `pid`, if it is still kept and `offset` is still known, with the packets sent
+    /// after `offset`. Adapters without a session store restore nothing.
+    fn restore_session<'a>(
+        &'a self,
+        pid: &'a str,
+        offset: &'a str,
+    ) -> BoxFuture<'a, Option<RestoredSession>> {
+        let _ = (pid, offset);
+        Box::pin(std::future::ready(None))
+    }
 
     /// Calls `listener` for every room event from now on (`create-room`, `join-room`,
     /// `leave-room`, `delete-room`).

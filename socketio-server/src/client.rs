@@ -155,7 +155,8 @@ impl Client {
             Command::Decided { nsp, decision } => self.decided(nsp, decision),
             Command::Disconnect { nsp, close } => {
                 if close {
-                    let joined: Vec<ByteString> = self.sockets.iter().map(|s| s.nsp().clone()).collect();
+                    let joined: Vec<ByteString> =
+                        self.sockets.iter().filter(|s| s.connected()).map(|s| s.nsp().clone()).collect();
                     for nsp in joined {
                         self.machine.disconnect(&nsp);
                     }
