@@ -58,7 +58,3 @@ pub use server::{generate_id, BoxFuture, Builder, ConnectionError, EngineIo, Han
 pub use service::{EngineIoLayer, EngineIoService};
 pub use socket::{Closed, Handshake, Socket};
 
-/// The workspace README's code blocks, compiled as doctests so they stay true.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-pub struct ReadmeDoctests;
