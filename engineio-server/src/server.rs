@@ -90,6 +90,7 @@ type AllowRequest = dyn Fn(&http::request::Parts) -> BoxFuture<Result<(), Option
 type HeadersHook = dyn Fn(&http::request::Parts, &mut HeaderMap) + Send + Sync;
 type GenerateId = dyn Fn(&http::request::Parts) -> String + Send + Sync;
 type ErrorHook = dyn Fn(&ConnectionError) + Send + Sync;
+type InterceptHook = dyn Fn(&http::request::Parts) -> Option<http::Response<ResponseBody>> + Send + Sync;
 
 /// The application's hooks into request handling.
 #[derive(Default)]
@@ -99,6 +100,7 @@ pub(crate) struct Hooks {
     headers: Option<Box<HeadersHook>>,
     generate_id: Option<Box<GenerateId>>,
     connection_error: Option<Box<ErrorHook>>,
+    intercept: Option<Box<InterceptHook>>,
 }
 
 /// The response body of every answer the server writes.
@@ -159,6 +161,16 @@ impl Builder {
     /// Called for every refused request (the reference's `connection_error` event).
     pub fn on_connection_error(mut self, hook: impl Fn(&ConnectionError) + Send + Sync + 'static) -> Self {
         self.hooks.connection_error = Some(Box::new(hook));
+        self
+    }
+
+    /// Answers some requests under the server's path before Engine.IO sees them: a hook that
+    /// returns a response takes the request (Socket.IO serves its client bundle this way).
+    pub fn intercept(
+        mut self,
+        hook: impl Fn(&http::request::Parts) -> Option<http::Response<ResponseBody>> + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.intercept = Some(Box::new(hook));
         self
     }
 
@@ -331,6 +343,12 @@ impl<H: Handler> EngineIo<H> {
         let inner = &self.inner;
         let on_upgrade = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>();
         let (parts, body) = req.into_parts();
+        if let Some(mut response) = inner.hooks.intercept.as_ref().and_then(|hook| hook(&parts)) {
+            if let Some(cors) = &inner.config.cors {
+                http_util::add_cors(cors, &parts.headers, response.headers_mut());
+            }
+            return response;
+        }
         let method = Method::from_name(parts.method.as_str());
         if method == Method::Options {
             if let Some(cors) = &inner.config.cors {

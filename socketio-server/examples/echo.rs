@@ -21,6 +21,7 @@ async fn main() -> std::io::Result<()> {
         match arg.as_str() {
             "--port" => port = args.next().and_then(|p| p.parse().ok()).unwrap_or(port),
             "--allow-eio3" => config.engine.allow_eio3 = true,
+            "--serve-client" => config.serve_client = args.next().map(Into::into),
             #[cfg(feature = "msgpack")]
             "--msgpack" => config.parser = socketio_server::ParserKind::MsgPack,
             other => eprintln!("unknown argument {other}"),

@@ -41,6 +41,11 @@ pub struct Config {
     pub max_depth: usize,
     /// Remove a child namespace of a dynamic namespace when its last socket leaves (false).
     pub cleanup_empty_child_namespaces: bool,
+    /// Serve the browser client bundle (`socket.io.js`, `socket.io.min.js`,
+    /// `socket.io.esm.min.js`, `socket.io.msgpack.min.js` and their source maps) under the
+    /// server's path from this folder: the `dist` folder of the `socket.io-client` npm package
+    /// (off by default; the reference's `serveClient`).
+    pub serve_client: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -53,6 +58,7 @@ impl Default for Config {
             max_attachments: decoder.max_attachments,
             max_depth: decoder.max_depth,
             cleanup_empty_child_namespaces: false,
+            serve_client: None,
         }
     }
 }

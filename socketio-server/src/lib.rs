@@ -46,6 +46,7 @@
 //! Engine.IO options alone.
 
 mod client;
+mod client_files;
 mod clock;
 pub mod config;
 mod encode;

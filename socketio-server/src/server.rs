@@ -13,6 +13,7 @@ use serde::Serialize;
 use socketio_adapter::{Adapter, AdapterError, MemoryAdapter};
 
 use crate::client::{Client, Command};
+use crate::client_files::ClientFiles;
 use crate::config::Config;
 use crate::error::{BroadcastAckError, ConnectError, EmitError};
 use crate::namespace::{Handlers, Matcher, Namespace, NsInner, ParentInner, ParentNamespace};
@@ -220,8 +221,14 @@ impl Builder {
             new_namespace: RwLock::new(Vec::new()),
         });
         let engine_config = inner.config.engine.clone();
-        let engine = (self.engine)(engineio_server::Builder::new(engine_config))
-            .build(SocketIoHandler { inner: inner.clone() });
+        let mut engine = (self.engine)(engineio_server::Builder::new(engine_config.clone()));
+        if let Some(dist) = &inner.config.serve_client {
+            match ClientFiles::load(dist, engine_config.normalized_path()) {
+                Ok(files) => engine = engine.intercept(move |parts| files.answer(parts)),
+                Err(e) => tracing::error!(error = %e, "serve_client: the client bundle is not served"),
+            }
+        }
+        let engine = engine.build(SocketIoHandler { inner: inner.clone() });
         let io = SocketIo { inner, engine };
         io.of("/");
         io
