@@ -66,6 +66,7 @@ pub use namespace::{Namespace, ParentNamespace};
 pub use operators::{BroadcastOperator, IntoRooms, RemoteSocket};
 pub use server::{AdapterFactory, Builder, ClientState, SocketIo, SocketIoHandler};
 pub use socket::{AckFuture, AckResponse, AckSender, Emitter, Event, Socket};
+pub use engineio_server::{self as engine, Cors, CorsOrigin};
 pub use socketio_adapter::{self as adapter, Room};
 pub use socketio_parser::connection::DisconnectReason;
 pub use socketio_parser::{Bytes, Payload, PayloadError, Value};

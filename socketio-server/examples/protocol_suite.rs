@@ -1,0 +1,55 @@
+//! The server the Socket.IO protocol test suite expects (and `cargo run -p conformance --
+//! socket.io` drives): heartbeat 300/200 ms, a 1 s connect timeout, CORS open, and
+//!
+//! * `/`: on connection emits `auth` with the handshake's auth; `message` is sent back as
+//!   `message-back` with the same arguments; `message-with-ack` is acknowledged with them;
+//! * `/custom`: on connection emits `auth`.
+//!
+//! ```text
+//! cargo run -p socketio-server --example protocol_suite -- --port 3000 [--allow-eio3] [--msgpack]
+//! ```
+
+use std::time::Duration;
+
+use socketio_server::{Config, Cors, Socket, SocketIo, Spread};
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    let mut port = 3000u16;
+    let mut config = Config::default();
+    config.engine.ping_interval = Duration::from_millis(300);
+    config.engine.ping_timeout = Duration::from_millis(200);
+    config.engine.max_payload = 1_000_000;
+    config.engine.cors = Some(Cors::default());
+    config.connect_timeout = Duration::from_millis(1000);
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--port" => port = args.next().and_then(|p| p.parse().ok()).unwrap_or(port),
+            "--allow-eio3" => config.engine.allow_eio3 = true,
+            #[cfg(feature = "msgpack")]
+            "--msgpack" => config.parser = socketio_server::ParserKind::MsgPack,
+            other => eprintln!("unknown argument {other}"),
+        }
+    }
+    let io = SocketIo::new(config);
+    io.on_connection(|socket: Socket| async move {
+        let _ = socket.emit("auth", socket.auth());
+        socket.on("message", |socket, event| async move {
+            if let Ok(args) = event.values() {
+                let _ = socket.emit("message-back", &Spread(args));
+            }
+        });
+        socket.on("message-with-ack", |_, event| async move {
+            if let Ok(args) = event.values() {
+                let _ = event.reply(&Spread(args));
+            }
+        });
+    });
+    io.of("/custom").on_connection(|socket: Socket| async move {
+        let _ = socket.emit("auth", socket.auth());
+    });
+    println!("listening on http://127.0.0.1:{port}");
+    io.listen(("127.0.0.1", port)).await
+}
