@@ -45,6 +45,7 @@ use serde::Deserialize;
 
 #[doc = include_str!("../vectors/README.md")]
 pub mod schema {}
+pub mod npm;
 pub mod runner;
 
 /// The largest input a `repeat` piece may generate (vectors describe long inputs compactly, but

@@ -640,37 +640,11 @@ fn differential_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("differential")
 }
 
-fn require_tool(name: &str) {
-    let ok = Command::new(name).arg("--version").output().map(|o| o.status.success()).unwrap_or(false);
-    assert!(
-        ok,
-        "`{name} --version` failed: the differential test runs the reference JavaScript parsers and \
-         needs Node.js (18 or later) and npm on the PATH (e.g. `apt-get install nodejs npm`)"
-    );
-}
-
-fn installed_version(dir: &Path, package: &str) -> Option<String> {
-    let text = std::fs::read_to_string(dir.join("node_modules").join(package).join("package.json")).ok()?;
-    let v: Value = serde_json::from_str(&text).ok()?;
-    v.get("version")?.as_str().map(str::to_owned)
-}
-
-/// Installs the pinned reference packages unless they are already there.
+/// Installs the pinned reference packages unless they are already there (and checks that
+/// `node` runs), or panics with the reason.
 fn ensure_reference_packages(dir: &Path) {
-    if PACKAGES.iter().all(|(p, v)| installed_version(dir, p).as_deref() == Some(*v)) {
-        return;
-    }
-    require_tool("npm");
-    let status = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(dir)
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::inherit())
-        .status()
-        .expect("run npm ci");
-    assert!(status.success(), "`npm ci` failed in {}", dir.display());
-    for (p, v) in PACKAGES {
-        assert_eq!(installed_version(dir, p).as_deref(), Some(v), "{p} after npm ci");
+    if let Err(reason) = conformance::npm::ensure_installed(dir) {
+        panic!("{reason}");
     }
 }
 
@@ -1359,7 +1333,6 @@ fn mp_detail(cases: &[MpCase]) -> String {
 #[test]
 fn reference_parsers_agree() {
     let started = std::time::Instant::now();
-    require_tool("node");
     let dir = differential_dir();
     ensure_reference_packages(&dir);
 

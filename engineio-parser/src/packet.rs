@@ -178,7 +178,7 @@ impl Packet {
                     (kind, &text[2..])
                 }
             };
-            let data = BASE64.decode(b64).map_err(|_| DecodeError::InvalidBase64)?;
+            let data = decode_base64(b64.as_bytes())?;
             return Ok(Packet { kind, data: Data::Binary(Bytes::from(data)) });
         }
         let kind =
@@ -202,7 +202,7 @@ impl Packet {
         };
         if first == b'b' {
             if version == ProtocolVersion::V4 {
-                if let Ok(data) = BASE64.decode(&chunk[1..]) {
+                if let Ok(data) = decode_base64(&chunk[1..]) {
                     return Ok(Packet { kind: PacketType::Message, data: Data::Binary(Bytes::from(data)) });
                 }
             }
@@ -353,6 +353,14 @@ fn binary_prefix(version: ProtocolVersion) -> &'static [u8] {
         ProtocolVersion::V4 => b"b",
         ProtocolVersion::V3 => b"b4",
     }
+}
+
+/// Decodes `b<base64>` data. Like Node's `Buffer.from(s, "base64")`, a lone character after
+/// the last full group (which cannot encode a byte) is dropped rather than refused.
+pub(crate) fn decode_base64(b64: &[u8]) -> Result<Vec<u8>, DecodeError> {
+    let unpadded = b64.iter().rposition(|&c| c != b'=').map_or(0, |i| i + 1);
+    let b64 = if unpadded % 4 == 1 { &b64[..unpadded - 1] } else { b64 };
+    BASE64.decode(b64).map_err(|_| DecodeError::InvalidBase64)
 }
 
 /// The length of the padded base64 encoding of `n` bytes.

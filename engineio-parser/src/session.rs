@@ -334,6 +334,8 @@ pub struct Session {
     /// The driver reported that the WebSocket's write queue is full: packets wait here, where
     /// `max_buffered` applies.
     socket_blocked: bool,
+    /// A server shutdown: over polling, the queued packets and `close` go in one response.
+    discard: bool,
     buffer: VecDeque<Packet>,
     buffered: usize,
     transmits: VecDeque<Transmit>,
@@ -367,6 +369,7 @@ impl Session {
             timers: [None; TIMERS],
             ping_refreshed: false,
             socket_blocked: false,
+            discard: false,
             buffer: VecDeque::new(),
             buffered: 0,
             transmits: VecDeque::new(),
@@ -736,6 +739,14 @@ impl Session {
                 let Some(get) = self.get.take() else { return };
                 let mut packets: Vec<Packet> = self.buffer.drain(..).collect();
                 self.buffered = 0;
+                if closing && !packets.is_empty() && !self.discard {
+                    // As the reference: what was queued goes first, and `close` answers the
+                    // next poll (a client handles a payload's packets in order but may act on
+                    // `close` before the others, losing e.g. a DISCONNECT).
+                    let response = Response::payload(&packets, self.version, self.base64);
+                    self.respond(get, response);
+                    return;
+                }
                 if closing {
                     packets.push(Packet::new(PacketType::Close));
                 }
@@ -767,14 +778,17 @@ impl Session {
 
     /// Closes the session from the server side: the packets already queued are delivered, the
     /// client is told (`close` on polling, a close frame on WebSocket), then the session ends
-    /// with [`CloseReason::ForcedClose`]. Over polling without a pending poll, the close waits
-    /// for the client's next poll, at most `close_timeout`.
+    /// with [`CloseReason::ForcedClose`]. Over polling, `close` goes to the first poll that
+    /// finds nothing else queued (as in the reference, the queued packets are answered first),
+    /// waiting at most `close_timeout` for it.
     pub fn close(&mut self, now: Instant) {
         if self.state != State::Open {
             return;
         }
         self.state = State::Closing;
-        if self.active == Active::Polling && self.get.is_none() {
+        if self.active == Active::Polling {
+            // Bounds the wait for the poll that takes `close` (the next one, or the one after
+            // if packets are still queued).
             self.set(Timer::Close, now + self.config.close_timeout);
         }
     }
@@ -783,6 +797,7 @@ impl Session {
     /// session without a pending poll ends at once instead of waiting for the client's next
     /// poll (the reference's `discard` close).
     pub fn shutdown(&mut self, now: Instant) {
+        self.discard = true;
         self.close(now);
         if self.state == State::Closing && self.active == Active::Polling && self.get.is_none() {
             self.close_with(CloseReason::ForcedClose, "server shutting down");

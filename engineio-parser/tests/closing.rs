@@ -35,8 +35,25 @@ fn close_without_a_poll_waits_for_the_next_one_and_delivers_the_buffer_first() {
     assert!(h.events().is_empty());
     assert!(h.session.send(Packet::message("late")).is_err());
     h.advance_to(1_000);
+    // As the reference: the queued packets first, `close` on the next poll (a client may act
+    // on a `close` before the packets of the same payload).
     let get = h.get();
-    assert_eq!(h.transmits(), [payload(get, "4bye\u{1e}1")]);
+    assert_eq!(h.transmits(), [payload(get, "4bye")]);
+    assert!(h.events().is_empty());
+    let get = h.get();
+    assert_eq!(h.transmits(), [payload(get, "1")]);
+    assert!(h.events().iter().any(closed(CloseReason::ForcedClose)));
+}
+
+#[test]
+fn close_with_a_pending_poll_and_queued_packets_sends_close_on_the_next_poll() {
+    let mut h = Harness::polling(ProtocolVersion::V4);
+    let get = h.get();
+    h.session.send(Packet::message("bye")).expect("open");
+    h.session.close(h.now);
+    assert_eq!(h.transmits(), [payload(get, "4bye")]);
+    let get = h.get();
+    assert_eq!(h.transmits(), [payload(get, "1")]);
     assert!(h.events().iter().any(closed(CloseReason::ForcedClose)));
 }
 

@@ -57,4 +57,3 @@ pub use config::{Config, Cookie, Cors, CorsOrigin, HttpCompression};
 pub use server::{generate_id, BoxFuture, Builder, ConnectionError, EngineIo, Handler, ResponseBody};
 pub use service::{EngineIoLayer, EngineIoService};
 pub use socket::{Closed, Handshake, Socket};
-

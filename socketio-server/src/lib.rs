@@ -60,13 +60,13 @@ mod socket;
 
 pub use config::{Config, ParserKind};
 pub use encode::{Encoded, Spread};
+pub use engineio_server::{self as engine, Cors, CorsOrigin};
 pub use error::{AckError, BroadcastAckError, ConnectError, EmitError, SocketError};
 pub use handshake::Handshake;
 pub use namespace::{Namespace, ParentNamespace};
 pub use operators::{BroadcastOperator, IntoRooms, RemoteSocket};
 pub use server::{AdapterFactory, Builder, ClientState, SocketIo, SocketIoHandler};
 pub use socket::{AckFuture, AckResponse, AckSender, Emitter, Event, Socket};
-pub use engineio_server::{self as engine, Cors, CorsOrigin};
 pub use socketio_adapter::{self as adapter, Room};
 pub use socketio_parser::connection::DisconnectReason;
 pub use socketio_parser::{Bytes, Payload, PayloadError, Value};
