@@ -1,6 +1,8 @@
 //! The in-memory adapter: registration, rooms and their events, broadcast targeting and flags,
 //! and the remote-capable operations answered for a single node.
 
+#![allow(clippy::unwrap_used)]
+
 use std::sync::{Arc, Mutex};
 
 use socketio_adapter::{

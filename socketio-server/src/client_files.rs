@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use engineio_server::ResponseBody;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use http::{Method, Response, StatusCode};
 
 /// The files the reference serves, by name.
@@ -72,8 +72,13 @@ impl ClientFiles {
             } else {
                 "application/javascript; charset=utf-8"
             };
-            let body = if parts.method == Method::HEAD { Bytes::new() } else { body.clone() };
-            builder.status(StatusCode::OK).header(CONTENT_TYPE, kind).body(ResponseBody::new(body))
+            let builder = builder.status(StatusCode::OK).header(CONTENT_TYPE, kind);
+            if parts.method == Method::HEAD {
+                // The length of what a GET would get.
+                builder.header(CONTENT_LENGTH, body.len()).body(ResponseBody::new(Bytes::new()))
+            } else {
+                builder.body(ResponseBody::new(body.clone()))
+            }
         };
         response.ok()
     }
