@@ -109,8 +109,8 @@ fn undecodable_websocket_frames_are_parse_errors() {
     assert!(h.events().iter().any(closed(CloseReason::ParseError)));
     assert_eq!(h.transmits(), [close_socket(1)]);
     let mut h = websocket();
-    // v4 reads `b...` as base64 binary data, and `4AQID` is not base64.
-    h.session.handle_frame(SocketId(1), Frame::Text("b4AQID".into()), h.now);
+    // v4 reads `b...` as base64 binary data, and `A!QI` is not base64.
+    h.session.handle_frame(SocketId(1), Frame::Text("bA!QI".into()), h.now);
     assert!(h.events().iter().any(closed(CloseReason::ParseError)));
 }
 
