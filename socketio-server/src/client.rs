@@ -16,7 +16,7 @@ use engineio_parser::{
 use socketio_parser::connection::{
     Connection, ConnectionConfig, DisconnectReason, Event as MachineEvent, Message, ProtocolVersion, Transmit,
 };
-use socketio_parser::{Payload, PayloadError};
+use socketio_parser::Payload;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{AckError, ConnectError, SocketError};
@@ -266,13 +266,13 @@ impl Client {
         let auth = match (auth, query) {
             // Socket.IO 2 clients pass their auth as the namespace's query string.
             (_, Some(query)) => query_object(&parse_query(&query)),
-            (Some(payload), None) => match socketio_parser::from_payload::<serde_json::Value>(&payload) {
-                Ok(value) => value,
-                Err(PayloadError::Json(_) | PayloadError::MsgPack(_)) | Err(_) => serde_json::Value::Null,
-            },
+            // The decoder only lets an object through; anything unreadable counts as none.
+            (Some(payload), None) => socketio_parser::from_payload::<serde_json::Value>(&payload)
+                .ok()
+                .filter(serde_json::Value::is_object)
+                .unwrap_or_else(|| serde_json::Value::Object(serde_json::Map::new())),
             (None, None) => serde_json::Value::Object(serde_json::Map::new()),
         };
-        let auth = if auth.is_object() { auth } else { serde_json::Value::Object(serde_json::Map::new()) };
         let server = self.server.clone();
         match server.namespace(&nsp) {
             Some(ns) if ns.handlers().middlewares.is_empty() => {

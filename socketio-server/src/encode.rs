@@ -11,17 +11,13 @@ use std::sync::Arc;
 use bytestring::ByteString;
 use engineio_parser::Packet as EnginePacket;
 use serde::ser::{self, Impossible, Serialize, SerializeSeq, SerializeTuple, Serializer};
-use socketio_parser::{Packet, PacketType, Payload};
+use socketio_parser::{Packet, PacketType, Payload, RESERVED_EVENTS};
 
 use crate::config::ParserKind;
 use crate::error::EmitError;
 
-/// Event names the protocol reserves, refused by `emit`.
-pub(crate) const RESERVED: [&str; 6] =
-    ["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"];
-
 pub(crate) fn check_event_name(event: &str) -> Result<(), EmitError> {
-    if RESERVED.contains(&event) {
+    if RESERVED_EVENTS.contains(&event) {
         return Err(EmitError::ReservedEvent(event.to_owned()));
     }
     Ok(())
@@ -396,7 +392,7 @@ mod tests {
 
     #[test]
     fn reserved_names_are_refused() {
-        for name in RESERVED {
+        for name in RESERVED_EVENTS {
             assert_eq!(check_event_name(name), Err(EmitError::ReservedEvent(name.to_owned())));
         }
         assert_eq!(check_event_name("error"), Ok(()));

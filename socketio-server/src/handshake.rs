@@ -1,8 +1,6 @@
 //! What a socket knows of the request that opened its connection: the reference's
 //! `socket.handshake`.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use engineio_parser::endpoint::percent_decode;
 use serde_json::{Map, Value};
 
@@ -85,11 +83,6 @@ impl Handshake {
             "auth": self.auth,
         })
     }
-}
-
-/// Milliseconds since the Unix epoch, now.
-pub(crate) fn epoch_millis() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 /// `a=1&b=x%20y` as decoded pairs (`+` is a space, as in Node's `querystring`).

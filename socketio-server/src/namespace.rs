@@ -256,7 +256,8 @@ impl Namespace {
 /// `[event, ...args]` as JSON, refusing the names the reference reserves for server-side
 /// events.
 fn server_side_args<T: Serialize + ?Sized>(event: &str, args: &T) -> Result<serde_json::Value, AdapterError> {
-    if matches!(event, "connect" | "connection" | "new_namespace") || crate::encode::RESERVED.contains(&event)
+    if matches!(event, "connect" | "connection" | "new_namespace")
+        || socketio_parser::RESERVED_EVENTS.contains(&event)
     {
         return Err(AdapterError::Unsupported("reserved event name"));
     }

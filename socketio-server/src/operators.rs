@@ -175,7 +175,8 @@ impl BroadcastOperator {
         Box::pin(async move {
             let encoded = prepared?;
             let (tx, mut rx) = mpsc::unbounded_channel();
-            let deadline = opts.flags.timeout.map(|t| tokio::time::Instant::now() + t);
+            let deadline =
+                opts.flags.timeout.map(|t| tokio::time::Instant::from_std(crate::clock::now() + t));
             let expected = ns.adapter.broadcast_with_ack(encoded.packet(), &encoded, &opts, tx).await?;
             let mut responses = Vec::with_capacity(expected);
             let mut failed = 0;

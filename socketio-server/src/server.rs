@@ -441,7 +441,7 @@ impl SocketIo {
     /// Shuts down: every socket is disconnected with `server shutting down`, every connection
     /// closed after its queued packets, adapters closed; `listen` and `serve` return.
     pub async fn close(&self) {
-        for sid in self.engine_ids() {
+        for sid in self.engine.session_ids() {
             if let Some(socket) = self.engine.socket(&sid) {
                 let _ = socket.post(Box::new(Command::Shutdown));
             }
@@ -451,9 +451,5 @@ impl SocketIo {
         for ns in namespaces {
             ns.0.adapter.close().await;
         }
-    }
-
-    fn engine_ids(&self) -> Vec<ByteString> {
-        self.engine.session_ids()
     }
 }

@@ -98,7 +98,7 @@ impl Socket {
             ns,
             engine,
             auth,
-            issued: crate::handshake::epoch_millis(),
+            issued: crate::clock::epoch_millis(),
             state: AtomicU8::new(PENDING),
             recovered: false,
             has_outgoing: AtomicBool::new(false),
