@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! conformance engine.io --url http://127.0.0.1:3000 [--filter SUBSTR] [--json PATH] [--slack-ms MS] [--list]
+//! conformance socket.io --url http://127.0.0.1:3000 [--eio3] [--msgpack] [...the same flags]
 //! ```
 //!
 //! Prints `PASS name` or `FAIL name: reason` per case, then `N passed, M failed`; exits with
@@ -10,12 +11,24 @@
 
 use std::process::ExitCode;
 
-use conformance::runner::{engineio, run, select, Target};
+use conformance::runner::{engineio, run, select, socketio, Case, Contract, Target};
 
-const USAGE: &str =
-    "usage: conformance engine.io --url http://HOST:PORT[/PATH] [--filter SUBSTR] [--json PATH] [--slack-ms MS] [--list]";
+const USAGE: &str = "usage: conformance engine.io|socket.io --url http://HOST:PORT[/PATH] [--filter SUBSTR] \
+[--json PATH] [--slack-ms MS] [--list]
+       socket.io only: --eio3 (add the Engine.IO v3 / Socket.IO v4 cases; the server allows EIO=3)
+                       --msgpack (the server speaks socket.io-msgpack-parser: run its cases instead)";
+
+/// Which suite to run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Suite {
+    EngineIo,
+    SocketIo,
+}
 
 struct Args {
+    suite: Suite,
+    eio3: bool,
+    msgpack: bool,
     url: String,
     filter: Option<String>,
     json: Option<String>,
@@ -25,13 +38,22 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
-    match args.next().as_deref() {
-        Some("engine.io") => {}
-        Some(other) => return Err(format!("unknown suite {other:?} (available: engine.io)")),
+    let suite = match args.next().as_deref() {
+        Some("engine.io") => Suite::EngineIo,
+        Some("socket.io") => Suite::SocketIo,
+        Some(other) => return Err(format!("unknown suite {other:?} (available: engine.io, socket.io)")),
         None => return Err("missing suite".into()),
-    }
-    let mut parsed =
-        Args { url: "http://127.0.0.1:3000".into(), filter: None, json: None, slack_ms: None, list: false };
+    };
+    let mut parsed = Args {
+        suite,
+        eio3: false,
+        msgpack: false,
+        url: "http://127.0.0.1:3000".into(),
+        filter: None,
+        json: None,
+        slack_ms: None,
+        list: false,
+    };
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
@@ -43,6 +65,8 @@ fn parse_args() -> Result<Args, String> {
                     Some(value()?.parse().map_err(|_| "--slack-ms takes milliseconds".to_owned())?)
             }
             "--list" => parsed.list = true,
+            "--eio3" if suite == Suite::SocketIo => parsed.eio3 = true,
+            "--msgpack" if suite == Suite::SocketIo => parsed.msgpack = true,
             other => return Err(format!("unknown flag {other:?}")),
         }
     }
@@ -58,14 +82,17 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let cases = engineio::cases();
+    let (cases, contract): (Vec<Case>, Contract) = match args.suite {
+        Suite::EngineIo => (engineio::cases(), Contract::EngineIoEcho),
+        Suite::SocketIo => (socketio::suite(args.eio3, args.msgpack), Contract::SocketIo),
+    };
     if args.list {
         for case in select(&cases, args.filter.as_deref()) {
             println!("{:<36} {}", case.name, case.description);
         }
         return ExitCode::SUCCESS;
     }
-    let target = match Target::parse(&args.url) {
+    let target = match Target::parse_for(&args.url, contract) {
         Ok(target) => {
             Target { slack: args.slack_ms.map_or(target.slack, std::time::Duration::from_millis), ..target }
         }

@@ -49,6 +49,12 @@ const WRITE_HIGH_WATER: usize = 64 * 1024;
 /// The session is told the socket is writable again once the queue is below this.
 const WRITE_LOW_WATER: usize = 16 * 1024;
 
+/// How long a closed WebSocket keeps reading (and discarding) what the peer still sends.
+const LINGER_TIME: Duration = Duration::from_secs(1);
+
+/// How many bytes a closed WebSocket discards at most before it lets go of the connection.
+const LINGER_BYTES: usize = 8 * 1024 * 1024;
+
 /// What happened on a WebSocket.
 enum WsEvent {
     Message(ws::Message),
@@ -322,8 +328,9 @@ pub(crate) async fn run<H: Handler>(
             }
         }
         if closed {
-            if let Some(ws) = ws.as_mut() {
+            if let Some(mut ws) = ws.take() {
                 ws.flush(Duration::from_secs(1)).await;
+                tokio::spawn(linger(ws.io));
             }
             return;
         }
@@ -382,7 +389,9 @@ pub(crate) async fn run<H: Handler>(
                     }
                     WsEvent::Writable => session.handle_socket_writable(id, true),
                     WsEvent::Ended => {
-                        ws = None;
+                        if let Some(w) = ws.take().filter(|w| w.closing) {
+                            tokio::spawn(linger(w.io));
+                        }
                         session.handle_socket_closed(id);
                     }
                 }
@@ -460,16 +469,39 @@ fn apply(
 
 /// Closes a WebSocket the session refused.
 async fn close_extra(io: BoxedIo, limits: ws::Limits) {
-    let mut conn = WsConn::new(SocketId(0), io, limits, BytesMut::new());
-    conn.queue_close(ws::close_code::NORMAL);
-    conn.flush(Duration::from_secs(1)).await;
+    close_with(io, limits, ws::close_code::NORMAL).await;
 }
 
 /// Closes a WebSocket whose Engine.IO request was refused (policy violation).
 pub(crate) async fn close_refused(io: BoxedIo, limits: ws::Limits) {
+    close_with(io, limits, ws::close_code::POLICY_VIOLATION).await;
+}
+
+async fn close_with(io: BoxedIo, limits: ws::Limits, code: u16) {
     let mut conn = WsConn::new(SocketId(0), io, limits, BytesMut::new());
-    conn.queue_close(ws::close_code::POLICY_VIOLATION);
+    conn.queue_close(code);
     conn.flush(Duration::from_secs(1)).await;
+    linger(conn.io).await;
+}
+
+/// After the close frame and the FIN went out, reads and discards what the peer still sends
+/// until it closes too (bounded by [`LINGER_TIME`] and [`LINGER_BYTES`]). Dropping a socket
+/// with unread bytes makes the kernel answer with a reset, which can destroy the close frame
+/// before the peer reads it: a client in the middle of an oversized message would see a broken
+/// pipe instead of close code 1009.
+async fn linger(mut io: BoxedIo) {
+    use tokio::io::AsyncReadExt as _;
+    let drain = async {
+        let mut chunk = [0u8; 4096];
+        let mut discarded = 0;
+        while discarded < LINGER_BYTES {
+            match io.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => discarded += n,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER_TIME, drain).await;
 }
 
 fn close_code(code: CloseCode) -> u16 {

@@ -11,7 +11,7 @@ use tokio::time::{sleep, timeout};
 
 use super::http::{self, Response};
 use super::ws::{self, Connect, Message, WebSocket};
-use super::{Case, CaseFuture, Target};
+use super::{Case, CaseFuture, Contract, Target};
 
 /// `pingInterval` the contract requires.
 pub const PING_INTERVAL: Duration = Duration::from_millis(300);
@@ -21,25 +21,47 @@ pub const PING_TIMEOUT: Duration = Duration::from_millis(200);
 pub const MAX_PAYLOAD: u64 = 1_000_000;
 
 /// How long a "closed at once" reaction may take: the target's slack plus 200 ms.
-fn prompt(t: &Target) -> Duration {
+pub(super) fn prompt(t: &Target) -> Duration {
     t.slack + Duration::from_millis(200)
 }
 /// Lets a request just sent reach the server before the next one.
-const SETTLE: Duration = Duration::from_millis(50);
+pub(super) const SETTLE: Duration = Duration::from_millis(50);
 
+/// `case!(name, timeout_secs, description, async_fn)`: a [`Case`] whose body is `async_fn(target)`.
 macro_rules! case {
     ($name:literal, $secs:literal, $description:literal, $body:path) => {
         Case {
             name: $name,
             description: $description,
             timeout: Duration::from_secs($secs),
-            run: |t: Target| -> CaseFuture { Box::pin($body(t)) },
+            run: std::sync::Arc::new(|t: Target| -> CaseFuture { Box::pin($body(t)) }),
         }
     };
 }
+pub(super) use case;
 
-/// All Engine.IO v4 cases, in run order.
+/// The cases that need the echo contract: a Socket.IO server answers messages differently.
+const ECHO_CASES: &[&str] = &[
+    "polling.batched_echo",
+    "polling.binary_echo",
+    "websocket.text_echo",
+    "websocket.binary_echo",
+    "upgrade.complete_then_echo",
+];
+
+/// All Engine.IO v4 cases for an echo server ([`Contract::EngineIoEcho`]), in run order.
 pub fn cases() -> Vec<Case> {
+    all_cases()
+}
+
+/// The Engine.IO v4 cases that hold for any Engine.IO server, whatever it does with messages:
+/// the Engine.IO part of the Socket.IO suite. They check liveness by the heartbeat when the
+/// target's contract is [`Contract::SocketIo`].
+pub fn transport_cases() -> Vec<Case> {
+    all_cases().into_iter().filter(|c| !ECHO_CASES.contains(&c.name)).collect()
+}
+
+fn all_cases() -> Vec<Case> {
     vec![
         case!(
             "handshake.polling",
@@ -53,10 +75,28 @@ pub fn cases() -> Vec<Case> {
             "WebSocket-only handshake: open packet first, upgrades []",
             handshake_websocket
         ),
-        case!("handshake.invalid_eio", 5, "EIO missing, 3 or abc: 400 code 5", invalid_eio),
+        case!("handshake.invalid_eio", 5, "EIO missing, 3, 5 or abc: 400 code 5", invalid_eio),
         case!("handshake.missing_transport", 5, "no transport parameter: 400 code 0", missing_transport),
         case!("handshake.unknown_transport", 5, "transport=tobi: 400 code 0", unknown_transport),
-        case!("handshake.post_method", 5, "handshake by POST: 400 code 2", post_handshake),
+        case!("handshake.post_method", 5, "handshake by POST or PUT: 400 code 2", post_handshake),
+        case!(
+            "errors.websocket_without_upgrade",
+            5,
+            "GET transport=websocket without an Upgrade header: 400 code 3",
+            websocket_without_upgrade
+        ),
+        case!(
+            "errors.transport_mismatch",
+            5,
+            "polling GET with the sid of a WebSocket session: 400 code 3",
+            transport_mismatch
+        ),
+        case!(
+            "errors.prototype_names",
+            5,
+            "sid=__proto__: code 1; transport=__proto__ / constructor: code 0, also on upgrade",
+            prototype_names
+        ),
         case!("polling.unknown_sid", 5, "GET and POST with an unknown sid: 400 code 1", polling_unknown_sid),
         case!("websocket.unknown_sid", 5, "WebSocket with an unknown sid is refused", websocket_unknown_sid),
         case!(
@@ -77,6 +117,12 @@ pub fn cases() -> Vec<Case> {
             5,
             "a second concurrent GET gets 400 and closes the session",
             polling_duplicate_get
+        ),
+        case!(
+            "polling.cancelled_poll",
+            5,
+            "a pending GET whose connection the client drops: the session closes",
+            polling_cancelled_poll
         ),
         case!(
             "polling.client_close",
@@ -112,6 +158,12 @@ pub fn cases() -> Vec<Case> {
         case!("websocket.text_echo", 5, "text message echoed as a text frame", websocket_text_echo),
         case!("websocket.binary_echo", 5, "binary message echoed as a binary frame", websocket_binary_echo),
         case!(
+            "websocket.oversized_message",
+            10,
+            "a message over maxPayload: close 1009, the server goes on",
+            websocket_oversized_message
+        ),
+        case!(
             "websocket.invalid_packet",
             5,
             "text frame `abc` closes the WebSocket",
@@ -140,6 +192,30 @@ pub fn cases() -> Vec<Case> {
             5,
             "no pong over WebSocket: the socket is closed",
             heartbeat_websocket_timeout
+        ),
+        case!(
+            "close.websocket",
+            5,
+            "client `1` over WebSocket: closed (at once, or by the heartbeat as engine.io 6.6 does)",
+            close_websocket
+        ),
+        case!(
+            "security.malformed_frame",
+            5,
+            "a frame with RSV bits set (CVE-2022-21676): that connection closes, the server goes on",
+            malformed_frame
+        ),
+        case!(
+            "security.frame_with_upgrade_request",
+            5,
+            "garbage frame bytes sent with the upgrade request (CVE-2022-21676): the server goes on",
+            frame_with_upgrade_request
+        ),
+        case!(
+            "security.unhandled_upgrade_reset",
+            5,
+            "h2c upgrades on another path, then TCP resets (CVE-2022-41940): the server goes on",
+            unhandled_upgrade_reset
         ),
         case!(
             "upgrade.probe",
@@ -174,16 +250,16 @@ fn q(sid: &str) -> String {
     format!("EIO=4&transport=polling&sid={sid}")
 }
 
-async fn get(t: &Target, sid: &str) -> Result<Response, String> {
+pub(super) async fn get(t: &Target, sid: &str) -> Result<Response, String> {
     http::request(t, "GET", &q(sid), None).await
 }
 
-async fn post(t: &Target, sid: &str, body: &str) -> Result<Response, String> {
+pub(super) async fn post(t: &Target, sid: &str, body: &str) -> Result<Response, String> {
     http::request(t, "POST", &q(sid), Some(body.as_bytes())).await
 }
 
 /// Splits a 200 polling body into packets.
-fn packets(resp: &Response) -> Result<Vec<String>, String> {
+pub(super) fn packets(resp: &Response) -> Result<Vec<String>, String> {
     if resp.status != 200 {
         return Err(format!("expected 200, got {} {:?}", resp.status, resp.text()));
     }
@@ -191,7 +267,7 @@ fn packets(resp: &Response) -> Result<Vec<String>, String> {
     Ok(body.split('\u{1e}').map(str::to_owned).collect())
 }
 
-fn expect_post_ok(resp: &Response) -> Result<(), String> {
+pub(super) fn expect_post_ok(resp: &Response) -> Result<(), String> {
     if resp.status == 200 && resp.body == b"ok" {
         Ok(())
     } else {
@@ -211,7 +287,7 @@ fn error_message(code: i64) -> &'static str {
 }
 
 /// `400 {"code":N,"message":"..."}` with a JSON content type.
-fn expect_error(what: &str, resp: &Response, code: i64) -> Result<(), String> {
+pub(super) fn expect_error(what: &str, resp: &Response, code: i64) -> Result<(), String> {
     let body = resp.text();
     if resp.status != 400 {
         return Err(format!("{what}: expected 400 code {code}, got {} {body:?}", resp.status));
@@ -230,7 +306,7 @@ fn expect_error(what: &str, resp: &Response, code: i64) -> Result<(), String> {
 }
 
 /// Checks an open packet and returns its sid.
-fn check_open(packet: &str, upgrades: &[&str]) -> Result<String, String> {
+pub(super) fn check_open(packet: &str, upgrades: &[&str]) -> Result<String, String> {
     let json = packet.strip_prefix('0').ok_or_else(|| format!("expected an open packet, got {packet:?}"))?;
     let open: Value =
         serde_json::from_str(json).map_err(|e| format!("open payload is not JSON ({e}): {json}"))?;
@@ -251,14 +327,14 @@ fn check_open(packet: &str, upgrades: &[&str]) -> Result<String, String> {
 }
 
 /// Opens a polling session; returns its sid.
-async fn open_polling(t: &Target) -> Result<String, String> {
+pub(super) async fn open_polling(t: &Target) -> Result<String, String> {
     let resp = http::request(t, "GET", "EIO=4&transport=polling", None).await?;
     let packets = packets(&resp).map_err(|e| format!("handshake: {e}"))?;
     check_open(&packets[0], &["websocket"])
 }
 
 /// Polls until `n` packets other than ping/noop arrived (answering pings).
-async fn collect(t: &Target, sid: &str, n: usize) -> Result<Vec<String>, String> {
+pub(super) async fn collect(t: &Target, sid: &str, n: usize) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     while out.len() < n {
         for p in packets(&get(t, sid).await?)? {
@@ -273,11 +349,11 @@ async fn collect(t: &Target, sid: &str, n: usize) -> Result<Vec<String>, String>
 }
 
 /// The session is gone: a GET gets 400 code 1.
-async fn expect_closed(t: &Target, sid: &str) -> Result<(), String> {
+pub(super) async fn expect_closed(t: &Target, sid: &str) -> Result<(), String> {
     expect_error("GET after close", &get(t, sid).await?, 1)
 }
 
-async fn open_ws(t: &Target, query: &str) -> Result<WebSocket, String> {
+pub(super) async fn open_ws(t: &Target, query: &str) -> Result<WebSocket, String> {
     match ws::connect(t, query).await? {
         Connect::Open(ws) => Ok(ws),
         Connect::Refused(r) => Err(format!("WebSocket refused: {} {:?}", r.status, r.text())),
@@ -305,7 +381,7 @@ async fn open_ws_session(t: &Target) -> Result<WebSocket, String> {
 }
 
 /// Waits up to `within` for the socket to close, ignoring (not answering) messages.
-async fn expect_ws_closed(ws: &mut WebSocket, within: Duration, what: &str) -> Result<(), String> {
+pub(super) async fn expect_ws_closed(ws: &mut WebSocket, within: Duration, what: &str) -> Result<(), String> {
     let deadline = tokio::time::Instant::now() + within;
     loop {
         match tokio::time::timeout_at(deadline, ws.recv()).await {
@@ -365,7 +441,12 @@ async fn handshake_websocket(t: Target) -> Result<(), String> {
 }
 
 async fn invalid_eio(t: Target) -> Result<(), String> {
-    for query in ["transport=polling", "EIO=3&transport=polling", "EIO=abc&transport=polling"] {
+    for query in [
+        "transport=polling",
+        "EIO=3&transport=polling",
+        "EIO=5&transport=polling",
+        "EIO=abc&transport=polling",
+    ] {
         expect_error(query, &http::request(&t, "GET", query, None).await?, 5)?;
     }
     Ok(())
@@ -382,7 +463,39 @@ async fn unknown_transport(t: Target) -> Result<(), String> {
 
 async fn post_handshake(t: Target) -> Result<(), String> {
     let resp = http::request(&t, "POST", "EIO=4&transport=polling", Some(b"4hello")).await?;
-    expect_error("POST handshake", &resp, 2)
+    expect_error("POST handshake", &resp, 2)?;
+    let resp = http::request(&t, "PUT", "EIO=4&transport=polling", Some(b"4hello")).await?;
+    expect_error("PUT handshake", &resp, 2)
+}
+
+async fn websocket_without_upgrade(t: Target) -> Result<(), String> {
+    let query = "EIO=4&transport=websocket";
+    expect_error("plain GET with transport=websocket", &http::request(&t, "GET", query, None).await?, 3)
+}
+
+async fn transport_mismatch(t: Target) -> Result<(), String> {
+    let mut ws = open_ws(&t, "EIO=4&transport=websocket").await?;
+    let sid = match ws.recv().await? {
+        Message::Text(p) => check_open(&p, &[])?,
+        other => return Err(format!("expected the open packet, got {other:?}")),
+    };
+    expect_error("polling GET with a WebSocket session's sid", &get(&t, &sid).await?, 3)
+}
+
+async fn prototype_names(t: Target) -> Result<(), String> {
+    expect_error("sid=__proto__", &get(&t, "__proto__").await?, 1)?;
+    for name in ["__proto__", "constructor", "hasOwnProperty"] {
+        let query = format!("EIO=4&transport={name}");
+        expect_error(&query, &http::request(&t, "GET", &query, None).await?, 0)?;
+        match ws::connect(&t, &query).await? {
+            Connect::Refused(r) if r.status == 400 => {}
+            Connect::Refused(r) => {
+                return Err(format!("upgrade with {query}: expected 400, got {} {:?}", r.status, r.text()))
+            }
+            Connect::Open(_) => return Err(format!("upgrade with {query}: accepted")),
+        }
+    }
+    open_polling(&t).await.map(drop).map_err(|e| format!("the server should go on: {e}"))
 }
 
 async fn polling_unknown_sid(t: Target) -> Result<(), String> {
@@ -453,6 +566,20 @@ async fn polling_duplicate_get(t: Target) -> Result<(), String> {
     expect_closed(&t, &sid).await
 }
 
+async fn polling_cancelled_poll(t: Target) -> Result<(), String> {
+    let sid = open_polling(&t).await?;
+    let pending = {
+        let (t, sid) = (t.clone(), sid.clone());
+        tokio::spawn(async move { get(&t, &sid).await })
+    };
+    sleep(SETTLE).await;
+    // Aborting the task drops its TCP connection with the GET still pending.
+    pending.abort();
+    let _ = pending.await;
+    sleep(SETTLE).await;
+    expect_closed(&t, &sid).await
+}
+
 async fn polling_client_close(t: Target) -> Result<(), String> {
     let sid = open_polling(&t).await?;
     let pending = {
@@ -490,12 +617,44 @@ async fn polling_octet_stream_post(t: Target) -> Result<(), String> {
     expect_closed(&t, &sid).await
 }
 
-/// The session still echoes over polling.
+/// The session is still served over polling: an echo of `text` for the echo contract, a
+/// heartbeat round trip (ping `2` answered by `3`) for a Socket.IO server, which sends nothing
+/// of its own before a namespace is joined.
 async fn expect_alive(t: &Target, sid: &str, text: &str) -> Result<(), String> {
+    if t.contract == Contract::SocketIo {
+        let got =
+            packets(&get(t, sid).await?).map_err(|e| format!("the session should still be served: {e}"))?;
+        if got != ["2"] {
+            return Err(format!(
+                "the session should still be served: expected the ping [\"2\"], got {got:?}"
+            ));
+        }
+        return expect_post_ok(&post(t, sid, "3").await?);
+    }
     expect_post_ok(&post(t, sid, &format!("4{text}")).await?)?;
     let got = collect(t, sid, 1).await?;
     if got != [format!("4{text}")] {
         return Err(format!("the session should still echo: expected [\"4{text}\"], got {got:?}"));
+    }
+    Ok(())
+}
+
+/// The WebSocket carries the session: an echo of `text` for the echo contract, the next
+/// heartbeat for a Socket.IO server (a ping only travels on the transport in use, so it also
+/// proves an upgrade completed).
+async fn expect_ws_alive(t: &Target, ws: &mut WebSocket, text: &str) -> Result<(), String> {
+    if t.contract == Contract::SocketIo {
+        return match timeout(PING_INTERVAL + t.slack, ws.recv()).await {
+            Ok(Ok(Message::Text(p))) if p == "2" => ws.send_text("3").await,
+            Ok(other) => Err(format!("expected a ping `2` on the WebSocket, got {other:?}")),
+            Err(_) => Err("no ping on the WebSocket".into()),
+        };
+    }
+    let text = format!("4{text}");
+    ws.send_text(&text).await?;
+    let got = recv(ws).await?;
+    if got != Message::Text(text.clone()) {
+        return Err(format!("expected the echo {text:?} on the WebSocket, got {got:?}"));
     }
     Ok(())
 }
@@ -553,6 +712,24 @@ async fn websocket_binary_echo(t: Target) -> Result<(), String> {
         return Err(format!("sent binary {data:?}, got {got:?}"));
     }
     Ok(())
+}
+
+async fn websocket_oversized_message(t: Target) -> Result<(), String> {
+    let mut ws = open_ws_session(&t).await?;
+    // A server may close while the message is still being written: the write then fails, and
+    // the close frame is read all the same.
+    let _ = ws.send_text(&format!("4{}", "a".repeat(MAX_PAYLOAD as usize))).await;
+    let deadline = tokio::time::Instant::now() + prompt(&t);
+    loop {
+        match tokio::time::timeout_at(deadline, ws.recv()).await {
+            Err(_) => return Err("still open after a message over maxPayload".into()),
+            Ok(Ok(Message::Closed(Some(1009)))) => break,
+            Ok(Ok(Message::Closed(code))) => return Err(format!("expected close code 1009, got {code:?}")),
+            Ok(Err(e)) => return Err(format!("expected close code 1009, got {e}")),
+            Ok(Ok(_)) => {}
+        }
+    }
+    open_polling(&t).await.map(drop).map_err(|e| format!("the server should go on: {e}"))
 }
 
 async fn websocket_invalid_packet(t: Target) -> Result<(), String> {
@@ -624,6 +801,53 @@ async fn heartbeat_websocket_timeout(t: Target) -> Result<(), String> {
     expect_ws_closed(&mut ws, PING_TIMEOUT + t.slack, "no pong").await
 }
 
+// ---- close and hostile transports -----------------------------------------------------------
+
+async fn close_websocket(t: Target) -> Result<(), String> {
+    let mut ws = open_ws_session(&t).await?;
+    ws.send_text("1").await?;
+    expect_ws_closed(&mut ws, PING_INTERVAL + PING_TIMEOUT + t.slack, "after a client close `1`").await
+}
+
+async fn malformed_frame(t: Target) -> Result<(), String> {
+    let mut ws = open_ws_session(&t).await?;
+    // FIN, RSV2 and RSV3 set on a text frame: no extension gives them a meaning.
+    ws.send_raw(&ws::masked_frame(0x80 | 0x30 | 0x1, b"4hello", [1, 2, 3, 4])).await?;
+    expect_ws_closed(&mut ws, prompt(&t), "after a frame with RSV bits").await?;
+    open_polling(&t).await.map(drop).map_err(|e| format!("the server should go on: {e}"))
+}
+
+async fn frame_with_upgrade_request(t: Target) -> Result<(), String> {
+    let mut garbage = ws::masked_frame(0x80 | 0x70 | 0xB, b"garbage", [9, 8, 7, 6]);
+    garbage.extend_from_slice(&[0xff; 16]);
+    match ws::connect_with(&t, "EIO=4&transport=websocket", &garbage).await {
+        Ok(Connect::Open(mut ws)) => expect_ws_closed(&mut ws, prompt(&t), "after garbage frames").await?,
+        Ok(Connect::Refused(_)) | Err(_) => {}
+    }
+    open_polling(&t).await.map(drop).map_err(|e| format!("the server should go on: {e}"))
+}
+
+async fn unhandled_upgrade_reset(t: Target) -> Result<(), String> {
+    use tokio::io::AsyncWriteExt as _;
+    for _ in 0..3 {
+        let mut stream = tokio::net::TcpStream::connect(t.authority())
+            .await
+            .map_err(|e| format!("connect to {}: {e}", t.authority()))?;
+        let request = format!(
+            "GET /unhandled-upgrade HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade, HTTP2-Settings\r\n\
+             Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n",
+            t.authority()
+        );
+        stream.write_all(request.as_bytes()).await.map_err(|e| format!("write h2c upgrade: {e}"))?;
+        sleep(SETTLE).await;
+        // Closing with a zero linger sends a TCP reset instead of a FIN.
+        stream.set_zero_linger().map_err(|e| format!("set linger: {e}"))?;
+        drop(stream);
+    }
+    sleep(SETTLE).await;
+    open_polling(&t).await.map(drop).map_err(|e| format!("the server should go on: {e}"))
+}
+
 // ---- upgrade -------------------------------------------------------------------------------
 
 async fn upgrade_probe(t: Target) -> Result<(), String> {
@@ -651,30 +875,19 @@ async fn upgrade_complete_then_echo(t: Target) -> Result<(), String> {
 
 async fn upgrade_polling_rejected(t: Target) -> Result<(), String> {
     let (sid, mut ws) = upgraded(&t).await?;
-    ws.send_text("4sync").await?;
-    let got = recv(&mut ws).await?;
-    if got != Message::Text("4sync".into()) {
-        return Err(format!("expected the echo `4sync` after the upgrade, got {got:?}"));
-    }
+    expect_ws_alive(&t, &mut ws, "sync").await.map_err(|e| format!("after the upgrade: {e}"))?;
     expect_error("GET after upgrade", &get(&t, &sid).await?, 3)?;
     expect_error("POST after upgrade", &post(&t, &sid, "4hello").await?, 3)
 }
 
 async fn upgrade_second_websocket(t: Target) -> Result<(), String> {
     let (sid, mut ws) = upgraded(&t).await?;
-    ws.send_text("4sync").await?;
-    let got = recv(&mut ws).await?;
-    if got != Message::Text("4sync".into()) {
-        return Err(format!("expected the echo `4sync` after the upgrade, got {got:?}"));
-    }
+    expect_ws_alive(&t, &mut ws, "sync").await.map_err(|e| format!("after the upgrade: {e}"))?;
     match ws::connect(&t, &format!("EIO=4&transport=websocket&sid={sid}")).await? {
         Connect::Refused(_) => {}
         Connect::Open(mut second) => expect_ws_closed(&mut second, t.slack / 2, "second WebSocket").await?,
     }
-    ws.send_text("4still here").await?;
-    let got = recv(&mut ws).await?;
-    if got != Message::Text("4still here".into()) {
-        return Err(format!("first WebSocket after the second was closed: expected the echo, got {got:?}"));
-    }
-    Ok(())
+    expect_ws_alive(&t, &mut ws, "still here")
+        .await
+        .map_err(|e| format!("first WebSocket after the second was closed: {e}"))
 }

@@ -28,9 +28,34 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+pub mod eio3;
 pub mod engineio;
 mod http;
+pub mod msgpack;
+pub mod socketio;
 mod ws;
+
+/// Which server contract the target implements, so that the cases shared by both suites check
+/// liveness the way the server can answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Contract {
+    /// An Engine.IO echo server (the engine.io-protocol suite's contract).
+    #[default]
+    EngineIoEcho,
+    /// The socket.io-protocol suite's server (`auth`, `message` → `message-back`,
+    /// `message-with-ack`, namespace `/custom`).
+    SocketIo,
+}
+
+impl Contract {
+    /// The Engine.IO path the contract's server listens on.
+    pub fn default_path(self) -> &'static str {
+        match self {
+            Contract::EngineIoEcho => "/engine.io/",
+            Contract::SocketIo => "/socket.io/",
+        }
+    }
+}
 
 /// The server under test: host, port and Engine.IO path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,15 +69,23 @@ pub struct Target {
     /// Time granted on top of the server's timers before a late reaction fails a case (300 ms by
     /// default; `--slack-ms`). A larger slack checks the behaviour without judging its speed.
     pub slack: std::time::Duration,
+    /// The contract the server implements.
+    pub contract: Contract,
 }
 
 /// The default [`Target::slack`].
 pub const DEFAULT_SLACK: std::time::Duration = std::time::Duration::from_millis(300);
 
 impl Target {
-    /// Parses `http://host[:port][/path]`. Without a path the contract's `/engine.io/` is used;
-    /// a path gets a trailing slash added.
+    /// Parses `http://host[:port][/path]` for an Engine.IO echo server. Without a path the
+    /// contract's `/engine.io/` is used; a path gets a trailing slash added.
     pub fn parse(url: &str) -> Result<Self, String> {
+        Self::parse_for(url, Contract::EngineIoEcho)
+    }
+
+    /// Parses `http://host[:port][/path]` for a server implementing `contract`; without a path
+    /// the contract's default path is used.
+    pub fn parse_for(url: &str, contract: Contract) -> Result<Self, String> {
         let rest =
             url.strip_prefix("http://").ok_or_else(|| format!("{url:?}: only http:// URLs are supported"))?;
         let (authority, path) = match rest.find('/') {
@@ -67,10 +100,10 @@ impl Target {
             return Err(format!("{url:?}: missing host"));
         }
         let path = match path.trim_end_matches('/') {
-            "" => "/engine.io/".to_owned(),
+            "" => contract.default_path().to_owned(),
             p => format!("{p}/"),
         };
-        Ok(Self { host: host.to_owned(), port, path, slack: DEFAULT_SLACK })
+        Ok(Self { host: host.to_owned(), port, path, slack: DEFAULT_SLACK, contract })
     }
 
     /// `host:port`.
@@ -82,6 +115,9 @@ impl Target {
 /// The future a case's body returns: `Err` carries the failure reason.
 pub type CaseFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 
+/// A case's body: called once per run with the target.
+pub type CaseFn = std::sync::Arc<dyn Fn(Target) -> CaseFuture + Send + Sync>;
+
 /// One independent scenario.
 #[derive(Clone)]
 pub struct Case {
@@ -92,7 +128,7 @@ pub struct Case {
     /// The whole case fails with a timeout past this.
     pub timeout: Duration,
     /// The scenario.
-    pub run: fn(Target) -> CaseFuture,
+    pub run: CaseFn,
 }
 
 impl std::fmt::Debug for Case {

@@ -37,6 +37,12 @@ pub(crate) struct WebSocket {
 
 /// Opens a WebSocket on `target.path?query`.
 pub(crate) async fn connect(target: &Target, query: &str) -> Result<Connect, String> {
+    connect_with(target, query, &[]).await
+}
+
+/// [`connect`], writing `trailing` bytes in the same write as the upgrade request (data a client
+/// sends before it has seen the `101`).
+pub(crate) async fn connect_with(target: &Target, query: &str, trailing: &[u8]) -> Result<Connect, String> {
     let mut rng = seed();
     let key_bytes: Vec<u8> = (0..16).map(|_| next(&mut rng) as u8).collect();
     let key = base64::engine::general_purpose::STANDARD.encode(key_bytes);
@@ -49,7 +55,9 @@ pub(crate) async fn connect(target: &Target, query: &str) -> Result<Connect, Str
         target.path,
         target.authority()
     );
-    stream.write_all(request.as_bytes()).await.map_err(|e| format!("write upgrade request: {e}"))?;
+    let mut request = request.into_bytes();
+    request.extend_from_slice(trailing);
+    stream.write_all(&request).await.map_err(|e| format!("write upgrade request: {e}"))?;
     let head = http::read_head(&mut stream).await?;
     if head.status != 101 {
         let mut body = head.rest;
@@ -82,22 +90,14 @@ impl WebSocket {
         self.send_frame(0x2, data).await
     }
 
+    /// Sends bytes as they are, framing included (for malformed frames).
+    pub(crate) async fn send_raw(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.stream.write_all(bytes).await.map_err(|e| format!("write raw bytes: {e}"))
+    }
+
     async fn send_frame(&mut self, opcode: u8, payload: &[u8]) -> Result<(), String> {
-        let mut frame = vec![0x80 | opcode];
-        match payload.len() {
-            n if n < 126 => frame.push(0x80 | n as u8),
-            n if n <= 0xffff => {
-                frame.push(0x80 | 126);
-                frame.extend_from_slice(&(n as u16).to_be_bytes());
-            }
-            n => {
-                frame.push(0x80 | 127);
-                frame.extend_from_slice(&(n as u64).to_be_bytes());
-            }
-        }
         let mask = (next(&mut self.rng) as u32).to_be_bytes();
-        frame.extend_from_slice(&mask);
-        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        let frame = masked_frame(0x80 | opcode, payload, mask);
         self.stream.write_all(&frame).await.map_err(|e| format!("write frame: {e}"))
     }
 
@@ -204,6 +204,25 @@ fn parse_frame(buf: &[u8]) -> Result<Option<(Frame, usize)>, String> {
         payload.iter_mut().enumerate().for_each(|(i, b)| *b ^= m[i % 4]);
     }
     Ok(Some(((fin, opcode, payload), pos + len)))
+}
+
+/// A client frame: `first` is the FIN/RSV/opcode byte, the payload is masked with `mask`.
+pub(crate) fn masked_frame(first: u8, payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
+    let mut frame = vec![first];
+    match payload.len() {
+        n if n < 126 => frame.push(0x80 | n as u8),
+        n if n <= 0xffff => {
+            frame.push(0x80 | 126);
+            frame.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            frame.push(0x80 | 127);
+            frame.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    frame
 }
 
 fn seed() -> u64 {
