@@ -9,9 +9,10 @@
 //! status 1 when a case failed and 2 on a usage error. The server contract is in
 //! `conformance/README.md`.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
-use conformance::runner::{engineio, run, select, socketio, Case, Contract, Target};
+use conformance::runner::{engineio, run_case, select, socketio, Case, Contract, Report, Target};
 
 const USAGE: &str = "usage: conformance engine.io|socket.io --url http://HOST:PORT[/PATH] [--filter SUBSTR] \
 [--json PATH] [--slack-ms MS] [--list]
@@ -70,6 +71,9 @@ fn parse_args() -> Result<Args, String> {
             other => return Err(format!("unknown flag {other:?}")),
         }
     }
+    if parsed.eio3 && parsed.msgpack {
+        return Err("--eio3 and --msgpack cannot be combined: the v3 cases speak the default parser".into());
+    }
     Ok(parsed)
 }
 
@@ -86,9 +90,12 @@ async fn main() -> ExitCode {
         Suite::EngineIo => (engineio::cases(), Contract::EngineIoEcho),
         Suite::SocketIo => (socketio::suite(args.eio3, args.msgpack), Contract::SocketIo),
     };
+    let mut out = std::io::stdout().lock();
     if args.list {
         for case in select(&cases, args.filter.as_deref()) {
-            println!("{:<36} {}", case.name, case.description);
+            if writeln!(out, "{:<40} {}", case.name, case.description).is_err() {
+                return ExitCode::FAILURE;
+            }
         }
         return ExitCode::SUCCESS;
     }
@@ -101,14 +108,22 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let report = run(&target, &cases, args.filter.as_deref()).await;
-    for outcome in &report.cases {
-        match &outcome.reason {
-            None => println!("PASS {}", outcome.name),
-            Some(reason) => println!("FAIL {}: {reason}", outcome.name),
+    // Each line is printed as its case ends; a closed standard output ends the run.
+    let mut report = Report { target: target.url(), cases: Vec::new() };
+    for case in select(&cases, args.filter.as_deref()) {
+        let outcome = run_case(&target, case).await;
+        let line = match &outcome.reason {
+            None => writeln!(out, "PASS {}", outcome.name),
+            Some(reason) => writeln!(out, "FAIL {}: {reason}", outcome.name),
+        };
+        if line.is_err() {
+            return ExitCode::FAILURE;
         }
+        report.cases.push(outcome);
     }
-    println!("{} passed, {} failed", report.passed(), report.failed());
+    if writeln!(out, "{} passed, {} failed", report.passed(), report.failed()).is_err() {
+        return ExitCode::FAILURE;
+    }
     if let Some(path) = &args.json {
         if let Err(e) = std::fs::write(path, report.to_json()) {
             eprintln!("cannot write {path}: {e}");

@@ -1,9 +1,16 @@
 //! A black-box conformance runner: scenarios that drive a live server over raw HTTP/1.1 and
 //! WebSocket and judge only what comes back on the wire.
 //!
-//! The Engine.IO v4 scenarios ([`engineio::cases`]) expect the server contract of the official
-//! engine.io-protocol test suite (described in `conformance/README.md`): path `/engine.io/`,
-//! `pingInterval` 300 ms, `pingTimeout` 200 ms, `maxPayload` 1000000, and an echo handler.
+//! Two suites, each for the server contract of an official protocol test suite (described in
+//! `conformance/README.md`):
+//!
+//! * [`engineio::cases`]: Engine.IO v4, for an echo server on `/engine.io/` with `pingInterval`
+//!   300 ms, `pingTimeout` 200 ms and `maxPayload` 1000000 ([`Contract::EngineIoEcho`]);
+//! * [`socketio::suite`]: Socket.IO v5 on `/socket.io/` with the same timers, a 1 s connect
+//!   timeout and the suite's handlers ([`Contract::SocketIo`]): the Engine.IO cases that need
+//!   no echo ([`engineio::transport_cases`]), the Socket.IO protocol, the reference's refusals
+//!   of malformed packets, advisory triggers; [`eio3::cases`] for servers that accept Engine.IO
+//!   v3 clients and [`msgpack::cases`] for servers that speak `socket.io-msgpack-parser`.
 //!
 //! # What it does not do
 //!
@@ -17,6 +24,11 @@
 //! use conformance::runner::{engineio, run, Target};
 //! let target = Target::parse("http://127.0.0.1:3000")?;
 //! let report = run(&target, &engineio::cases(), None).await;
+//! assert_eq!(report.failed(), 0);
+//!
+//! use conformance::runner::{socketio, Contract};
+//! let target = Target::parse_for("http://127.0.0.1:3001", Contract::SocketIo)?;
+//! let report = run(&target, &socketio::suite(false, false), None).await;
 //! assert_eq!(report.failed(), 0);
 //! # Ok(())
 //! # }
@@ -109,6 +121,11 @@ impl Target {
     /// `host:port`.
     pub fn authority(&self) -> String {
         format!("{}:{}", self.host, self.port)
+    }
+
+    /// `http://host:port/path/`.
+    pub fn url(&self) -> String {
+        format!("http://{}{}", self.authority(), self.path)
     }
 }
 
@@ -208,7 +225,7 @@ pub async fn run(target: &Target, cases: &[Case], filter: Option<&str>) -> Repor
     for case in select(cases, filter) {
         outcomes.push(run_case(target, case).await);
     }
-    Report { target: format!("http://{}{}", target.authority(), target.path), cases: outcomes }
+    Report { target: target.url(), cases: outcomes }
 }
 
 /// The cases whose name contains `filter` (all when `None`).
