@@ -1,0 +1,496 @@
+//! The server benchmark, side by side: every peer, every scenario, in one run on one machine.
+//!
+//! ```text
+//! cargo run --release -p bench --bin compare              # the full run (about 20 minutes)
+//! cargo run --release -p bench --bin compare -- --quick   # one repetition of smaller scenarios
+//! ```
+//!
+//! It builds our server (`socketio-server/examples/echo.rs`, release), installs the Node.js
+//! peers' pinned npm packages (`bench/node`), then for each repetition and each scenario starts
+//! every peer as a fresh process pinned to core 0 (`taskset -c 0`) and runs `loadgen` pinned to
+//! core 1 against it; the peers' order rotates from one repetition to the next. The report, a
+//! Markdown table of medians with their spread and the ratios against Node.js and against the
+//! bare WebSocket floor, goes to standard output and to `--out` (`target/bench-report.md`).
+//!
+//! Flags: `--quick`, `--reps N`, `--out PATH`, `--peers a,b`, `--scenarios a,b`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A server the benchmark runs.
+struct Peer {
+    /// Column name.
+    name: &'static str,
+    /// `socketio` or `raw` (see `loadgen --proto`).
+    proto: &'static str,
+    /// Program and arguments; `{port}` is replaced.
+    command: &'static [&'static str],
+}
+
+const PEERS: &[Peer] = &[
+    Peer { name: "ours", proto: "socketio", command: &["target/release/examples/echo", "--port", "{port}"] },
+    Peer {
+        name: "socketioxide",
+        proto: "socketio",
+        command: &["target/release/peer_socketioxide", "--port", "{port}"],
+    },
+    Peer { name: "node", proto: "socketio", command: &["node", "bench/node/socketio-server.js", "{port}"] },
+    Peer {
+        name: "tungstenite",
+        proto: "raw",
+        command: &["target/release/peer_tungstenite", "--port", "{port}", "--read-buffer", "131072"],
+    },
+    Peer {
+        name: "tungstenite-4k",
+        proto: "raw",
+        command: &["target/release/peer_tungstenite", "--port", "{port}", "--read-buffer", "4096"],
+    },
+    Peer { name: "node-ws", proto: "raw", command: &["node", "bench/node/ws-server.js", "{port}"] },
+];
+
+/// The bare WebSocket floor the targets are judged against: the faster tokio-tungstenite set-up.
+const FLOOR: &str = "tungstenite-4k";
+
+/// A loadgen run and the figures it reports.
+struct Scenario {
+    name: &'static str,
+    /// Arguments for the full run and for `--quick`.
+    full: &'static [&'static str],
+    quick: &'static [&'static str],
+    /// Whether the plain WebSocket peers can run it.
+    raw: bool,
+    /// (JSON field, row label, lower is better).
+    figures: &'static [(&'static str, &'static str, bool)],
+}
+
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "connect",
+        full: &["--scenario", "connect", "--clients", "5000", "--concurrency", "32"],
+        quick: &["--scenario", "connect", "--clients", "1000", "--concurrency", "32"],
+        raw: true,
+        figures: &[
+            ("cpu_us_per_op", "server CPU per connect (µs)", true),
+            ("per_second", "connects/s", false),
+            ("p50_us", "connect latency p50 (µs)", true),
+            ("p99_us", "connect latency p99 (µs)", true),
+        ],
+    },
+    Scenario {
+        name: "echo-1",
+        full: &["--scenario", "echo", "--clients", "1", "--seconds", "3"],
+        quick: &["--scenario", "echo", "--clients", "1", "--seconds", "1"],
+        raw: true,
+        figures: &[
+            ("cpu_us_per_op", "server CPU per round trip (µs)", true),
+            ("p50_us", "latency p50 (µs)", true),
+            ("p99_us", "latency p99 (µs)", true),
+        ],
+    },
+    Scenario {
+        name: "echo-100",
+        full: &["--scenario", "echo", "--clients", "100", "--seconds", "3"],
+        quick: &["--scenario", "echo", "--clients", "100", "--seconds", "1"],
+        raw: true,
+        figures: &[
+            ("cpu_us_per_op", "server CPU per round trip (µs)", true),
+            ("per_second", "round trips/s", false),
+            ("p50_us", "latency p50 (µs)", true),
+            ("p99_us", "latency p99 (µs)", true),
+        ],
+    },
+    Scenario {
+        name: "binary-64k",
+        full: &["--scenario", "binary", "--clients", "10", "--seconds", "3", "--size", "65536"],
+        quick: &["--scenario", "binary", "--clients", "10", "--seconds", "1", "--size", "65536"],
+        raw: true,
+        figures: &[
+            ("cpu_us_per_op", "server CPU per round trip (µs)", true),
+            ("mib_per_s", "MiB/s each way", false),
+        ],
+    },
+    Scenario {
+        name: "broadcast-1000",
+        full: &["--scenario", "broadcast", "--clients", "1000", "--rounds", "50"],
+        quick: &["--scenario", "broadcast", "--clients", "1000", "--rounds", "10"],
+        raw: true,
+        figures: &[
+            ("cpu_us_per_op", "server CPU per delivery (µs)", true),
+            ("first_ms", "time to first client (ms)", true),
+            ("last_ms", "time to last client (ms)", true),
+        ],
+    },
+    Scenario {
+        name: "broadcast-10000",
+        full: &["--scenario", "broadcast", "--clients", "10000", "--rounds", "10", "--settle-ms", "2000"],
+        quick: &["--scenario", "broadcast", "--clients", "2000", "--rounds", "5", "--settle-ms", "1000"],
+        raw: true,
+        figures: &[
+            ("cpu_us_per_op", "server CPU per delivery (µs)", true),
+            ("first_ms", "time to first client (ms)", true),
+            ("last_ms", "time to last client (ms)", true),
+            ("rss_per_client", "idle RSS per WebSocket client (bytes)", true),
+        ],
+    },
+    Scenario {
+        name: "polling-50",
+        full: &["--scenario", "polling", "--clients", "50", "--seconds", "3"],
+        quick: &["--scenario", "polling", "--clients", "50", "--seconds", "1"],
+        raw: false,
+        figures: &[
+            ("cpu_us_per_op", "server CPU per round trip (µs)", true),
+            ("per_second", "round trips/s", false),
+            ("p50_us", "latency p50 (µs)", true),
+        ],
+    },
+];
+
+struct Options {
+    quick: bool,
+    reps: usize,
+    out: PathBuf,
+    peers: Option<Vec<String>>,
+    scenarios: Option<Vec<String>>,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut o = Options {
+        quick: false,
+        reps: 5,
+        out: PathBuf::from("target/bench-report.md"),
+        peers: None,
+        scenarios: None,
+    };
+    let mut reps = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--quick" => o.quick = true,
+            "--reps" => {
+                reps = Some(value()?.parse::<usize>().map_err(|_| "--reps takes a number")?.clamp(1, 20))
+            }
+            "--out" => o.out = PathBuf::from(value()?),
+            "--peers" => o.peers = Some(value()?.split(',').map(str::to_owned).collect()),
+            "--scenarios" => o.scenarios = Some(value()?.split(',').map(str::to_owned).collect()),
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    o.reps = reps.unwrap_or(if o.quick { 1 } else { 5 });
+    Ok(o)
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("compare: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), String> {
+    let options = parse_args()?;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().ok_or("no workspace root")?.to_owned();
+    std::env::set_current_dir(&root).map_err(|e| e.to_string())?;
+    prepare(&options)?;
+    let peers: Vec<&Peer> = PEERS
+        .iter()
+        .filter(|p| options.peers.as_ref().is_none_or(|l| l.iter().any(|n| n == p.name)))
+        .collect();
+    let scenarios: Vec<&Scenario> = SCENARIOS
+        .iter()
+        .filter(|s| options.scenarios.as_ref().is_none_or(|l| l.iter().any(|n| n == s.name)))
+        .collect();
+
+    // (scenario, peer, figure) → values over the repetitions.
+    let mut results: BTreeMap<(&str, &str, &str), Vec<f64>> = BTreeMap::new();
+    let started = Instant::now();
+    let mut port = 3400u16;
+    for rep in 0..options.reps {
+        for scenario in &scenarios {
+            let mut order: Vec<&&Peer> = peers.iter().filter(|p| scenario.raw || p.proto != "raw").collect();
+            let len = order.len();
+            order.rotate_left(rep % len.max(1));
+            for peer in order {
+                port = if port >= 3900 { 3400 } else { port + 1 };
+                let args = if options.quick { scenario.quick } else { scenario.full };
+                eprint!(
+                    "[{:>4.0} s] rep {}/{} {:<16} {:<15} ",
+                    started.elapsed().as_secs_f64(),
+                    rep + 1,
+                    options.reps,
+                    scenario.name,
+                    peer.name
+                );
+                match run_one(peer, args, port) {
+                    Ok(json) => {
+                        let mut shown = Vec::new();
+                        for (field, _, _) in scenario.figures {
+                            if let Some(v) = json[*field].as_f64() {
+                                results.entry((scenario.name, peer.name, field)).or_default().push(v);
+                                shown.push(format!("{field}={v:.1}"));
+                            }
+                        }
+                        eprintln!("{}", shown.join(" "));
+                    }
+                    Err(e) => eprintln!("FAILED: {e}"),
+                }
+            }
+        }
+    }
+    let report = report(&options, &peers, &scenarios, &results, started.elapsed());
+    println!("{report}");
+    if let Some(dir) = options.out.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    std::fs::write(&options.out, &report)
+        .map_err(|e| format!("cannot write {}: {e}", options.out.display()))?;
+    eprintln!("report written to {}", options.out.display());
+    Ok(())
+}
+
+/// Builds the Rust peers and installs the Node.js ones.
+fn prepare(options: &Options) -> Result<(), String> {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--release", "-p", "socketio-server", "--example", "echo", "-p", "bench", "--bins"])
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err("building the peers failed".into());
+    }
+    let wants_node = PEERS
+        .iter()
+        .filter(|p| p.command[0] == "node")
+        .any(|p| options.peers.as_ref().is_none_or(|l| l.iter().any(|n| n == p.name)));
+    if wants_node {
+        conformance::npm::ensure_installed(Path::new("bench/node"))?;
+    }
+    for tool in ["taskset"] {
+        Command::new(tool)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+            .map_err(|e| format!("{tool} is needed: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Starts `peer` on `port` pinned to core 0, runs loadgen pinned to core 1, stops the peer.
+fn run_one(peer: &Peer, args: &[&str], port: u16) -> Result<Value, String> {
+    let command: Vec<String> = peer.command.iter().map(|a| a.replace("{port}", &port.to_string())).collect();
+    let child = Command::new("taskset")
+        .args(["-c", "0"])
+        .args(&command)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", command.join(" ")))?;
+    let mut server = Server(child);
+    let addr = format!("127.0.0.1:{port}");
+    wait_listening(&addr, Duration::from_secs(20))
+        .map_err(|e| format!("{} did not listen: {e}", peer.name))?;
+    let output = Command::new("taskset")
+        .args(["-c", "1", "target/release/loadgen", "--addr", &addr, "--proto", peer.proto])
+        .args(["--pid", &server.0.id().to_string()])
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run loadgen: {e}"))?;
+    server.stop();
+    let text = String::from_utf8_lossy(&output.stdout);
+    let json: Value = serde_json::from_str(text.trim()).map_err(|_| format!("loadgen printed {text:?}"))?;
+    match json.get("error") {
+        Some(e) => Err(e.to_string()),
+        None => Ok(json),
+    }
+}
+
+/// A peer process: stopped with SIGTERM, then killed, when dropped.
+struct Server(Child);
+
+impl Server {
+    fn stop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            self.stop();
+        }
+    }
+}
+
+fn wait_listening(addr: &str, limit: Duration) -> std::io::Result<()> {
+    let deadline = Instant::now() + limit;
+    loop {
+        match std::net::TcpStream::connect(addr) {
+            Ok(_) => return Ok(()),
+            Err(e) if Instant::now() >= deadline => return Err(e),
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+/// Median, minimum and maximum.
+fn stats(values: &[f64]) -> Option<(f64, f64, f64)> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    let median = if v.len() % 2 == 1 { v[v.len() / 2] } else { (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0 };
+    Some((median, v[0], v[v.len() - 1]))
+}
+
+fn fmt(x: f64) -> String {
+    match x.abs() {
+        a if a >= 1000.0 => format!("{:.0}", x),
+        a if a >= 100.0 => format!("{x:.0}"),
+        a if a >= 10.0 => format!("{x:.1}"),
+        _ => format!("{x:.2}"),
+    }
+}
+
+fn shell(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+fn report(
+    options: &Options,
+    peers: &[&Peer],
+    scenarios: &[&Scenario],
+    results: &BTreeMap<(&str, &str, &str), Vec<f64>>,
+    took: Duration,
+) -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines().find_map(|l| {
+                l.strip_prefix("model name").map(|r| r.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let mut out = String::new();
+    out.push_str(&format!(
+        "Measured {} on {} ({} cores, Linux {}), {} repetition(s){}, {:.0} min. Each peer a fresh process pinned to core 0, \
+         the load generator on core 1. Cells: median (min–max); server CPU from `/proc/PID/task/*/schedstat`.\n\n",
+        shell("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+        cpu,
+        shell("nproc", &["--all"]),
+        shell("uname", &["-r"]),
+        options.reps,
+        if options.quick { ", quick mode" } else { "" },
+        took.as_secs_f64() / 60.0
+    ));
+    out.push_str("| scenario | figure |");
+    for peer in peers {
+        out.push_str(&format!(" {} |", peer.name));
+    }
+    out.push_str(" ours / node | ours / floor |\n|---|---|");
+    for _ in peers {
+        out.push_str("---|");
+    }
+    out.push_str("---|---|\n");
+    for scenario in scenarios {
+        for (field, label, _) in scenario.figures {
+            out.push_str(&format!("| {} | {label} |", scenario.name));
+            for peer in peers {
+                match results.get(&(scenario.name, peer.name, field)).and_then(|v| stats(v)) {
+                    Some((median, min, max)) if min != max => {
+                        out.push_str(&format!(" {} ({}–{}) |", fmt(median), fmt(min), fmt(max)))
+                    }
+                    Some((median, _, _)) => out.push_str(&format!(" {} |", fmt(median))),
+                    None => out.push_str(" – |"),
+                }
+            }
+            let median =
+                |peer: &str| results.get(&(scenario.name, peer, field)).and_then(|v| stats(v)).map(|s| s.0);
+            for other in ["node", FLOOR] {
+                match (median("ours"), median(other)) {
+                    (Some(a), Some(b)) if b != 0.0 => out.push_str(&format!(" {:.2}× |", a / b)),
+                    _ => out.push_str(" – |"),
+                }
+            }
+            out.push('\n');
+        }
+    }
+    out.push_str(&targets(results));
+    out
+}
+
+/// The targets, each as measured in this run.
+fn targets(results: &BTreeMap<(&str, &str, &str), Vec<f64>>) -> String {
+    let median = |scenario: &str, peer: &str, field: &str| {
+        results.get(&(scenario, peer, field)).and_then(|v| stats(v)).map(|s| s.0)
+    };
+    let ratio = |scenario: &str, field: &str, other: &str| match (
+        median(scenario, "ours", field),
+        median(scenario, other, field),
+    ) {
+        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+        _ => None,
+    };
+    let rows: Vec<(String, Option<f64>, f64)> = vec![
+        (format!("CPU per connect ≤ 1.05× {FLOOR}"), ratio("connect", "cpu_us_per_op", FLOOR), 1.05),
+        (
+            format!("CPU per echo round trip (100 clients) ≤ 1.15× {FLOOR}"),
+            ratio("echo-100", "cpu_us_per_op", FLOOR),
+            1.15,
+        ),
+        (
+            format!("CPU per 64 KiB binary echo ≤ 1.15× {FLOOR}"),
+            ratio("binary-64k", "cpu_us_per_op", FLOOR),
+            1.15,
+        ),
+        (
+            format!("CPU per broadcast delivery (10 000 clients) ≤ 0.9× {FLOOR}"),
+            ratio("broadcast-10000", "cpu_us_per_op", FLOOR),
+            0.9,
+        ),
+        (
+            "time to first client (10 000 clients) ≤ 1× node".into(),
+            ratio("broadcast-10000", "first_ms", "node"),
+            1.0,
+        ),
+        (
+            "CPU per long-polling echo ≤ 0.7× socketioxide".into(),
+            ratio("polling-50", "cpu_us_per_op", "socketioxide"),
+            0.7,
+        ),
+    ];
+    let mut out = String::from("\n| target | measured | met |\n|---|---|---|\n");
+    for (name, measured, limit) in rows {
+        match measured {
+            Some(r) => {
+                out.push_str(&format!("| {name} | {r:.2}× | {} |\n", if r <= limit { "yes" } else { "no" }))
+            }
+            None => out.push_str(&format!("| {name} | – | – |\n")),
+        }
+    }
+    match median("broadcast-10000", "ours", "rss_per_client") {
+        Some(rss) => out.push_str(&format!(
+            "| idle RSS per WebSocket client ≤ 4 096 bytes | {rss:.0} bytes | {} |\n",
+            if rss <= 4096.0 { "yes" } else { "no" }
+        )),
+        None => out.push_str("| idle RSS per WebSocket client ≤ 4 096 bytes | – | – |\n"),
+    }
+    out
+}
