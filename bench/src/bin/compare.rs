@@ -268,13 +268,11 @@ fn prepare(options: &Options) -> Result<(), String> {
     if wants_node {
         conformance::npm::ensure_installed(Path::new("bench/node"))?;
     }
-    for tool in ["taskset"] {
-        Command::new(tool)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .status()
-            .map_err(|e| format!("{tool} is needed: {e}"))?;
-    }
+    Command::new("taskset")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| format!("taskset (util-linux) is needed: {e}"))?;
     Ok(())
 }
 

@@ -237,21 +237,17 @@ async fn echo(a: &Args, binary: bool) -> std::io::Result<Value> {
                         timeout(STEP_LIMIT, ws.recv()).await.map_err(|_| bench::invalid("no echo"))??;
                     let done = match (&got, proto, binary) {
                         (Msg::Text(t), Proto::SocketIo, false) => t.starts_with(&answer),
-                        (Msg::Text(t), Proto::SocketIo, true) => {
-                            if t.starts_with(&answer) {
-                                match timeout(STEP_LIMIT, ws.recv())
-                                    .await
-                                    .map_err(|_| bench::invalid("no attachment"))??
-                                {
-                                    Msg::Binary(data) if data.len() == size => true,
-                                    other => {
-                                        return Err(bench::invalid(&format!(
-                                            "expected the attachment, got {other:?}"
-                                        )))
-                                    }
+                        (Msg::Text(t), Proto::SocketIo, true) if t.starts_with(&answer) => {
+                            match timeout(STEP_LIMIT, ws.recv())
+                                .await
+                                .map_err(|_| bench::invalid("no attachment"))??
+                            {
+                                Msg::Binary(data) if data.len() == size => true,
+                                other => {
+                                    return Err(bench::invalid(&format!(
+                                        "expected the attachment, got {other:?}"
+                                    )))
                                 }
-                            } else {
-                                false
                             }
                         }
                         (Msg::Text(t), Proto::Raw, false) => *t == request[..],
