@@ -212,8 +212,9 @@ impl WsConn {
                     Err(e) => return Poll::Ready(WsEvent::Error(e)),
                 }
             }
-            let mut chunk = [0u8; 4096];
-            let mut buf = ReadBuf::new(&mut chunk);
+            // Uninitialised: zeroing 4 KiB before every read costs more than the read's copy.
+            let mut chunk = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+            let mut buf = ReadBuf::uninit(&mut chunk);
             match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
                 Poll::Ready(Ok(())) if buf.filled().is_empty() => return Poll::Ready(WsEvent::Ended),
                 Poll::Ready(Ok(())) => self.read_buf.extend_from_slice(buf.filled()),
@@ -282,6 +283,7 @@ pub(crate) async fn run<H: Handler>(
     let mut next_socket = 1u64;
     let limits = inner.ws_limits();
     let mut sleep = pin!(tokio::time::sleep(Duration::from_secs(3600)));
+    let mut armed: Option<std::time::Instant> = None;
     loop {
         while let Some(transmit) = session.poll_transmit() {
             match transmit {
@@ -341,27 +343,28 @@ pub(crate) async fn run<H: Handler>(
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        if let Some(at) = deadline {
+        // The timer is re-armed only when the deadline moved: most turns leave it alone.
+        if let Some(at) = deadline.filter(|at| armed != Some(*at)) {
             sleep.as_mut().reset(tokio::time::Instant::from_std(at));
+            armed = Some(at);
+        }
+        // Inputs pushed while this task ran (a handler's answers, typically) are taken now,
+        // without a wake-up and another turn of the select.
+        if !socket.park() {
+            take_inputs(&inner, &socket, &mut conn, &mut session, &mut responders, &mut ws, &mut next_socket, limits);
+            continue;
         }
         tokio::select! {
             biased;
             () = socket.notified() => {
-                for input in socket.drain_inbox() {
-                    match input {
-                        Input::Post(value) => {
-                            if let Some(c) = conn.as_mut() {
-                                inner.handler.on_post(c, value);
-                            }
-                        }
-                        input => apply(&mut session, &mut responders, &mut ws, &mut next_socket, limits, input),
-                    }
-                }
+                socket.unpark();
+                take_inputs(&inner, &socket, &mut conn, &mut session, &mut responders, &mut ws, &mut next_socket, limits);
             }
             event = poll_fn(|cx| match ws.as_mut() {
                 Some(w) => w.poll_event(cx),
                 None => Poll::Pending,
             }) => {
+                socket.unpark();
                 let Some(w) = ws.as_mut() else { continue };
                 let id = w.id;
                 match event {
@@ -397,12 +400,38 @@ pub(crate) async fn run<H: Handler>(
                 }
             }
             () = &mut sleep, if deadline.is_some() => {
+                socket.unpark();
+                armed = None;
                 let now = now();
                 session.handle_timeout(now);
                 if let Some(c) = conn.as_mut().filter(|_| handler_deadline.is_some_and(|at| at <= now)) {
                     inner.handler.on_timeout(c, now);
                 }
             }
+        }
+    }
+}
+
+/// Carries out what the inbox holds.
+#[allow(clippy::too_many_arguments)]
+fn take_inputs<H: Handler>(
+    inner: &Inner<H>,
+    socket: &Socket,
+    conn: &mut Option<H::Connection>,
+    session: &mut Session,
+    responders: &mut Responders,
+    ws: &mut Option<WsConn>,
+    next_socket: &mut u64,
+    limits: ws::Limits,
+) {
+    for input in socket.drain_inbox() {
+        match input {
+            Input::Post(value) => {
+                if let Some(c) = conn.as_mut() {
+                    inner.handler.on_post(c, value);
+                }
+            }
+            input => apply(session, responders, ws, next_socket, limits, input),
         }
     }
 }

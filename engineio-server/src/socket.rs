@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -84,6 +84,12 @@ pub struct Socket {
     writable: AtomicBool,
     next_request: AtomicU64,
     inbox: Mutex<VecDeque<Input>>,
+    /// Inputs pushed since the session task last took the inbox (an upper bound: it may count
+    /// an input already taken).
+    queued: AtomicUsize,
+    /// The session task is about to wait, or waits, for input: a push must wake it. While it
+    /// runs, it takes the inbox itself before it waits, and pushes skip the wake-up.
+    parked: AtomicBool,
     notify: Notify,
 }
 
@@ -147,6 +153,8 @@ impl Socket {
             writable: AtomicBool::new(false),
             next_request: AtomicU64::new(1),
             inbox: Mutex::new(VecDeque::new()),
+            queued: AtomicUsize::new(0),
+            parked: AtomicBool::new(true),
             notify: Notify::new(),
         }
     }
@@ -241,14 +249,37 @@ impl Socket {
             return Err(Closed);
         }
         self.lock_inbox().push_back(input);
-        self.notify.notify_one();
+        // Paired with `park`: of the two SeqCst pairs (count, then read `parked`; set `parked`,
+        // then read the count), one sees the other's write, so an input is never left waiting
+        // for a task that sleeps.
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        if self.parked.load(Ordering::SeqCst) {
+            self.notify.notify_one();
+        }
         Ok(())
     }
 
-    /// Takes everything queued, releasing the queue's memory when it grew.
+    /// Takes everything queued, releasing the queue's memory.
     pub(crate) fn drain_inbox(&self) -> VecDeque<Input> {
         let mut inbox = self.lock_inbox();
+        self.queued.store(0, Ordering::SeqCst);
         std::mem::take(&mut *inbox)
+    }
+
+    /// Called by the session task before it waits: `false` when inputs arrived meanwhile (take
+    /// them instead of waiting), `true` when pushes from now on wake [`notified`](Self::notified).
+    pub(crate) fn park(&self) -> bool {
+        self.parked.store(true, Ordering::SeqCst);
+        if self.queued.load(Ordering::SeqCst) > 0 {
+            self.parked.store(false, Ordering::SeqCst);
+            return false;
+        }
+        true
+    }
+
+    /// The session task runs again: pushes need not wake it.
+    pub(crate) fn unpark(&self) {
+        self.parked.store(false, Ordering::SeqCst);
     }
 
     pub(crate) async fn notified(&self) {
