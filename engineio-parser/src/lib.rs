@@ -36,6 +36,7 @@
 pub mod endpoint;
 pub mod packet;
 pub mod payload;
+pub mod queue;
 pub mod session;
 
 #[cfg(any(test, feature = "fuzzing"))]
@@ -48,6 +49,7 @@ pub use endpoint::{
 };
 pub use packet::{Data, Frame, FrameKind, Packet, PacketType};
 pub use payload::{decode_payload, encode_payload, payload_len, utf16_len, Packets, PayloadFormat};
+pub use queue::Queue;
 pub use session::{
     CloseReason, Event, Initial, RequestId, RequestKind, Response, Session, SessionConfig, SocketId, Transmit,
 };

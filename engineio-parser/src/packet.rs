@@ -106,13 +106,122 @@ pub enum FrameKind {
     Binary,
 }
 
-/// A WebSocket frame's payload, as the transport delivers it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// A WebSocket frame's payload, as the transport delivers it or as it is to be written.
+///
+/// The two `Prefixed` forms are what [`Packet::to_frame`] gives for a packet whose frame is its
+/// type byte followed by its data: the data stays the shared bytes it was (a broadcast's
+/// recipients all hold the same), and a writer sends the prefix with the frame header. Frames
+/// compare (and hash) by kind and payload bytes, whatever their form.
+#[derive(Debug, Clone)]
 pub enum Frame {
     /// A text frame.
     Text(ByteString),
     /// A binary frame.
     Binary(Bytes),
+    /// A text frame whose payload is the ASCII byte `prefix` (a packet type digit) followed by
+    /// `text`.
+    PrefixedText(u8, ByteString),
+    /// A binary frame whose payload is `prefix` (protocol v3's packet type byte) followed by
+    /// `data`.
+    PrefixedBinary(u8, Bytes),
+}
+
+impl Frame {
+    /// Whether it is a text or a binary frame.
+    pub fn kind(&self) -> FrameKind {
+        match self {
+            Frame::Text(_) | Frame::PrefixedText(..) => FrameKind::Text,
+            Frame::Binary(_) | Frame::PrefixedBinary(..) => FrameKind::Binary,
+        }
+    }
+
+    /// The payload's first byte when it is held apart from the rest.
+    pub fn prefix(&self) -> Option<u8> {
+        match self {
+            Frame::PrefixedText(p, _) | Frame::PrefixedBinary(p, _) => Some(*p),
+            Frame::Text(_) | Frame::Binary(_) => None,
+        }
+    }
+
+    /// The payload after [`prefix`](Self::prefix) (all of it when there is none), as shared
+    /// bytes.
+    pub fn body(&self) -> Bytes {
+        match self {
+            Frame::Text(t) | Frame::PrefixedText(_, t) => t.as_bytes().clone(),
+            Frame::Binary(b) | Frame::PrefixedBinary(_, b) => b.clone(),
+        }
+    }
+
+    /// The payload's length in bytes, prefix included.
+    pub fn len(&self) -> usize {
+        self.prefix().map_or(0, |_| 1) + self.body_slice().len()
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The whole payload in one piece: the frame's own bytes, or a copy joining prefix and body.
+    pub fn payload(&self) -> Bytes {
+        match self.prefix() {
+            None => self.body(),
+            Some(p) => {
+                let body = self.body_slice();
+                let mut joined = Vec::with_capacity(1 + body.len());
+                joined.push(p);
+                joined.extend_from_slice(body);
+                Bytes::from(joined)
+            }
+        }
+    }
+
+    /// The same frame as `Text` or `Binary`, its payload in one piece.
+    pub fn joined(self) -> Frame {
+        match self {
+            Frame::PrefixedText(..) => {
+                // A text frame's prefix is an ASCII type digit: joined, the text stays UTF-8.
+                match ByteString::try_from(self.payload()) {
+                    Ok(text) => Frame::Text(text),
+                    Err(_) => Frame::Binary(self.payload()),
+                }
+            }
+            Frame::PrefixedBinary(..) => Frame::Binary(self.payload()),
+            plain => plain,
+        }
+    }
+
+    fn body_slice(&self) -> &[u8] {
+        match self {
+            Frame::Text(t) | Frame::PrefixedText(_, t) => t.as_bytes(),
+            Frame::Binary(b) | Frame::PrefixedBinary(_, b) => b,
+        }
+    }
+}
+
+impl PartialEq for Frame {
+    fn eq(&self, other: &Frame) -> bool {
+        self.kind() == other.kind()
+            && match (self.prefix(), other.prefix()) {
+                (None, None) => self.body_slice() == other.body_slice(),
+                (Some(a), Some(b)) => a == b && self.body_slice() == other.body_slice(),
+                (Some(p), None) => other.body_slice().split_first() == Some((&p, self.body_slice())),
+                (None, Some(p)) => self.body_slice().split_first() == Some((&p, other.body_slice())),
+            }
+    }
+}
+
+impl Eq for Frame {}
+
+impl std::hash::Hash for Frame {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.kind().hash(state);
+        state.write_usize(self.len());
+        if let Some(p) = self.prefix() {
+            state.write_u8(p);
+        }
+        state.write(self.body_slice());
+    }
 }
 
 /// The base64 engine used for `b`-prefixed packets: the standard alphabet, padding optional when
@@ -241,9 +350,11 @@ impl Packet {
 
     /// Decodes a WebSocket frame.
     pub fn decode_frame(frame: Frame, version: ProtocolVersion) -> Result<Packet, DecodeError> {
-        match frame {
+        match frame.joined() {
             Frame::Text(text) => Self::decode_text(text, version),
             Frame::Binary(bytes) => Self::decode_binary(bytes, version),
+            // `joined` gives only the two plain forms.
+            prefixed => Self::decode_binary(prefixed.payload(), version),
         }
     }
 
@@ -296,20 +407,18 @@ impl Packet {
         }
     }
 
-    /// The packet as a WebSocket frame in a buffer of its own; see
-    /// [`encode_frame`](Self::encode_frame), which writes into a buffer the caller keeps (such as
-    /// a connection's write buffer) and costs less. A v4 binary `message` is returned without
-    /// copying.
+    /// The packet as a WebSocket frame, without copying its data: a text packet is its type
+    /// digit and its shared text ([`Frame::PrefixedText`]), a v4 binary `message` its bytes, a
+    /// v3 binary packet its type byte and its bytes. Only the `b<base64>` form (`base64`, the
+    /// `b64` query parameter) builds a new string.
     pub fn to_frame(&self, version: ProtocolVersion, base64: bool) -> Frame {
         match (&self.data, version, base64) {
             (Data::Binary(b), ProtocolVersion::V4, false) => Frame::Binary(b.clone()),
             (Data::Binary(b), ProtocolVersion::V3, false) => {
-                let mut buf = Vec::with_capacity(1 + b.len());
-                buf.push(self.kind as u8);
-                buf.extend_from_slice(b);
-                Frame::Binary(Bytes::from(buf))
+                Frame::PrefixedBinary(self.kind as u8, b.clone())
             }
-            _ => Frame::Text(self.encode_text_to_string(version)),
+            (Data::Text(t), _, _) => Frame::PrefixedText(self.kind.as_char(), t.clone()),
+            (Data::Binary(_), _, true) => Frame::Text(self.encode_text_to_string(version)),
         }
     }
 

@@ -17,7 +17,9 @@ use bytes::Bytes;
 use bytestring::ByteString;
 
 use crate::endpoint::{ErrorCode, ErrorContext, RequestError, Transport, Transports};
-use crate::{encode_payload, payload_len, Data, Frame, Packet, PacketType, PayloadFormat, ProtocolVersion};
+use crate::{
+    encode_payload, payload_len, Data, Frame, Packet, PacketType, PayloadFormat, ProtocolVersion, Queue,
+};
 
 /// An HTTP request, named by the driver. Ids must not be reused while a request is pending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -338,8 +340,8 @@ pub struct Session {
     discard: bool,
     buffer: VecDeque<Packet>,
     buffered: usize,
-    transmits: VecDeque<Transmit>,
-    events: VecDeque<Event>,
+    transmits: Queue<Transmit>,
+    events: Queue<Event>,
 }
 
 impl Session {
@@ -372,8 +374,8 @@ impl Session {
             discard: false,
             buffer: VecDeque::new(),
             buffered: 0,
-            transmits: VecDeque::new(),
-            events: VecDeque::new(),
+            transmits: Queue::new(),
+            events: Queue::new(),
         };
         let open = session.handshake_json();
         session.buffer.push_back(Packet::text(PacketType::Open, open));
@@ -892,7 +894,6 @@ impl Session {
         }
         let transmit = self.transmits.pop_front();
         if transmit.is_none() {
-            release(&mut self.transmits);
             release(&mut self.buffer);
         }
         transmit
@@ -900,11 +901,7 @@ impl Session {
 
     /// The next event for the application. Call until `None` after every input.
     pub fn poll_event(&mut self) -> Option<Event> {
-        let event = self.events.pop_front();
-        if event.is_none() {
-            release(&mut self.events);
-        }
-        event
+        self.events.pop_front()
     }
 
     fn respond(&mut self, request: RequestId, response: Response) {

@@ -2,7 +2,6 @@
 //! the WebSocket, the timer) and carries out what the machine asks for. It makes no protocol
 //! decision of its own.
 
-use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::io::IoSlice;
 use std::pin::{pin, Pin};
@@ -12,7 +11,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use engineio_parser::session::{CloseCode, SocketError};
-use engineio_parser::{Event, Frame, Response, Session, SocketId, Transmit, Transport};
+use engineio_parser::{Event, Frame, Queue, Response, Session, SocketId, Transmit, Transport};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::oneshot;
 
@@ -31,7 +30,9 @@ pub(crate) struct WsConn {
     /// holds no read buffer.
     read_buf: BytesMut,
     /// Frames waiting to be written: headers inline, payloads as shared bytes (never copied).
-    out: VecDeque<Chunk>,
+    /// The first frame is held in place: a connection that writes one message at a time never
+    /// allocates for its queue.
+    out: Queue<Chunk>,
     /// Bytes in `out`.
     out_bytes: usize,
     /// `out` went over [`WRITE_HIGH_WATER`] and the session was told to hold packets back.
@@ -67,26 +68,40 @@ enum WsEvent {
 
 /// A piece of the write queue.
 enum Chunk {
-    /// A frame header, of which `at` bytes are written already.
-    Header { header: ws::FrameHeader, at: u8 },
-    /// Payload bytes, shared with whoever else sends them.
+    /// A frame: its header (`at` bytes of it written already), then its payload, shared with
+    /// whoever else sends it.
+    Frame { header: ws::FrameHeader, at: u8, payload: Bytes },
+    /// Bytes framed already (a compressed frame, a close frame), `Data` as they remain.
     Data(Bytes),
 }
 
 impl Chunk {
-    fn bytes(&self) -> &[u8] {
+    /// The bytes still to write, as at most two slices.
+    fn slices(&self) -> [&[u8]; 2] {
         match self {
-            Chunk::Header { header, at } => &header.as_bytes()[usize::from(*at)..],
-            Chunk::Data(data) => data,
+            Chunk::Frame { header, at, payload } => [&header.as_bytes()[usize::from(*at)..], payload],
+            Chunk::Data(data) => [data, &[]],
         }
     }
 
-    /// Marks `n` bytes (fewer than [`bytes`](Self::bytes) holds) as written.
-    fn advance(&mut self, n: usize) {
+    /// Marks `n` bytes as written; returns the `n` left over once the chunk is done, or
+    /// `None` while it still has bytes to write.
+    fn advance(&mut self, mut n: usize) -> Option<usize> {
         match self {
-            Chunk::Header { at, .. } => *at += n as u8,
+            Chunk::Frame { header, at, payload } => {
+                let head_left = header.as_bytes().len() - usize::from(*at);
+                let in_head = n.min(head_left);
+                *at += in_head as u8;
+                n -= in_head;
+                let in_payload = n.min(payload.len());
+                let _ = payload.split_to(in_payload);
+                n -= in_payload;
+                (usize::from(*at) == header.as_bytes().len() && payload.is_empty()).then_some(n)
+            }
             Chunk::Data(data) => {
-                let _ = data.split_to(n);
+                let used = n.min(data.len());
+                let _ = data.split_to(used);
+                data.is_empty().then_some(n - used)
             }
         }
     }
@@ -115,7 +130,7 @@ impl WsConn {
             io,
             decoder,
             read_buf,
-            out: VecDeque::new(),
+            out: Queue::new(),
             out_bytes: 0,
             blocked: false,
             closing: false,
@@ -127,11 +142,20 @@ impl WsConn {
         if self.closing {
             return;
         }
-        let (kind, payload) = match frame {
-            Frame::Text(text) => (ws::OpCode::Text, text.into_bytes()),
-            Frame::Binary(data) => (ws::OpCode::Binary, data),
+        let kind = match frame.kind() {
+            engineio_parser::FrameKind::Text => ws::OpCode::Text,
+            engineio_parser::FrameKind::Binary => ws::OpCode::Binary,
         };
-        self.queue_data(kind, payload);
+        match frame.prefix() {
+            // The prefix travels in the header chunk, the data as the shared bytes it is.
+            Some(prefix) if self.deflate.is_none() => {
+                let body = frame.body();
+                let header =
+                    ws::FrameHeader::new(kind, true, 1 + body.len() as u64).with_first_payload_byte(prefix);
+                self.push_frame(header, body);
+            }
+            _ => self.queue_data(kind, frame.payload()),
+        }
     }
 
     fn queue_data(&mut self, kind: ws::OpCode, payload: Bytes) {
@@ -142,11 +166,12 @@ impl WsConn {
             return;
         }
         let header = ws::FrameHeader::new(kind, true, payload.len() as u64);
+        self.push_frame(header, payload);
+    }
+
+    fn push_frame(&mut self, header: ws::FrameHeader, payload: Bytes) {
         self.out_bytes += header.as_bytes().len() + payload.len();
-        self.out.push_back(Chunk::Header { header, at: 0 });
-        if !payload.is_empty() {
-            self.out.push_back(Chunk::Data(payload));
-        }
+        self.out.push_back(Chunk::Frame { header, at: 0, payload });
     }
 
     fn queue_close(&mut self, code: u16) {
@@ -162,9 +187,12 @@ impl WsConn {
         // Write what is queued, as far as the socket takes it.
         while !self.out.is_empty() {
             let mut slices = [IoSlice::new(&[]); 16];
-            let n = self.out.len().min(slices.len());
-            for (slot, chunk) in slices.iter_mut().zip(self.out.iter()) {
-                *slot = IoSlice::new(chunk.bytes());
+            let mut n = 0;
+            for slice in self.out.iter().take(slices.len() / 2).flat_map(Chunk::slices) {
+                if !slice.is_empty() {
+                    slices[n] = IoSlice::new(slice);
+                    n += 1;
+                }
             }
             match Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..n]) {
                 Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(WsEvent::Ended),
@@ -172,13 +200,12 @@ impl WsConn {
                     self.out_bytes = self.out_bytes.saturating_sub(written);
                     while written > 0 {
                         let Some(front) = self.out.front_mut() else { break };
-                        let len = front.bytes().len();
-                        if written >= len {
-                            written -= len;
-                            self.out.pop_front();
-                        } else {
-                            front.advance(written);
-                            written = 0;
+                        match front.advance(written) {
+                            Some(left) => {
+                                written = left;
+                                self.out.pop_front();
+                            }
+                            None => written = 0,
                         }
                     }
                 }
@@ -195,10 +222,6 @@ impl WsConn {
             }
             let _ = std::task::ready!(Pin::new(&mut self.io).poll_shutdown(cx));
             return Poll::Ready(WsEvent::Ended);
-        }
-        if self.out.is_empty() && self.out.capacity() > 0 {
-            // Idle connections hold no write queue.
-            self.out = VecDeque::new();
         }
         // Decode what is buffered, then read more.
         loop {
@@ -351,7 +374,16 @@ pub(crate) async fn run<H: Handler>(
         // Inputs pushed while this task ran (a handler's answers, typically) are taken now,
         // without a wake-up and another turn of the select.
         if !socket.park() {
-            take_inputs(&inner, &socket, &mut conn, &mut session, &mut responders, &mut ws, &mut next_socket, limits);
+            take_inputs(
+                &inner,
+                &socket,
+                &mut conn,
+                &mut session,
+                &mut responders,
+                &mut ws,
+                &mut next_socket,
+                limits,
+            );
             continue;
         }
         tokio::select! {

@@ -1,7 +1,6 @@
 //! The application's handle on one Engine.IO session, and the inbox through which everything
 //! reaches the session's task.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -9,7 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 use bytes::Bytes;
 use bytestring::ByteString;
 use engineio_parser::session::RequestKind;
-use engineio_parser::{Packet, ProtocolVersion, RequestError, RequestId, Response, Transport};
+use engineio_parser::{Packet, ProtocolVersion, Queue, RequestError, RequestId, Response, Transport};
 use tokio::sync::{oneshot, Notify};
 
 use crate::io::BoxedIo;
@@ -83,7 +82,7 @@ pub struct Socket {
     closed: AtomicBool,
     writable: AtomicBool,
     next_request: AtomicU64,
-    inbox: Mutex<VecDeque<Input>>,
+    inbox: Mutex<Queue<Input>>,
     /// Inputs pushed since the session task last took the inbox (an upper bound: it may count
     /// an input already taken).
     queued: AtomicUsize,
@@ -152,7 +151,7 @@ impl Socket {
             closed: AtomicBool::new(false),
             writable: AtomicBool::new(false),
             next_request: AtomicU64::new(1),
-            inbox: Mutex::new(VecDeque::new()),
+            inbox: Mutex::new(Queue::new()),
             queued: AtomicUsize::new(0),
             parked: AtomicBool::new(true),
             notify: Notify::new(),
@@ -237,7 +236,7 @@ impl Socket {
     pub(crate) fn mark_closed(&self) {
         self.closed.store(true, Ordering::Release);
         // Drop whatever was queued: nobody will read it.
-        self.lock_inbox().clear();
+        drop(std::mem::take(&mut *self.lock_inbox()));
     }
 
     pub(crate) fn next_request_id(&self) -> RequestId {
@@ -260,7 +259,7 @@ impl Socket {
     }
 
     /// Takes everything queued, releasing the queue's memory.
-    pub(crate) fn drain_inbox(&self) -> VecDeque<Input> {
+    pub(crate) fn drain_inbox(&self) -> Queue<Input> {
         let mut inbox = self.lock_inbox();
         self.queued.store(0, Ordering::SeqCst);
         std::mem::take(&mut *inbox)
@@ -286,7 +285,7 @@ impl Socket {
         self.notify.notified().await
     }
 
-    fn lock_inbox(&self) -> MutexGuard<'_, VecDeque<Input>> {
+    fn lock_inbox(&self) -> MutexGuard<'_, Queue<Input>> {
         // A panic while holding this lock cannot leave the queue inconsistent.
         self.inbox.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -10,12 +10,13 @@
 //! All transitions are in this file.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::BinaryHeap;
 use std::fmt;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use bytestring::ByteString;
+use engineio_parser::Queue;
 
 use crate::packet::MAIN_NAMESPACE;
 use crate::{DecodeError, Decoded, Decoder, DecoderConfig, Packet, PacketType, Payload, RawJson};
@@ -236,8 +237,8 @@ pub struct Connection {
     /// reference reports when it closes a client itself.
     websocket: bool,
     closed: bool,
-    transmits: VecDeque<Transmit>,
-    events: VecDeque<Event>,
+    transmits: Queue<Transmit>,
+    events: Queue<Event>,
 }
 
 const MAIN: ByteString = ByteString::from_static(MAIN_NAMESPACE);
@@ -255,8 +256,8 @@ impl Connection {
             connect_deadline: Some(now + config.connect_timeout),
             websocket: false,
             closed: false,
-            transmits: VecDeque::new(),
-            events: VecDeque::new(),
+            transmits: Queue::new(),
+            events: Queue::new(),
         };
         if config.protocol == ProtocolVersion::V4 {
             c.namespaces.push((MAIN, NspState::AwaitingDecision));
@@ -301,7 +302,11 @@ impl Connection {
             (Some(i), None) => {
                 self.namespaces.swap_remove(i);
             }
-            (None, Some(s)) => self.namespaces.push((nsp.clone(), s)),
+            (None, Some(s)) => {
+                // Most clients join one namespace: no room for four.
+                self.namespaces.reserve_exact(1);
+                self.namespaces.push((nsp.clone(), s));
+            }
             (None, None) => {}
         }
     }

@@ -89,7 +89,9 @@ pub fn encode_frame_header(opcode: OpCode, fin: bool, payload_len: u64, buf: &mu
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct FrameHeader {
-    bytes: [u8; MAX_HEADER_LEN],
+    /// The header, and room for the payload's first byte (see
+    /// [`with_first_payload_byte`](Self::with_first_payload_byte)).
+    bytes: [u8; MAX_HEADER_LEN + 1],
     len: u8,
 }
 
@@ -97,7 +99,7 @@ impl FrameHeader {
     /// The header of an unmasked frame, as [`encode_frame_header`] writes it.
     pub fn new(opcode: OpCode, fin: bool, payload_len: u64) -> FrameHeader {
         let payload_len = payload_len & !(1 << 63);
-        let mut bytes = [0u8; MAX_HEADER_LEN];
+        let mut bytes = [0u8; MAX_HEADER_LEN + 1];
         bytes[0] = if fin { 0x80 } else { 0 } | opcode as u8;
         let len = match header_len(payload_len) {
             2 => {
@@ -126,7 +128,19 @@ impl FrameHeader {
         self
     }
 
-    /// The header's bytes (2, 4 or 10 of them).
+    /// This header followed by the payload's first byte, which `payload_len` counted: the rest
+    /// of the payload can then be written from shared bytes as they are (an Engine.IO packet's
+    /// type digit goes here, its data stays the same bytes for every recipient).
+    pub fn with_first_payload_byte(mut self, byte: u8) -> FrameHeader {
+        if usize::from(self.len) <= MAX_HEADER_LEN {
+            self.bytes[usize::from(self.len)] = byte;
+            self.len += 1;
+        }
+        self
+    }
+
+    /// The header's bytes (2, 4 or 10 of them, and the payload's first byte when one was
+    /// added).
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len)]
     }
