@@ -472,10 +472,7 @@ fn to_frame(v: &Value) -> Option<Frame> {
 }
 
 fn frame_bytes(frame: Frame) -> Bytes {
-    match frame {
-        Frame::Text(t) => t.into_bytes(),
-        Frame::Binary(b) => b,
-    }
+    frame.payload()
 }
 
 /// Replaces the placeholders of a decoded JSON payload by their attachments.
