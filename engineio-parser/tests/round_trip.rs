@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use engineio_parser::{
-    decode_payload, encode_payload, payload_len, ByteString, Data, DecodeError, Frame, FrameKind, Packet,
+    decode_payload, encode_payload, payload_len, ByteString, Data, DecodeError, FrameKind, Packet,
     PacketType, PayloadFormat, ProtocolVersion,
 };
 use proptest::prelude::*;
