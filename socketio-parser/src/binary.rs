@@ -50,7 +50,7 @@ impl Formatter for &mut JsFormatter {
             return CompactFormatter.write_byte_array(writer, value);
         };
         let num = attachments.len();
-        attachments.push(Bytes::copy_from_slice(value));
+        attachments.push(lent::take(value).unwrap_or_else(|| Bytes::copy_from_slice(value)));
         write!(writer, "{{\"_placeholder\":true,\"num\":{num}}}")
     }
 
@@ -142,6 +142,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn attachments_pass_through_values_without_a_copy() {
+        let file = Bytes::from(vec![7u8; 65536]);
+        let (json, attachments) = to_payload(&("upload", &file)).expect("serialises");
+        assert_eq!(attachments.len(), 1);
+        let payload = crate::Payload::Json { json, attachments };
+        let args: Vec<crate::Value> = crate::from_args(&payload).expect("reads");
+        let crate::Value::Binary(read) = &args[0] else { panic!("binary expected") };
+        let crate::Payload::Json { attachments, .. } = &payload else { unreachable!() };
+        assert_eq!(read.as_ptr(), attachments[0].as_ptr(), "read as the attachment's own bytes");
+        let (_, again) = to_payload(&args).expect("serialises");
+        assert_eq!(again[0].as_ptr(), attachments[0].as_ptr(), "written back as the same bytes");
+        assert_eq!(again[0], file);
+    }
+
+    #[test]
     fn binary_values_become_placeholders_in_order() {
         let a = Bytes::from_static(&[1, 2, 3]);
         let b = Bytes::from_static(&[4]);
@@ -184,5 +199,37 @@ mod tests {
         ] {
             assert_eq!(js(value), text, "{value:e}");
         }
+    }
+}
+
+/// Bytes passed through serde without a copy.
+///
+/// serde hands binary data over as `&[u8]`, so a [`Value::Binary`](crate::Value::Binary) going
+/// into an attachment, or an attachment coming out as one, would be copied (64 KiB for a file
+/// upload, twice for an echo). Around the call that hands the slice over, the owner lends its
+/// `Bytes` here; the receiving side takes a reference-counted clone when the slice it got is
+/// exactly the lent one (same address, same length), and copies otherwise.
+pub(crate) mod lent {
+    use std::cell::RefCell;
+
+    use bytes::Bytes;
+
+    thread_local! {
+        static LENT: RefCell<Option<Bytes>> = const { RefCell::new(None) };
+    }
+
+    /// Runs `f` with `bytes` lent.
+    pub(crate) fn with<R>(bytes: &Bytes, f: impl FnOnce() -> R) -> R {
+        let previous = LENT.with(|lent| lent.replace(Some(bytes.clone())));
+        let result = f();
+        LENT.with(|lent| *lent.borrow_mut() = previous);
+        result
+    }
+
+    /// A clone of the lent bytes if `slice` is them.
+    pub(crate) fn take(slice: &[u8]) -> Option<Bytes> {
+        LENT.with(|lent| {
+            lent.borrow().as_ref().filter(|b| b.as_ptr() == slice.as_ptr() && b.len() == slice.len()).cloned()
+        })
     }
 }

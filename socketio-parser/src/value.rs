@@ -480,7 +480,7 @@ impl Serialize for Value {
             Value::String(s) => serializer.serialize_str(s),
             Value::Array(items) => serializer.collect_seq(items),
             Value::Object(members) => serializer.collect_map(members.iter().map(|(k, v)| (k, v))),
-            Value::Binary(b) => serializer.serialize_bytes(b),
+            Value::Binary(b) => crate::binary::lent::with(b, || serializer.serialize_bytes(b)),
         }
     }
 }
@@ -543,7 +543,8 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
 
     fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Value, E> {
-        Ok(Value::Binary(Bytes::copy_from_slice(v)))
+        // An attachment comes as the lent bytes: shared, not copied.
+        Ok(Value::Binary(crate::binary::lent::take(v).unwrap_or_else(|| Bytes::copy_from_slice(v))))
     }
 
     fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Value, E> {
@@ -836,10 +837,10 @@ impl<'de> Deserializer<'de> for Tree<'de> {
             Value::String(s) => visitor.visit_borrowed_str(s),
             Value::Array(items) => self.visit_items(items, visitor),
             Value::Object(members) => match self.placeholder()? {
-                Some(bytes) => visitor.visit_borrowed_bytes(bytes),
+                Some(bytes) => crate::binary::lent::with(bytes, || visitor.visit_borrowed_bytes(bytes)),
                 None => self.visit_members(members, visitor),
             },
-            Value::Binary(bytes) => visitor.visit_borrowed_bytes(bytes),
+            Value::Binary(bytes) => crate::binary::lent::with(bytes, || visitor.visit_borrowed_bytes(bytes)),
         }
     }
 
