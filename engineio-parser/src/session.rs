@@ -321,7 +321,8 @@ const TIMERS: usize = 5;
 pub struct Session {
     sid: ByteString,
     version: ProtocolVersion,
-    config: SessionConfig,
+    /// Shared by the server's sessions (every session holds one).
+    config: std::sync::Arc<SessionConfig>,
     base64: bool,
     state: State,
     active: Active,
@@ -350,10 +351,11 @@ impl Session {
         sid: ByteString,
         version: ProtocolVersion,
         base64: bool,
-        config: SessionConfig,
+        config: impl Into<std::sync::Arc<SessionConfig>>,
         initial: Initial,
         now: Instant,
     ) -> Self {
+        let config = config.into();
         let (active, get) = match initial {
             Initial::Polling(request) => (Active::Polling, Some(request)),
             Initial::WebSocket(socket) => (Active::WebSocket(socket), None),
@@ -380,9 +382,10 @@ impl Session {
         let open = session.handshake_json();
         session.buffer.push_back(Packet::text(PacketType::Open, open));
         match version {
-            ProtocolVersion::V4 => session.set(Timer::Ping, now + config.ping_interval),
+            ProtocolVersion::V4 => session.set(Timer::Ping, now + session.config.ping_interval),
             ProtocolVersion::V3 => {
-                session.set(Timer::PingTimeout, now + config.ping_interval + config.ping_timeout)
+                let (interval, timeout) = (session.config.ping_interval, session.config.ping_timeout);
+                session.set(Timer::PingTimeout, now + interval + timeout)
             }
         }
         session

@@ -295,149 +295,158 @@ impl Responders {
 }
 
 /// Runs one session until it closes.
-pub(crate) async fn run<H: Handler>(
+///
+/// A plain function returning an `async move` block, not an `async fn`: the future then holds
+/// its arguments once (an `async fn` keeps a copy of each argument besides the local it moves
+/// into), and every idle session holds this future.
+pub(crate) fn run<H: Handler>(
     inner: Arc<Inner<H>>,
     socket: Arc<Socket>,
     mut session: Session,
     mut responders: Responders,
     mut ws: Option<WsConn>,
-) {
-    let mut conn = Some(inner.handler.on_connection(socket.clone()));
-    let mut next_socket = 1u64;
-    let limits = inner.ws_limits();
-    let mut sleep = pin!(tokio::time::sleep(Duration::from_secs(3600)));
-    let mut armed: Option<std::time::Instant> = None;
-    loop {
-        while let Some(transmit) = session.poll_transmit() {
-            match transmit {
-                Transmit::Respond { request, response } => {
-                    if let Some(responder) = responders.take(request) {
-                        let _ = responder.send(response);
+) -> impl std::future::Future<Output = ()> + Send {
+    async move {
+        let mut conn = Some(inner.handler.on_connection(socket.clone()));
+        let mut next_socket = 1u64;
+        let limits = inner.ws_limits();
+        let mut sleep = pin!(tokio::time::sleep(Duration::from_secs(3600)));
+        let mut armed: Option<std::time::Instant> = None;
+        loop {
+            while let Some(transmit) = session.poll_transmit() {
+                match transmit {
+                    Transmit::Respond { request, response } => {
+                        if let Some(responder) = responders.take(request) {
+                            let _ = responder.send(response);
+                        }
                     }
-                }
-                Transmit::Send { socket: id, frame } => {
-                    if let Some(ws) = ws.as_mut().filter(|w| w.id == id) {
-                        ws.queue_frame(frame);
-                        if !ws.blocked && ws.out_bytes > WRITE_HIGH_WATER {
-                            ws.blocked = true;
-                            session.handle_socket_writable(id, false);
+                    Transmit::Send { socket: id, frame } => {
+                        if let Some(ws) = ws.as_mut().filter(|w| w.id == id) {
+                            ws.queue_frame(frame);
+                            if !ws.blocked && ws.out_bytes > WRITE_HIGH_WATER {
+                                ws.blocked = true;
+                                session.handle_socket_writable(id, false);
+                            }
+                        }
+                    }
+                    Transmit::CloseSocket { socket: id, code } => {
+                        if let Some(ws) = ws.as_mut().filter(|w| w.id == id) {
+                            ws.queue_close(close_code(code));
                         }
                     }
                 }
-                Transmit::CloseSocket { socket: id, code } => {
-                    if let Some(ws) = ws.as_mut().filter(|w| w.id == id) {
-                        ws.queue_close(close_code(code));
-                    }
-                }
             }
-        }
-        let mut closed = false;
-        while let Some(event) = session.poll_event() {
-            let Some(c) = conn.as_mut() else { break };
-            match event {
-                Event::Message(data) => inner.handler.on_message(c, data),
-                Event::Upgrading => {}
-                Event::Upgraded => {
-                    socket.set_transport(Transport::WebSocket);
-                    inner.handler.on_upgrade(c);
-                }
-                Event::Closed { reason, description } => {
-                    closed = true;
-                    socket.mark_closed();
-                    inner.remove_session(socket.id());
-                    tracing::debug!(sid = %socket.id(), %reason, description, "session closed");
-                    if let Some(c) = conn.take() {
-                        inner.handler.on_close(c, reason);
-                    }
-                }
-            }
-        }
-        if closed {
-            if let Some(mut ws) = ws.take() {
-                ws.flush(Duration::from_secs(1)).await;
-                tokio::spawn(linger(ws.io));
-            }
-            return;
-        }
-
-        socket.set_writable(session.is_writable());
-        let handler_deadline = conn.as_mut().and_then(|c| inner.handler.poll_timeout(c));
-        let deadline = match (session.poll_timeout(), handler_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        // The timer is re-armed only when the deadline moved: most turns leave it alone.
-        if let Some(at) = deadline.filter(|at| armed != Some(*at)) {
-            sleep.as_mut().reset(tokio::time::Instant::from_std(at));
-            armed = Some(at);
-        }
-        // Inputs pushed while this task ran (a handler's answers, typically) are taken now,
-        // without a wake-up and another turn of the select.
-        if !socket.park() {
-            take_inputs(
-                &inner,
-                &socket,
-                &mut conn,
-                &mut session,
-                &mut responders,
-                &mut ws,
-                &mut next_socket,
-                limits,
-            );
-            continue;
-        }
-        tokio::select! {
-            biased;
-            () = socket.notified() => {
-                socket.unpark();
-                take_inputs(&inner, &socket, &mut conn, &mut session, &mut responders, &mut ws, &mut next_socket, limits);
-            }
-            event = poll_fn(|cx| match ws.as_mut() {
-                Some(w) => w.poll_event(cx),
-                None => Poll::Pending,
-            }) => {
-                socket.unpark();
-                let Some(w) = ws.as_mut() else { continue };
-                let id = w.id;
+            let mut closed = false;
+            while let Some(event) = session.poll_event() {
+                let Some(c) = conn.as_mut() else { break };
                 match event {
-                    WsEvent::Message(ws::Message::Text(text)) => session.handle_frame(id, Frame::Text(text), now()),
-                    WsEvent::Message(ws::Message::Binary(data)) => session.handle_frame(id, Frame::Binary(data), now()),
-                    // A client that does not read gets no pongs: a ping flood cannot grow the
-                    // write queue.
-                    WsEvent::Message(ws::Message::Ping(payload)) if !w.blocked => {
-                        w.queue_data(ws::OpCode::Pong, payload)
+                    Event::Message(data) => inner.handler.on_message(c, data),
+                    Event::Upgrading => {}
+                    Event::Upgraded => {
+                        socket.set_transport(Transport::WebSocket);
+                        inner.handler.on_upgrade(c);
                     }
-                    WsEvent::Message(ws::Message::Ping(_)) => {}
-                    WsEvent::Message(ws::Message::Pong(_)) => {}
-                    WsEvent::Message(ws::Message::Close(_)) => {
-                        w.queue_close(1000);
-                        session.handle_socket_closed(id);
-                    }
-                    WsEvent::Error(e) => {
-                        w.queue_close(e.close_code());
-                        let error = if matches!(e, ws::WsError::MessageTooBig { .. }) {
-                            SocketError::MessageTooBig
-                        } else {
-                            SocketError::Protocol
-                        };
-                        session.handle_socket_error(id, error);
-                    }
-                    WsEvent::Writable => session.handle_socket_writable(id, true),
-                    WsEvent::Ended => {
-                        if let Some(w) = ws.take().filter(|w| w.closing) {
-                            tokio::spawn(linger(w.io));
+                    Event::Closed { reason, description } => {
+                        closed = true;
+                        socket.mark_closed();
+                        inner.remove_session(socket.id());
+                        tracing::debug!(sid = %socket.id(), %reason, description, "session closed");
+                        if let Some(c) = conn.take() {
+                            inner.handler.on_close(c, reason);
                         }
-                        session.handle_socket_closed(id);
                     }
                 }
             }
-            () = &mut sleep, if deadline.is_some() => {
-                socket.unpark();
-                armed = None;
-                let now = now();
-                session.handle_timeout(now);
-                if let Some(c) = conn.as_mut().filter(|_| handler_deadline.is_some_and(|at| at <= now)) {
-                    inner.handler.on_timeout(c, now);
+            if closed {
+                // The last writes and the linger go on without the session's state.
+                if let Some(mut ws) = ws.take() {
+                    tokio::spawn(async move {
+                        ws.flush(Duration::from_secs(1)).await;
+                        linger(ws.io).await;
+                    });
+                }
+                return;
+            }
+
+            socket.set_writable(session.is_writable());
+            let handler_deadline = conn.as_mut().and_then(|c| inner.handler.poll_timeout(c));
+            let deadline = match (session.poll_timeout(), handler_deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            // The timer is re-armed only when the deadline moved: most turns leave it alone.
+            if let Some(at) = deadline.filter(|at| armed != Some(*at)) {
+                sleep.as_mut().reset(tokio::time::Instant::from_std(at));
+                armed = Some(at);
+            }
+            // Inputs pushed while this task ran (a handler's answers, typically) are taken now,
+            // without a wake-up and another turn of the select.
+            if !socket.park() {
+                take_inputs(
+                    &inner,
+                    &socket,
+                    &mut conn,
+                    &mut session,
+                    &mut responders,
+                    &mut ws,
+                    &mut next_socket,
+                    limits,
+                );
+                continue;
+            }
+            tokio::select! {
+                biased;
+                () = socket.notified() => {
+                    socket.unpark();
+                    take_inputs(&inner, &socket, &mut conn, &mut session, &mut responders, &mut ws, &mut next_socket, limits);
+                }
+                event = poll_fn(|cx| match ws.as_mut() {
+                    Some(w) => w.poll_event(cx),
+                    None => Poll::Pending,
+                }) => {
+                    socket.unpark();
+                    let Some(w) = ws.as_mut() else { continue };
+                    let id = w.id;
+                    match event {
+                        WsEvent::Message(ws::Message::Text(text)) => session.handle_frame(id, Frame::Text(text), now()),
+                        WsEvent::Message(ws::Message::Binary(data)) => session.handle_frame(id, Frame::Binary(data), now()),
+                        // A client that does not read gets no pongs: a ping flood cannot grow the
+                        // write queue.
+                        WsEvent::Message(ws::Message::Ping(payload)) if !w.blocked => {
+                            w.queue_data(ws::OpCode::Pong, payload)
+                        }
+                        WsEvent::Message(ws::Message::Ping(_)) => {}
+                        WsEvent::Message(ws::Message::Pong(_)) => {}
+                        WsEvent::Message(ws::Message::Close(_)) => {
+                            w.queue_close(1000);
+                            session.handle_socket_closed(id);
+                        }
+                        WsEvent::Error(e) => {
+                            w.queue_close(e.close_code());
+                            let error = if matches!(e, ws::WsError::MessageTooBig { .. }) {
+                                SocketError::MessageTooBig
+                            } else {
+                                SocketError::Protocol
+                            };
+                            session.handle_socket_error(id, error);
+                        }
+                        WsEvent::Writable => session.handle_socket_writable(id, true),
+                        WsEvent::Ended => {
+                            if let Some(w) = ws.take().filter(|w| w.closing) {
+                                tokio::spawn(linger(w.io));
+                            }
+                            session.handle_socket_closed(id);
+                        }
+                    }
+                }
+                () = &mut sleep, if deadline.is_some() => {
+                    socket.unpark();
+                    armed = None;
+                    let now = now();
+                    session.handle_timeout(now);
+                    if let Some(c) = conn.as_mut().filter(|_| handler_deadline.is_some_and(|at| at <= now)) {
+                        inner.handler.on_timeout(c, now);
+                    }
                 }
             }
         }

@@ -14,8 +14,8 @@ use bytestring::ByteString;
 use engineio_parser::endpoint::{ErrorContext, RequestInfo};
 use engineio_parser::session::{RequestKind, ResponseKind};
 use engineio_parser::{
-    route, Data, ErrorCode, Initial, Method, Query, RequestError, RequestId, Route, Session, SocketId,
-    Transport,
+    route, Data, ErrorCode, Initial, Method, Query, RequestError, RequestId, Route, Session, SessionConfig,
+    SocketId, Transport,
 };
 use http::header::{self, HeaderMap, HeaderValue};
 use http::Request;
@@ -180,6 +180,7 @@ impl Builder {
         EngineIo {
             inner: Arc::new(Inner {
                 path,
+                session_config: Arc::new(self.config.session()),
                 config: self.config,
                 hooks: self.hooks,
                 handler,
@@ -205,6 +206,8 @@ impl<H: Handler> Clone for EngineIo<H> {
 pub(crate) struct Inner<H: Handler> {
     path: String,
     config: Config,
+    /// The session machines' settings, shared by every session.
+    session_config: Arc<SessionConfig>,
     hooks: Hooks,
     pub(crate) handler: H,
     sessions: Mutex<HashMap<ByteString, Arc<Socket>>>,
@@ -438,7 +441,7 @@ impl<H: Handler> EngineIo<H> {
         let sid = ByteString::from(sid);
         let handshake = Handshake::new(http_util::compact_uri(&parts.uri), &parts.headers, remote);
         let socket = Arc::new(Socket::new(sid.clone(), version, transport, handshake));
-        let config = inner.config.session();
+        let config = inner.session_config.clone();
 
         let mut extra = HeaderMap::new();
         if let Some(cookie) = &inner.config.cookie {
@@ -466,7 +469,8 @@ impl<H: Handler> EngineIo<H> {
                 );
                 let ws = WsConn::with_deflate(SocketId(0), io, inner.ws_limits(), read_buf, deflate);
                 inner.sessions().insert(sid, socket.clone());
-                driver::run(inner, socket, session, Responders::default(), Some(ws)).await;
+                // A task of its own: this one's state (the handshake's leftovers) is freed.
+                tokio::spawn(driver::run(inner, socket, session, Responders::default(), Some(ws)));
             });
             let mut response = http_util::switching_protocols(&accept, deflate.as_ref());
             response.headers_mut().extend(extra);
@@ -645,7 +649,7 @@ impl<H: Handler> EngineIo<H> {
                     sid.clone(),
                     version,
                     base64,
-                    inner.config.session(),
+                    inner.session_config.clone(),
                     Initial::WebSocket(SocketId(0)),
                     now(),
                 );

@@ -47,7 +47,9 @@ pub enum Decoded {
 #[derive(Debug, Default)]
 pub struct Decoder {
     config: DecoderConfig,
-    pending: Option<Pending>,
+    /// Boxed: every connection holds a decoder, few are between a binary packet's header and
+    /// its last attachment.
+    pending: Option<Box<Pending>>,
 }
 
 #[derive(Debug)]
@@ -84,8 +86,11 @@ impl Decoder {
         if attachments == 0 {
             return Ok(Decoded::Complete(packet));
         }
-        self.pending =
-            Some(Pending { packet, expected: attachments, attachments: Vec::with_capacity(attachments) });
+        self.pending = Some(Box::new(Pending {
+            packet,
+            expected: attachments,
+            attachments: Vec::with_capacity(attachments),
+        }));
         Ok(Decoded::NeedsAttachments { received: 0, expected: attachments })
     }
 
@@ -102,7 +107,7 @@ impl Decoder {
             });
         }
         let Pending { mut packet, attachments, .. } =
-            self.pending.take().ok_or(DecodeError::UnexpectedBinary)?;
+            *self.pending.take().ok_or(DecodeError::UnexpectedBinary)?;
         if let Some(Payload::Json { attachments: slot, .. }) = packet.data.as_mut() {
             *slot = attachments;
         }

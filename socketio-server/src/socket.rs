@@ -1,6 +1,6 @@
 //! A socket: one client in one namespace.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -56,16 +56,36 @@ const PENDING: u8 = 0;
 const CONNECTED: u8 = 1;
 const DISCONNECTED: u8 = 2;
 
+/// A socket's handlers. Every connected socket holds this, so it stays small: event handlers
+/// in one list (a socket has a handful; a scan beats hashing the name), and the kinds of
+/// handlers few applications use behind one optional box.
 #[derive(Default)]
 struct Listeners {
-    events: HashMap<String, Vec<(EventHandler, bool)>>,
+    /// Event name, handler, and whether it runs once.
+    events: Vec<(Cow<'static, str>, EventHandler, bool)>,
+    disconnect: Vec<DisconnectHandler>,
+    rare: Option<Box<RareListeners>>,
+}
+
+#[derive(Default)]
+struct RareListeners {
     any: Vec<EventHandler>,
     outgoing: Vec<OutgoingHandler>,
     disconnecting: Vec<DisconnectHandler>,
-    disconnect: Vec<DisconnectHandler>,
     error: Vec<ErrorHandler>,
     middlewares: Vec<PacketMiddleware>,
     upgrade: Vec<UpgradeHandler>,
+}
+
+impl Listeners {
+    fn rare(&mut self) -> &mut RareListeners {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
+    /// A copy of one list of the rare handlers (empty, without allocating, when there is none).
+    fn rare_list<T: Clone>(&self, list: impl Fn(&RareListeners) -> &Vec<T>) -> Vec<T> {
+        self.rare.as_deref().map(|r| list(r).clone()).unwrap_or_default()
+    }
 }
 
 impl fmt::Debug for Socket {
@@ -211,7 +231,7 @@ impl Socket {
     ///
     /// An event named `error` sent by the client reaches `on("error")` handlers like any
     /// other; server-side errors go to [`on_error`](Self::on_error).
-    pub fn on<F, Fut>(&self, event: impl Into<String>, handler: F)
+    pub fn on<F, Fut>(&self, event: impl Into<Cow<'static, str>>, handler: F)
     where
         F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
@@ -220,7 +240,7 @@ impl Socket {
     }
 
     /// Like [`on`](Self::on), for the next such event only.
-    pub fn once<F, Fut>(&self, event: impl Into<String>, handler: F)
+    pub fn once<F, Fut>(&self, event: impl Into<Cow<'static, str>>, handler: F)
     where
         F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
@@ -228,18 +248,21 @@ impl Socket {
         self.add_listener(event.into(), handler, true);
     }
 
-    fn add_listener<F, Fut>(&self, event: String, handler: F, once: bool)
+    fn add_listener<F, Fut>(&self, event: Cow<'static, str>, handler: F, once: bool)
     where
         F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
         let handler: EventHandler = Arc::new(move |s, e| Box::pin(handler(s, e)));
-        self.listeners().events.entry(event).or_default().push((handler, once));
+        let mut listeners = self.listeners();
+        // Exactly the room needed: a socket's handlers are set up once.
+        listeners.events.reserve_exact(1);
+        listeners.events.push((event, handler, once));
     }
 
     /// Removes every handler of `event`.
     pub fn off(&self, event: &str) {
-        self.listeners().events.remove(event);
+        self.listeners().events.retain(|(name, _, _)| name != event);
     }
 
     /// Calls `handler` for every incoming event, before the event's own handlers.
@@ -248,7 +271,7 @@ impl Socket {
         F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.listeners().any.push(Arc::new(move |s, e| Box::pin(handler(s, e))));
+        self.listeners().rare().any.push(Arc::new(move |s, e| Box::pin(handler(s, e))));
     }
 
     /// Like [`on_any`](Self::on_any), but runs before the catch-all handlers already added.
@@ -257,24 +280,24 @@ impl Socket {
         F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.listeners().any.insert(0, Arc::new(move |s, e| Box::pin(handler(s, e))));
+        self.listeners().rare().any.insert(0, Arc::new(move |s, e| Box::pin(handler(s, e))));
     }
 
     /// Removes every catch-all handler.
     pub fn off_any(&self) {
-        self.listeners().any.clear();
+        self.listeners().rare().any.clear();
     }
 
     /// Calls `handler` with the name and payload of every event sent to this client (its own
     /// emits and the broadcasts that reach it), before it is queued.
     pub fn on_any_outgoing(&self, handler: impl Fn(&Socket, &str, &Payload) + Send + Sync + 'static) {
-        self.listeners().outgoing.push(Arc::new(handler));
+        self.listeners().rare().outgoing.push(Arc::new(handler));
         self.0.has_outgoing.store(true, Ordering::Release);
     }
 
     /// Removes every outgoing catch-all handler.
     pub fn off_any_outgoing(&self) {
-        self.listeners().outgoing.clear();
+        self.listeners().rare().outgoing.clear();
         self.0.has_outgoing.store(false, Ordering::Release);
     }
 
@@ -285,13 +308,13 @@ impl Socket {
         &self,
         middleware: impl Fn(&Socket, &Event) -> Result<(), String> + Send + Sync + 'static,
     ) {
-        self.listeners().middlewares.push(Arc::new(middleware));
+        self.listeners().rare().middlewares.push(Arc::new(middleware));
     }
 
     /// Calls `handler` with server-side errors: a packet middleware's refusal, or an invalid
     /// packet (after which the connection closes).
     pub fn on_error(&self, handler: impl Fn(&Socket, &SocketError) + Send + Sync + 'static) {
-        self.listeners().error.push(Arc::new(handler));
+        self.listeners().rare().error.push(Arc::new(handler));
     }
 
     /// Calls `handler` when the socket is about to leave: it is still in its rooms.
@@ -300,7 +323,7 @@ impl Socket {
         F: Fn(Socket, DisconnectReason) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.listeners().disconnecting.push(Arc::new(move |s, r| Box::pin(handler(s, r))));
+        self.listeners().rare().disconnecting.push(Arc::new(move |s, r| Box::pin(handler(s, r))));
     }
 
     /// Calls `handler` once the socket has left, with the reason.
@@ -314,7 +337,7 @@ impl Socket {
 
     /// Calls `handler` when the connection moves from long-polling to WebSocket.
     pub fn on_upgrade(&self, handler: impl Fn(&Socket) + Send + Sync + 'static) {
-        self.listeners().upgrade.push(Arc::new(handler));
+        self.listeners().rare().upgrade.push(Arc::new(handler));
     }
 
     // -------------------------------------------------------------------------------------
@@ -418,7 +441,7 @@ impl Socket {
         if !self.0.has_outgoing.load(Ordering::Acquire) {
             return;
         }
-        let handlers = self.listeners().outgoing.clone();
+        let handlers = self.listeners().rare_list(|r| &r.outgoing);
         let name =
             socketio_parser::event_name(payload).map(|n| n.to_js_string().into_owned()).unwrap_or_default();
         for handler in handlers {
@@ -428,20 +451,25 @@ impl Socket {
 
     /// An incoming event: packet middlewares, then catch-all handlers, then the event's own.
     pub(crate) fn dispatch(&self, event: Event) {
-        let (middlewares, any, handlers) = {
+        // The event's handlers, taken without allocating when there is one (the usual case).
+        let (first, more, middlewares, any) = {
             let mut listeners = self.listeners();
-            let handlers = match listeners.events.get_mut(event.name()) {
-                Some(list) => {
-                    let handlers: Vec<EventHandler> = list.iter().map(|(h, _)| h.clone()).collect();
-                    list.retain(|(_, once)| !once);
-                    if list.is_empty() {
-                        listeners.events.remove(event.name());
+            let mut first: Option<EventHandler> = None;
+            let mut more: Vec<EventHandler> = Vec::new();
+            let mut once = false;
+            for (name, handler, is_once) in &listeners.events {
+                if name == event.name() {
+                    once |= *is_once;
+                    match first {
+                        None => first = Some(handler.clone()),
+                        Some(_) => more.push(handler.clone()),
                     }
-                    handlers
                 }
-                None => Vec::new(),
-            };
-            (listeners.middlewares.clone(), listeners.any.clone(), handlers)
+            }
+            if once {
+                listeners.events.retain(|(name, _, is_once)| !(*is_once && name == event.name()));
+            }
+            (first, more, listeners.rare_list(|r| &r.middlewares), listeners.rare_list(|r| &r.any))
         };
         for middleware in &middlewares {
             if let Err(message) = middleware(self, &event) {
@@ -449,20 +477,27 @@ impl Socket {
                 return;
             }
         }
-        for handler in any.iter().chain(&handlers) {
-            run_now_or_spawn(handler(self.clone(), event.clone()));
+        let handlers = any.iter().chain(first.iter()).chain(&more);
+        let count = any.len() + usize::from(first.is_some()) + more.len();
+        let mut event = Some(event);
+        for (i, handler) in handlers.enumerate() {
+            // The last handler gets the event itself; the others get clones.
+            let event = if i + 1 == count { event.take() } else { event.clone() };
+            if let Some(event) = event {
+                run_now_or_spawn(handler(self.clone(), event));
+            }
         }
     }
 
     pub(crate) fn report_error(&self, error: &SocketError) {
-        let handlers = self.listeners().error.clone();
+        let handlers = self.listeners().rare_list(|r| &r.error);
         for handler in handlers {
             handler(self, error);
         }
     }
 
     pub(crate) fn upgraded(&self) {
-        let handlers = self.listeners().upgrade.clone();
+        let handlers = self.listeners().rare_list(|r| &r.upgrade);
         for handler in handlers {
             handler(self);
         }
@@ -473,7 +508,7 @@ impl Socket {
         if self.0.state.swap(DISCONNECTED, Ordering::AcqRel) == DISCONNECTED {
             return;
         }
-        let disconnecting = self.listeners().disconnecting.clone();
+        let disconnecting = self.listeners().rare_list(|r| &r.disconnecting);
         for handler in disconnecting {
             run_now_or_spawn(handler(self.clone(), reason));
         }
