@@ -299,6 +299,7 @@ impl Responders {
 /// A plain function returning an `async move` block, not an `async fn`: the future then holds
 /// its arguments once (an `async fn` keeps a copy of each argument besides the local it moves
 /// into), and every idle session holds this future.
+#[allow(clippy::manual_async_fn)]
 pub(crate) fn run<H: Handler>(
     inner: Arc<Inner<H>>,
     socket: Arc<Socket>,
