@@ -29,6 +29,7 @@ impl<T> Queue<T> {
     }
 
     /// Appends `item`.
+    #[inline]
     pub fn push_back(&mut self, item: T) {
         if self.head.is_none() && self.rest.is_empty() {
             self.head = Some(item);
@@ -38,18 +39,24 @@ impl<T> Queue<T> {
     }
 
     /// Takes the oldest item.
+    #[inline]
     pub fn pop_front(&mut self) -> Option<T> {
-        if let Some(item) = self.head.take() {
-            return Some(item);
+        // Polled after every input, mostly empty: test before moving anything.
+        if self.head.is_some() {
+            return self.head.take();
+        }
+        if self.rest.is_empty() {
+            return None;
         }
         let item = self.rest.pop_front();
-        if self.rest.is_empty() && self.rest.capacity() > 0 {
+        if self.rest.is_empty() {
             self.rest = VecDeque::new();
         }
         item
     }
 
     /// Whether the queue is empty.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.head.is_none() && self.rest.is_empty()
     }

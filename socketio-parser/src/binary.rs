@@ -22,6 +22,35 @@ pub fn to_payload<T: Serialize + ?Sized>(value: &T) -> Result<(RawJson, Vec<Byte
     Ok((json, formatter.attachments.unwrap_or_default()))
 }
 
+/// Encodes a packet of the default parser whose JSON payload is `value` in one pass into one
+/// string: the header (`kind`'s digit, the namespace and a comma unless it is `/`, the ack id)
+/// then the JSON, as [`Packet::encode_to_string`](crate::Packet::encode_to_string) would write
+/// it. This saves the separate payload buffer and its copy on the way out of a single-socket
+/// emit or ack. `Ok(None)` when `value` holds binary data: such a packet needs attachments and
+/// a binary packet type (see [`to_payload`]).
+pub fn encode_text_packet<T: Serialize + ?Sized>(
+    kind: crate::PacketType,
+    nsp: &str,
+    id: Option<u64>,
+    value: &T,
+) -> Result<Option<bytestring::ByteString>, serde_json::Error> {
+    let mut out = Vec::with_capacity(128);
+    out.push(b'0' + kind as u8);
+    if !nsp.is_empty() && nsp != crate::packet::MAIN_NAMESPACE {
+        out.extend_from_slice(nsp.as_bytes());
+        out.push(b',');
+    }
+    if let Some(id) = id {
+        crate::packet::put_decimal(id, &mut out);
+    }
+    let mut formatter = JsFormatter { attachments: Some(Vec::new()) };
+    value.serialize(&mut serde_json::Serializer::with_formatter(&mut out, &mut formatter))?;
+    if formatter.attachments.is_some_and(|a| !a.is_empty()) {
+        return Ok(None);
+    }
+    Ok(Some(trusted_utf8(out)))
+}
+
 /// Serialises `value` as JSON with JavaScript's number formatting; binary values are written as
 /// arrays of numbers.
 pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<RawJson, serde_json::Error> {
@@ -140,6 +169,20 @@ fn write_js_digits<W: ?Sized + io::Write>(shortest: Option<&str>, writer: &mut W
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_pass_encoding_matches_the_packet_encoder() {
+        use crate::{Packet, PacketType, Payload};
+        let args = ("hi", 1.5, serde_json::json!({"a": [1, null]}));
+        for (kind, nsp, id) in [(PacketType::Event, "/", None), (PacketType::Ack, "/admin", Some(42))] {
+            let text = encode_text_packet(kind, nsp, id, &args).expect("serialises").expect("no binary");
+            let (json, _) = to_payload(&args).expect("serialises");
+            let packet = Packet { kind, nsp: nsp.into(), id, data: Some(Payload::json(json)) };
+            assert_eq!(text, packet.encode_to_string());
+        }
+        let binary = ("file", Bytes::from_static(b"x"));
+        assert_eq!(encode_text_packet(PacketType::Event, "/", None, &binary).expect("serialises"), None);
+    }
 
     #[test]
     fn attachments_pass_through_values_without_a_copy() {

@@ -65,7 +65,7 @@ pub mod msgpack;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 
-pub use binary::{to_payload, write_js_number};
+pub use binary::{encode_text_packet, to_payload, write_js_number};
 pub use bytes::Bytes;
 pub use bytestring::ByteString;
 pub use decoder::{Decoded, Decoder, DecoderConfig};

@@ -37,6 +37,21 @@ pub(crate) fn ack_payload<T: Serialize + ?Sized>(parser: ParserKind, args: &T) -
     to_payload(parser, &Args { name: None, args })
 }
 
+/// An ack packet for `args` encoded in one pass, for the default parser when `args` holds no
+/// binary data (`None` otherwise: go through [`ack_payload`] and [`Encoded`]).
+pub(crate) fn ack_text<T: Serialize + ?Sized>(
+    parser: ParserKind,
+    nsp: &str,
+    id: u64,
+    args: &T,
+) -> Result<Option<ByteString>, EmitError> {
+    if parser != ParserKind::Default {
+        return Ok(None);
+    }
+    socketio_parser::encode_text_packet(PacketType::Ack, nsp, Some(id), &Args { name: None, args })
+        .map_err(|e| EmitError::Serialize(e.to_string()))
+}
+
 /// `[event, ...args]` as a JSON value (server-side events between nodes).
 pub(crate) fn json_args<T: Serialize + ?Sized>(
     event: &str,

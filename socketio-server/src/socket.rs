@@ -739,6 +739,10 @@ impl AckSender {
             return Err(EmitError::Disconnected);
         }
         let ns = &socket.0.ns;
+        // Without attachments, the packet is written in one pass straight into its message.
+        if let Some(text) = encode::ack_text(ns.parser, &ns.name, self.id, args)? {
+            return socket.0.engine.send_text(text).map_err(|_| EmitError::Disconnected);
+        }
         let payload = encode::ack_payload(ns.parser, args)?;
         let packet =
             Encoded::new(ns.parser, encode::packet(PacketType::Ack, &ns.name, payload, Some(self.id)));
