@@ -217,9 +217,7 @@ impl Client {
             MachineEvent::Connect { nsp, auth, query } => self.connect(nsp, auth, query),
             MachineEvent::Event { nsp, data, id } => {
                 let Some(socket) = self.socket(&nsp).cloned() else { return };
-                let name = socketio_parser::event_name(&data)
-                    .map(|n| n.to_js_string().into_owned())
-                    .unwrap_or_default();
+                let name = event_name(&data);
                 let ack = id.map(|id| AckSender::new(socket.clone(), id));
                 socket.dispatch(Event::new(name, data, ack));
             }
@@ -367,4 +365,19 @@ async fn run_middlewares(
         }
     }
     let _ = engine.post(Box::new(Command::Decided { nsp, decision }));
+}
+
+/// An event's name: a slice of the JSON payload when the name is written there as it is (the
+/// common case: no escapes, not a number), else a string of its own.
+fn event_name(payload: &socketio_parser::Payload) -> ByteString {
+    let Some(name) = socketio_parser::event_name(payload) else { return ByteString::new() };
+    let text = name.to_js_string();
+    if let (std::borrow::Cow::Borrowed(s), socketio_parser::Payload::Json { json, .. }) = (&text, payload) {
+        let whole = json.as_str();
+        let (start, base) = (s.as_ptr() as usize, whole.as_ptr() as usize);
+        if start >= base && start + s.len() <= base + whole.len() {
+            return json.as_byte_string().slice_ref(s);
+        }
+    }
+    ByteString::from(text.into_owned())
 }

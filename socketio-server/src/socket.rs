@@ -653,13 +653,14 @@ impl Emitter {
 /// any. Cloning is cheap; every handler of the event gets a clone.
 #[derive(Clone, Debug)]
 pub struct Event {
-    name: String,
+    /// A slice of the payload when the name is a plain string, so it costs no allocation.
+    name: ByteString,
     payload: Payload,
     ack: Option<AckSender>,
 }
 
 impl Event {
-    pub(crate) fn new(name: String, payload: Payload, ack: Option<AckSender>) -> Self {
+    pub(crate) fn new(name: ByteString, payload: Payload, ack: Option<AckSender>) -> Self {
         Event { name, payload, ack }
     }
 
