@@ -99,11 +99,7 @@ async fn calibrate(script: &str, flags: &[&str], contract: Contract, cases: Vec<
             Some(reason) => println!("FAIL {} ({} ms): {reason}", case.name, case.duration_ms),
         }
     }
-    let failures: Vec<String> = report
-        .cases
-        .iter()
-        .filter_map(|c| c.reason.as_ref().map(|r| format!("FAIL {}: {r}", c.name)))
-        .collect();
+    let failures = report.failures();
     assert_eq!(report.cases.len(), cases.len());
     assert!(failures.is_empty(), "{} of {} failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }

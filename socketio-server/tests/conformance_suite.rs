@@ -28,11 +28,7 @@ async fn every_case_passes(config: Config, eio3: bool, msgpack: bool) {
     let report = run(&target, &cases, None).await;
     serve.abort();
 
-    let failures: Vec<String> = report
-        .cases
-        .iter()
-        .filter_map(|c| c.reason.as_ref().map(|r| format!("FAIL {}: {r}", c.name)))
-        .collect();
+    let failures = report.failures();
     assert_eq!(report.cases.len(), cases.len());
     assert!(failures.is_empty(), "{} of {} failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }

@@ -263,25 +263,38 @@ async fn echo(a: &Args, binary: bool) -> std::io::Result<Value> {
             Ok::<_, std::io::Error>(samples)
         }));
     }
+    let mut result = round_trips(if binary { "binary" } else { "echo" }, a, tasks, &meter).await?;
+    if binary {
+        let trips = result["round_trips"].as_f64().unwrap_or(0.0);
+        let seconds = result["seconds"].as_f64().unwrap_or(1.0);
+        result["mib_per_s"] = json!(trips * a.size as f64 / seconds / 1_048_576.0);
+    }
+    Ok(result)
+}
+
+/// Waits for the clients' loops and reports their round trips: rate, latency, server CPU.
+async fn round_trips(
+    scenario: &str,
+    a: &Args,
+    tasks: Vec<tokio::task::JoinHandle<std::io::Result<Samples>>>,
+    meter: &Meter,
+) -> std::io::Result<Value> {
     let mut latency = Samples::default();
     for task in tasks {
         latency.extend(task.await.map_err(std::io::Error::other)??);
     }
     let trips = latency.len();
     let (seconds, cpu_us) = meter.stop(trips)?;
-    let mut result = json!({
-        "scenario": if binary { "binary" } else { "echo" },
+    Ok(json!({
+        "scenario": scenario,
         "clients": a.clients,
         "round_trips": trips,
+        "seconds": seconds,
         "per_second": trips as f64 / seconds,
         "p50_us": latency.percentile(50.0),
         "p99_us": latency.percentile(99.0),
         "cpu_us_per_op": cpu_us,
-    });
-    if binary {
-        result["mib_per_s"] = json!(trips as f64 * a.size as f64 / seconds / 1_048_576.0);
-    }
-    Ok(result)
+    }))
 }
 
 /// Arrival times of one broadcast round, in nanoseconds after the round started.
@@ -488,19 +501,5 @@ async fn polling(a: &Args) -> std::io::Result<Value> {
             Ok::<_, std::io::Error>(samples)
         }));
     }
-    let mut latency = Samples::default();
-    for task in tasks {
-        latency.extend(task.await.map_err(std::io::Error::other)??);
-    }
-    let trips = latency.len();
-    let (seconds, cpu_us) = meter.stop(trips)?;
-    Ok(json!({
-        "scenario": "polling",
-        "clients": a.clients,
-        "round_trips": trips,
-        "per_second": trips as f64 / seconds,
-        "p50_us": latency.percentile(50.0),
-        "p99_us": latency.percentile(99.0),
-        "cpu_us_per_op": cpu_us,
-    }))
+    round_trips("polling", a, tasks, &meter).await
 }

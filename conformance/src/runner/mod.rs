@@ -188,6 +188,11 @@ impl Report {
         self.cases.len() - self.passed()
     }
 
+    /// One `FAIL name: reason` line per failed case.
+    pub fn failures(&self) -> Vec<String> {
+        self.cases.iter().filter_map(|c| c.reason.as_ref().map(|r| format!("FAIL {}: {r}", c.name))).collect()
+    }
+
     /// The report as pretty JSON: `{"target", "passed", "failed", "cases": [{"name", "passed",
     /// "reason"?, "duration_ms"}]}`.
     pub fn to_json(&self) -> String {
@@ -201,6 +206,21 @@ impl Report {
         let json =
             Json { target: &self.target, passed: self.passed(), failed: self.failed(), cases: &self.cases };
         serde_json::to_string_pretty(&json).unwrap_or_default()
+    }
+}
+
+/// A case for each entry of a static table, all run by `body`.
+pub(crate) fn table_case<T: Sync>(
+    name: &'static str,
+    description: &'static str,
+    entry: &'static T,
+    body: fn(Target, &'static T) -> CaseFuture,
+) -> Case {
+    Case {
+        name,
+        description,
+        timeout: Duration::from_secs(5),
+        run: std::sync::Arc::new(move |t: Target| -> CaseFuture { body(t, entry) }),
     }
 }
 

@@ -7,7 +7,6 @@
 //! (notepack.io 2.2) are exercised: `undefined` written as `fixext1` of type 0, and keys the
 //! server must ignore (`options`).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -415,12 +414,7 @@ static MALFORMED: &[Malformed] = &[
 ];
 
 fn malformed_case(m: &'static Malformed) -> Case {
-    Case {
-        name: m.name,
-        description: m.description,
-        timeout: Duration::from_secs(5),
-        run: Arc::new(move |t: Target| -> CaseFuture { Box::pin(malformed(t, m)) }),
-    }
+    super::table_case(m.name, m.description, m, |t, m| Box::pin(malformed(t, m)))
 }
 
 async fn malformed(t: Target, m: &'static Malformed) -> Result<(), String> {

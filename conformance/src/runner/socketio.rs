@@ -9,7 +9,6 @@
 //! The sessions of these cases answer the server's pings, so a close can only be the server's
 //! reaction to what the case sent, never a heartbeat timeout.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -692,12 +691,7 @@ static MALFORMED: &[Malformed] = &[
 ];
 
 fn malformed_case(m: &'static Malformed) -> Case {
-    Case {
-        name: m.name,
-        description: m.description,
-        timeout: Duration::from_secs(5),
-        run: Arc::new(move |t: Target| -> CaseFuture { Box::pin(malformed(t, m)) }),
-    }
+    super::table_case(m.name, m.description, m, |t, m| Box::pin(malformed(t, m)))
 }
 
 async fn send_frames(conn: &mut Conn, frames: &[Frame]) -> Result<(), String> {
@@ -752,12 +746,7 @@ static ACCEPTED: &[Accepted] = &[
 ];
 
 fn accepted_case(a: &'static Accepted) -> Case {
-    Case {
-        name: a.name,
-        description: a.description,
-        timeout: Duration::from_secs(5),
-        run: Arc::new(move |t: Target| -> CaseFuture { Box::pin(accepted(t, a)) }),
-    }
+    super::table_case(a.name, a.description, a, |t, a| Box::pin(accepted(t, a)))
 }
 
 async fn accepted(t: Target, a: &'static Accepted) -> Result<(), String> {
