@@ -538,21 +538,27 @@ impl<H: Handler> EngineIo<H> {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let id = socket.next_request_id();
-        let (tx, mut rx) = oneshot::channel();
-        socket
-            .push(Input::Request { id, kind, transport, version, responder: tx })
-            .map_err(|_| RequestError::new(ErrorCode::UnknownSid))?;
-        // If this future is dropped (the client went away), the session hears of it.
-        let mut guard = GoneGuard { socket, id, armed: true };
-        let response = if matches!(kind, RequestKind::Post { .. }) {
-            let read = read_body(socket, id, body, self.inner.config.max_payload);
-            tokio::select! {
-                response = &mut rx => response,
-                () = read => rx.await,
+        let (tx, rx) = oneshot::channel();
+        let request = Input::Request { id, kind, transport, version, responder: tx };
+        let pushed = if matches!(kind, RequestKind::Post { .. }) {
+            // The body is read here first, so that the request and its body reach the session
+            // together: one wake-up of its task instead of two.
+            match read_body(body, self.inner.config.max_payload).await {
+                Some(body) => socket.push_pair(request, body.into_input(id)),
+                // The client went away mid-body: the session closes as it would for any
+                // vanished request.
+                None => {
+                    let _ = socket.push_pair(request, Input::Gone(id));
+                    return Err(RequestError::new(ErrorCode::BadRequest));
+                }
             }
         } else {
-            rx.await
+            socket.push(request)
         };
+        pushed.map_err(|_| RequestError::new(ErrorCode::UnknownSid))?;
+        // If this future is dropped (the client went away), the session hears of it.
+        let mut guard = GoneGuard { socket, id, armed: true };
+        let response = rx.await;
         guard.armed = false;
         let response = response.map_err(|_| RequestError::new(ErrorCode::UnknownSid))?;
         Ok(self.polling_response(parts, response))
@@ -733,23 +739,40 @@ impl Drop for GoneGuard<'_> {
     }
 }
 
-/// Reads a POST body up to `max` bytes and hands it (or its being too large) to the session.
-async fn read_body<B>(socket: &Socket, id: RequestId, body: B, max: usize)
+/// Reads a POST body up to `max` bytes: the input that hands it (or its being too large) to
+/// the session, or `None` when the client went away mid-body.
+async fn read_body<B>(body: B, max: usize) -> Option<fn_body::BodyInput>
 where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     match Limited::new(body, max).collect().await {
-        Ok(collected) => {
-            let _ = socket.push(Input::Body { id, body: collected.to_bytes() });
-        }
+        Ok(collected) => Some(fn_body::BodyInput::Body(collected.to_bytes())),
         Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-            let _ = socket.push(Input::BodyTooLarge(id));
+            Some(fn_body::BodyInput::TooLarge)
         }
-        // The client went away mid-body. hyper keeps waiting for an answer rather than dropping
-        // this request, so the session is told here.
-        Err(_) => {
-            let _ = socket.push(Input::Gone(id));
+        Err(_) => None,
+    }
+}
+
+mod fn_body {
+    use bytes::Bytes;
+    use engineio_parser::RequestId;
+
+    use crate::socket::Input;
+
+    /// A POST body read, waiting for its request id.
+    pub(super) enum BodyInput {
+        Body(Bytes),
+        TooLarge,
+    }
+
+    impl BodyInput {
+        pub(super) fn into_input(self, id: RequestId) -> Input {
+            match self {
+                BodyInput::Body(body) => Input::Body { id, body },
+                BodyInput::TooLarge => Input::BodyTooLarge(id),
+            }
         }
     }
 }

@@ -258,6 +258,23 @@ impl Socket {
         Ok(())
     }
 
+    /// Pushes two inputs at once: the session task sees both on one wake-up.
+    pub(crate) fn push_pair(&self, first: Input, second: Input) -> Result<(), Closed> {
+        if self.is_closed() {
+            return Err(Closed);
+        }
+        {
+            let mut inbox = self.lock_inbox();
+            inbox.push_back(first);
+            inbox.push_back(second);
+        }
+        self.queued.fetch_add(2, Ordering::SeqCst);
+        if self.parked.load(Ordering::SeqCst) {
+            self.notify.notify_one();
+        }
+        Ok(())
+    }
+
     /// Takes everything queued, releasing the queue's memory.
     pub(crate) fn drain_inbox(&self) -> Queue<Input> {
         let mut inbox = self.lock_inbox();
