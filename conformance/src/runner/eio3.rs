@@ -14,6 +14,7 @@ use tokio::time::{interval, sleep, timeout, timeout_at, Instant, MissedTickBehav
 
 use super::engineio::{self, case, prompt, PING_INTERVAL, PING_TIMEOUT, SETTLE};
 use super::http;
+use super::socketio::{check_packet, placeholders};
 use super::ws::{self, Connect, Message, WebSocket};
 use super::{Case, CaseFuture, Target};
 
@@ -187,22 +188,8 @@ fn expect_auto_connect(connect: Option<String>, auth: Option<String>) -> Result<
         return Err(format!("expected `40` (joined to `/` by the server), got {connect:?}"));
     }
     match auth {
-        Some(p) if is_packet(&p, "42", &json!(["auth", {}])) => Ok(()),
-        other => Err(format!("expected the `auth` event 42[\"auth\",{{}}], got {other:?}")),
-    }
-}
-
-fn is_packet(got: &str, header: &str, want: &Value) -> bool {
-    got.strip_prefix(header)
-        .and_then(|json| serde_json::from_str::<Value>(json).ok())
-        .is_some_and(|value| value == *want)
-}
-
-fn check_packet(got: &str, header: &str, want: &Value) -> Result<(), String> {
-    if is_packet(got, header, want) {
-        Ok(())
-    } else {
-        Err(format!("expected {header}{want}, got {got:?}"))
+        Some(p) => check_packet(&p, "42", &json!(["auth", {}])),
+        None => Err("expected the `auth` event 42[\"auth\",{}], got nothing".into()),
     }
 }
 
@@ -470,10 +457,6 @@ async fn binary_round_trip(t: &Target, header: &str, event: &str, want: (&str, V
         }
     }
     Ok(())
-}
-
-fn placeholders() -> [Value; 2] {
-    [json!({"_placeholder": true, "num": 0}), json!({"_placeholder": true, "num": 1})]
 }
 
 async fn message_binary(t: Target) -> Result<(), String> {

@@ -283,7 +283,7 @@ fn check_connect_answer(answer: &str, prefix: &str) -> Result<String, String> {
 }
 
 /// `got` is `header` followed by JSON equal to `want`.
-fn check_packet(got: &str, header: &str, want: &Value) -> Result<(), String> {
+pub(super) fn check_packet(got: &str, header: &str, want: &Value) -> Result<(), String> {
     let matches = got
         .strip_prefix(header)
         .and_then(|json| serde_json::from_str::<Value>(json).ok())
@@ -475,7 +475,7 @@ async fn binary_round_trip(
     Ok(())
 }
 
-fn placeholders() -> [Value; 2] {
+pub(super) fn placeholders() -> [Value; 2] {
     [json!({"_placeholder": true, "num": 0}), json!({"_placeholder": true, "num": 1})]
 }
 
