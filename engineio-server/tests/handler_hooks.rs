@@ -87,3 +87,59 @@ async fn deadlines_and_posts_run_in_the_session_task() {
     socket.post(Box::new(7u32)).expect("open");
     assert_eq!(tokio::time::timeout(limit, server_text(&mut ws)).await.expect("in time"), "4post:7");
 }
+
+/// Packets pushed from tasks on other worker threads while the session task runs, parks and
+/// wakes: none is left waiting in the inbox (the session takes its inbox before it waits, and a
+/// push wakes it only while it is parked).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packets_pushed_from_other_threads_all_arrive() {
+    let engine = EngineIo::new(Config::default(), Hooks { sockets: Mutex::new(Vec::new()) });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let addr = listener.local_addr().expect("bound");
+    tokio::spawn(engine.clone().serve(listener));
+
+    let mut ws = TcpStream::connect(addr).await.expect("connects");
+    ws.write_all(
+        b"GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\
+          Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .await
+    .expect("writes");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        ws.read_exact(&mut byte).await.expect("reads");
+        head.push(byte[0]);
+    }
+    let limit = Duration::from_secs(10);
+    let open = tokio::time::timeout(limit, server_text(&mut ws)).await.expect("in time");
+    assert!(open.starts_with("0{"), "{open}");
+    let socket = engine.handler().sockets.lock().expect("not poisoned")[0].clone();
+
+    const TASKS: u32 = 8;
+    const EACH: u32 = 250;
+    for task in 0..TASKS {
+        let socket = socket.clone();
+        tokio::spawn(async move {
+            for n in 0..EACH {
+                if n % 2 == 0 {
+                    let _ = socket.send_text(format!("{task}"));
+                } else {
+                    let _ = socket.post(Box::new(task));
+                }
+                tokio::task::yield_now().await;
+            }
+        });
+    }
+    let mut per_task = vec![0u32; TASKS as usize];
+    for _ in 0..TASKS * EACH {
+        let text = tokio::time::timeout(limit, server_text(&mut ws)).await.expect("every packet arrives");
+        if text == "4timer" {
+            continue;
+        }
+        let number = text.strip_prefix("4post:").or_else(|| text.strip_prefix('4')).expect("a message");
+        let task: usize = number.parse().expect("a task number");
+        per_task[task] += 1;
+    }
+    assert!(per_task.iter().all(|&n| n == EACH), "{per_task:?}");
+}
