@@ -181,7 +181,8 @@ impl WsError {
 #[derive(Debug, Clone)]
 pub struct Decoder {
     limits: Limits,
-    partial: Option<Partial>,
+    /// Boxed: every connection holds a decoder, few are in the middle of a fragmented message.
+    partial: Option<Box<Partial>>,
     needed: usize,
     deflate: Option<DeflateParams>,
 }
@@ -301,12 +302,12 @@ impl Decoder {
                 (OpCode::Text | OpCode::Binary, false) => {
                     // A fresh buffer, so that the read buffer's allocation is not kept alive.
                     let text = header.opcode == OpCode::Text;
-                    self.partial = Some(Partial {
+                    self.partial = Some(Box::new(Partial {
                         text,
                         compressed: header.compressed,
                         payload: BytesMut::from(&payload[..]),
                         fragments: 1,
-                    });
+                    }));
                     continue;
                 }
                 (OpCode::Continuation, fin) => {
