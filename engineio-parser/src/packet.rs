@@ -352,9 +352,7 @@ impl Packet {
     pub fn decode_frame(frame: Frame, version: ProtocolVersion) -> Result<Packet, DecodeError> {
         match frame.joined() {
             Frame::Text(text) => Self::decode_text(text, version),
-            Frame::Binary(bytes) => Self::decode_binary(bytes, version),
-            // `joined` gives only the two plain forms.
-            prefixed => Self::decode_binary(prefixed.payload(), version),
+            binary => Self::decode_binary(binary.payload(), version),
         }
     }
 

@@ -57,8 +57,8 @@ async fn server_text(stream: &mut TcpStream) -> String {
     String::from_utf8(payload).expect("UTF-8")
 }
 
-#[tokio::test]
-async fn deadlines_and_posts_run_in_the_session_task() {
+/// A server with [`Hooks`], and a WebSocket session on it past its open packet.
+async fn start() -> (EngineIo<Hooks>, TcpStream) {
     let engine = EngineIo::new(Config::default(), Hooks { sockets: Mutex::new(Vec::new()) });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
     let addr = listener.local_addr().expect("bound");
@@ -80,6 +80,13 @@ async fn deadlines_and_posts_run_in_the_session_task() {
     let limit = Duration::from_secs(10);
     let open = tokio::time::timeout(limit, server_text(&mut ws)).await.expect("in time");
     assert!(open.starts_with("0{"), "{open}");
+    (engine, ws)
+}
+
+#[tokio::test]
+async fn deadlines_and_posts_run_in_the_session_task() {
+    let (engine, mut ws) = start().await;
+    let limit = Duration::from_secs(10);
     // The handler's deadline fires on its own.
     assert_eq!(tokio::time::timeout(limit, server_text(&mut ws)).await.expect("in time"), "4timer");
     // A value posted from this task reaches the handler inside the session's task.
@@ -93,27 +100,8 @@ async fn deadlines_and_posts_run_in_the_session_task() {
 /// push wakes it only while it is parked).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn packets_pushed_from_other_threads_all_arrive() {
-    let engine = EngineIo::new(Config::default(), Hooks { sockets: Mutex::new(Vec::new()) });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
-    let addr = listener.local_addr().expect("bound");
-    tokio::spawn(engine.clone().serve(listener));
-
-    let mut ws = TcpStream::connect(addr).await.expect("connects");
-    ws.write_all(
-        b"GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\
-          Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-    )
-    .await
-    .expect("writes");
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        ws.read_exact(&mut byte).await.expect("reads");
-        head.push(byte[0]);
-    }
+    let (engine, mut ws) = start().await;
     let limit = Duration::from_secs(10);
-    let open = tokio::time::timeout(limit, server_text(&mut ws)).await.expect("in time");
-    assert!(open.starts_with("0{"), "{open}");
     let socket = engine.handler().sockets.lock().expect("not poisoned")[0].clone();
 
     const TASKS: u32 = 8;
