@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytestring::ByteString;
-use socketio_parser::Packet;
+use socketio_parser::{Packet, Value};
 
 use crate::rooms::{Room, RoomEvent};
 
@@ -123,6 +123,39 @@ pub trait LocalSocket: Clone + Send + Sync + 'static {
     fn details(&self) -> SocketDetails;
 }
 
+/// Answers a server-side event that another node sent with an ack: the first call is sent back,
+/// as in the reference (one argument).
+pub type ServerSideReply = Box<dyn FnOnce(serde_json::Value) + Send>;
+
+/// What a namespace lends its adapter for the work that arrives from other nodes: encoding
+/// their broadcasts for this node's sockets, collecting this node's acks for them, and running
+/// the server-side event handlers. The server passes it to [`Adapter::init`] once, when the
+/// namespace is created; it holds the namespace weakly, so an adapter may keep it.
+pub trait NamespaceLink<S: LocalSocket>: Send + Sync + 'static {
+    /// The namespace's name (`/`, `/admin`, ...).
+    fn name(&self) -> &str;
+
+    /// Encodes an `EVENT` for this node's sockets, with the namespace's parser: `data` is
+    /// `[event, ...args]` (binary values as [`Value::Binary`]), `ack_id` is set for a broadcast
+    /// with acks. `None` when the namespace is gone or `data` cannot be encoded.
+    fn encode_event(&self, data: &Value, ack_id: Option<u64>) -> Option<S::Encoded>;
+
+    /// The namespace's next ack id (the counter its own broadcasts with acks use).
+    fn next_ack_id(&self) -> u64;
+
+    /// A sink for a broadcast with acks that another node asked for: the first argument of
+    /// each client's answer goes to `on_answer`.
+    fn ack_sink(&self, on_answer: Box<dyn Fn(Value) + Send + Sync>) -> S::AckSink;
+
+    /// Reports to `sink`, the sink of a broadcast with acks of this node, the answer of a
+    /// client of another node (its first argument).
+    fn forward_ack(&self, sink: &S::AckSink, answer: Value);
+
+    /// Runs the namespace's server-side handlers for an event another node sent: `args` is
+    /// `[event, ...args]`. With `reply`, the first answer goes back to that node.
+    fn server_side_event(&self, args: Vec<serde_json::Value>, reply: Option<ServerSideReply>);
+}
+
 /// Why a remote-capable operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -155,6 +188,12 @@ pub type RoomEventListener = Arc<dyn Fn(&RoomEvent<Sid>) + Send + Sync>;
 /// [`MemoryAdapter`](crate::MemoryAdapter) is the single-node implementation; a cluster adapter
 /// wraps it and adds the remote half.
 pub trait Adapter<S: LocalSocket>: Send + Sync + 'static {
+    /// Called once by the server when the namespace is created, before any socket joins:
+    /// `link` is how the adapter reaches the namespace (cluster adapters subscribe here).
+    fn init(&self, link: Arc<dyn NamespaceLink<S>>) {
+        let _ = link;
+    }
+
     /// Registers a connected socket of this node and joins it to `rooms` (the reference's
     /// `addAll` on connect: the socket's own room first).
     fn add_socket(&self, socket: S, rooms: &[Room]);
@@ -226,6 +265,28 @@ pub trait Adapter<S: LocalSocket>: Send + Sync + 'static {
 
     /// The number of nodes, this one included.
     fn server_count(&self) -> BoxFuture<'_, Result<usize, AdapterError>>;
+
+    /// Connection state recovery: the offset the next recoverable packet gets (an `EVENT`
+    /// without ack id, not volatile), or `None` when this adapter keeps no packets. The server
+    /// appends it to the packet's arguments, encodes the packet and hands it to
+    /// [`broadcast_recoverable`](Adapter::broadcast_recoverable).
+    fn next_offset(&self) -> Option<ByteString> {
+        None
+    }
+
+    /// Like [`broadcast`](Adapter::broadcast), for a packet that got `offset` from
+    /// [`next_offset`](Adapter::next_offset): an adapter that keeps packets stores it for the
+    /// sessions that will miss it.
+    fn broadcast_recoverable(
+        &self,
+        offset: ByteString,
+        packet: &Packet,
+        encoded: &S::Encoded,
+        opts: &BroadcastOptions,
+    ) {
+        let _ = offset;
+        self.broadcast(packet, encoded, opts);
+    }
 
     /// Keeps `session` for connection state recovery. Adapters without a session store
     /// drop it (the reference's base adapter does the same).

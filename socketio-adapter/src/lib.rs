@@ -65,8 +65,8 @@ mod memory;
 mod rooms;
 
 pub use adapter::{
-    Adapter, AdapterError, BoxFuture, BroadcastFlags, BroadcastOptions, LocalSocket, PersistedSession,
-    RestoredSession, RoomEventListener, Sid, SocketDetails,
+    Adapter, AdapterError, BoxFuture, BroadcastFlags, BroadcastOptions, LocalSocket, NamespaceLink,
+    PersistedSession, RestoredSession, RoomEventListener, ServerSideReply, Sid, SocketDetails,
 };
 pub use memory::MemoryAdapter;
 pub use rooms::{
