@@ -141,6 +141,25 @@ impl RawMsgPack {
         self.0
     }
 
+    /// The value, an array, with the string `item` appended (see
+    /// [`Payload::with_string_item`](crate::Payload::with_string_item)): the array header is
+    /// rewritten for the new length, the items are kept as they are.
+    pub(crate) fn with_string_item(&self, item: &str) -> Option<RawMsgPack> {
+        let bytes = &self.0[..];
+        let (len, header) = match *bytes.first()? {
+            b @ 0x90..=0x9f => (usize::from(b & 0x0f), 1),
+            0xdc => (usize::from(u16::from_be_bytes(bytes.get(1..3)?.try_into().ok()?)), 3),
+            0xdd => (u32::from_be_bytes(bytes.get(1..5)?.try_into().ok()?) as usize, 5),
+            _ => return None,
+        };
+        let len = u32::try_from(len + 1).ok()?;
+        let mut out = Vec::with_capacity(bytes.len() + item.len() + 10);
+        rmp::encode::write_array_len(&mut out, len).ok()?;
+        out.extend_from_slice(&bytes[header..]);
+        rmp::encode::write_str(&mut out, item).ok()?;
+        Some(RawMsgPack(Bytes::from(out)))
+    }
+
     /// Deserialises the value with `rmp_serde`.
     pub fn deserialize<'de, T: serde::Deserialize<'de>>(&'de self) -> Result<T, rmp_serde::decode::Error> {
         rmp_serde::from_slice(&self.0)

@@ -132,6 +132,43 @@ impl Payload {
     pub fn json(json: RawJson) -> Self {
         Payload::Json { json, attachments: Vec::new() }
     }
+
+    /// The payload, an array, with the string `item` appended as its last element: how
+    /// connection state recovery adds a packet's offset to an event's arguments
+    /// (`["foo",1]` → `["foo",1,"MzUPkW0"]`). `None` when the payload is not an array.
+    ///
+    /// ```
+    /// use socketio_parser::{Payload, RawJson};
+    ///
+    /// let payload = Payload::json(RawJson::new(r#"["foo",1]"#)?);
+    /// let with = payload.with_string_item("abc").expect("an array");
+    /// assert_eq!(with, Payload::json(RawJson::new(r#"["foo",1,"abc"]"#)?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_string_item(&self, item: &str) -> Option<Payload> {
+        match self {
+            Payload::Json { json, attachments } => {
+                let text = json.as_str().trim_end_matches([' ', '\t', '\n', '\r']);
+                let body = text.strip_suffix(']')?;
+                let opened = body.trim_start_matches([' ', '\t', '\n', '\r']);
+                let inner = opened.strip_prefix('[')?;
+                let quoted = serde_json::to_string(item).ok()?;
+                let mut out = String::with_capacity(text.len() + quoted.len() + 1);
+                out.push_str(body);
+                if !inner.trim_matches([' ', '\t', '\n', '\r']).is_empty() {
+                    out.push(',');
+                }
+                out.push_str(&quoted);
+                out.push(']');
+                Some(Payload::Json {
+                    json: RawJson::trusted(ByteString::from(out)),
+                    attachments: attachments.clone(),
+                })
+            }
+            #[cfg(feature = "msgpack")]
+            Payload::MsgPack(raw) => raw.with_string_item(item).map(Payload::MsgPack),
+        }
+    }
 }
 
 /// The default namespace.
