@@ -62,6 +62,7 @@
 
 mod adapter;
 mod memory;
+mod recovery;
 mod rooms;
 
 pub use adapter::{
@@ -69,6 +70,7 @@ pub use adapter::{
     PersistedSession, RestoredSession, RoomEventListener, ServerSideReply, Sid, SocketDetails,
 };
 pub use memory::MemoryAdapter;
+pub use recovery::{Clock, RecoveryOptions};
 pub use rooms::{
     AllRooms, BroadcastTarget, Room, RoomEvent, RoomEventKind, RoomIndex, RoomsOf, Sockets, SocketsIn,
     TargetScratch,

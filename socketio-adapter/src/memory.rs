@@ -4,11 +4,14 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use bytestring::ByteString;
 use socketio_parser::Packet;
 
 use crate::adapter::{
-    Adapter, AdapterError, BoxFuture, BroadcastOptions, LocalSocket, RoomEventListener, SocketDetails,
+    Adapter, AdapterError, BoxFuture, BroadcastOptions, LocalSocket, PersistedSession, RestoredSession,
+    RoomEventListener, SocketDetails,
 };
+use crate::recovery::{Clock, RecoveryOptions, SessionStore};
 use crate::rooms::{BroadcastTarget, Room, RoomEvent, RoomIndex, TargetScratch};
 
 /// The default adapter: every socket of the namespace is on this node.
@@ -16,9 +19,14 @@ use crate::rooms::{BroadcastTarget, Room, RoomEvent, RoomIndex, TargetScratch};
 /// Sockets live in a slab whose slot numbers are the keys of the [`RoomIndex`], so resolving a
 /// broadcast's recipients costs no lookup by id. The lock is held while the recipients are
 /// collected, never while packets are queued on them.
+///
+/// Made with [`with_recovery`](Self::with_recovery), it also keeps what connection state
+/// recovery needs (the reference's `SessionAwareAdapter`): the sessions of sockets that left
+/// for a recoverable reason and the packets broadcast recently, with their offsets.
 pub struct MemoryAdapter<S: LocalSocket> {
     state: Mutex<State<S>>,
     listeners: Mutex<Vec<RoomEventListener>>,
+    recovery: Option<Mutex<SessionStore>>,
 }
 
 struct State<S> {
@@ -41,6 +49,7 @@ impl<S: LocalSocket> std::fmt::Debug for MemoryAdapter<S> {
         f.debug_struct("MemoryAdapter")
             .field("sockets", &state.by_id.len())
             .field("rooms", &state.index.room_count())
+            .field("recovery", &self.recovery.is_some())
             .finish()
     }
 }
@@ -57,7 +66,18 @@ impl<S: LocalSocket> MemoryAdapter<S> {
                 scratch: TargetScratch::new(),
             }),
             listeners: Mutex::new(Vec::new()),
+            recovery: None,
         }
+    }
+
+    /// An empty adapter that keeps sessions and packets for connection state recovery, for as
+    /// long and as many as `options` say, on the time `clock` reads.
+    pub fn with_recovery(options: RecoveryOptions, clock: Clock) -> Self {
+        MemoryAdapter { recovery: Some(Mutex::new(SessionStore::new(options, clock))), ..Self::new() }
+    }
+
+    fn store(&self) -> Option<MutexGuard<'_, SessionStore>> {
+        self.recovery.as_ref().map(|store| store.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     fn state(&self) -> MutexGuard<'_, State<S>> {
@@ -263,6 +283,38 @@ impl<S: LocalSocket> Adapter<S> for MemoryAdapter<S> {
 
     fn server_count(&self) -> BoxFuture<'_, Result<usize, AdapterError>> {
         Box::pin(std::future::ready(Ok(1)))
+    }
+
+    fn next_offset(&self) -> Option<ByteString> {
+        self.store().map(|mut store| store.next_offset())
+    }
+
+    fn broadcast_recoverable(
+        &self,
+        offset: ByteString,
+        packet: &Packet,
+        encoded: &S::Encoded,
+        opts: &BroadcastOptions,
+    ) {
+        if let Some(mut store) = self.store() {
+            store.keep(&offset, packet, opts);
+        }
+        self.broadcast(packet, encoded, opts);
+    }
+
+    fn persist_session(&self, session: PersistedSession) {
+        if let Some(mut store) = self.store() {
+            store.persist(session);
+        }
+    }
+
+    fn restore_session<'a>(
+        &'a self,
+        pid: &'a str,
+        offset: &'a str,
+    ) -> BoxFuture<'a, Option<RestoredSession>> {
+        let restored = self.store().and_then(|mut store| store.restore(pid, offset));
+        Box::pin(std::future::ready(restored))
     }
 
     fn on_room_event(&self, listener: RoomEventListener) {
