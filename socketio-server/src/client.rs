@@ -13,12 +13,14 @@ use bytestring::ByteString;
 use engineio_parser::{
     CloseReason, Data, Packet as EnginePacket, ProtocolVersion as EngineVersion, Transport,
 };
+use socketio_adapter::{RestoredSession, Room, Sid};
 use socketio_parser::connection::{
     Connection, ConnectionConfig, DisconnectReason, Event as MachineEvent, Message, ProtocolVersion, Transmit,
 };
 use socketio_parser::Payload;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::config::ConnectionStateRecovery;
 use crate::error::{AckError, ConnectError, SocketError};
 use crate::handshake::{parse_query, query_object};
 use crate::namespace::NsInner;
@@ -64,6 +66,8 @@ pub(crate) enum Command {
 /// The answer to a `CONNECT`.
 pub(crate) enum Decision {
     Accept(Socket),
+    /// A session restored by connection state recovery, with the packets the client missed.
+    Restore(Socket, RestoredSession),
     Refuse(ConnectError),
     InvalidNamespace,
 }
@@ -272,6 +276,13 @@ impl Client {
             (None, None) => serde_json::Value::Object(serde_json::Map::new()),
         };
         let server = self.server.clone();
+        if let Some(recovery) = server.config.connection_state_recovery {
+            if let (Some(ns), Some((pid, offset))) = (server.namespace(&nsp), recovery_request(&auth)) {
+                let socket = self.new_socket(&ns, auth.clone());
+                tokio::spawn(restore(ns, socket, nsp, self.engine.clone(), recovery, pid, offset, auth));
+                return;
+            }
+        }
         match server.namespace(&nsp) {
             Some(ns) if ns.handlers().middlewares.is_empty() => {
                 let socket = self.new_socket(&ns, auth);
@@ -302,13 +313,20 @@ impl Client {
 
     fn new_socket(&self, ns: &Arc<NsInner>, auth: serde_json::Value) -> Socket {
         let v2 = self.machine.config().protocol == ProtocolVersion::V4;
-        Socket::new(socket_id(ns, &self.engine, v2), None, ns.clone(), self.engine.clone(), auth)
+        Socket::new(
+            socket_id(ns, &self.engine, v2),
+            private_id(ns, v2),
+            ns.clone(),
+            self.engine.clone(),
+            auth,
+        )
     }
 
     fn decided(&mut self, nsp: ByteString, decision: Decision) {
         self.sockets.retain(|s| *s.nsp() != nsp || s.connected());
         match decision {
             Decision::Accept(socket) => self.accept(socket),
+            Decision::Restore(socket, restored) => self.restore(socket, restored),
             Decision::Refuse(error) => {
                 let data = error.data.as_ref().and_then(|d| socketio_parser::RawJson::from_serialize(d).ok());
                 self.machine.reject(&nsp, &error.message, data);
@@ -320,6 +338,26 @@ impl Client {
     /// Admits `socket`: the client is told (`CONNECT`), the socket joins its own room, then the
     /// namespace's connection handlers run.
     fn accept(&mut self, socket: Socket) {
+        let own = [socket.id().clone()];
+        self.admit(socket, &own);
+    }
+
+    /// Admits the socket of a restored session: the packets the client missed go first (the
+    /// reference writes them before the `CONNECT` answer, and the client buffers them until it
+    /// is connected), then the socket is admitted in the rooms it was in.
+    fn restore(&mut self, socket: Socket, restored: RestoredSession) {
+        for packet in restored.missed {
+            if let Some(data) = packet.data {
+                self.machine.emit(socket.nsp(), data, None);
+            }
+        }
+        let mut rooms = restored.session.rooms;
+        rooms.retain(|room| room != socket.id());
+        rooms.insert(0, socket.id().clone());
+        self.admit(socket, &rooms);
+    }
+
+    fn admit(&mut self, socket: Socket, rooms: &[Room]) {
         let ns = socket.0.ns.clone();
         self.machine.accept(&ns.name, socket.id(), socket.pid().map(|p| &**p));
         if !self.machine.is_connected(&ns.name) {
@@ -328,7 +366,7 @@ impl Client {
         // The `CONNECT` answer goes out before anything the handlers send.
         self.flush();
         socket.set_connected();
-        ns.adapter.add_socket(socket.clone(), &[socket.id().clone()]);
+        ns.adapter.add_socket(socket.clone(), rooms);
         self.sockets.push(socket.clone());
         let handlers = ns.handlers().connection.clone();
         for handler in handlers {
@@ -347,6 +385,55 @@ fn socket_id(ns: &NsInner, engine: &engineio_server::Socket, v2: bool) -> ByteSt
         return ByteString::from(format!("{}#{}", ns.name, engine.id()));
     }
     ByteString::from(engineio_server::generate_id())
+}
+
+/// The private session id of a new socket, with connection state recovery on (Socket.IO 3+
+/// clients only: Socket.IO 2 clients cannot present it).
+fn private_id(ns: &NsInner, v2: bool) -> Option<Sid> {
+    if v2 || ns.recovery().is_none() {
+        return None;
+    }
+    Some(ByteString::from(engineio_server::generate_id()))
+}
+
+/// The `pid` and `offset` a reconnecting client presents in its `CONNECT` payload, both
+/// strings, as the reference requires.
+fn recovery_request(auth: &serde_json::Value) -> Option<(String, String)> {
+    let pid = auth.get("pid")?.as_str()?;
+    let offset = auth.get("offset")?.as_str()?;
+    Some((pid.to_owned(), offset.to_owned()))
+}
+
+/// Connection state recovery: asks the adapter for the session `pid` and the packets after
+/// `offset`. A restored session skips the middlewares when the options say so; otherwise the
+/// middlewares run for the restored socket. Without a session, `fresh` joins as any new
+/// socket.
+#[allow(clippy::too_many_arguments)]
+async fn restore(
+    ns: Arc<NsInner>,
+    fresh: Socket,
+    nsp: ByteString,
+    engine: Arc<engineio_server::Socket>,
+    recovery: ConnectionStateRecovery,
+    pid: String,
+    offset: String,
+    auth: serde_json::Value,
+) {
+    let Some(restored) = ns.adapter.restore_session(&pid, &offset).await else {
+        run_middlewares(ns, fresh, nsp, engine).await;
+        return;
+    };
+    let socket = Socket::recovered_from(&restored.session, ns.clone(), engine.clone(), auth);
+    if !recovery.skip_middlewares {
+        let middlewares = ns.handlers().middlewares.clone();
+        for middleware in middlewares {
+            if let Err(error) = middleware(socket.clone()).await {
+                let _ = engine.post(Box::new(Command::Decided { nsp, decision: Decision::Refuse(error) }));
+                return;
+            }
+        }
+    }
+    let _ = engine.post(Box::new(Command::Decided { nsp, decision: Decision::Restore(socket, restored) }));
 }
 
 /// Runs `ns`'s middlewares for `socket`, then reports the decision to the connection's task.

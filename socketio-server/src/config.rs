@@ -46,6 +46,58 @@ pub struct Config {
     /// server's path from this folder: the `dist` folder of the `socket.io-client` npm package
     /// (off by default; the reference's `serveClient`).
     pub serve_client: Option<std::path::PathBuf>,
+    /// Connection state recovery (off by default; the reference's `connectionStateRecovery`):
+    /// a client that lost its connection and comes back in time gets its socket back, with
+    /// the same id, rooms and data, and the packets it missed.
+    pub connection_state_recovery: Option<ConnectionStateRecovery>,
+}
+
+/// The options of connection state recovery.
+///
+/// With recovery on, every socket gets a private session id (`pid`, sent in the `CONNECT`
+/// answer), and every packet that can be replayed (an event without ack, not volatile, to a
+/// room, to everyone, or to one socket) gets an offset appended as its last argument. When a
+/// socket disconnects for a reason that allows recovery (`transport close`, `transport
+/// error`, `ping timeout`, `forced close`, `forced server close`, `server shutting down`), the
+/// adapter keeps its session. A client that reconnects with its `pid` and the last offset it
+/// saw gets the same socket back ([`Socket::recovered`](crate::Socket::recovered) is true),
+/// and the packets it missed, before the `CONNECT` answer.
+///
+/// The default adapter keeps sessions and packets in memory
+/// ([`MemoryAdapter::with_recovery`](socketio_adapter::MemoryAdapter::with_recovery)); a
+/// custom adapter must keep them itself or no session is restored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionStateRecovery {
+    /// How long a session (and a packet) is kept after the socket disconnected (2 minutes).
+    pub max_disconnection_duration: Duration,
+    /// A restored socket skips the namespace's connection middlewares (true).
+    pub skip_middlewares: bool,
+    /// The most packets the default adapter keeps per namespace (100 000); the oldest go first.
+    pub max_packets: usize,
+    /// The most sessions the default adapter keeps per namespace (100 000); the oldest go first.
+    pub max_sessions: usize,
+}
+
+impl Default for ConnectionStateRecovery {
+    fn default() -> Self {
+        let kept = socketio_adapter::RecoveryOptions::default();
+        ConnectionStateRecovery {
+            max_disconnection_duration: Duration::from_secs(120),
+            skip_middlewares: true,
+            max_packets: kept.max_packets,
+            max_sessions: kept.max_sessions,
+        }
+    }
+}
+
+impl ConnectionStateRecovery {
+    pub(crate) fn adapter_options(&self) -> socketio_adapter::RecoveryOptions {
+        socketio_adapter::RecoveryOptions {
+            max_disconnection_duration: self.max_disconnection_duration,
+            max_packets: self.max_packets,
+            max_sessions: self.max_sessions,
+        }
+    }
 }
 
 impl Default for Config {
@@ -59,6 +111,7 @@ impl Default for Config {
             max_depth: decoder.max_depth,
             cleanup_empty_child_namespaces: false,
             serve_client: None,
+            connection_state_recovery: None,
         }
     }
 }

@@ -60,6 +60,15 @@ pub(crate) fn json_args<T: Serialize + ?Sized>(
     serde_json::to_value(Args { name: Some(event), args })
 }
 
+/// The payload of `value` as it is (an event's `[event, ...args]` or an ack's arguments from
+/// another node): `Value::Binary` becomes attachments, or msgpack `bin`.
+pub(crate) fn value_payload(
+    parser: ParserKind,
+    value: &socketio_parser::Value,
+) -> Result<Payload, EmitError> {
+    to_payload(parser, value)
+}
+
 fn to_payload<T: Serialize + ?Sized>(parser: ParserKind, value: &T) -> Result<Payload, EmitError> {
     match parser {
         ParserKind::Default => {

@@ -9,10 +9,13 @@ use std::time::Duration;
 
 use bytestring::ByteString;
 use serde::Serialize;
-use socketio_adapter::{Adapter, AdapterError, Room, RoomEvent, Sid};
+use socketio_adapter::{Adapter, AdapterError, BroadcastOptions, Room, RoomEvent, Sid};
+use socketio_parser::{PacketType, Payload};
 
 use crate::config::ParserKind;
+use crate::encode::Encoded;
 use crate::error::{BroadcastAckError, ConnectError, EmitError};
+use crate::link::{Link, ServerAck, ServerSideHandler};
 use crate::operators::{BroadcastOperator, IntoRooms, RemoteSocket};
 use crate::run::HandlerFuture;
 use crate::server::ServerInner;
@@ -42,6 +45,7 @@ pub(crate) struct NsInner {
     pub(crate) parser: ParserKind,
     pub(crate) adapter: Arc<dyn Adapter<Socket>>,
     handlers: RwLock<Handlers>,
+    server_side: RwLock<Vec<(String, ServerSideHandler)>>,
     ack_ids: AtomicU64,
     /// The dynamic namespace that created this one.
     pub(crate) parent: Option<Weak<ParentInner>>,
@@ -60,15 +64,48 @@ impl NsInner {
         handlers: Handlers,
         parent: Option<Weak<ParentInner>>,
     ) -> Arc<Self> {
-        Arc::new(NsInner {
+        let ns = Arc::new(NsInner {
             adapter: server.new_adapter(&name),
             name,
             server: Arc::downgrade(server),
             parser: server.config.parser,
             handlers: RwLock::new(handlers),
+            server_side: RwLock::new(Vec::new()),
             ack_ids: AtomicU64::new(0),
             parent,
-        })
+        });
+        ns.adapter.init(Arc::new(Link { ns: Arc::downgrade(&ns), name: ns.name.to_string() }));
+        ns
+    }
+
+    /// Whether connection state recovery is on.
+    pub(crate) fn recovery(&self) -> Option<crate::config::ConnectionStateRecovery> {
+        self.server.upgrade().and_then(|server| server.config.connection_state_recovery)
+    }
+
+    /// Sends an event without ack to the sockets `opts` reach through the adapter: with the
+    /// next offset appended when the adapter keeps packets for connection state recovery and
+    /// the packet is not volatile.
+    pub(crate) fn broadcast_event(&self, payload: Payload, opts: &BroadcastOptions) {
+        if !opts.flags.volatile {
+            if let Some(offset) = self.adapter.next_offset() {
+                if let Some(with_offset) = payload.with_string_item(&offset) {
+                    let packet = crate::encode::packet(PacketType::Event, &self.name, with_offset, None);
+                    let encoded = Encoded::new(self.parser, packet);
+                    self.adapter.broadcast_recoverable(offset, encoded.packet(), &encoded, opts);
+                    return;
+                }
+            }
+        }
+        let encoded =
+            Encoded::new(self.parser, crate::encode::packet(PacketType::Event, &self.name, payload, None));
+        self.adapter.broadcast(encoded.packet(), &encoded, opts);
+    }
+
+    /// The handlers of server-side event `event`.
+    pub(crate) fn server_side_handlers(&self, event: &str) -> Vec<ServerSideHandler> {
+        let handlers = self.server_side.read().unwrap_or_else(|e| e.into_inner());
+        handlers.iter().filter(|(name, _)| name == event).map(|(_, h)| h.clone()).collect()
     }
 
     pub(crate) fn handlers(&self) -> RwLockReadGuard<'_, Handlers> {
@@ -128,6 +165,20 @@ impl Namespace {
         Fut: Future<Output = ()> + Send + 'static,
     {
         self.0.handlers_mut().connection.push(Arc::new(move |s| Box::pin(handler(s))));
+    }
+
+    /// Calls `handler` for every server-side event `event` that another node sends with
+    /// [`server_side_emit`](Self::server_side_emit) (or a Node.js node with
+    /// `serverSideEmit`): the reference's `namespace.on(event, ...)` for events between
+    /// servers. `handler` gets the event's arguments and, when the sender waits for answers,
+    /// the [`ServerAck`] to answer with.
+    pub fn on_server_side_emit<F, Fut>(&self, event: &str, handler: F)
+    where
+        F: Fn(Vec<serde_json::Value>, Option<ServerAck>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler: ServerSideHandler = Arc::new(move |args, ack| Box::pin(handler(args, ack)));
+        self.0.server_side.write().unwrap_or_else(|e| e.into_inner()).push((event.to_owned(), handler));
     }
 
     /// Calls `listener` for every room event (`create-room`, `join-room`, `leave-room`,

@@ -148,9 +148,7 @@ impl BroadcastOperator {
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), EmitError> {
         encode::check_event_name(event)?;
         let payload = encode::event_payload(self.ns.parser, event, args)?;
-        let packet = encode::packet(PacketType::Event, &self.ns.name, payload, None);
-        let encoded = Encoded::new(self.ns.parser, packet);
-        self.ns.adapter.broadcast(encoded.packet(), &encoded, &self.opts);
+        self.ns.broadcast_event(payload, &self.opts);
         Ok(())
     }
 

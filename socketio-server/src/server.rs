@@ -184,10 +184,15 @@ pub struct Builder {
 impl Builder {
     /// A builder with `config` and the in-memory adapter.
     pub fn new(config: Config) -> Self {
+        let recovery = config.connection_state_recovery.map(|r| r.adapter_options());
         Builder {
             config,
-            adapter: Arc::new(|_: &ByteString| {
-                Arc::new(MemoryAdapter::<Socket>::new()) as Arc<dyn Adapter<Socket>>
+            adapter: Arc::new(move |_: &ByteString| match recovery {
+                Some(options) => {
+                    Arc::new(MemoryAdapter::<Socket>::with_recovery(options, crate::clock::adapter_clock()))
+                        as Arc<dyn Adapter<Socket>>
+                }
+                None => Arc::new(MemoryAdapter::<Socket>::new()) as Arc<dyn Adapter<Socket>>,
             }),
             engine: Box::new(|b| b),
         }
@@ -420,6 +425,27 @@ impl SocketIo {
         args: &T,
     ) -> Result<usize, AdapterError> {
         self.sockets().server_side_emit(event, args).await
+    }
+
+    /// Sends `event` to the other nodes of `/` and collects one answer per node within
+    /// `timeout` (see [`Namespace::server_side_emit_with_ack`]).
+    pub async fn server_side_emit_with_ack<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+        timeout: Duration,
+    ) -> Result<Vec<serde_json::Value>, AdapterError> {
+        self.sockets().server_side_emit_with_ack(event, args, timeout).await
+    }
+
+    /// Handles server-side event `event` of `/` sent by the other nodes (see
+    /// [`Namespace::on_server_side_emit`]).
+    pub fn on_server_side_emit<F, Fut>(&self, event: &str, handler: F)
+    where
+        F: Fn(Vec<serde_json::Value>, Option<crate::ServerAck>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.sockets().on_server_side_emit(event, handler)
     }
 
     /// Serves on `addr` until [`close`](Self::close).

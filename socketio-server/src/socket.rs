@@ -12,7 +12,9 @@ use std::time::Duration;
 use bytestring::ByteString;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use socketio_adapter::{BroadcastFlags, LocalSocket, Room, Sid, SocketDetails};
+use socketio_adapter::{
+    BroadcastFlags, BroadcastOptions, LocalSocket, PersistedSession, Room, Sid, SocketDetails,
+};
 use socketio_parser::connection::DisconnectReason;
 use socketio_parser::{from_args, from_payload, PacketType, Payload, PayloadError, Value};
 use tokio::sync::{mpsc, oneshot};
@@ -112,6 +114,34 @@ impl Socket {
         engine: Arc<engineio_server::Socket>,
         auth: serde_json::Value,
     ) -> Self {
+        Self::build(id, pid, ns, engine, auth, None)
+    }
+
+    /// The socket of a session restored by connection state recovery: its id, pid and data.
+    pub(crate) fn recovered_from(
+        session: &PersistedSession,
+        ns: Arc<NsInner>,
+        engine: Arc<engineio_server::Socket>,
+        auth: serde_json::Value,
+    ) -> Self {
+        Self::build(
+            session.sid.clone(),
+            Some(session.pid.clone()),
+            ns,
+            engine,
+            auth,
+            Some(session.data.clone()),
+        )
+    }
+
+    fn build(
+        id: Sid,
+        pid: Option<Sid>,
+        ns: Arc<NsInner>,
+        engine: Arc<engineio_server::Socket>,
+        auth: serde_json::Value,
+        restored_data: Option<serde_json::Value>,
+    ) -> Self {
         Socket(Arc::new(SocketInner {
             id,
             pid,
@@ -120,10 +150,10 @@ impl Socket {
             auth,
             issued: crate::clock::epoch_millis(),
             state: AtomicU8::new(PENDING),
-            recovered: false,
+            recovered: restored_data.is_some(),
             has_outgoing: AtomicBool::new(false),
             listeners: Mutex::new(Listeners::default()),
-            data: Mutex::new(serde_json::Value::Null),
+            data: Mutex::new(restored_data.unwrap_or(serde_json::Value::Null)),
             extensions: Mutex::new(http::Extensions::new()),
         }))
     }
@@ -505,12 +535,16 @@ impl Socket {
 
     /// The socket left for `reason`: `disconnecting` handlers, rooms, `disconnect` handlers.
     pub(crate) fn closed(&self, reason: DisconnectReason) {
-        if self.0.state.swap(DISCONNECTED, Ordering::AcqRel) == DISCONNECTED {
+        let was = self.0.state.swap(DISCONNECTED, Ordering::AcqRel);
+        if was == DISCONNECTED {
             return;
         }
         let disconnecting = self.listeners().rare_list(|r| &r.disconnecting);
         for handler in disconnecting {
             run_now_or_spawn(handler(self.clone(), reason));
+        }
+        if was == CONNECTED && reason.is_recoverable() {
+            self.persist();
         }
         self.0.ns.remove_socket(&self.0.id);
         let disconnect = std::mem::take(&mut self.listeners().disconnect);
@@ -519,6 +553,20 @@ impl Socket {
         }
         // Handlers hold clones of this socket: drop them so the socket can be freed.
         *self.listeners() = Listeners::default();
+    }
+
+    /// Connection state recovery: the adapter keeps the session, with the rooms the socket is
+    /// in now (after its `disconnecting` handlers) and its data.
+    fn persist(&self) {
+        let Some(pid) = &self.0.pid else { return };
+        let ns = &self.0.ns;
+        let rooms = ns.adapter.socket_rooms(&self.0.id).unwrap_or_default();
+        ns.adapter.persist_session(PersistedSession {
+            sid: self.0.id.clone(),
+            pid: pid.clone(),
+            rooms,
+            data: self.data_json(),
+        });
     }
 
     fn ack_deadline(timeout: Option<Duration>) -> Option<std::time::Instant> {
@@ -608,6 +656,14 @@ impl Emitter {
         }
         let ns = &socket.0.ns;
         let payload = encode::event_payload(ns.parser, event, args)?;
+        if !self.flags.volatile && socket.connected() && ns.recovery().is_some() {
+            // With recovery on, the reference sends through the adapter, so that the packet
+            // gets an offset and is kept for the session (and, in a cluster, is published).
+            let mut opts = BroadcastOptions::socket(&socket.0.id);
+            opts.flags = self.flags;
+            ns.broadcast_event(payload, &opts);
+            return Ok(());
+        }
         let packet = Encoded::new(ns.parser, encode::packet(PacketType::Event, &ns.name, payload, None));
         if !LocalSocket::send(socket, &packet, &self.flags, None) && !self.flags.volatile {
             return Err(EmitError::Disconnected);

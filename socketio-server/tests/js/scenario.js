@@ -37,7 +37,7 @@
 //   {"cmd":"open","client":M}                        opens manager M without any namespace
 //   {"cmd":"close_engine","client":M}                closes manager M's Engine.IO socket
 //   {"cmd":"stop_pong","client":M}                   manager M's engine stops answering pings
-//   {"cmd":"state","client":C,"tag":T}               reports connected/active/id
+//   {"cmd":"state","client":C,"tag":T}               reports connected/active/id/recovered
 //   {"cmd":"wire","client":M,"tag":T}                reports the Engine.IO messages manager M
 //                                                    received: text (first 200 characters),
 //                                                    binary as {"$binlen": N}
@@ -237,7 +237,12 @@ function createClient(spec) {
   const name = spec.name;
   socket.on("connect", () => {
     const engine = socket.io.engine;
-    out(name, "connect", { id: socket.id, engine: engine.id, transport: engine.transport.name });
+    out(name, "connect", {
+      id: socket.id,
+      engine: engine.id,
+      transport: engine.transport.name,
+      recovered: socket.recovered === true,
+    });
   });
   socket.on("connect_error", (err) => {
     out(name, "connect_error", { message: String(err && err.message), data: describe(err && err.data) });
@@ -346,6 +351,7 @@ const commands = {
       connected: c.socket.connected,
       active: c.socket.active === undefined ? null : c.socket.active,
       id: c.socket.id === undefined ? null : c.socket.id,
+      recovered: c.socket.recovered === true,
     });
   },
   exit() {
