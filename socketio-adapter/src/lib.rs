@@ -63,6 +63,8 @@
 mod adapter;
 mod memory;
 mod recovery;
+#[cfg(feature = "redis")]
+mod redis;
 mod rooms;
 
 pub use adapter::{
@@ -70,6 +72,10 @@ pub use adapter::{
     PersistedSession, RestoredSession, RoomEventListener, ServerSideReply, Sid, SocketDetails,
 };
 pub use memory::MemoryAdapter;
+#[cfg(feature = "redis")]
+pub use self::redis::{
+    RedisAdapter, RedisAdapterConfig, RedisClients, RedisStatus, RequestError, RequestKind, RequestTimeout,
+};
 pub use recovery::{Clock, RecoveryOptions};
 pub use rooms::{
     AllRooms, BroadcastTarget, Room, RoomEvent, RoomEventKind, RoomIndex, RoomsOf, Sockets, SocketsIn,
