@@ -43,6 +43,7 @@ pub(crate) struct NsInner {
     pub(crate) name: ByteString,
     pub(crate) server: Weak<ServerInner>,
     pub(crate) parser: ParserKind,
+    recovery: Option<crate::config::ConnectionStateRecovery>,
     pub(crate) adapter: Arc<dyn Adapter<Socket>>,
     handlers: RwLock<Handlers>,
     server_side: RwLock<Vec<(String, ServerSideHandler)>>,
@@ -69,6 +70,7 @@ impl NsInner {
             name,
             server: Arc::downgrade(server),
             parser: server.config.parser,
+            recovery: server.config.connection_state_recovery,
             handlers: RwLock::new(handlers),
             server_side: RwLock::new(Vec::new()),
             ack_ids: AtomicU64::new(0),
@@ -80,7 +82,7 @@ impl NsInner {
 
     /// Whether connection state recovery is on.
     pub(crate) fn recovery(&self) -> Option<crate::config::ConnectionStateRecovery> {
-        self.server.upgrade().and_then(|server| server.config.connection_state_recovery)
+        self.recovery
     }
 
     /// Sends an event without ack to the sockets `opts` reach through the adapter: with the
