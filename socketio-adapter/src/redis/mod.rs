@@ -487,7 +487,9 @@ impl<S: LocalSocket> Inner<S> {
         }
         self.requests().expect(id, expected);
         let _ = tokio::time::timeout_at(deadline, done).await;
-        match self.requests().take(id) {
+        // Taken in a statement of its own: the lock is released before `_forget` takes it.
+        let pending = self.requests().take(id);
+        match pending {
             Some(pending) => pending.finish().map_err(RequestError::Timeout),
             None => Err(RequestError::Transport("the adapter was closed".to_owned())),
         }
