@@ -67,15 +67,15 @@ mod recovery;
 mod redis;
 mod rooms;
 
+#[cfg(feature = "redis")]
+pub use self::redis::{
+    RedisAdapter, RedisAdapterConfig, RedisClients, RedisStatus, RequestError, RequestKind, RequestTimeout,
+};
 pub use adapter::{
     Adapter, AdapterError, BoxFuture, BroadcastFlags, BroadcastOptions, LocalSocket, NamespaceLink,
     PersistedSession, RestoredSession, RoomEventListener, ServerSideReply, Sid, SocketDetails,
 };
 pub use memory::MemoryAdapter;
-#[cfg(feature = "redis")]
-pub use self::redis::{
-    RedisAdapter, RedisAdapterConfig, RedisClients, RedisStatus, RequestError, RequestKind, RequestTimeout,
-};
 pub use recovery::{Clock, RecoveryOptions};
 pub use rooms::{
     AllRooms, BroadcastTarget, Room, RoomEvent, RoomEventKind, RoomIndex, RoomsOf, Sockets, SocketsIn,

@@ -1,0 +1,63 @@
+//! A Socket.IO cluster node: start it several times on one Redis, and clients of every node
+//! reach each other (see `node.rs` for the events).
+//!
+//! ```sh
+//! redis-server --port 6379 &
+//! REDIS_URL=redis://127.0.0.1:6379/ PORT=3000 cargo run -p socketio-server --features redis --example cluster
+//! REDIS_URL=redis://127.0.0.1:6379/ PORT=3001 cargo run -p socketio-server --features redis --example cluster
+//! ```
+//!
+//! Environment: `REDIS_URL` (default `redis://127.0.0.1:6379/`), `PORT` (default 3000),
+//! `NODE_NAME` (default `node-<PORT>`), `HOST` (default `127.0.0.1`), `RUST_LOG`.
+//!
+//! Behind a load balancer, HTTP long-polling needs sticky sessions (every request of an
+//! Engine.IO session on the node that holds it: hash on the client's address, or on the `sid`
+//! query parameter). Clients that use WebSocket only (`transports: ["websocket"]`) need no
+//! stickiness. Node.js nodes with `@socket.io/redis-adapter` 8.3 can join the same cluster.
+
+mod node;
+
+use std::process::ExitCode;
+
+use tokio::net::TcpListener;
+use tracing::{error, info};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let redis_url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".to_owned());
+    let port: u16 = match std::env::var("PORT") {
+        Ok(port) => port.parse().map_err(|_| format!("PORT is not a port number: {port}"))?,
+        Err(_) => 3000,
+    };
+    let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".to_owned());
+    let name = std::env::var("NODE_NAME").unwrap_or_else(|_| format!("node-{port}"));
+    let (io, redis) = node::node(&name, &redis_url).await?;
+    let listener = TcpListener::bind((host.as_str(), port))
+        .await
+        .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    info!(node = %name, redis = %redis_url, "Socket.IO on http://{addr}/socket.io/ (Ctrl-C stops it)");
+    let server = io.clone();
+    let serve = tokio::spawn(async move { server.serve(listener).await });
+    let _ = tokio::signal::ctrl_c().await;
+    info!("shutting down");
+    io.close().await;
+    redis.shutdown();
+    match serve.await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(e) => Err(format!("the server task failed: {e}")),
+    }
+}
