@@ -21,14 +21,14 @@ use std::time::Duration;
 use serde_json::{json, Value as Json};
 use socketio_server::adapter::{RedisAdapterConfig, RedisClients};
 use socketio_server::{Config, Socket, SocketIo};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 use tokio::time::{timeout, Instant};
 
 pub use redis_server::RedisServer;
 
-use crate::support::{inbox, Inbox, Node, TestServer, WAIT};
+use crate::support::{inbox, spawn_json_lines, Inbox, Node, TestServer, WAIT};
 
 /// The folder of `package.json`, its lock file and `peer.js`.
 pub fn peer_dir() -> PathBuf {
@@ -161,29 +161,10 @@ impl Peer {
             "requestsTimeout": 5000,
             "serverSideAnswers": {"hello": null, "question": "node"},
         });
-        let mut child = Command::new("node")
-            .arg(peer_dir().join("peer.js"))
-            .arg(redis_url)
-            .arg(config.to_string())
-            .current_dir(peer_dir())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start node (is Node.js installed?)");
-        let stdout = child.stdout.take().expect("node's stdout is piped");
-        let (tx, lines) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            let mut stdout = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = stdout.next_line().await {
-                let value =
-                    serde_json::from_str(&line).unwrap_or_else(|_| json!({"event": "noise", "line": line}));
-                if tx.send(value).is_err() {
-                    break;
-                }
-            }
-        });
+        let mut command = Command::new("node");
+        command.arg(peer_dir().join("peer.js")).arg(redis_url).arg(config.to_string());
+        command.current_dir(peer_dir()).stderr(Stdio::inherit());
+        let (mut child, lines) = spawn_json_lines(command, |line| json!({"event": "noise", "line": line}));
         let mut peer = Peer {
             stdin: child.stdin.take(),
             child,

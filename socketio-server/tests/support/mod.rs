@@ -201,6 +201,32 @@ impl Log {
 // -------------------------------------------------------------------------------------------
 // Node runs
 
+/// Spawns `command` (killed on drop) with piped standard input and output; each line it prints
+/// arrives as JSON on the receiver, or as `noise(line)` when it is not JSON.
+pub fn spawn_json_lines(
+    mut command: Command,
+    noise: fn(String) -> Json,
+) -> (Child, mpsc::UnboundedReceiver<Json>) {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start node (is Node.js installed?)");
+    let stdout = child.stdout.take().expect("node's stdout is piped");
+    let (tx, lines) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut stdout = BufReader::new(stdout).lines();
+        while let Ok(Some(line)) = stdout.next_line().await {
+            let value = serde_json::from_str(&line).unwrap_or_else(|_| noise(line));
+            if tx.send(value).is_err() {
+                break;
+            }
+        }
+    });
+    (child, lines)
+}
+
 /// A running `node scenario.js`, killed when dropped.
 pub struct Node {
     label: String,
@@ -223,30 +249,10 @@ impl Node {
             "timeoutMs": (NODE_TIMEOUT - Duration::from_secs(5)).as_millis() as u64,
             "clients": clients,
         });
-        let mut child = Command::new("node")
-            .arg(js_dir().join("scenario.js"))
-            .arg(label)
-            .arg(url)
-            .arg(config.to_string())
-            .current_dir(js_dir())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start node (is Node.js installed?)");
-        let stdout = child.stdout.take().expect("node's stdout is piped");
-        let (tx, lines) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            let mut stdout = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = stdout.next_line().await {
-                let value =
-                    serde_json::from_str(&line).unwrap_or_else(|_| json!({"client": "-", "noise": line}));
-                if tx.send(value).is_err() {
-                    break;
-                }
-            }
-        });
+        let mut command = Command::new("node");
+        command.arg(js_dir().join("scenario.js")).arg(label).arg(url).arg(config.to_string());
+        command.current_dir(js_dir()).stderr(Stdio::piped());
+        let (mut child, lines) = spawn_json_lines(command, |line| json!({"client": "-", "noise": line}));
         let stderr = Arc::new(Mutex::new(String::new()));
         let mut pipe = child.stderr.take().expect("node's stderr is piped");
         let sink = stderr.clone();
