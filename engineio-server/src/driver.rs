@@ -138,6 +138,16 @@ impl WsConn {
         }
     }
 
+    /// Writes `bytes` (not WebSocket frames: the held `101`) before any frame, in the same
+    /// write as the first ones. Called before anything is queued.
+    pub(crate) fn write_first(&mut self, bytes: Bytes) {
+        debug_assert!(self.out.is_empty(), "write_first after frames were queued");
+        if !bytes.is_empty() {
+            self.out_bytes += bytes.len();
+            self.out.push_back(Chunk::Data(bytes));
+        }
+    }
+
     fn queue_frame(&mut self, frame: Frame) {
         if self.closing {
             return;

@@ -11,6 +11,7 @@ use http::{Response, StatusCode};
 use http_body_util::Full;
 
 use crate::config::{Cookie, Cors, CorsOrigin, HttpCompression};
+use crate::held::HoldingStream;
 use crate::io::BoxedIo;
 use crate::server::ResponseBody;
 
@@ -89,15 +90,24 @@ pub(crate) fn switching_protocols(
     response
 }
 
-/// The upgraded connection as a byte stream, and the bytes hyper read past the handshake.
+/// The upgraded connection as a byte stream, the bytes hyper read past the handshake, and the
+/// bytes written to it but held back (the `101` of a new session, see [`crate::held`]).
 ///
 /// A plain TCP connection is taken back from hyper, with a copy of those bytes: otherwise the
 /// connection would keep hyper's whole read buffer (8 KiB) alive for its lifetime, even empty.
-pub(crate) fn into_io(upgraded: hyper::upgrade::Upgraded) -> (BoxedIo, BytesMut) {
+pub(crate) fn into_io(upgraded: hyper::upgrade::Upgraded) -> (BoxedIo, BytesMut, Bytes) {
+    type Holding = hyper_util::rt::TokioIo<HoldingStream>;
     type Tcp = hyper_util::rt::TokioIo<tokio::net::TcpStream>;
+    let upgraded = match upgraded.downcast::<Holding>() {
+        Ok(parts) => {
+            let (stream, held) = parts.io.into_inner().into_parts();
+            return (Box::new(stream), BytesMut::from(&parts.read_buf[..]), held);
+        }
+        Err(upgraded) => upgraded,
+    };
     match upgraded.downcast::<Tcp>() {
-        Ok(parts) => (Box::new(parts.io.into_inner()), BytesMut::from(&parts.read_buf[..])),
-        Err(upgraded) => (Box::new(hyper_util::rt::TokioIo::new(upgraded)), BytesMut::new()),
+        Ok(parts) => (Box::new(parts.io.into_inner()), BytesMut::from(&parts.read_buf[..]), Bytes::new()),
+        Err(upgraded) => (Box::new(hyper_util::rt::TokioIo::new(upgraded)), BytesMut::new(), Bytes::new()),
     }
 }
 

@@ -46,6 +46,7 @@ pub mod config;
 mod driver;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+mod held;
 mod http_util;
 pub mod io;
 mod server;

@@ -27,6 +27,7 @@ use tokio::sync::{oneshot, Notify};
 use crate::clock::now;
 use crate::config::Config;
 use crate::driver::{self, Responders, WsConn};
+use crate::held::{HoldWrites, HoldingStream};
 use crate::http_util;
 use crate::socket::{Handshake, Input, Socket};
 use crate::ws;
@@ -306,16 +307,27 @@ impl<H: Handler> EngineIo<H> {
                 }
             };
             let _ = stream.set_nodelay(true);
-            tokio::spawn(self.clone().serve_connection(stream, Some(remote)));
+            let stream = HoldingStream::new(stream);
+            let hold = stream.switch();
+            tokio::spawn(self.clone().serve_http(stream, Some(remote), Some(hold)));
         }
     }
 
     /// Serves HTTP/1.1 on one accepted connection (the `handleUpgrade` case: a connection
     /// accepted elsewhere).
     pub async fn serve_connection<I: crate::io::Io>(self, io: I, remote: Option<SocketAddr>) {
+        self.serve_http(io, remote, None).await;
+    }
+
+    /// Serves HTTP/1.1 on `io`; with `hold`, the `101` of a new WebSocket session is written
+    /// with the session's first frames (see [`crate::held`]).
+    async fn serve_http<I: crate::io::Io>(self, io: I, remote: Option<SocketAddr>, hold: Option<HoldWrites>) {
         let engine = self.clone();
-        let service = hyper::service::service_fn(move |req| {
+        let service = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
             let engine = engine.clone();
+            if let Some(hold) = &hold {
+                req.extensions_mut().insert(hold.clone());
+            }
             async move {
                 if engine.matches(req.uri().path()) {
                     Ok::<_, Infallible>(engine.handle(req, remote).await)
@@ -458,7 +470,7 @@ impl<H: Handler> EngineIo<H> {
             let inner = self.inner.clone();
             tokio::spawn(async move {
                 let Ok(upgraded) = on_upgrade.await else { return };
-                let (io, read_buf) = http_util::into_io(upgraded);
+                let (io, read_buf, held) = http_util::into_io(upgraded);
                 let session = Session::new(
                     sid.clone(),
                     version,
@@ -467,13 +479,18 @@ impl<H: Handler> EngineIo<H> {
                     Initial::WebSocket(SocketId(0)),
                     now(),
                 );
-                let ws = WsConn::with_deflate(SocketId(0), io, inner.ws_limits(), read_buf, deflate);
+                let mut ws = WsConn::with_deflate(SocketId(0), io, inner.ws_limits(), read_buf, deflate);
+                ws.write_first(held);
                 inner.sessions().insert(sid, socket.clone());
                 // A task of its own: this one's state (the handshake's leftovers) is freed.
                 tokio::spawn(driver::run(inner, socket, session, Responders::default(), Some(ws)));
             });
             let mut response = http_util::switching_protocols(&accept, deflate.as_ref());
             response.headers_mut().extend(extra);
+            // The session writes its open packet at once: the `101` goes with it.
+            if let Some(hold) = parts.extensions.get::<HoldWrites>() {
+                hold.hold();
+            }
             return Ok(response);
         }
 
@@ -518,7 +535,8 @@ impl<H: Handler> EngineIo<H> {
         let deflate = self.negotiate_deflate(&parts.headers);
         tokio::spawn(async move {
             let Ok(upgraded) = on_upgrade.await else { return };
-            let (io, read_buf) = http_util::into_io(upgraded);
+            // Nothing is held here: the client only speaks once it has the `101`.
+            let (io, read_buf, _) = http_util::into_io(upgraded);
             let _ = socket.push(Input::Socket(io, read_buf, deflate));
         });
         Ok(http_util::switching_protocols(&accept, deflate.as_ref()))
@@ -778,12 +796,76 @@ mod fn_body {
 }
 
 /// A session id: 15 bytes from the operating system's CSPRNG as 20 characters of base64url.
+///
+/// The bytes are cut from a per-thread pool filled by the CSPRNG [`ID_POOL`] ids at a time, so
+/// a handshake rarely costs a system call; every byte is handed out once.
 pub fn generate_id() -> String {
     use base64::Engine as _;
-    let mut bytes = [0u8; 15];
-    if getrandom::fill(&mut bytes).is_err() {
+    let mut bytes = [0u8; ID_BYTES];
+    if !random_id_bytes(&mut bytes) {
         // No CSPRNG: refuse the handshake rather than hand out a guessable id.
         return String::new();
     }
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Bytes of randomness in one id.
+const ID_BYTES: usize = 15;
+
+/// Ids one refill of the per-thread pool serves.
+const ID_POOL: usize = 16;
+
+struct IdPool {
+    bytes: [u8; ID_BYTES * ID_POOL],
+    /// Bytes of `bytes` handed out already.
+    used: usize,
+}
+
+thread_local! {
+    static IDS: std::cell::RefCell<IdPool> =
+        const { std::cell::RefCell::new(IdPool { bytes: [0; ID_BYTES * ID_POOL], used: ID_BYTES * ID_POOL }) };
+}
+
+/// Fills `out` with fresh CSPRNG bytes from this thread's pool; `false` when the CSPRNG fails.
+fn random_id_bytes(out: &mut [u8; ID_BYTES]) -> bool {
+    IDS.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        if pool.used + ID_BYTES > pool.bytes.len() {
+            if getrandom::fill(&mut pool.bytes).is_err() {
+                return false;
+            }
+            pool.used = 0;
+        }
+        let at = pool.used;
+        out.copy_from_slice(&pool.bytes[at..at + ID_BYTES]);
+        // Handed out: wipe it from the pool.
+        pool.bytes[at..at + ID_BYTES].fill(0);
+        pool.used += ID_BYTES;
+        true
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_distinct_base64url_across_pool_refills() {
+        let ids: Vec<String> = (0..ID_POOL * 5 + 3).map(|_| generate_id()).collect();
+        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+        for id in &ids {
+            assert_eq!(id.len(), 20, "{id}");
+            assert!(id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{id}");
+        }
+    }
+
+    #[test]
+    fn threads_draw_from_their_own_pools() {
+        let handles: Vec<_> = (0..4).map(|_| std::thread::spawn(generate_id)).collect();
+        let mut ids: Vec<String> = handles.into_iter().map(|h| h.join().expect("thread")).collect();
+        ids.push(generate_id());
+        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+    }
 }
