@@ -325,7 +325,8 @@ impl<H: Handler> EngineIo<H> {
         let engine = self.clone();
         let service = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
             let engine = engine.clone();
-            if let Some(hold) = &hold {
+            // Only a WebSocket handshake can use it: other requests skip the extension map.
+            if let Some(hold) = hold.as_ref().filter(|_| http_util::is_websocket_upgrade(req.headers())) {
                 req.extensions_mut().insert(hold.clone());
             }
             async move {
