@@ -2,7 +2,7 @@
 //! opens a new WebSocket session leaves in the same write as the session's open packet: one
 //! system call, and one wake-up of the client, fewer per connect.
 //!
-//! [`Server::serve`](crate::Server::serve) wraps every accepted connection in a
+//! [`EngineIo::serve`](crate::EngineIo::serve) wraps every accepted connection in a
 //! [`HoldingStream`] and hands each request a [`HoldWrites`] switch; the handshake of a new
 //! WebSocket session turns it on just before answering. Hyper then "writes" the `101` into the
 //! stream's buffer, the upgrade unwraps the stream, and the session's first frames are written

@@ -798,7 +798,7 @@ mod fn_body {
 
 /// A session id: 15 bytes from the operating system's CSPRNG as 20 characters of base64url.
 ///
-/// The bytes are cut from a per-thread pool filled by the CSPRNG [`ID_POOL`] ids at a time, so
+/// The bytes are cut from a per-thread pool filled by the CSPRNG 16 ids at a time, so
 /// a handshake rarely costs a system call; every byte is handed out once, then wiped from the
 /// pool. (Like the tokio runtime it runs on, the pool does not survive a `fork`: a child
 /// process would inherit the forking thread's unused bytes.)
