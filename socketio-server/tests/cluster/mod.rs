@@ -109,10 +109,14 @@ impl RustNode {
     pub async fn wait_servers(&self, n: usize) {
         let deadline = Instant::now() + WAIT;
         loop {
-            if self.io().sockets().adapter().server_count().await == Ok(n) {
+            let count = self.io().sockets().adapter().server_count().await;
+            if count == Ok(n) {
                 return;
             }
-            assert!(Instant::now() < deadline, "the cluster did not reach {n} servers within {WAIT:?}");
+            assert!(
+                Instant::now() < deadline,
+                "the cluster did not reach {n} servers within {WAIT:?} (last count: {count:?})"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -252,6 +256,24 @@ impl Peer {
     }
 
     /// Lets the node exit.
+    /// Waits until every Redis client of the Node.js node is `ready` (connected) or, with
+    /// `false`, until none is.
+    pub async fn wait_redis_ready(&mut self, ready: bool) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let answer = self.run(json!({"cmd": "redis_ready"})).await;
+            let states = answer["ready"].as_array().cloned().unwrap_or_default();
+            if !states.is_empty() && states.iter().all(|s| s.as_bool() == Some(ready)) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the Node.js node's Redis clients did not all become ready={ready} within {WAIT:?}: {answer}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub async fn exit(mut self) {
         if let Some(mut stdin) = self.stdin.take() {
             let _ = stdin.write_all(b"{\"cmd\":\"exit\"}\n").await;

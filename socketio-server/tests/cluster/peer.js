@@ -24,6 +24,8 @@
 //   {"cmd":"server_side_emit","event":E,"args":[..]}
 //   {"cmd":"server_side_emit_with_ack","event":E,"args":[..]}: done carries "err", "responses"
 //   {"cmd":"server_count"}, {"cmd":"all_rooms"}: done carries "count" / "rooms"
+//   {"cmd":"redis_ready"}: done carries "ready", whether each of the three Redis clients
+//        (publisher, subscriber, emitter) is connected and ready
 //   {"cmd":"emitter_emit","to":[..],"except":[..],"event":E,"args":[..]}
 //   {"cmd":"emitter_join"|"emitter_leave","to":[..],"rooms":[..]}
 //   {"cmd":"emitter_disconnect","to":[..],"close":bool}
@@ -158,6 +160,7 @@ async function main() {
     },
     server_count: async () => ({ count: await io.of("/").adapter.serverCount() }),
     all_rooms: async () => ({ rooms: [...(await io.of("/").adapter.allRooms())] }),
+    redis_ready: async () => ({ ready: [pubClient, subClient, emitterClient].map((c) => c.isReady) }),
     emitter_emit: (cmd) => (target(emitter, cmd).emit(cmd.event, ...decode(cmd.args || [])), {}),
     emitter_join: (cmd) => (target(emitter, cmd).socketsJoin(cmd.rooms), {}),
     emitter_leave: (cmd) => (target(emitter, cmd).socketsLeave(cmd.rooms), {}),
