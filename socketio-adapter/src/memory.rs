@@ -110,6 +110,11 @@ impl<S: LocalSocket> MemoryAdapter<S> {
         result
     }
 
+    /// Whether `room` has at least one socket of this node.
+    pub fn has_room(&self, room: &str) -> bool {
+        self.state().index.has_room(room)
+    }
+
     /// Every socket reached by `opts`, in the index's order.
     fn targets(&self, opts: &BroadcastOptions) -> Vec<S> {
         let mut state = self.state();

@@ -64,6 +64,9 @@ async fn the_reference_broadcast_reaches_our_sockets() {
         [b"\x93\xa6", &b"2CNaxZ"[..], b"\x83\xa4type\x02\xa4data\x91\xa1x\xa3nsp\xa6/admin\x80"].concat();
     publish(&mut conn, "socket.io#/#", &other_nsp).await;
     publish(&mut conn, "socket.io#/#", &with_uid(node.adapter.uid(), HELLO_WORLD_TAIL)).await;
+    // The channel of a room without sockets here: not even decoded, as the reference does (its
+    // options would reach every socket).
+    publish(&mut conn, "socket.io#/#nobody#", &with_uid("2CNaxZ", HELLO_WORLD_TAIL)).await;
 
     publish(&mut conn, "socket.io#/#", &with_uid("2CNaxZ", HELLO_WORLD_TAIL)).await;
     eventually("s1 gets the broadcast", || !node.log.received_by("s1").is_empty()).await;

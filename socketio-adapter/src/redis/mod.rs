@@ -54,8 +54,6 @@
 //! * The sharded variant (`createShardedAdapter`, `SPUBLISH`) and the streams adapter, which
 //!   speak other protocols, and Redis Cluster (one standalone Redis, or a proxy in front of
 //!   one, is expected).
-//! * It does not check, as the reference does before decoding, that the room of a room
-//!   channel exists on this node: delivering to a room without sockets reaches nobody anyway.
 
 mod driver;
 mod requests;
@@ -672,8 +670,12 @@ fn transport(error: AdapterError) -> RequestError<Collected> {
 
 impl<S: LocalSocket> Inbox for Inner<S> {
     fn on_broadcast(&self, channel: &str, payload: &[u8]) {
-        if self.channels.room_of(channel).is_none() {
-            return;
+        // As the reference does, a room channel's message is not even decoded when the room has
+        // no socket here.
+        match self.channels.room_of(channel) {
+            None => return,
+            Some(room) if !room.is_empty() && !self.local.has_room(room) => return,
+            Some(_) => {}
         }
         let Some(link) = self.link() else { return };
         let message = match wire::decode_broadcast(payload) {
