@@ -146,12 +146,7 @@ impl RawMsgPack {
     /// rewritten for the new length, the items are kept as they are.
     pub(crate) fn with_string_item(&self, item: &str) -> Option<RawMsgPack> {
         let bytes = &self.0[..];
-        let (len, header) = match *bytes.first()? {
-            b @ 0x90..=0x9f => (usize::from(b & 0x0f), 1),
-            0xdc => (usize::from(u16::from_be_bytes(bytes.get(1..3)?.try_into().ok()?)), 3),
-            0xdd => (u32::from_be_bytes(bytes.get(1..5)?.try_into().ok()?) as usize, 5),
-            _ => return None,
-        };
+        let (len, header) = array_header(bytes)?;
         let len = u32::try_from(len + 1).ok()?;
         let mut out = Vec::with_capacity(bytes.len() + item.len() + 10);
         rmp::encode::write_array_len(&mut out, len).ok()?;
@@ -160,9 +155,40 @@ impl RawMsgPack {
         Some(RawMsgPack(Bytes::from(out)))
     }
 
+    /// The value, an array whose first item is a string, without that item (see
+    /// [`Payload::without_name`](crate::Payload::without_name)).
+    pub(crate) fn without_name(&self) -> Option<RawMsgPack> {
+        let bytes = &self.0[..];
+        let (len, header) = array_header(bytes)?;
+        let rest = bytes.get(header..)?;
+        let name = match *rest.first()? {
+            b @ 0xa0..=0xbf => 1 + usize::from(b & 0x1f),
+            0xd9 => 2 + usize::from(*rest.get(1)?),
+            0xda => 3 + usize::from(u16::from_be_bytes(rest.get(1..3)?.try_into().ok()?)),
+            0xdb => 5 + u32::from_be_bytes(rest.get(1..5)?.try_into().ok()?) as usize,
+            _ => return None,
+        };
+        let items = rest.get(name..)?;
+        let len = u32::try_from(len.checked_sub(1)?).ok()?;
+        let mut out = Vec::with_capacity(items.len() + 5);
+        rmp::encode::write_array_len(&mut out, len).ok()?;
+        out.extend_from_slice(items);
+        Some(RawMsgPack(Bytes::from(out)))
+    }
+
     /// Deserialises the value with `rmp_serde`.
     pub fn deserialize<'de, T: serde::Deserialize<'de>>(&'de self) -> Result<T, rmp_serde::decode::Error> {
         rmp_serde::from_slice(&self.0)
+    }
+}
+
+/// The length of the msgpack array `bytes` starts with, and the size of its header.
+fn array_header(bytes: &[u8]) -> Option<(usize, usize)> {
+    match *bytes.first()? {
+        b @ 0x90..=0x9f => Some((usize::from(b & 0x0f), 1)),
+        0xdc => Some((usize::from(u16::from_be_bytes(bytes.get(1..3)?.try_into().ok()?)), 3)),
+        0xdd => Some((u32::from_be_bytes(bytes.get(1..5)?.try_into().ok()?) as usize, 5)),
+        _ => None,
     }
 }
 

@@ -171,6 +171,61 @@ impl Payload {
     }
 }
 
+impl Payload {
+    /// An event's arguments without its name: the payload, an array whose first element is a
+    /// string, without that element (`["foo",1,{"a":2}]` → `[1,{"a":2}]`). The arguments' bytes
+    /// (and the attachments they refer to) are kept as they are, nothing is parsed but the name;
+    /// `None` for any other payload.
+    ///
+    /// ```
+    /// use socketio_parser::{Payload, RawJson};
+    ///
+    /// let payload = Payload::json(RawJson::new(r#"["foo", 1, {"a":"]"}]"#)?);
+    /// let args = payload.without_name().expect("an event");
+    /// assert_eq!(args, Payload::json(RawJson::new(r#"[ 1, {"a":"]"}]"#)?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn without_name(&self) -> Option<Payload> {
+        match self {
+            Payload::Json { json, attachments } => {
+                let rest = after_first_string(json.as_str())?;
+                let mut out = String::with_capacity(rest.len() + 1);
+                out.push('[');
+                out.push_str(rest);
+                Some(Payload::Json {
+                    json: RawJson::trusted(ByteString::from(out)),
+                    attachments: attachments.clone(),
+                })
+            }
+            #[cfg(feature = "msgpack")]
+            Payload::MsgPack(raw) => raw.without_name().map(Payload::MsgPack),
+        }
+    }
+}
+
+/// What follows the first element, a string, of the JSON array `text`, and its comma:
+/// `["a",1]` → `1]`, `["a"]` → `]`.
+fn after_first_string(text: &str) -> Option<&str> {
+    const WS: [char; 4] = [' ', '\t', '\n', '\r'];
+    let inner = text.trim_start_matches(WS).strip_prefix('[')?.trim_start_matches(WS);
+    let string = inner.strip_prefix('"')?;
+    let bytes = string.as_bytes();
+    let mut i = 0;
+    let end = loop {
+        match bytes.get(i)? {
+            b'\\' => i += 2,
+            b'"' => break i + 1,
+            _ => i += 1,
+        }
+    };
+    let after = string.get(end..)?.trim_start_matches(WS);
+    match after.as_bytes().first()? {
+        b',' => Some(&after[1..]),
+        b']' => Some(after),
+        _ => None,
+    }
+}
+
 /// The default namespace.
 pub const MAIN_NAMESPACE: &str = "/";
 

@@ -1,7 +1,7 @@
 //! A Socket.IO echo server: the event contract the load generator and the interop smoke tests
 //! drive.
 //!
-//! * `echo`: acknowledged with the same arguments (JSON or binary);
+//! * `echo`: acknowledged with the same arguments (JSON or binary), passed back unparsed;
 //! * `bcast`: its arguments are sent to every socket of `/` as `bcast`;
 //! * `count`: acknowledged with the number of sockets connected to `/` on this node.
 //!
@@ -32,9 +32,10 @@ async fn main() -> std::io::Result<()> {
     io.on_connection(move |socket| {
         let io = broadcaster.clone();
         async move {
+            // The arguments go back as they came, never parsed.
             socket.on("echo", |_, event| async move {
-                if let Ok(args) = event.values() {
-                    let _ = event.reply(&Spread(args));
+                if let Some(args) = event.raw_args() {
+                    let _ = event.reply_raw(args);
                 }
             });
             socket.on("bcast", move |_, event| {

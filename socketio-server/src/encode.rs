@@ -52,6 +52,13 @@ pub(crate) fn ack_text<T: Serialize + ?Sized>(
         .map_err(|e| EmitError::Serialize(e.to_string()))
 }
 
+/// Whether `payload` is of `parser`'s kind.
+pub(crate) fn payload_fits(parser: ParserKind, payload: &Payload) -> bool {
+    // Payload has a msgpack variant whenever the parser crate's feature is on, which it can be
+    // without this crate's.
+    matches!(payload, Payload::Json { .. }) == (parser == ParserKind::Default)
+}
+
 /// `[event, ...args]` as a JSON value (server-side events between nodes).
 pub(crate) fn json_args<T: Serialize + ?Sized>(
     event: &str,

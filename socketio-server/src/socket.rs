@@ -20,6 +20,7 @@ use socketio_parser::{from_args, from_payload, PacketType, Payload, PayloadError
 use tokio::sync::{mpsc, oneshot};
 
 use crate::client::{AckSink, Command};
+use crate::config::ParserKind;
 use crate::encode::{self, Encoded};
 use crate::error::{AckError, EmitError, SocketError};
 use crate::handshake::Handshake;
@@ -759,6 +760,33 @@ impl Event {
             None => Ok(()),
         }
     }
+
+    /// The arguments as the client sent them, not parsed: for handlers that pass them on
+    /// untouched, which costs no decoding and no encoding of the values (see
+    /// [`reply_raw`](Self::reply_raw)). `None` only for an event whose name is not a string.
+    ///
+    /// ```no_run
+    /// # fn f(socket: socketio_server::Socket) {
+    /// socket.on("echo", |_, event| async move {
+    ///     if let Some(args) = event.raw_args() {
+    ///         let _ = event.reply_raw(args);
+    ///     }
+    /// });
+    /// # }
+    /// ```
+    pub fn raw_args(&self) -> Option<Payload> {
+        self.payload.without_name()
+    }
+
+    /// Answers the client's acknowledgement with arguments already encoded (see
+    /// [`AckSender::send_raw`]). Only the first answer is sent; without an awaited
+    /// acknowledgement this does nothing.
+    pub fn reply_raw(&self, args: Payload) -> Result<(), EmitError> {
+        match &self.ack {
+            Some(ack) => ack.send_raw(args),
+            None => Ok(()),
+        }
+    }
 }
 
 /// The acknowledgement a client awaits for an event it sent. It can be answered once: later
@@ -788,25 +816,57 @@ impl AckSender {
 
     /// Answers with `args` (spread like [`Socket::emit`]'s).
     pub fn send<T: Serialize + ?Sized>(&self, args: &T) -> Result<(), EmitError> {
-        if self.sent.swap(true, Ordering::AcqRel) {
+        if !self.first_answer()? {
             return Ok(());
         }
         let socket = &self.socket;
-        if socket.is_disconnected() {
-            return Err(EmitError::Disconnected);
-        }
         let ns = &socket.0.ns;
         // Without attachments, the packet is written in one pass straight into its message.
         if let Some(text) = encode::ack_text(ns.parser, &ns.name, self.id, args)? {
             return socket.0.engine.send_text(text).map_err(|_| EmitError::Disconnected);
         }
-        let payload = encode::ack_payload(ns.parser, args)?;
-        let packet =
-            Encoded::new(ns.parser, encode::packet(PacketType::Ack, &ns.name, payload, Some(self.id)));
-        if !packet.send_to(&socket.0.engine) {
+        self.send_payload(encode::ack_payload(ns.parser, args)?)
+    }
+
+    /// Answers with arguments already encoded, as they are: an event's
+    /// [`raw_args`](Event::raw_args), or a payload of the server's parser. A payload of the
+    /// other parser is refused with [`EmitError::Serialize`].
+    pub fn send_raw(&self, args: Payload) -> Result<(), EmitError> {
+        let parser = self.socket.0.ns.parser;
+        if !encode::payload_fits(parser, &args) {
+            return Err(EmitError::Serialize(format!("a payload of another parser than {parser:?}")));
+        }
+        if !self.first_answer()? {
+            return Ok(());
+        }
+        self.send_payload(args)
+    }
+
+    /// Whether this is the first answer (later ones are ignored); an error when the socket is
+    /// disconnected.
+    fn first_answer(&self) -> Result<bool, EmitError> {
+        if self.sent.swap(true, Ordering::AcqRel) {
+            return Ok(false);
+        }
+        if self.socket.is_disconnected() {
             return Err(EmitError::Disconnected);
         }
-        Ok(())
+        Ok(true)
+    }
+
+    fn send_payload(&self, payload: Payload) -> Result<(), EmitError> {
+        let socket = &self.socket;
+        let ns = &socket.0.ns;
+        let packet = encode::packet(PacketType::Ack, &ns.name, payload, Some(self.id));
+        let sent = match (ns.parser, packet.attachments()) {
+            (ParserKind::Default, []) => socket.0.engine.send_text(packet.encode_to_string()).is_ok(),
+            _ => Encoded::new(ns.parser, packet).send_to(&socket.0.engine),
+        };
+        if sent {
+            Ok(())
+        } else {
+            Err(EmitError::Disconnected)
+        }
     }
 }
 

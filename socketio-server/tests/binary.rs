@@ -136,3 +136,39 @@ async fn ten_attachments_in_one_packet() {
     node.exit().await;
     server.close().await;
 }
+
+/// `Event::raw_args` + `reply_raw`: arguments answered as they came, never parsed, with their
+/// attachments (a `BINARY_ACK` announcing as many as the event carried), plain text as a
+/// plain `ACK`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_arguments_are_answered_as_they_came() {
+    let server = TestServer::start(Config::default()).await;
+    let mut node = server.node("raw_args", json!([{"name": "a"}]));
+    let socket = server.connected(&mut node, "a").await;
+    socket.on("relay", |_, event| async move {
+        let args = event.raw_args().expect("a string name");
+        event.reply_raw(args.clone()).expect("reply");
+        // Later answers are ignored, as with `reply`.
+        event.reply_raw(args).expect("ignored");
+    });
+
+    let text = json!(["é ☃ \"quoted\" ]", 1.5, {"a": [null, true]}, []]);
+    assert_eq!(node.call("a", "relay", text.clone()).await, text);
+    assert_eq!(node.call("a", "relay", json!([])).await, json!([]));
+    let binary = json!([bin(&[1, 2]), {"n": [bin(&[])]}, "x", {"$big": "bin", "len": 5000}]);
+    assert_eq!(
+        node.call("a", "relay", binary).await,
+        json!([bin(&[1, 2]), {"n": [bin(&[])]}, "x", big_summary("bin", &big_binary(5000))])
+    );
+
+    let wire = node.wire("a").await;
+    let acks: Vec<&str> =
+        wire.iter().filter_map(|m| m.as_str()).filter(|m| m.starts_with(['3', '6'])).collect();
+    assert_eq!(acks.len(), 3, "one answer each: {acks:?}");
+    assert!(acks[0].starts_with("30["), "{acks:?}");
+    assert_eq!(acks[1], "31[]");
+    assert!(acks[2].starts_with("63-2["), "a BINARY_ACK with 3 attachments: {acks:?}");
+
+    node.exit().await;
+    server.close().await;
+}

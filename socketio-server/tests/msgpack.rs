@@ -53,6 +53,14 @@ async fn msgpack_both_ways(mode: Mode) {
     assert_eq!(typed, ("file".to_owned(), 3, Bytes::from_static(&[9, 8, 7])));
     assert_eq!(ack, json!([bin(&[1, 2]), "done"]));
 
+    // Arguments answered as they came, not parsed (`raw_args` + `reply_raw`).
+    socket.on("relay", |_, event| async move {
+        event.reply_raw(event.raw_args().expect("a string name")).expect("reply");
+    });
+    let args = json!(["é", 3, -7, 1.5, bin(&[9, 8]), {"meta": [bin(&[]), null, true]}]);
+    assert_eq!(node.call("a", "relay", args.clone()).await, args);
+    assert_eq!(node.call("a", "relay", json!([])).await, json!([]));
+
     let nested = Value::Object(vec![
         ("n".into(), Value::from(1.5)),
         ("list".into(), Value::Array(vec![Value::Binary(Bytes::from_static(b"\xaa")), Value::from("é")])),
