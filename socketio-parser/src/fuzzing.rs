@@ -66,6 +66,9 @@ pub fn msgpack(data: &[u8]) {
         assert_eq!(msgpack::encode_to_bytes(&packet), buf);
         let again = msgpack::decode(Bytes::from(buf), &config).expect("an encoded packet decodes");
         assert_eq!(again, packet);
+        if let Some(payload) = &packet.data {
+            check_without_name(payload);
+        }
     }
     if let Some(json) = std::str::from_utf8(data).ok().and_then(|text| crate::RawJson::new(text).ok()) {
         let attachments = [Bytes::from_static(b"\x01\x02"), Bytes::new()];
@@ -84,6 +87,24 @@ fn check_round_trip(packet: &crate::Packet) {
         result = decoder.decode_binary(attachment.clone()).expect("attachments are accepted");
     }
     assert_eq!(result, Decoded::Complete(packet.clone()));
+    if let Some(payload) = &packet.data {
+        check_without_name(payload);
+    }
+}
+
+/// An array payload without its first element, a string, holds exactly the other elements: one
+/// fewer, and still one valid value.
+fn check_without_name(payload: &crate::Payload) {
+    use serde::de::IgnoredAny;
+    let Some(args) = payload.without_name() else { return };
+    let count = |payload: &crate::Payload| match payload {
+        crate::Payload::Json { json, .. } => {
+            serde_json::from_str::<Vec<IgnoredAny>>(json.as_str()).ok().map(|items| items.len())
+        }
+        #[cfg(feature = "msgpack")]
+        crate::Payload::MsgPack(raw) => raw.deserialize::<Vec<IgnoredAny>>().ok().map(|items| items.len()),
+    };
+    assert_eq!(count(&args).map(|n| n + 1), count(payload));
 }
 
 #[cfg(test)]
