@@ -2,8 +2,10 @@
 //! reaches the router.
 //!
 //! ```sh
-//! cargo run -p engineio-server --example axum
+//! cargo run -p engineio-server --example engineio_axum -- --port 3000
 //! ```
+//!
+//! SIGINT or SIGTERM closes every session before the process exits.
 
 use std::sync::Arc;
 
@@ -31,8 +33,23 @@ impl Handler for Echo {
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let engine = EngineIo::new(Config::default(), Echo);
-    let app = Router::new().route("/", get(|| async { "hello from axum" })).layer(EngineIoLayer::new(engine));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    let app = Router::new()
+        .route("/", get(|| async { "hello from axum" }))
+        .layer(EngineIoLayer::new(engine.clone()));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port_arg())).await?;
     println!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app).await
+    // SIGINT or SIGTERM: every session is closed (clients get a close) before the process exits.
+    let shutdown = async move {
+        if let Ok(signal) = engineio_server::shutdown_signal().await {
+            println!("{signal}: closing");
+        }
+        engine.close().await;
+    };
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+/// `--port N` (3000 by default).
+fn port_arg() -> u16 {
+    let args: Vec<String> = std::env::args().collect();
+    args.windows(2).find(|pair| pair[0] == "--port").and_then(|pair| pair[1].parse().ok()).unwrap_or(3000)
 }

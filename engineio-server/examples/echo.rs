@@ -2,13 +2,14 @@
 //! binary). This is the server the official Engine.IO protocol suite drives.
 //!
 //! ```sh
-//! cargo run -p engineio-server --example echo -- --port 3000 --ping-interval 300 --ping-timeout 200
+//! cargo run -p engineio-server --example engineio_echo -- --port 3000 --ping-interval 300 --ping-timeout 200
 //! ```
 //!
 //! Flags: `--port N` (3000), `--host ADDR` (127.0.0.1), `--path P` (`/engine.io/`),
 //! `--ping-interval MS` (25000), `--ping-timeout MS` (20000), `--max-payload BYTES` (1000000),
 //! `--allow-eio3`, `--cors ORIGIN` (repeatable; `*` for any), `--no-upgrades`, `--per-message-deflate`,
-//! `--transports polling,websocket`.
+//! `--transports polling,websocket`. SIGINT or SIGTERM closes every session before the process
+//! exits.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,7 +76,15 @@ fn main() -> std::io::Result<()> {
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind((host.as_str(), port)).await?;
         eprintln!("engine.io echo server on http://{}{}", listener.local_addr()?, config.normalized_path());
-        EngineIo::new(config, Echo).serve(listener).await
+        let server = EngineIo::new(config, Echo);
+        tokio::select! {
+            served = server.clone().serve(listener) => served,
+            signal = engineio_server::shutdown_signal() => {
+                eprintln!("{}: closing", signal?);
+                server.close().await;
+                Ok(())
+            }
+        }
     })
 }
 

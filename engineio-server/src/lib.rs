@@ -51,10 +51,12 @@ mod http_util;
 pub mod io;
 mod server;
 mod service;
+mod signal;
 mod socket;
 pub mod ws;
 
 pub use config::{Config, Cookie, Cors, CorsOrigin, HttpCompression};
 pub use server::{generate_id, BoxFuture, Builder, ConnectionError, EngineIo, Handler, ResponseBody};
 pub use service::{EngineIoLayer, EngineIoService};
+pub use signal::shutdown_signal;
 pub use socket::{Closed, Handshake, Socket};

@@ -2,13 +2,15 @@
 //! reaches the router, whose handlers can broadcast through the server.
 //!
 //! ```sh
-//! cargo run -p socketio-server --example axum
+//! cargo run -p socketio-server --example axum -- --port 3000
 //! ```
+//!
+//! SIGINT or SIGTERM disconnects every client (`server shutting down`) before the process exits.
 
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::Router;
-use socketio_server::{Config, SocketIo};
+use socketio_server::{shutdown_signal, Config, SocketIo};
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -32,7 +34,20 @@ async fn main() -> std::io::Result<()> {
         )
         .with_state(io.clone())
         .layer(io.layer());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port_arg())).await?;
     println!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app).await
+    // SIGINT or SIGTERM: every client is told before the process exits.
+    let shutdown = async move {
+        if let Ok(signal) = shutdown_signal().await {
+            println!("{signal}: closing");
+        }
+        io.close().await;
+    };
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+/// `--port N` (3000 by default).
+fn port_arg() -> u16 {
+    let args: Vec<String> = std::env::args().collect();
+    args.windows(2).find(|pair| pair[0] == "--port").and_then(|pair| pair[1].parse().ok()).unwrap_or(3000)
 }

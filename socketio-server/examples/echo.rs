@@ -5,11 +5,13 @@
 //! * `bcast`: its arguments are sent to every socket of `/` as `bcast`;
 //! * `count`: acknowledged with the number of sockets connected to `/` on this node.
 //!
+//! SIGINT or SIGTERM closes it gracefully: every client is told (`server shutting down`).
+//!
 //! ```text
 //! cargo run -p socketio-server --example echo -- --port 3000
 //! ```
 
-use socketio_server::{Config, SocketIo, Spread};
+use socketio_server::{shutdown_signal, Config, SocketIo, Spread};
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -52,5 +54,12 @@ async fn main() -> std::io::Result<()> {
         }
     });
     println!("listening on http://127.0.0.1:{port}");
-    io.listen(("127.0.0.1", port)).await
+    tokio::select! {
+        served = io.listen(("127.0.0.1", port)) => served,
+        signal = shutdown_signal() => {
+            println!("{}: closing", signal?);
+            io.close().await;
+            Ok(())
+        }
+    }
 }

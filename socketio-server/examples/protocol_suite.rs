@@ -80,5 +80,13 @@ async fn main() -> std::io::Result<()> {
         }
     }
     println!("listening on http://127.0.0.1:{port}");
-    server(config).listen(("127.0.0.1", port)).await
+    let io = server(config);
+    tokio::select! {
+        served = io.listen(("127.0.0.1", port)) => served,
+        signal = socketio_server::shutdown_signal() => {
+            println!("{}: closing", signal?);
+            io.close().await;
+            Ok(())
+        }
+    }
 }

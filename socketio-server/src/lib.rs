@@ -61,7 +61,7 @@ mod socket;
 
 pub use config::{Config, ConnectionStateRecovery, ParserKind};
 pub use encode::{Encoded, Spread};
-pub use engineio_server::{self as engine, Cors, CorsOrigin};
+pub use engineio_server::{self as engine, shutdown_signal, Cors, CorsOrigin};
 pub use error::{AckError, BroadcastAckError, ConnectError, EmitError, SocketError};
 pub use handshake::Handshake;
 pub use link::ServerAck;

@@ -3,8 +3,8 @@
 //! client.
 //!
 //! ```sh
-//! cargo build --release -p engineio-server --example echo
-//! cargo run --release -p bench --bin idle_memory -- --clients 10000 -- target/release/examples/echo --port 3100
+//! cargo build --release -p engineio-server --example engineio_echo
+//! cargo run --release -p bench --bin idle_memory -- --clients 10000 -- target/release/examples/engineio_echo --port 3100
 //! ```
 //!
 //! Everything after `--` is the server command; it must listen on `--addr` (127.0.0.1:3100) and

@@ -44,10 +44,12 @@ async fn run() -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    info!("chat on http://{addr}/ (Ctrl-C stops it)");
+    info!("chat on http://{addr}/ (Ctrl-C or SIGTERM stops it)");
     let shutdown = async move {
-        let _ = tokio::signal::ctrl_c().await;
-        info!("shutting down");
+        match socketio_server::shutdown_signal().await {
+            Ok(signal) => info!(signal, "shutting down"),
+            Err(e) => error!("cannot wait for signals ({e}): shutting down"),
+        }
         io.close().await;
     };
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(|e| e.to_string())

@@ -49,11 +49,13 @@ async fn run() -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    info!(node = %name, redis = %redis_url, "Socket.IO on http://{addr}/socket.io/ (Ctrl-C stops it)");
+    info!(node = %name, redis = %redis_url, "Socket.IO on http://{addr}/socket.io/ (Ctrl-C or SIGTERM stops it)");
     let server = io.clone();
     let serve = tokio::spawn(async move { server.serve(listener).await });
-    let _ = tokio::signal::ctrl_c().await;
-    info!("shutting down");
+    match socketio_server::shutdown_signal().await {
+        Ok(signal) => info!(signal, "shutting down"),
+        Err(e) => error!("cannot wait for signals ({e}): shutting down"),
+    }
     io.close().await;
     redis.shutdown();
     match serve.await {
