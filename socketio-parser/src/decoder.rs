@@ -3,7 +3,10 @@
 use bytes::Bytes;
 use bytestring::ByteString;
 
-use crate::packet::{decode_header, Header, Payload, DEFAULT_MAX_ATTACHMENTS, DEFAULT_MAX_DEPTH};
+use crate::packet::{
+    decode_header, Header, Payload, DEFAULT_MAX_ATTACHMENTS, DEFAULT_MAX_BINARY_PACKET_SIZE,
+    DEFAULT_MAX_DEPTH,
+};
 use crate::{DecodeError, Packet};
 
 /// Limits applied by the [`Decoder`].
@@ -14,11 +17,20 @@ pub struct DecoderConfig {
     pub max_attachments: usize,
     /// The deepest nesting of arrays and objects accepted in a JSON payload.
     pub max_depth: usize,
+    /// The most bytes one binary packet may hold while its attachments arrive: its text
+    /// message and every attachment received so far (default 1 000 000, Engine.IO's default
+    /// `maxPayload`). A packet that would hold more is refused as soon as it does, so a
+    /// client that announces attachments and never sends them all holds at most this much.
+    pub max_binary_packet_size: usize,
 }
 
 impl Default for DecoderConfig {
     fn default() -> Self {
-        DecoderConfig { max_attachments: DEFAULT_MAX_ATTACHMENTS, max_depth: DEFAULT_MAX_DEPTH }
+        DecoderConfig {
+            max_attachments: DEFAULT_MAX_ATTACHMENTS,
+            max_depth: DEFAULT_MAX_DEPTH,
+            max_binary_packet_size: DEFAULT_MAX_BINARY_PACKET_SIZE,
+        }
     }
 }
 
@@ -57,6 +69,8 @@ struct Pending {
     packet: Packet,
     expected: usize,
     attachments: Vec<Bytes>,
+    /// Bytes held: the text message and the attachments so far.
+    size: usize,
 }
 
 impl Decoder {
@@ -81,15 +95,21 @@ impl Decoder {
             self.pending = None;
             return Err(DecodeError::UnexpectedText);
         }
+        let size = text.len();
         let Header { packet, attachments } =
             decode_header(text, self.config.max_attachments, self.config.max_depth)?;
         if attachments == 0 {
             return Ok(Decoded::Complete(packet));
         }
+        let max = self.config.max_binary_packet_size;
+        if size > max {
+            return Err(DecodeError::BinaryPacketTooLarge { max });
+        }
         self.pending = Some(Box::new(Pending {
             packet,
             expected: attachments,
             attachments: Vec::with_capacity(attachments),
+            size,
         }));
         Ok(Decoded::NeedsAttachments { received: 0, expected: attachments })
     }
@@ -99,6 +119,12 @@ impl Decoder {
         let Some(pending) = self.pending.as_mut() else {
             return Err(DecodeError::UnexpectedBinary);
         };
+        pending.size = pending.size.saturating_add(data.len());
+        let max = self.config.max_binary_packet_size;
+        if pending.size > max {
+            self.pending = None;
+            return Err(DecodeError::BinaryPacketTooLarge { max });
+        }
         pending.attachments.push(data);
         if pending.attachments.len() < pending.expected {
             return Ok(Decoded::NeedsAttachments {

@@ -12,7 +12,8 @@ use crate::{Decoded, Decoder, DecoderConfig};
 /// chunk says text or binary and its length. Every complete packet must re-encode to a text part
 /// that decodes to the same packet.
 pub fn decoder(data: &[u8]) {
-    let mut decoder = Decoder::new(DecoderConfig { max_attachments: 4, max_depth: 32 });
+    let mut decoder =
+        Decoder::new(DecoderConfig { max_attachments: 4, max_depth: 32, max_binary_packet_size: 256 });
     let mut rest = data;
     while let Some((&head, tail)) = rest.split_first() {
         let len = usize::from(head & 0x7f).min(tail.len());
@@ -59,7 +60,7 @@ pub fn packet(data: &[u8]) {
 pub fn msgpack(data: &[u8]) {
     use crate::msgpack::{self, RawMsgPack};
 
-    let config = DecoderConfig { max_attachments: 4, max_depth: 32 };
+    let config = DecoderConfig { max_attachments: 4, max_depth: 32, ..DecoderConfig::default() };
     if let Ok(packet) = msgpack::decode(Bytes::copy_from_slice(data), &config) {
         let mut buf = Vec::new();
         msgpack::encode(&packet, &mut buf);
@@ -81,7 +82,11 @@ pub fn msgpack(data: &[u8]) {
 fn check_round_trip(packet: &crate::Packet) {
     let text = packet.encode_to_string();
     assert_eq!(text.len(), packet.encoded_len());
-    let mut decoder = Decoder::new(DecoderConfig { max_attachments: usize::MAX, max_depth: usize::MAX });
+    let mut decoder = Decoder::new(DecoderConfig {
+        max_attachments: usize::MAX,
+        max_depth: usize::MAX,
+        max_binary_packet_size: usize::MAX,
+    });
     let mut result = decoder.decode_text(text).expect("an encoded packet decodes");
     for attachment in packet.attachments() {
         result = decoder.decode_binary(attachment.clone()).expect("attachments are accepted");

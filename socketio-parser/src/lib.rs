@@ -71,8 +71,8 @@ pub use bytestring::ByteString;
 pub use decoder::{Decoded, Decoder, DecoderConfig};
 pub use json::JsonKind;
 pub use packet::{
-    Packet, PacketType, Payload, RawJson, DEFAULT_MAX_ATTACHMENTS, DEFAULT_MAX_DEPTH, MAIN_NAMESPACE,
-    RESERVED_EVENTS,
+    Packet, PacketType, Payload, RawJson, DEFAULT_MAX_ATTACHMENTS, DEFAULT_MAX_BINARY_PACKET_SIZE,
+    DEFAULT_MAX_DEPTH, MAIN_NAMESPACE, RESERVED_EVENTS,
 };
 pub use value::{event_name, from_args, from_payload, EventName, PayloadError, Value};
 
@@ -133,6 +133,13 @@ pub enum DecodeError {
     /// attachment count.
     #[error("illegal attachments: invalid placeholder")]
     InvalidPlaceholder,
+    /// A binary packet's text message and attachments together would hold more bytes than
+    /// the configured limit ([`DecoderConfig::max_binary_packet_size`]).
+    #[error("binary packet too large: more than {max} bytes with its attachments")]
+    BinaryPacketTooLarge {
+        /// The configured limit.
+        max: usize,
+    },
     /// A text message arrived while the attachments of a binary packet were expected.
     #[error("got plaintext data when reconstructing a packet")]
     UnexpectedText,

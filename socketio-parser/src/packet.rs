@@ -249,6 +249,10 @@ pub const DEFAULT_MAX_DEPTH: usize = 128;
 /// The default limit on binary attachments per packet, as in the reference decoder.
 pub const DEFAULT_MAX_ATTACHMENTS: usize = 10;
 
+/// The default for [`DecoderConfig::max_binary_packet_size`](crate::DecoderConfig): Engine.IO's
+/// default `maxPayload`, 1 000 000 bytes.
+pub const DEFAULT_MAX_BINARY_PACKET_SIZE: usize = 1_000_000;
+
 pub(crate) const MAIN: ByteString = ByteString::from_static(MAIN_NAMESPACE);
 
 impl Packet {

@@ -153,6 +153,35 @@ fn binary_messages_only_while_reconstructing() {
 }
 
 #[test]
+fn a_binary_packet_holds_at_most_max_binary_packet_size_bytes() {
+    let header = r#"52-["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#;
+    let max = header.len() + 10;
+    let mut d = Decoder::new(DecoderConfig { max_binary_packet_size: max, ..DecoderConfig::default() });
+    // Up to the limit exactly: the packet completes.
+    assert_eq!(d.decode_text(text(header)), Ok(Decoded::NeedsAttachments { received: 0, expected: 2 }));
+    assert!(matches!(d.decode_binary(Bytes::from_static(&[1; 4])), Ok(Decoded::NeedsAttachments { .. })));
+    assert!(matches!(d.decode_binary(Bytes::from_static(&[2; 6])), Ok(Decoded::Complete(_))));
+    // One byte more: refused as soon as the attachment that passes it arrives, and dropped.
+    assert!(matches!(d.decode_text(text(header)), Ok(Decoded::NeedsAttachments { .. })));
+    assert!(matches!(d.decode_binary(Bytes::from_static(&[1; 4])), Ok(Decoded::NeedsAttachments { .. })));
+    assert_eq!(d.decode_binary(Bytes::from_static(&[2; 7])), Err(DecodeError::BinaryPacketTooLarge { max }));
+    assert!(!d.is_reconstructing());
+    // The first attachment alone can pass it too.
+    assert!(matches!(d.decode_text(text(header)), Ok(Decoded::NeedsAttachments { .. })));
+    assert_eq!(d.decode_binary(Bytes::from(vec![0; 11])), Err(DecodeError::BinaryPacketTooLarge { max }));
+    assert!(!d.is_reconstructing());
+    // A text part over the limit is refused before anything is buffered; a packet without
+    // attachments is not bound by it.
+    let mut d =
+        Decoder::new(DecoderConfig { max_binary_packet_size: header.len() - 1, ..DecoderConfig::default() });
+    let max = header.len() - 1;
+    assert_eq!(d.decode_text(text(header)), Err(DecodeError::BinaryPacketTooLarge { max }));
+    assert!(!d.is_reconstructing());
+    let long_event = format!(r#"2["e","{}"]"#, "x".repeat(2 * header.len()));
+    assert!(matches!(d.decode_text(text(&long_event)), Ok(Decoded::Complete(_))));
+}
+
+#[test]
 fn attachment_limits() {
     let config = DecoderConfig { max_attachments: 2, ..DecoderConfig::default() };
     let mut d = Decoder::new(config);

@@ -39,6 +39,12 @@ pub struct Config {
     pub max_attachments: usize,
     /// The deepest nesting of arrays and objects a JSON payload may have (128).
     pub max_depth: usize,
+    /// The most bytes one binary packet may hold while its attachments arrive: its text part
+    /// and the attachments received so far. `None` (the default) is the engine's
+    /// `max_payload`. A client that goes past it (say, announces ten attachments and sends
+    /// them at `max_payload` each) is disconnected with `parse error` as soon as it does;
+    /// raise it for clients that send several large files in one event.
+    pub max_binary_packet_size: Option<usize>,
     /// Remove a child namespace of a dynamic namespace when its last socket leaves (false).
     pub cleanup_empty_child_namespaces: bool,
     /// Serve the browser client bundle (`socket.io.js`, `socket.io.min.js`,
@@ -109,6 +115,7 @@ impl Default for Config {
             parser: ParserKind::Default,
             max_attachments: decoder.max_attachments,
             max_depth: decoder.max_depth,
+            max_binary_packet_size: None,
             cleanup_empty_child_namespaces: false,
             serve_client: None,
             connection_state_recovery: None,
@@ -118,6 +125,10 @@ impl Default for Config {
 
 impl Config {
     pub(crate) fn decoder(&self) -> DecoderConfig {
-        DecoderConfig { max_attachments: self.max_attachments, max_depth: self.max_depth }
+        DecoderConfig {
+            max_attachments: self.max_attachments,
+            max_depth: self.max_depth,
+            max_binary_packet_size: self.max_binary_packet_size.unwrap_or(self.engine.max_payload),
+        }
     }
 }

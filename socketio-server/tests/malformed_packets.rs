@@ -124,6 +124,11 @@ ws_closed! {
         => decode(|e| matches!(e, DecodeError::InvalidAttachments));
     ws_eleven_attachments: [text(r#"4511-["hello",{"_placeholder":true,"num":0}]"#)]
         => decode(|e| matches!(e, DecodeError::TooManyAttachments { count: 11, max: 10 }));
+    ws_attachments_past_the_binary_packet_size: [
+        text(r#"453-["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1},{"_placeholder":true,"num":2}]"#),
+        binary(&vec![7; 600_000]),
+        binary(&vec![8; 600_000]),
+    ] => decode(|e| matches!(e, DecodeError::BinaryPacketTooLarge { max: 1_000_000 }));
     ws_letter_attachment_count: [text(r#"45a-["hello",{"_placeholder":true,"num":0}]"#)]
         => decode(|e| matches!(e, DecodeError::InvalidAttachments));
     ws_text_while_attachments_are_pending: [
