@@ -28,6 +28,16 @@ pub struct Config {
     /// The most bytes of packets that may wait for one client (16 MiB). A client that does not
     /// read is disconnected (`transport error`) instead of growing the heap.
     pub max_buffered: usize,
+    /// How long a long-polling POST body may take to arrive, from the end of its headers (30 s,
+    /// as the reference's HTTP server measured). A slower body is answered with `408` and its
+    /// connection closed, and the session closes as for a request whose client went away.
+    /// Raise it for large uploads over slow links.
+    pub body_read_timeout: Duration,
+    /// How long a client may take to send a request's headers on a connection the server
+    /// accepted itself ([`EngineIo::listen`](crate::EngineIo::listen), `serve`,
+    /// `serve_connection`; 30 s). A slower client's connection is closed. Behind
+    /// [`EngineIoLayer`](crate::EngineIoLayer) the application's HTTP server decides.
+    pub header_read_timeout: Duration,
     /// The most frames one WebSocket message may be split into (1 024).
     pub max_ws_fragments: usize,
     /// The enabled transports (polling and WebSocket).
@@ -60,6 +70,8 @@ impl Default for Config {
             close_timeout: session.close_timeout,
             max_payload: session.max_payload,
             max_buffered: session.max_buffered,
+            body_read_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(30),
             max_ws_fragments: 1024,
             transports: Transports::default(),
             allow_upgrades: true,

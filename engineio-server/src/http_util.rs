@@ -21,6 +21,15 @@ pub(crate) fn not_found() -> Response<ResponseBody> {
     response
 }
 
+/// `408 Request Timeout`: the request's body did not arrive in time. The connection is closed
+/// after it, since the rest of the body may still be on its way.
+pub(crate) fn request_timeout() -> Response<ResponseBody> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::REQUEST_TIMEOUT;
+    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
 /// Whether the request asks for a WebSocket upgrade (`Upgrade: websocket`).
 pub(crate) fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
     headers

@@ -41,6 +41,7 @@
 //! # }
 //! ```
 
+mod body;
 mod clock;
 pub mod config;
 mod driver;

@@ -20,10 +20,11 @@ use engineio_parser::{
 use http::header::{self, HeaderMap, HeaderValue};
 use http::Request;
 use http_body::Body;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, Notify};
 
+use crate::body::{read_body, BodyRead};
 use crate::clock::now;
 use crate::config::Config;
 use crate::driver::{self, Responders, WsConn};
@@ -339,6 +340,7 @@ impl<H: Handler> EngineIo<H> {
         });
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(self.inner.config.header_read_timeout)
             .serve_connection(hyper_util::rt::TokioIo::new(io), service)
             .with_upgrades();
         if let Err(e) = conn.await {
@@ -562,13 +564,20 @@ impl<H: Handler> EngineIo<H> {
         let pushed = if matches!(kind, RequestKind::Post { .. }) {
             // The body is read here first, so that the request and its body reach the session
             // together: one wake-up of its task instead of two.
-            match read_body(body, self.inner.config.max_payload).await {
-                Some(body) => socket.push_pair(request, body.into_input(id)),
-                // The client went away mid-body: the session closes as it would for any
-                // vanished request.
-                None => {
+            let config = &self.inner.config;
+            match read_body(body, config.max_payload, config.body_read_timeout).await {
+                BodyRead::Complete(body) => socket.push_pair(request, Input::Body { id, body }),
+                BodyRead::TooLarge => socket.push_pair(request, Input::BodyTooLarge(id)),
+                // The client went away mid-body, or was too slow: the session closes as it
+                // would for any vanished request.
+                BodyRead::Gone => {
                     let _ = socket.push_pair(request, Input::Gone(id));
                     return Err(RequestError::new(ErrorCode::BadRequest));
+                }
+                BodyRead::TimedOut => {
+                    tracing::debug!(sid = %socket.id(), timeout = ?config.body_read_timeout, "POST body not received in time: 408");
+                    let _ = socket.push_pair(request, Input::Gone(id));
+                    return Ok(http_util::request_timeout());
                 }
             }
         } else {
@@ -754,44 +763,6 @@ impl Drop for GoneGuard<'_> {
     fn drop(&mut self) {
         if self.armed {
             let _ = self.socket.push(Input::Gone(self.id));
-        }
-    }
-}
-
-/// Reads a POST body up to `max` bytes: the input that hands it (or its being too large) to
-/// the session, or `None` when the client went away mid-body.
-async fn read_body<B>(body: B, max: usize) -> Option<fn_body::BodyInput>
-where
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    match Limited::new(body, max).collect().await {
-        Ok(collected) => Some(fn_body::BodyInput::Body(collected.to_bytes())),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-            Some(fn_body::BodyInput::TooLarge)
-        }
-        Err(_) => None,
-    }
-}
-
-mod fn_body {
-    use bytes::Bytes;
-    use engineio_parser::RequestId;
-
-    use crate::socket::Input;
-
-    /// A POST body read, waiting for its request id.
-    pub(super) enum BodyInput {
-        Body(Bytes),
-        TooLarge,
-    }
-
-    impl BodyInput {
-        pub(super) fn into_input(self, id: RequestId) -> Input {
-            match self {
-                BodyInput::Body(body) => Input::Body { id, body },
-                BodyInput::TooLarge => Input::BodyTooLarge(id),
-            }
         }
     }
 }
