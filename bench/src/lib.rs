@@ -15,6 +15,8 @@ use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+pub mod peers;
+
 /// The resident set size of process `pid`, in bytes (`VmRSS` of `/proc/PID/status`).
 pub fn rss_bytes(pid: u32) -> std::io::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
@@ -24,6 +26,11 @@ pub fn rss_bytes(pid: u32) -> std::io::Result<u64> {
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map(|kb| kb * 1024)
         .ok_or_else(|| std::io::Error::other("no VmRSS line"))
+}
+
+/// How many file descriptors process `pid` has open (the entries of `/proc/PID/fd`).
+pub fn open_fds(pid: u32) -> std::io::Result<usize> {
+    Ok(std::fs::read_dir(format!("/proc/{pid}/fd"))?.count())
 }
 
 /// CPU time process `pid` has run, in nanoseconds: the sum over its threads of the first field
@@ -81,6 +88,41 @@ pub enum Proto {
     SocketIo,
     /// Plain WebSocket messages (the floor peers): first byte `b` broadcasts, others echo.
     Raw,
+}
+
+/// How the server ended a WebSocket connection, carried by the error [`Ws::recv`] returns
+/// then: [`Ended::of`] finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// A close frame, with its status code if it carried one.
+    Close(Option<u16>),
+    /// The TCP connection ended without a close frame.
+    Eof,
+}
+
+impl Ended {
+    /// How the server ended the connection, if that is what `error` reports.
+    pub fn of(error: &std::io::Error) -> Option<Ended> {
+        error.get_ref()?.downcast_ref::<Ended>().copied()
+    }
+}
+
+impl std::fmt::Display for Ended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ended::Close(Some(code)) => write!(f, "the server closed the WebSocket ({code})"),
+            Ended::Close(None) => f.write_str("the server closed the WebSocket"),
+            Ended::Eof => f.write_str("the server closed the connection"),
+        }
+    }
+}
+
+impl std::error::Error for Ended {}
+
+impl From<Ended> for std::io::Error {
+    fn from(ended: Ended) -> Self {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, ended)
+    }
 }
 
 /// A WebSocket message as the load generator sees it.
@@ -191,6 +233,11 @@ impl Ws {
         Ok(())
     }
 
+    /// Writes `bytes` as they are: hand-made frames, valid or not.
+    pub async fn write_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes).await
+    }
+
     /// The next data message. Engine.IO pings are answered on the way (Socket.IO sessions);
     /// WebSocket pings are answered with pongs.
     pub async fn recv(&mut self) -> std::io::Result<Msg> {
@@ -202,7 +249,10 @@ impl Ws {
                     }
                     0x1 => return Ok(Msg::Text(payload)),
                     0x2 => return Ok(Msg::Binary(payload)),
-                    0x8 => return Err(protocol("the server closed the WebSocket".into())),
+                    0x8 => {
+                        let code = (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
+                        return Err(Ended::Close(code).into());
+                    }
                     0x9 => {
                         self.queue(0xA, &payload);
                         self.flush().await?;
@@ -212,7 +262,7 @@ impl Ws {
                 continue;
             }
             if self.stream.read_buf(&mut self.rbuf).await? == 0 {
-                return Err(protocol("the server closed the connection".into()));
+                return Err(Ended::Eof.into());
             }
         }
     }

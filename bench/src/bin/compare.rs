@@ -15,42 +15,12 @@
 //! Flags: `--quick`, `--reps N`, `--out PATH`, `--peers a,b`, `--scenarios a,b`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use bench::peers::{Launch, Peer, PeerProcess};
 use serde_json::Value;
-
-/// A server the benchmark runs.
-struct Peer {
-    /// Column name.
-    name: &'static str,
-    /// `socketio` or `raw` (see `loadgen --proto`).
-    proto: &'static str,
-    /// Program and arguments; `{port}` is replaced.
-    command: &'static [&'static str],
-}
-
-const PEERS: &[Peer] = &[
-    Peer { name: "ours", proto: "socketio", command: &["target/release/examples/echo", "--port", "{port}"] },
-    Peer {
-        name: "socketioxide",
-        proto: "socketio",
-        command: &["target/release/peer_socketioxide", "--port", "{port}"],
-    },
-    Peer { name: "node", proto: "socketio", command: &["node", "bench/node/socketio-server.js", "{port}"] },
-    Peer {
-        name: "tungstenite",
-        proto: "raw",
-        command: &["target/release/peer_tungstenite", "--port", "{port}", "--read-buffer", "131072"],
-    },
-    Peer {
-        name: "tungstenite-4k",
-        proto: "raw",
-        command: &["target/release/peer_tungstenite", "--port", "{port}", "--read-buffer", "4096"],
-    },
-    Peer { name: "node-ws", proto: "raw", command: &["node", "bench/node/ws-server.js", "{port}"] },
-];
 
 /// The bare WebSocket floor the targets are judged against: the faster tokio-tungstenite set-up.
 const FLOOR: &str = "tungstenite-4k";
@@ -193,13 +163,9 @@ fn main() {
 
 fn run() -> Result<(), String> {
     let options = parse_args()?;
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().ok_or("no workspace root")?.to_owned();
-    std::env::set_current_dir(&root).map_err(|e| e.to_string())?;
-    prepare(&options)?;
-    let peers: Vec<&Peer> = PEERS
-        .iter()
-        .filter(|p| options.peers.as_ref().is_none_or(|l| l.iter().any(|n| n == p.name)))
-        .collect();
+    bench::peers::enter_workspace_root()?;
+    let peers = bench::peers::select(options.peers.as_deref());
+    bench::peers::prepare(&peers)?;
     let scenarios: Vec<&Scenario> = SCENARIOS
         .iter()
         .filter(|s| options.scenarios.as_ref().is_none_or(|l| l.iter().any(|n| n == s.name)))
@@ -252,47 +218,13 @@ fn run() -> Result<(), String> {
     Ok(())
 }
 
-/// Builds the Rust peers and installs the Node.js ones.
-fn prepare(options: &Options) -> Result<(), String> {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "-p", "socketio-server", "--example", "echo", "-p", "bench", "--bins"])
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !status.success() {
-        return Err("building the peers failed".into());
-    }
-    let wants_node = PEERS
-        .iter()
-        .filter(|p| p.command[0] == "node")
-        .any(|p| options.peers.as_ref().is_none_or(|l| l.iter().any(|n| n == p.name)));
-    if wants_node {
-        conformance::npm::ensure_installed(Path::new("bench/node"))?;
-    }
-    Command::new("taskset")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .map_err(|e| format!("taskset (util-linux) is needed: {e}"))?;
-    Ok(())
-}
-
 /// Starts `peer` on `port` pinned to core 0, runs loadgen pinned to core 1, stops the peer.
 fn run_one(peer: &Peer, args: &[&str], port: u16) -> Result<Value, String> {
-    let command: Vec<String> = peer.command.iter().map(|a| a.replace("{port}", &port.to_string())).collect();
-    let child = Command::new("taskset")
-        .args(["-c", "0"])
-        .args(&command)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", command.join(" ")))?;
-    let mut server = Server(child);
+    let mut server = PeerProcess::start(peer, port, &Launch::default())?;
     let addr = format!("127.0.0.1:{port}");
-    wait_listening(&addr, Duration::from_secs(20))
-        .map_err(|e| format!("{} did not listen: {e}", peer.name))?;
     let output = Command::new("taskset")
         .args(["-c", "1", "target/release/loadgen", "--addr", &addr, "--proto", peer.proto])
-        .args(["--pid", &server.0.id().to_string()])
+        .args(["--pid", &server.pid().to_string()])
         .args(args)
         .output()
         .map_err(|e| format!("cannot run loadgen: {e}"))?;
@@ -302,43 +234,6 @@ fn run_one(peer: &Peer, args: &[&str], port: u16) -> Result<Value, String> {
     match json.get("error") {
         Some(e) => Err(e.to_string()),
         None => Ok(json),
-    }
-}
-
-/// A peer process: stopped with SIGTERM, then killed, when dropped.
-struct Server(Child);
-
-impl Server {
-    fn stop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            self.stop();
-        }
-    }
-}
-
-fn wait_listening(addr: &str, limit: Duration) -> std::io::Result<()> {
-    let deadline = Instant::now() + limit;
-    loop {
-        match std::net::TcpStream::connect(addr) {
-            Ok(_) => return Ok(()),
-            Err(e) if Instant::now() >= deadline => return Err(e),
-            Err(_) => std::thread::sleep(Duration::from_millis(50)),
-        }
     }
 }
 

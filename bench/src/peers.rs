@@ -1,0 +1,159 @@
+//! The servers the side-by-side tools (`compare`, `attack`) start: each peer's command, building
+//! and installing them, and a running peer process that is stopped when dropped.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// A server the side-by-side tools run.
+#[derive(Debug)]
+pub struct Peer {
+    /// Column name.
+    pub name: &'static str,
+    /// `socketio` or `raw` (see `loadgen --proto`).
+    pub proto: &'static str,
+    /// Program and arguments, run from the workspace root; `{port}` is replaced.
+    pub command: &'static [&'static str],
+}
+
+/// Every peer: ours, the Rust and Node.js Socket.IO servers, and the bare WebSocket floors.
+pub const PEERS: &[Peer] = &[
+    Peer { name: "ours", proto: "socketio", command: &["target/release/examples/echo", "--port", "{port}"] },
+    Peer {
+        name: "socketioxide",
+        proto: "socketio",
+        command: &["target/release/peer_socketioxide", "--port", "{port}"],
+    },
+    Peer { name: "node", proto: "socketio", command: &["node", "bench/node/socketio-server.js", "{port}"] },
+    Peer {
+        name: "tungstenite",
+        proto: "raw",
+        command: &["target/release/peer_tungstenite", "--port", "{port}", "--read-buffer", "131072"],
+    },
+    Peer {
+        name: "tungstenite-4k",
+        proto: "raw",
+        command: &["target/release/peer_tungstenite", "--port", "{port}", "--read-buffer", "4096"],
+    },
+    Peer { name: "node-ws", proto: "raw", command: &["node", "bench/node/ws-server.js", "{port}"] },
+];
+
+/// The peers named in `names` (every peer without a list), in table order.
+pub fn select(names: Option<&[String]>) -> Vec<&'static Peer> {
+    PEERS.iter().filter(|p| names.is_none_or(|l| l.iter().any(|n| n == p.name))).collect()
+}
+
+/// Makes the workspace root the current directory: the peers' commands are relative to it.
+pub fn enter_workspace_root() -> Result<(), String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().ok_or("no workspace root")?;
+    std::env::set_current_dir(root).map_err(|e| format!("cannot enter {}: {e}", root.display()))
+}
+
+/// Builds our server and the Rust peers in release mode, installs the Node.js peers' pinned npm
+/// packages when one of `peers` runs on Node.js, and checks that `taskset` is there.
+pub fn prepare(peers: &[&Peer]) -> Result<(), String> {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--release", "-p", "socketio-server", "--example", "echo", "-p", "bench", "--bins"])
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err("building the peers failed".into());
+    }
+    if peers.iter().any(|p| p.command[0] == "node") {
+        conformance::npm::ensure_installed(Path::new("bench/node"))?;
+    }
+    Command::new("taskset")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| format!("taskset (util-linux) is needed: {e}"))?;
+    Ok(())
+}
+
+/// How a peer process is started besides its command.
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    /// Soft and hard limit of open file descriptors (`prlimit --nofile`); inherited without it.
+    pub nofile: Option<u64>,
+    /// File that receives the server's standard error (discarded without it); `RUST_LOG` is
+    /// set to `warn` so that our server's warnings land there.
+    pub stderr: Option<PathBuf>,
+}
+
+/// A running peer process, pinned to core 0: stopped with SIGTERM, then killed, when dropped.
+#[derive(Debug)]
+pub struct PeerProcess(Child);
+
+impl PeerProcess {
+    /// Starts `peer` on 127.0.0.1:`port` and waits (at most 20 s) until it accepts connections.
+    pub fn start(peer: &Peer, port: u16, launch: &Launch) -> Result<Self, String> {
+        let command: Vec<String> =
+            peer.command.iter().map(|a| a.replace("{port}", &port.to_string())).collect();
+        let mut cmd = match launch.nofile {
+            Some(n) => {
+                let mut cmd = Command::new("prlimit");
+                cmd.arg(format!("--nofile={n}:{n}")).args(["--", "taskset"]);
+                cmd
+            }
+            None => Command::new("taskset"),
+        };
+        cmd.args(["-c", "0"]).args(&command).stdin(Stdio::null()).stdout(Stdio::null());
+        match &launch.stderr {
+            Some(path) => {
+                let file = std::fs::File::create(path)
+                    .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+                cmd.stderr(file).env("RUST_LOG", "warn");
+            }
+            None => {
+                cmd.stderr(Stdio::null());
+            }
+        }
+        let child = cmd.spawn().map_err(|e| format!("cannot start {}: {e}", command.join(" ")))?;
+        let mut process = PeerProcess(child);
+        let addr = format!("127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(&addr).is_err() {
+            if let Some(status) = process.exited() {
+                return Err(format!("{} exited before listening ({status})", peer.name));
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("{} did not listen on {addr} within 20 s", peer.name));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(process)
+    }
+
+    /// The server's process id (`prlimit` and `taskset` exec it, so it is the child's).
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// How the process ended, if it has.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.0.try_wait().ok().flatten()
+    }
+
+    /// Sends SIGTERM, waits at most 5 s, then kills.
+    pub fn stop(&mut self) {
+        if self.exited().is_some() {
+            return;
+        }
+        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if self.exited().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for PeerProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
