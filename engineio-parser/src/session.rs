@@ -41,6 +41,11 @@ pub struct SessionConfig {
     pub upgrade_timeout: Duration,
     /// How long a server-side close waits for the client's next poll before giving up.
     pub close_timeout: Duration,
+    /// How long a server shutdown ([`Session::shutdown`]) waits for the next poll of a
+    /// long-polling client that has none pending, to hand it `close` (2 s; a client polls
+    /// again as soon as it has an answer). Zero ends such a session at once, without telling
+    /// the client, as the reference does.
+    pub shutdown_timeout: Duration,
     /// The largest request body, and the `maxPayload` announced in the handshake.
     pub max_payload: usize,
     /// The most bytes of packets waiting for the client. Sending more closes the session
@@ -59,6 +64,7 @@ impl Default for SessionConfig {
             ping_timeout: Duration::from_millis(20_000),
             upgrade_timeout: Duration::from_millis(10_000),
             close_timeout: Duration::from_millis(30_000),
+            shutdown_timeout: Duration::from_millis(2_000),
             max_payload: 1_000_000,
             max_buffered: 16 * 1024 * 1024,
             allow_upgrades: true,
@@ -798,14 +804,23 @@ impl Session {
         }
     }
 
-    /// Closes the session for a server shutdown: like [`close`](Self::close), but a polling
-    /// session without a pending poll ends at once instead of waiting for the client's next
-    /// poll (the reference's `discard` close).
+    /// Closes the session for a server shutdown: like [`close`](Self::close), but what is
+    /// queued goes out with `close` in one answer, and a polling session without a pending
+    /// poll waits for the client's next one only [`SessionConfig::shutdown_timeout`] (or ends
+    /// at once when that is zero, as the reference's `discard` close).
     pub fn shutdown(&mut self, now: Instant) {
+        if self.discard {
+            return;
+        }
         self.discard = true;
         self.close(now);
         if self.state == State::Closing && self.active == Active::Polling && self.get.is_none() {
-            self.close_with(CloseReason::ForcedClose, "server shutting down");
+            let wait = self.config.shutdown_timeout.min(self.config.close_timeout);
+            if wait.is_zero() {
+                self.close_with(CloseReason::ForcedClose, "server shutting down");
+            } else {
+                self.set(Timer::Close, now + wait);
+            }
         }
     }
 

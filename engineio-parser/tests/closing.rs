@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use common::*;
 use engineio_parser::session::{CloseCode, SocketError};
@@ -130,8 +132,32 @@ fn binary_frames_are_binary_messages() {
 }
 
 #[test]
-fn shutdown_does_not_wait_for_a_poll() {
-    let mut h = Harness::polling(ProtocolVersion::V4);
+fn shutdown_waits_for_the_next_poll_only_shutdown_timeout() {
+    let config = SessionConfig { shutdown_timeout: Duration::from_secs(2), ..SessionConfig::default() };
+    // The next poll gets what was queued and `close` in one answer.
+    let mut h = Harness::polling_with(ProtocolVersion::V4, config);
+    h.session.send(Packet::message("kept")).expect("open");
+    h.session.shutdown(h.now);
+    assert_eq!(h.events(), []);
+    assert_eq!(h.session.poll_timeout(), Some(h.at(2000)));
+    h.advance_to(1999);
+    let get = h.get();
+    assert_eq!(h.transmits(), [payload(get, "4kept\u{1e}1")]);
+    assert!(h.events().iter().any(closed(CloseReason::ForcedClose)));
+    // No poll in time: the session ends at the deadline, and not before.
+    let mut h = Harness::polling_with(ProtocolVersion::V4, config);
+    h.session.shutdown(h.now);
+    h.advance_to(1999);
+    assert_eq!(h.events(), []);
+    h.advance_to(2000);
+    assert!(h.events().iter().any(closed(CloseReason::ForcedClose)));
+    assert_eq!(h.session.poll_timeout(), None);
+}
+
+#[test]
+fn shutdown_without_a_wait_does_not_wait_for_a_poll() {
+    let config = SessionConfig { shutdown_timeout: Duration::ZERO, ..SessionConfig::default() };
+    let mut h = Harness::polling_with(ProtocolVersion::V4, config);
     h.session.send(Packet::message("dropped")).expect("open");
     h.session.shutdown(h.now);
     assert!(h.events().iter().any(closed(CloseReason::ForcedClose)));

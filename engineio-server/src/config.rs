@@ -21,6 +21,11 @@ pub struct Config {
     pub upgrade_timeout: Duration,
     /// How long a server-side close of a polling session waits for the client's next poll (30 s).
     pub close_timeout: Duration,
+    /// How long [`EngineIo::close`](crate::EngineIo::close) waits for the next poll of a
+    /// long-polling client that has none pending, to hand it the `close` packet (2 s; clients
+    /// poll again as soon as they have an answer). Zero ends such sessions at once, without
+    /// telling their clients, as the reference does.
+    pub shutdown_timeout: Duration,
     /// The largest POST body or WebSocket message, in bytes, and the `maxPayload` announced to
     /// clients (1 000 000). Larger bodies get 413; larger WebSocket messages close the
     /// connection with 1009.
@@ -68,6 +73,7 @@ impl Default for Config {
             ping_timeout: session.ping_timeout,
             upgrade_timeout: session.upgrade_timeout,
             close_timeout: session.close_timeout,
+            shutdown_timeout: session.shutdown_timeout,
             max_payload: session.max_payload,
             max_buffered: session.max_buffered,
             body_read_timeout: Duration::from_secs(30),
@@ -104,6 +110,7 @@ impl Config {
             ping_timeout: self.ping_timeout,
             upgrade_timeout: self.upgrade_timeout,
             close_timeout: self.close_timeout,
+            shutdown_timeout: self.shutdown_timeout,
             max_payload: self.max_payload,
             max_buffered: self.max_buffered,
             allow_upgrades: self.allow_upgrades,

@@ -41,9 +41,11 @@
 //! # }
 //! ```
 
+mod accept;
 mod body;
 mod clock;
 pub mod config;
+mod connections;
 mod driver;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;

@@ -24,9 +24,11 @@ use http_body_util::Full;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, Notify};
 
+use crate::accept::Acceptor;
 use crate::body::{read_body, BodyRead};
 use crate::clock::now;
 use crate::config::Config;
+use crate::connections::Connections;
 use crate::driver::{self, Responders, WsConn};
 use crate::held::{HoldWrites, HoldingStream};
 use crate::http_util;
@@ -189,6 +191,7 @@ impl Builder {
                 sessions: Mutex::new(HashMap::new()),
                 closing: AtomicBool::new(false),
                 emptied: Notify::new(),
+                connections: Connections::default(),
             }),
         }
     }
@@ -215,6 +218,8 @@ pub(crate) struct Inner<H: Handler> {
     sessions: Mutex<HashMap<ByteString, Arc<Socket>>>,
     closing: AtomicBool,
     emptied: Notify,
+    /// The HTTP connections served by [`EngineIo::serve_http`].
+    connections: Connections,
 }
 
 impl<H: Handler> Inner<H> {
@@ -292,20 +297,16 @@ impl<H: Handler> EngineIo<H> {
 
     /// Serves connections from `listener` until [`close`](Self::close) is called. Requests
     /// outside the server's path get 404.
+    ///
+    /// While the process is out of file descriptors, new connections are accepted and closed
+    /// at once (with a `warn` log line), so their clients fail fast instead of hanging; serving
+    /// resumes by itself once descriptors are free.
     pub async fn serve(self, listener: TcpListener) -> std::io::Result<()> {
+        let mut acceptor = Acceptor::new(listener);
         loop {
-            let accepted = tokio::select! {
-                accepted = listener.accept() => accepted,
+            let (stream, remote) = tokio::select! {
+                accepted = acceptor.accept() => accepted,
                 () = self.closed() => return Ok(()),
-            };
-            let (stream, remote) = match accepted {
-                Ok(conn) => conn,
-                // Out of file descriptors and the like: keep serving the others.
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
             };
             let _ = stream.set_nodelay(true);
             let stream = HoldingStream::new(stream);
@@ -338,12 +339,23 @@ impl<H: Handler> EngineIo<H> {
                 }
             }
         });
+        let _live = self.inner.connections.live();
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(hyper_util::rt::TokioTimer::new())
             .header_read_timeout(self.inner.config.header_read_timeout)
             .serve_connection(hyper_util::rt::TokioIo::new(io), service)
             .with_upgrades();
-        if let Err(e) = conn.await {
+        let mut conn = std::pin::pin!(conn);
+        let ended = tokio::select! {
+            ended = conn.as_mut() => ended,
+            // The server is closing: the response being written goes out, then the
+            // connection closes.
+            () = self.inner.connections.draining() => {
+                conn.as_mut().graceful_shutdown();
+                conn.await
+            }
+        };
+        if let Err(e) = ended {
             tracing::trace!(error = %e, "connection ended with an error");
         }
     }
@@ -720,10 +732,13 @@ impl<H: Handler> EngineIo<H> {
         }
     }
 
-    /// Closes every session (`forced close`: pending polls are answered with `close`, WebSockets
-    /// get a close frame after their queued frames), waits until all are gone, and makes
-    /// [`listen`](Self::listen) and [`serve`](Self::serve) return. New handshakes are refused
-    /// meanwhile.
+    /// Closes every session (`forced close`: WebSockets get a close frame after their queued
+    /// frames, pending polls are answered with `close`, and a polling client without one gets
+    /// it on its next poll if that comes within `shutdown_timeout`), waits until all are gone,
+    /// and makes [`listen`](Self::listen) and [`serve`](Self::serve) return. New handshakes are
+    /// refused meanwhile. Then the HTTP connections the server serves itself finish the
+    /// responses they are writing (for at most `shutdown_timeout` more) and close, so that a
+    /// program may exit as soon as this returns.
     pub async fn close(&self) {
         self.inner.closing.store(true, Ordering::Release);
         self.inner.emptied.notify_waiters();
@@ -731,6 +746,7 @@ impl<H: Handler> EngineIo<H> {
             let emptied = self.inner.emptied.notified();
             let sockets: Vec<Arc<Socket>> = self.inner.sessions().values().cloned().collect();
             if sockets.is_empty() {
+                self.inner.connections.drain(self.inner.config.shutdown_timeout).await;
                 return;
             }
             for socket in sockets {

@@ -691,10 +691,17 @@ impl WsClient {
     /// Opens a session with the query string `query` (which must select the WebSocket
     /// transport) and reads its open packet.
     pub(crate) async fn open_with(addr: SocketAddr, query: &str) -> Self {
-        let (stream, buf) = match ws_upgrade(addr, &format!("/socket.io/?{query}")).await {
+        Self::open_at(addr, &format!("/socket.io/?{query}")).await
+    }
+
+    /// Opens a session with a WebSocket upgrade of `target` (path and query) and reads its
+    /// open packet.
+    pub(crate) async fn open_at(addr: SocketAddr, target: &str) -> Self {
+        let (stream, buf) = match ws_upgrade(addr, target).await {
             Ok(upgraded) => upgraded,
-            Err(response) => panic!("the upgrade ?{query} was refused: {response:?}"),
+            Err(response) => panic!("the upgrade {target} was refused: {response:?}"),
         };
+        let query = target.split_once('?').map_or("", |(_, query)| query);
         let eio = if query.contains("EIO=3") { 3 } else { 4 };
         let mut client = WsClient {
             stream,
