@@ -7,14 +7,22 @@
 //! * `compare`: every peer and every scenario, each peer a fresh process pinned to one core and
 //!   the load generator pinned to the other, repeated and interleaved; writes a Markdown table;
 //! * `idle_memory`: memory per idle Engine.IO WebSocket client;
+//! * `scale`: as many concurrent Socket.IO clients as one server process holds, spread over
+//!   several source addresses and load-generator processes: connect time, memory, a broadcast to
+//!   all, idle heartbeats, and what the server gives back when they leave;
+//! * `churn`: a soak of clients arriving and leaving over every transport, half of them by TCP
+//!   reset at a random point (the load lives in [`churn`], so a test runs it too), then checks
+//!   that the server's sessions, descriptors and memory come back;
 //! * `peer_socketioxide`, `peer_tungstenite`: the Rust peers the comparison runs.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
+pub mod churn;
 pub mod peers;
 
 /// The resident set size of process `pid`, in bytes (`VmRSS` of `/proc/PID/status`).
@@ -57,6 +65,23 @@ pub async fn wait_for_listener(addr: &str, limit: Duration) -> std::io::Result<(
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
     }
+}
+
+/// A TCP connection to `addr` from `source`, an address of this machine, on a port the kernel
+/// picks: each loopback source address (127.0.0.2, 127.0.0.3, ...) has its own range of about
+/// 28 000 ephemeral ports.
+pub async fn connect_from(addr: SocketAddr, source: IpAddr) -> std::io::Result<TcpStream> {
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    socket.bind(SocketAddr::new(source, 0))?;
+    socket.connect(addr).await
+}
+
+/// The HTTP/1.1 request that asks `host` for a WebSocket at `target`.
+pub fn upgrade_request(host: &str, target: &str) -> String {
+    format!(
+        "GET {target} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
 }
 
 /// `--port N` from the command line (3000 without it).
@@ -149,13 +174,19 @@ pub struct Ws {
 impl Ws {
     /// Opens a WebSocket on `addr` at `target` (path and query).
     pub async fn open(addr: &str, target: &str, proto: Proto) -> std::io::Result<Self> {
-        let mut stream = TcpStream::connect(addr).await?;
+        Self::open_on(TcpStream::connect(addr).await?, addr, target, proto).await
+    }
+
+    /// Opens a WebSocket at `target` over `stream`, a connection to `host` (see
+    /// [`connect_from`]).
+    pub async fn open_on(
+        mut stream: TcpStream,
+        host: &str,
+        target: &str,
+        proto: Proto,
+    ) -> std::io::Result<Self> {
         stream.set_nodelay(true)?;
-        let request = format!(
-            "GET {target} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        );
-        stream.write_all(request.as_bytes()).await?;
+        stream.write_all(upgrade_request(host, target).as_bytes()).await?;
         let mut rbuf = BytesMut::with_capacity(1024);
         let end = loop {
             if let Some(i) = rbuf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -175,10 +206,16 @@ impl Ws {
     /// Opens a Socket.IO session joined to `/` (Engine.IO open packet, `40`, `40{"sid"}`), or a
     /// plain WebSocket for [`Proto::Raw`].
     pub async fn connect(addr: &str, proto: Proto) -> std::io::Result<Self> {
+        Self::connect_on(TcpStream::connect(addr).await?, addr, proto).await
+    }
+
+    /// [`connect`](Self::connect) over `stream`, a connection to `host` (see [`connect_from`]).
+    pub async fn connect_on(stream: TcpStream, host: &str, proto: Proto) -> std::io::Result<Self> {
         match proto {
-            Proto::Raw => Self::open(addr, "/", proto).await,
+            Proto::Raw => Self::open_on(stream, host, "/", proto).await,
             Proto::SocketIo => {
-                let mut ws = Self::open(addr, "/socket.io/?EIO=4&transport=websocket", proto).await?;
+                let mut ws =
+                    Self::open_on(stream, host, "/socket.io/?EIO=4&transport=websocket", proto).await?;
                 match ws.recv().await? {
                     Msg::Text(t) if t.first() == Some(&b'0') => {}
                     other => return Err(protocol(format!("expected the open packet, got {other:?}"))),
@@ -231,6 +268,21 @@ impl Ws {
         self.stream.write_all(&self.wbuf).await?;
         self.wbuf.clear();
         Ok(())
+    }
+
+    /// Sends a close frame (1000) and reads until the server ends the connection, for at most
+    /// `limit`; whether it ended in time.
+    pub async fn close(mut self, limit: Duration) -> bool {
+        self.queue(0x8, &1000u16.to_be_bytes());
+        if self.flush().await.is_err() {
+            return false;
+        }
+        tokio::time::timeout(limit, async { while self.recv().await.is_ok() {} }).await.is_ok()
+    }
+
+    /// Ends the connection with a TCP reset (`SO_LINGER` 0), as a client that vanishes does.
+    pub fn reset(self) {
+        let _ = self.stream.set_zero_linger();
     }
 
     /// Writes `bytes` as they are: hand-made frames, valid or not.
@@ -319,6 +371,13 @@ impl Http {
         target: &str,
         body: Option<&[u8]>,
     ) -> std::io::Result<(u16, Bytes)> {
+        self.send(method, target, body).await?;
+        self.response().await
+    }
+
+    /// Writes a request without reading its answer (a long-poll left pending);
+    /// [`response`](Self::response) reads it.
+    pub async fn send(&mut self, method: &str, target: &str, body: Option<&[u8]>) -> std::io::Result<()> {
         let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {}\r\nAccept: */*\r\n", self.host);
         if let Some(body) = body {
             head.push_str(&format!(
@@ -329,7 +388,11 @@ impl Http {
         head.push_str("\r\n");
         let mut bytes = head.into_bytes();
         bytes.extend_from_slice(body.unwrap_or_default());
-        self.stream.write_all(&bytes).await?;
+        self.stream.write_all(&bytes).await
+    }
+
+    /// Reads the answer to the oldest request not yet answered: its status and body.
+    pub async fn response(&mut self) -> std::io::Result<(u16, Bytes)> {
         let end = loop {
             if let Some(i) = self.rbuf.windows(4).position(|w| w == b"\r\n\r\n") {
                 break i + 4;
@@ -362,6 +425,11 @@ impl Http {
         Ok((status, body))
     }
 
+    /// Ends the connection with a TCP reset (`SO_LINGER` 0), as a client that vanishes does.
+    pub fn reset(self) {
+        let _ = self.stream.set_zero_linger();
+    }
+
     async fn read_chunked(&mut self) -> std::io::Result<Bytes> {
         let mut out = BytesMut::new();
         loop {
@@ -388,6 +456,91 @@ impl Http {
                 return Ok(out.freeze());
             }
         }
+    }
+}
+
+/// The Engine.IO handshake request of a long-polling session.
+pub const POLLING_HANDSHAKE: &str = "/socket.io/?EIO=4&transport=polling";
+
+/// One long-polling Socket.IO session: a keep-alive connection for GETs and one for POSTs.
+pub struct Polling {
+    get: Http,
+    post: Http,
+    sid: String,
+    target: String,
+}
+
+impl Polling {
+    /// Opens a session joined to `/` (handshake, `40`, `40{"sid"}`).
+    pub async fn open(addr: &str) -> std::io::Result<Self> {
+        let mut session = Self::handshake(addr).await?;
+        session.send(b"40").await?;
+        session.until(b"40{").await?;
+        Ok(session)
+    }
+
+    /// Opens an Engine.IO session (the handshake GET), not yet joined to any namespace.
+    pub async fn handshake(addr: &str) -> std::io::Result<Self> {
+        let mut get = Http::connect(addr).await?;
+        let post = Http::connect(addr).await?;
+        let (status, body) = get.request("GET", POLLING_HANDSHAKE, None).await?;
+        let sid = std::str::from_utf8(&body)
+            .ok()
+            .filter(|_| status == 200)
+            .and_then(|b| b.strip_prefix('0'))
+            .and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok())
+            .and_then(|v| v["sid"].as_str().map(str::to_owned))
+            .ok_or_else(|| invalid(&format!("bad polling handshake: {status} {body:?}")))?;
+        let target = format!("{POLLING_HANDSHAKE}&sid={sid}");
+        Ok(Polling { get, post, sid, target })
+    }
+
+    /// The Engine.IO session id.
+    pub fn sid(&self) -> &str {
+        &self.sid
+    }
+
+    /// POSTs `body` (one packet, or several separated by `\x1e`).
+    pub async fn send(&mut self, body: &[u8]) -> std::io::Result<()> {
+        match self.post.request("POST", &self.target, Some(body)).await? {
+            (200, _) => Ok(()),
+            (status, body) => Err(invalid(&format!("POST: {status} {body:?}"))),
+        }
+    }
+
+    /// Sends a long-polling GET and leaves it pending; [`poll_answer`](Self::poll_answer)
+    /// reads its answer.
+    pub async fn poll(&mut self) -> std::io::Result<()> {
+        self.get.send("GET", &self.target, None).await
+    }
+
+    /// The packets that answer the pending GET; pings among them are answered.
+    pub async fn poll_answer(&mut self) -> std::io::Result<Vec<Bytes>> {
+        let (status, body) = self.get.response().await?;
+        if status != 200 {
+            return Err(invalid(&format!("GET: {status} {body:?}")));
+        }
+        let packets: Vec<Bytes> = body.split(|&b| b == 0x1e).map(|p| body.slice_ref(p)).collect();
+        if packets.iter().any(|p| &p[..] == b"2") {
+            self.send(b"3").await?;
+        }
+        Ok(packets)
+    }
+
+    /// Polls until a packet starting with `prefix` arrives, answering pings.
+    pub async fn until(&mut self, prefix: &[u8]) -> std::io::Result<()> {
+        loop {
+            self.poll().await?;
+            if self.poll_answer().await?.iter().any(|p| p.starts_with(prefix)) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Ends both connections with a TCP reset, as a client that vanishes does.
+    pub fn reset(self) {
+        self.get.reset();
+        self.post.reset();
     }
 }
 

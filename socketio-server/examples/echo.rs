@@ -3,7 +3,9 @@
 //!
 //! * `echo`: acknowledged with the same arguments (JSON or binary), passed back unparsed;
 //! * `bcast`: its arguments are sent to every socket of `/` as `bcast`;
-//! * `count`: acknowledged with the number of sockets connected to `/` on this node.
+//! * `count`: acknowledged with the number of sockets connected to `/` on this node;
+//! * `stats`: acknowledged with `{"clients": <open Engine.IO sessions>, "sockets": <sockets of
+//!   "/">}`, what the churn soak (`bench`'s `churn`) checks is reclaimed.
 //!
 //! SIGINT or SIGTERM closes it gracefully: every client is told (`server shutting down`).
 //!
@@ -33,6 +35,7 @@ async fn main() -> std::io::Result<()> {
     let broadcaster = io.clone();
     io.on_connection(move |socket| {
         let io = broadcaster.clone();
+        let server = broadcaster.clone();
         async move {
             // The arguments go back as they came, never parsed.
             socket.on("echo", |_, event| async move {
@@ -50,6 +53,13 @@ async fn main() -> std::io::Result<()> {
             });
             socket.on("count", |socket, event| async move {
                 let _ = event.reply(&socket.namespace().sockets().len());
+            });
+            socket.on("stats", move |socket, event| {
+                let clients = server.engine().clients_count();
+                async move {
+                    let sockets = socket.namespace().sockets().len();
+                    let _ = event.reply(&serde_json::json!({ "clients": clients, "sockets": sockets }));
+                }
             });
         }
     });

@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bench::{Http, Msg, Proto, Samples, Ws};
+use bench::{Msg, Polling, Proto, Samples, Ws};
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 use tokio::time::timeout;
@@ -415,61 +415,6 @@ async fn idle(a: &Args) -> std::io::Result<Value> {
         "rss_after": after,
         "rss_per_client": after.saturating_sub(before) as f64 / a.clients as f64,
     }))
-}
-
-/// One long-polling Socket.IO session: a connection for GETs and one for POSTs.
-struct Polling {
-    get: Http,
-    post: Http,
-    target: String,
-}
-
-impl Polling {
-    async fn open(addr: &str) -> std::io::Result<Self> {
-        let mut get = Http::connect(addr).await?;
-        let post = Http::connect(addr).await?;
-        let (status, body) = get.request("GET", "/socket.io/?EIO=4&transport=polling", None).await?;
-        let sid = std::str::from_utf8(&body)
-            .ok()
-            .filter(|_| status == 200)
-            .and_then(|b| b.strip_prefix('0'))
-            .and_then(|j| serde_json::from_str::<Value>(j).ok())
-            .and_then(|v| v["sid"].as_str().map(str::to_owned))
-            .ok_or_else(|| bench::invalid(&format!("bad polling handshake: {status} {body:?}")))?;
-        let mut session =
-            Polling { get, post, target: format!("/socket.io/?EIO=4&transport=polling&sid={sid}") };
-        session.send(b"40").await?;
-        session.until(b"40{").await?;
-        Ok(session)
-    }
-
-    async fn send(&mut self, body: &[u8]) -> std::io::Result<()> {
-        match self.post.request("POST", &self.target, Some(body)).await? {
-            (200, _) => Ok(()),
-            (status, body) => Err(bench::invalid(&format!("POST: {status} {body:?}"))),
-        }
-    }
-
-    /// Polls until a packet starting with `prefix` arrives, answering pings.
-    async fn until(&mut self, prefix: &[u8]) -> std::io::Result<()> {
-        loop {
-            let (status, body) = self.get.request("GET", &self.target, None).await?;
-            if status != 200 {
-                return Err(bench::invalid(&format!("GET: {status} {body:?}")));
-            }
-            let mut found = false;
-            for packet in body.split(|&b| b == 0x1e) {
-                if packet == b"2" {
-                    self.send(b"3").await?;
-                } else if packet.starts_with(prefix) {
-                    found = true;
-                }
-            }
-            if found {
-                return Ok(());
-            }
-        }
-    }
 }
 
 async fn polling(a: &Args) -> std::io::Result<Value> {
