@@ -579,7 +579,10 @@ impl<H: Handler> EngineIo<H> {
             let config = &self.inner.config;
             match read_body(body, config.max_payload, config.body_read_timeout).await {
                 BodyRead::Complete(body) => socket.push_pair(request, Input::Body { id, body }),
-                BodyRead::TooLarge => socket.push_pair(request, Input::BodyTooLarge(id)),
+                BodyRead::TooLarge => {
+                    tracing::debug!(sid = %socket.id(), max_payload = config.max_payload, "POST body over max_payload: 413");
+                    socket.push_pair(request, Input::BodyTooLarge(id))
+                }
                 // The client went away mid-body, or was too slow: the session closes as it
                 // would for any vanished request.
                 BodyRead::Gone => {
