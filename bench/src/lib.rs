@@ -13,7 +13,9 @@
 //! * `churn`: a soak of clients arriving and leaving over every transport, half of them by TCP
 //!   reset at a random point (the load lives in [`churn`], so a test runs it too), then checks
 //!   that the server's sessions, descriptors and memory come back;
-//! * `peer_socketioxide`, `peer_tungstenite`: the Rust peers the comparison runs.
+//! * `peer_socketioxide`, `peer_tungstenite`: the Rust peers the comparison runs;
+//! * `attack`: hostile-client probes against a server, with its memory, descriptors and a
+//!   healthy client watched (the probes live in [`attack`], so tests run them too).
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -22,6 +24,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
+pub mod attack;
 pub mod churn;
 pub mod peers;
 
