@@ -31,6 +31,7 @@ struct Options {
     pid: u32,
     peers: Vec<String>,
     probes: Vec<Probe>,
+    quick: bool,
     scale: Scale,
     out: PathBuf,
 }
@@ -41,6 +42,7 @@ fn parse_args() -> Result<Options, String> {
         pid: 0,
         peers: vec!["ours".into(), "node".into()],
         probes: Probe::ALL.to_vec(),
+        quick: false,
         scale: Scale::full(),
         out: PathBuf::from("target/attack-report.md"),
     };
@@ -58,7 +60,10 @@ fn parse_args() -> Result<Options, String> {
                     .map(|name| Probe::named(name).ok_or_else(|| format!("unknown probe {name}")))
                     .collect::<Result<_, _>>()?
             }
-            "--quick" => o.scale = Scale::quick(),
+            "--quick" => {
+                o.quick = true;
+                o.scale = Scale::quick();
+            }
             "--slow-seconds" => {
                 slow =
                     Some(value()?.parse::<u64>().map_err(|_| "--slow-seconds takes a number")?.clamp(1, 600))
