@@ -75,7 +75,8 @@ pub fn prepare(peers: &[&Peer]) -> Result<(), String> {
 pub struct Launch {
     /// Soft and hard limit of open file descriptors (`prlimit --nofile`); inherited without it.
     pub nofile: Option<u64>,
-    /// File that receives the server's standard error (discarded without it); `RUST_LOG` is
+    /// File that receives the server's standard error, and its standard output with it (both
+    /// discarded without it; our server's `tracing` lines go to standard output). `RUST_LOG` is
     /// set to `warn` so that our server's warnings land there.
     pub stderr: Option<PathBuf>,
 }
@@ -97,15 +98,15 @@ impl PeerProcess {
             }
             None => Command::new("taskset"),
         };
-        cmd.args(["-c", "0"]).args(&command).stdin(Stdio::null()).stdout(Stdio::null());
+        cmd.args(["-c", "0"]).args(&command).stdin(Stdio::null());
         match &launch.stderr {
             Some(path) => {
-                let file = std::fs::File::create(path)
-                    .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-                cmd.stderr(file).env("RUST_LOG", "warn");
+                let cannot = |e: std::io::Error| format!("cannot create {}: {e}", path.display());
+                let file = std::fs::File::create(path).map_err(cannot)?;
+                cmd.stdout(file.try_clone().map_err(cannot)?).stderr(file).env("RUST_LOG", "warn");
             }
             None => {
-                cmd.stderr(Stdio::null());
+                cmd.stdout(Stdio::null()).stderr(Stdio::null());
             }
         }
         let child = cmd.spawn().map_err(|e| format!("cannot start {}: {e}", command.join(" ")))?;

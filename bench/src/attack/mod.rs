@@ -33,8 +33,8 @@ pub struct Target {
     pub pid: u32,
     /// The descriptor limit it was started with ([`Probe::FdExhaustion`] runs only with one).
     pub fd_limit: Option<u64>,
-    /// The file its standard error goes to, if known: [`Probe::FdExhaustion`] reports the
-    /// warnings it holds.
+    /// The file its output goes to, if known: [`Probe::FdExhaustion`] reports the warnings it
+    /// holds.
     pub log: Option<PathBuf>,
 }
 

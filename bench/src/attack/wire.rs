@@ -182,6 +182,18 @@ impl Reader {
         }
     }
 
+    /// What the server sends next, before `deadline`: the bytes (none when the connection
+    /// ended), or `None` when nothing came.
+    pub(super) async fn next_bytes(&mut self, deadline: Instant) -> Option<Vec<u8>> {
+        // A read error counts as the end of the connection, as a read of nothing does.
+        if self.buf.is_empty()
+            && tokio::time::timeout_at(deadline, self.half.read_buf(&mut self.buf)).await.is_err()
+        {
+            return None;
+        }
+        Some(self.buf.split().to_vec())
+    }
+
     /// Whether the server ends the connection within `limit` (what it sends is dropped).
     pub(super) async fn closes_within(&mut self, limit: Duration) -> bool {
         let deadline = Instant::now() + limit;

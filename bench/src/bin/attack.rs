@@ -9,7 +9,7 @@
 //! Against `--url`, every probe runs against the one running server (`--pid` is its process);
 //! `fd-exhaustion` needs a server started with a descriptor limit and is skipped. Side by side,
 //! the tool builds and installs the peers as `compare` does, and every probe starts each peer as
-//! a fresh process pinned to core 0, its standard error in `target/attack/PEER-PROBE.log`
+//! a fresh process pinned to core 0, its output in `target/attack/PEER-PROBE.log`
 //! (`RUST_LOG=warn`); `fd-exhaustion` starts it under `prlimit --nofile=256:256`. A peer that
 //! crashed is reported as such and started afresh for the next probe.
 //!
@@ -173,15 +173,17 @@ fn side_by_side(
     results
 }
 
-/// How the peer process is after a probe: alive or how it exited, and what it logged.
+/// How the peer process is after a probe: alive or how it exited, and the warnings it logged.
 fn server_state(process: &mut PeerProcess, log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let last = lines.last().map(|l| l.chars().take(160).collect::<String>()).unwrap_or_default();
+    let warnings = lines.iter().filter(|l| l.contains("WARN") || l.contains("ERROR")).count();
+    let last =
+        |lines: &[&str]| lines.last().map(|l| l.chars().take(160).collect::<String>()).unwrap_or_default();
     match process.exited() {
-        Some(status) => format!("CRASHED ({status}); last stderr line: `{last}`"),
-        None if lines.is_empty() => "alive".into(),
-        None => format!("alive; {} stderr lines, last: `{last}`", lines.len()),
+        Some(status) => format!("CRASHED ({status}); last output line: `{}`", last(&lines)),
+        None if warnings == 0 => "alive".into(),
+        None => format!("alive; {warnings} warning lines in its output"),
     }
 }
 
