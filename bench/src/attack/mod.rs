@@ -219,7 +219,7 @@ pub struct Scale {
 
 impl Scale {
     /// The sizes that show each effect in full: slowloris held long enough for a 60 s header
-    /// deadline checked every 30 s, slow bodies for a 30 s body deadline (about 6 minutes for
+    /// deadline checked every 30 s, slow bodies for a 30 s body deadline (under 3 minutes for
     /// every probe against one server).
     pub fn full() -> Scale {
         Scale {

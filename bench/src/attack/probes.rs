@@ -600,7 +600,7 @@ fn log_summary(path: &std::path::Path) -> String {
         Some(first) => format!(
             "; warning lines in the server's output: {}, the first: `{}`",
             warnings.len(),
-            first.chars().take(160).collect::<String>()
+            first.replace('`', "'").chars().take(160).collect::<String>()
         ),
     }
 }

@@ -183,7 +183,7 @@ fn server_state(process: &mut PeerProcess, log: &Path) -> String {
     match process.exited() {
         Some(status) => format!("CRASHED ({status}); last output line: `{}`", last(&lines)),
         None if warnings == 0 => "alive".into(),
-        None => format!("alive; {warnings} warning lines in its output"),
+        None => format!("alive; warning lines in its output: {warnings}"),
     }
 }
 
