@@ -43,6 +43,11 @@ pub struct Config {
     /// `serve_connection`; 30 s). A slower client's connection is closed. Behind
     /// [`EngineIoLayer`](crate::EngineIoLayer) the application's HTTP server decides.
     pub header_read_timeout: Duration,
+    /// How many connections may wait to be accepted on a listener that
+    /// [`EngineIo::listen`](crate::EngineIo::listen) opens (1 024; the kernel caps it, at
+    /// `net.core.somaxconn` on Linux). A burst of connects larger than the backlog sees some
+    /// of them retried by the clients' TCP stacks, a second later.
+    pub listen_backlog: u32,
     /// The most frames one WebSocket message may be split into (1 024).
     pub max_ws_fragments: usize,
     /// The enabled transports (polling and WebSocket).
@@ -78,6 +83,7 @@ impl Default for Config {
             max_buffered: session.max_buffered,
             body_read_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(30),
+            listen_backlog: 1024,
             max_ws_fragments: 1024,
             transports: Transports::default(),
             allow_upgrades: true,

@@ -289,9 +289,10 @@ impl<H: Handler> EngineIo<H> {
             || (self.inner.config.add_trailing_slash && path == self.inner.path.trim_end_matches('/'))
     }
 
-    /// Serves on `addr` until [`close`](Self::close) is called.
+    /// Serves on `addr` until [`close`](Self::close) is called. The listen backlog (how many
+    /// connections may wait to be accepted) is `listen_backlog`.
     pub async fn listen(self, addr: impl tokio::net::ToSocketAddrs) -> std::io::Result<()> {
-        let listener = TcpListener::bind(addr).await?;
+        let listener = bind(addr, self.inner.config.listen_backlog).await?;
         self.serve(listener).await
     }
 
@@ -769,6 +770,24 @@ impl<H: Handler> EngineIo<H> {
             notified.await;
         }
     }
+}
+
+/// A listener on the first of `addr`'s addresses that can be bound, with `backlog`.
+async fn bind(addr: impl tokio::net::ToSocketAddrs, backlog: u32) -> std::io::Result<TcpListener> {
+    let mut last_error = None;
+    for addr in tokio::net::lookup_host(addr).await? {
+        let socket =
+            if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+        #[cfg(unix)]
+        socket.set_reuseaddr(true)?;
+        match socket.bind(addr).and_then(|()| socket.listen(backlog)) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last_error = Some(e),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "the address resolved to nothing")
+    }))
 }
 
 /// Tells the session that a request's connection went away, unless disarmed.
