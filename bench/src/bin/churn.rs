@@ -12,7 +12,7 @@
 //! ```
 //!
 //! `--peer` builds and starts a peer of `compare` (`ours`, `socketioxide`, `node`) pinned to
-//! core 0, its standard error in `target/churn-PEER.log`; `--addr` and `--pid` measure a
+//! core 0, its output in `target/churn-PEER.log`; `--addr` and `--pid` measure a
 //! running server instead. Other flags: `--concurrency` (200 sessions at a time),
 //! `--reclaim-seconds` (45: the server's ping interval plus ping timeout, after which an
 //! abandoned session must be gone), `--seed`.

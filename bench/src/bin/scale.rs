@@ -10,8 +10,9 @@
 //!
 //! 1. `--clients N` WebSocket clients connect (Engine.IO open, Socket.IO `CONNECT` to `/`),
 //!    `--concurrency` (100) at a time per load-generator process, from the source addresses
-//!    127.0.0.2, 127.0.0.3, ... (`--per-source` (20 000) clients each: a source address has
-//!    about 28 000 ephemeral ports). One process holds at most `--per-worker` clients (its
+//!    127.0.0.2, 127.0.0.3, ... (`--per-source` (10 000) clients each: a source address has
+//!    about 28 000 ephemeral ports, and Linux's `bind` to port 0 searches half of them first,
+//!    slowly once that half is mostly taken). One process holds at most `--per-worker` clients (its
 //!    file-descriptor hard limit less 100, at most 25 000): the tool starts itself again as
 //!    that many worker processes as it needs, driven by lines on their standard input and
 //!    answering JSON lines on their standard output. A connect that takes more than
@@ -32,7 +33,7 @@
 //!
 //! `--peers a,b` builds and starts each peer of `compare` in turn (pinned to core 0, the
 //! load generators to core 1, its file-descriptor limits raised to this process's hard limit
-//! with `prlimit`, its standard error in `target/scale-PEER.log`) and ends with a Markdown
+//! with `prlimit`, its output in `target/scale-PEER.log`) and ends with a Markdown
 //! table; `--addr` and `--pid` measure a running server instead. Each run prints one JSON line
 //! on standard output; progress and a summary go to standard error.
 
@@ -95,7 +96,7 @@ fn parse_args(args: Vec<String>) -> Result<Args, String> {
         port: 3700,
         heartbeat: Duration::from_secs(120),
         per_worker: hard.saturating_sub(FD_RESERVE).clamp(1, PER_WORKER),
-        per_source: 20_000,
+        per_source: 10_000,
         concurrency: 100,
         connect_timeout: Duration::from_secs(10),
         max_failures: 1_000,
@@ -215,7 +216,7 @@ async fn coordinate(args: Vec<String>) -> Result<(), String> {
 /// A server this tool started.
 struct Started<'a> {
     process: &'a mut PeerProcess,
-    /// Where its standard error goes.
+    /// Where its output goes.
     log: &'a Path,
 }
 
@@ -373,22 +374,35 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / 1_048_576.0
 }
 
-/// What a started server wrote on its standard error: how many lines, and the first five
-/// distinct ones (timestamps cut off).
+/// What a started server wrote (standard output and error): how many lines, and the first five
+/// distinct ones (colours and timestamps cut off).
 fn server_log(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let mut distinct: Vec<String> = Vec::new();
     for line in text.lines() {
+        let plain = without_colours(line);
         // tracing's lines start with an RFC 3339 timestamp.
-        let line = match line.split_once(' ') {
+        let line = match plain.split_once(' ') {
             Some((stamp, rest)) if stamp.len() > 20 && stamp.as_bytes()[4] == b'-' => rest.trim(),
-            _ => line.trim(),
+            _ => plain.trim(),
         };
         if distinct.len() < 5 && !distinct.iter().any(|d| d == line) {
             distinct.push(line.to_owned());
         }
     }
     json!({ "path": path.display().to_string(), "lines": text.lines().count(), "distinct": distinct })
+}
+
+/// `line` without its ANSI colour sequences (`ESC [ ... m`).
+fn without_colours(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(start) = rest.find('\u{1b}') {
+        out.push_str(&rest[..start]);
+        rest = rest[start..].find('m').map_or("", |end| &rest[start + end + 1..]);
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The client that sends the broadcast, kept alive (answering pings) in its own task.
@@ -837,7 +851,7 @@ fn table(a: &Args, results: &[Value]) -> String {
     let rows: &[(&str, &str, f64)] = &[
         ("clients connected", "connected", 1.0),
         ("connect failures", "connect_failed", 1.0),
-        ("time to connect all (s)", "connect_seconds", 1.0),
+        ("time to connect (s, to the last success)", "connect_seconds", 1.0),
         ("connects/s", "connects_per_s", 1.0),
         ("server RSS before (MiB)", "rss_before", 1.0 / 1_048_576.0),
         ("server RSS with the clients, idle 2 s (MiB)", "rss_idle", 1.0 / 1_048_576.0),
@@ -881,4 +895,14 @@ fn table(a: &Args, results: &[Value]) -> String {
     }
     out.push('\n');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn log_lines_lose_their_colours() {
+        let line = "\u{1b}[2m2026-12-06T22:44:46Z\u{1b}[0m \u{1b}[33m WARN\u{1b}[0m out of file descriptors";
+        assert_eq!(super::without_colours(line), "2026-12-06T22:44:46Z  WARN out of file descriptors");
+        assert_eq!(super::without_colours("plain"), "plain");
+    }
 }
