@@ -33,9 +33,9 @@
 //!
 //! `--peers a,b` builds and starts each peer of `compare` in turn (pinned to core 0, the
 //! load generators to core 1, its file-descriptor limits raised to this process's hard limit
-//! with `prlimit`, its output in `target/scale-PEER.log`) and ends with a Markdown
-//! table; `--addr` and `--pid` measure a running server instead. Each run prints one JSON line
-//! on standard output; progress and a summary go to standard error.
+//! with `prlimit`, its output in `target/scale-PEER.log`); `--addr` and `--pid` measure a
+//! running server instead. Each run prints one JSON line on standard output, and a Markdown
+//! table of the figures ends the output; progress goes to standard error.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -179,8 +179,9 @@ async fn coordinate(args: Vec<String>) -> Result<(), String> {
     raise_fd_limit();
     let Some(names) = &a.peers else {
         let addr = a.addr.ok_or("no --addr")?;
-        let result = measure(&a, addr, a.pid, None).await?;
-        println!("{result}");
+        let mut result = measure(&a, addr, a.pid, None).await?;
+        result["peer"] = json!(addr.to_string());
+        println!("{result}\n\n{}", table(&a, &[result.clone()]));
         return Ok(());
     };
     bench::peers::enter_workspace_root()?;
