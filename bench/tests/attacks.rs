@@ -6,36 +6,19 @@
 use std::time::Duration;
 
 use bench::attack::{run, Probe, Report, Scale, Target};
-use socketio_server::{Config, SocketIo, Spread};
+use socketio_server::{Config, SocketIo};
 
-/// A server on 127.0.0.1 (any port) with the contract's `echo`, `bcast` and `count`, and
-/// short header and body deadlines so that the slow probes see them within seconds.
+// Its `main` and its feature-gated flags are not used here.
+#[allow(dead_code, unreachable_pub, unexpected_cfgs)]
+#[path = "../../socketio-server/examples/echo.rs"]
+mod echo;
+
+/// Our echo example's server on 127.0.0.1 (any port), with short header and body deadlines so
+/// that the slow probes see them within seconds.
 async fn serve(mut config: Config) -> (SocketIo, Target) {
     config.engine.header_read_timeout = Duration::from_secs(1);
     config.engine.body_read_timeout = Duration::from_secs(1);
-    let io = SocketIo::new(config);
-    let broadcaster = io.clone();
-    io.on_connection(move |socket| {
-        let io = broadcaster.clone();
-        async move {
-            socket.on("echo", |_, event| async move {
-                if let Some(args) = event.raw_args() {
-                    let _ = event.reply_raw(args);
-                }
-            });
-            socket.on("bcast", move |_, event| {
-                let io = io.clone();
-                async move {
-                    if let Ok(args) = event.values() {
-                        let _ = io.emit("bcast", &Spread(args));
-                    }
-                }
-            });
-            socket.on("count", |socket, event| async move {
-                let _ = event.reply(&socket.namespace().sockets().len());
-            });
-        }
-    });
+    let io = echo::server(config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("local address").to_string();
     let server = io.clone();

@@ -7,21 +7,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bench::churn::{Options, Progress};
-use socketio_server::{Config, SocketIo};
+use socketio_server::Config;
+
+// Its `main` and its feature-gated flags are not used here.
+#[allow(dead_code, unreachable_pub, unexpected_cfgs)]
+#[path = "../../socketio-server/examples/echo.rs"]
+mod echo;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abandoned_sessions_are_reclaimed() {
     let mut config = Config::default();
     config.engine.ping_interval = Duration::from_millis(300);
     config.engine.ping_timeout = Duration::from_millis(200);
-    let io = SocketIo::new(config);
-    io.on_connection(|socket| async move {
-        socket.on("echo", |_, event| async move {
-            if let Some(args) = event.raw_args() {
-                let _ = event.reply_raw(args);
-            }
-        });
-    });
+    let io = echo::server(config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("local address").to_string();
     let server = io.clone();

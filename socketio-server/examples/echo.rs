@@ -31,6 +31,21 @@ async fn main() -> std::io::Result<()> {
             other => eprintln!("unknown argument {other}"),
         }
     }
+    let io = server(config);
+    println!("listening on http://127.0.0.1:{port}");
+    tokio::select! {
+        served = io.listen(("127.0.0.1", port)) => served,
+        signal = shutdown_signal() => {
+            println!("{}: closing", signal?);
+            io.close().await;
+            Ok(())
+        }
+    }
+}
+
+/// A server built from `config` with the contract's handlers (the bench's tests serve it
+/// in-process).
+pub fn server(config: Config) -> SocketIo {
     let io = SocketIo::new(config);
     let broadcaster = io.clone();
     io.on_connection(move |socket| {
@@ -63,13 +78,5 @@ async fn main() -> std::io::Result<()> {
             });
         }
     });
-    println!("listening on http://127.0.0.1:{port}");
-    tokio::select! {
-        served = io.listen(("127.0.0.1", port)) => served,
-        signal = shutdown_signal() => {
-            println!("{}: closing", signal?);
-            io.close().await;
-            Ok(())
-        }
-    }
+    io
 }
