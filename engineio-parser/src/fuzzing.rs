@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use bytestring::ByteString;
 
-use crate::{decode_payload, encode_payload, Packet, PayloadFormat, ProtocolVersion};
+use crate::{decode_payload, encode_payload, ws, Packet, PayloadFormat, ProtocolVersion};
 
 /// Decodes `data` as a WebSocket frame (text when valid UTF-8, and always as binary) in both
 /// protocol versions and checks the re-encoding round trip.
@@ -55,6 +55,37 @@ pub fn payload(data: &[u8]) {
     }
 }
 
+/// Feeds `data` to WebSocket decoders (plain, and with permessage-deflate negotiated) in chunks
+/// whose sizes come from the first byte, with small limits. Nothing may panic, no message may
+/// exceed the size limit, and every text message is valid UTF-8 (the type guarantees it).
+pub fn ws_decoder(data: &[u8]) {
+    let Some((&chunk, data)) = data.split_first() else { return };
+    let chunk = usize::from(chunk % 64) + 1;
+    let limits = ws::Limits::DEFAULT.with_max_message_size(4096).with_max_fragments(8);
+    let deflate = ws::negotiate_deflate([&b"permessage-deflate"[..]]);
+    let decoders = [Some(ws::Decoder::new(limits)), deflate.map(|p| ws::Decoder::with_deflate(limits, p))];
+    for mut decoder in decoders.into_iter().flatten() {
+        let mut buf = bytes::BytesMut::new();
+        'feed: for piece in data.chunks(chunk) {
+            buf.extend_from_slice(piece);
+            loop {
+                match decoder.decode(&mut buf) {
+                    Ok(Some(message)) => {
+                        let len = match &message {
+                            ws::Message::Text(t) => t.len(),
+                            ws::Message::Binary(b) | ws::Message::Ping(b) | ws::Message::Pong(b) => b.len(),
+                            ws::Message::Close(_) => 0,
+                        };
+                        assert!(len <= 4096, "a message over the limit");
+                    }
+                    Ok(None) => break,
+                    Err(_) => break 'feed,
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
@@ -82,6 +113,11 @@ mod tests {
     #[test]
     fn engineio_packet_corpus_replays() {
         replay("engineio_packet", super::packet);
+    }
+
+    #[test]
+    fn ws_decoder_corpus_replays() {
+        replay("ws_decoder", super::ws_decoder);
     }
 
     #[test]

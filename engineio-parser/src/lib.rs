@@ -38,6 +38,7 @@ pub mod packet;
 pub mod payload;
 pub mod queue;
 pub mod session;
+pub mod ws;
 
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;

@@ -13,8 +13,9 @@
 //! 3. sleeps until the next input or
 //!    [`Session::poll_timeout`](engineio_parser::Session::poll_timeout).
 //!
-//! WebSocket framing is this crate's own ([`ws`]): an idle connection holds no read or write
-//! buffer, and a frame can be built once and sent to many connections.
+//! WebSocket framing is the sans-IO codec of [`engineio_parser::ws`], re-exported as [`ws`]: an
+//! idle connection holds no read or write buffer, and a frame can be built once and sent to many
+//! connections.
 //!
 //! # Example: an echo server
 //!
@@ -47,8 +48,6 @@ mod clock;
 pub mod config;
 mod connections;
 mod driver;
-#[cfg(any(test, feature = "fuzzing"))]
-pub mod fuzzing;
 mod held;
 mod http_util;
 pub mod io;
@@ -56,10 +55,12 @@ mod server;
 mod service;
 mod signal;
 mod socket;
-pub mod ws;
 
 pub use config::{Config, Cookie, Cors, CorsOrigin, HttpCompression};
 pub use server::{generate_id, BoxFuture, Builder, ConnectionError, EngineIo, Handler, ResponseBody};
 pub use service::{EngineIoLayer, EngineIoService};
 pub use signal::shutdown_signal;
 pub use socket::{Closed, Handshake, Socket};
+
+/// The WebSocket codec, re-exported from [`engineio_parser::ws`].
+pub use engineio_parser::ws;

@@ -224,7 +224,9 @@ pub(crate) struct Inner<H: Handler> {
 
 impl<H: Handler> Inner<H> {
     pub(crate) fn ws_limits(&self) -> ws::Limits {
-        ws::Limits { max_message_size: self.config.max_payload, max_fragments: self.config.max_ws_fragments }
+        ws::Limits::DEFAULT
+            .with_max_message_size(self.config.max_payload)
+            .with_max_fragments(self.config.max_ws_fragments)
     }
 
     fn sessions(&self) -> MutexGuard<'_, HashMap<ByteString, Arc<Socket>>> {

@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| engineio_server::fuzzing::ws_decoder(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| engineio_parser::fuzzing::ws_decoder(data));

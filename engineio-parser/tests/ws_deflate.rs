@@ -4,7 +4,7 @@
 
 use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
-use engineio_server::ws::{
+use engineio_parser::ws::{
     close_code, compress_frame, frame, negotiate_deflate, Decoder, DeflateConfig, DeflateParams, Limits,
     Message, OpCode, WsError,
 };

@@ -83,7 +83,7 @@ pub fn encode_frame_header(opcode: OpCode, fin: bool, payload_len: u64, buf: &mu
 /// payload [`Bytes`] without copying the payload.
 ///
 /// ```
-/// use engineio_server::ws::{FrameHeader, OpCode};
+/// use engineio_parser::ws::{FrameHeader, OpCode};
 /// let header = FrameHeader::new(OpCode::Text, true, 5);
 /// assert_eq!(header.as_bytes(), [0x81, 0x05]);
 /// ```
@@ -165,7 +165,7 @@ impl fmt::Debug for FrameHeader {
 /// and for [`OpCode::Text`] it must be UTF-8; this function does not check either.
 ///
 /// ```
-/// use engineio_server::ws::{frame, OpCode};
+/// use engineio_parser::ws::{frame, OpCode};
 /// assert_eq!(&frame(OpCode::Text, b"Hello")[..], b"\x81\x05Hello");
 /// ```
 pub fn frame(opcode: OpCode, payload: &[u8]) -> Bytes {
@@ -182,7 +182,7 @@ pub fn frame(opcode: OpCode, payload: &[u8]) -> Bytes {
 /// for a close frame without a body, use `frame(OpCode::Close, &[])`.
 ///
 /// ```
-/// use engineio_server::ws::{close_frame, close_code};
+/// use engineio_parser::ws::{close_frame, close_code};
 /// assert_eq!(&close_frame(close_code::NORMAL, "bye")[..], b"\x88\x05\x03\xe8bye");
 /// ```
 pub fn close_frame(code: u16, reason: &str) -> Bytes {
@@ -208,7 +208,7 @@ pub fn close_frame(code: u16, reason: &str) -> Bytes {
 ///
 /// ```
 /// use std::fmt::Write;
-/// use engineio_server::ws::{FrameBuilder, OpCode};
+/// use engineio_parser::ws::{FrameBuilder, OpCode};
 /// let mut builder = FrameBuilder::new(OpCode::Text);
 /// builder.extend_from_slice(b"4");
 /// write!(builder, "{}", 42).unwrap();

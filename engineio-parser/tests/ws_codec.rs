@@ -3,7 +3,7 @@
 
 use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
-use engineio_server::ws::{
+use engineio_parser::ws::{
     close_code, close_frame, frame, CloseFrame, Decoder, FrameBuilder, Limits, Message, OpCode, WsError,
 };
 use proptest::prelude::*;

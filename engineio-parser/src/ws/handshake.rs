@@ -14,7 +14,7 @@ pub const WEBSOCKET_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /// ```
 /// // The example of RFC 6455 §1.3.
 /// assert_eq!(
-///     engineio_server::ws::accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+///     engineio_parser::ws::accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
 ///     "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 /// );
 /// ```
@@ -83,7 +83,7 @@ impl HandshakeError {
 /// carries no extension and every frame's RSV bits must be 0.
 ///
 /// ```
-/// use engineio_server::ws::validate_upgrade;
+/// use engineio_parser::ws::validate_upgrade;
 /// let headers = [
 ///     ("Host", &b"server.example.com"[..]),
 ///     ("Upgrade", b"websocket"),

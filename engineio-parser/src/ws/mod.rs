@@ -42,7 +42,7 @@
 //!
 //! ```
 //! use bytes::BytesMut;
-//! use engineio_server::ws::{close_frame, frame, Decoder, Limits, Message, OpCode};
+//! use engineio_parser::ws::{close_frame, frame, Decoder, Limits, Message, OpCode};
 //!
 //! let mut decoder = Decoder::new(Limits::default());
 //! let mut read_buf = BytesMut::new();

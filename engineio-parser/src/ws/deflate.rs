@@ -117,7 +117,7 @@ impl DeflateParams {
 /// Names are matched ASCII case-insensitively.
 ///
 /// ```
-/// use engineio_server::ws::negotiate_deflate;
+/// use engineio_parser::ws::negotiate_deflate;
 /// // What browsers and the `ws` client offer.
 /// let params = negotiate_deflate([&b"permessage-deflate; client_max_window_bits"[..]]).unwrap();
 /// assert_eq!(
@@ -261,7 +261,7 @@ impl<'a> Iterator for Unquoted<'a> {
 /// payload must be UTF-8 (not checked).
 ///
 /// ```
-/// use engineio_server::ws::{compress_frame, frame, DeflateConfig, OpCode};
+/// use engineio_parser::ws::{compress_frame, frame, DeflateConfig, OpCode};
 /// let text = "hello, ".repeat(200);
 /// let compressed = compress_frame(OpCode::Text, text.as_bytes(), &DeflateConfig::DEFAULT);
 /// assert_eq!(compressed[0], 0xC1); // FIN, RSV1, text
