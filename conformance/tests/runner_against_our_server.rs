@@ -12,6 +12,7 @@ struct EchoHandler;
 
 impl Handler for EchoHandler {
     type Connection = Arc<Socket>;
+    type Command = ();
 
     fn on_connection(&self, socket: Arc<Socket>) -> Arc<Socket> {
         socket

@@ -22,6 +22,7 @@ struct Echo;
 
 impl Handler for Echo {
     type Connection = Arc<Socket>;
+    type Command = ();
 
     fn on_connection(&self, socket: Arc<Socket>) -> Arc<Socket> {
         socket

@@ -312,7 +312,7 @@ impl Responders {
 #[allow(clippy::manual_async_fn)]
 pub(crate) fn run<H: Handler>(
     inner: Arc<Inner<H>>,
-    socket: Arc<Socket>,
+    socket: Arc<Socket<H::Command>>,
     mut session: Session,
     mut responders: Responders,
     mut ws: Option<WsConn>,
@@ -468,7 +468,7 @@ pub(crate) fn run<H: Handler>(
 #[allow(clippy::too_many_arguments)]
 fn take_inputs<H: Handler>(
     inner: &Inner<H>,
-    socket: &Socket,
+    socket: &Socket<H::Command>,
     conn: &mut Option<H::Connection>,
     session: &mut Session,
     responders: &mut Responders,
@@ -478,9 +478,9 @@ fn take_inputs<H: Handler>(
 ) {
     for input in socket.drain_inbox() {
         match input {
-            Input::Post(value) => {
+            Input::Command(command) => {
                 if let Some(c) = conn.as_mut() {
-                    inner.handler.on_post(c, value);
+                    inner.handler.on_command(c, command);
                 }
             }
             input => apply(session, responders, ws, next_socket, limits, input),
@@ -488,13 +488,13 @@ fn take_inputs<H: Handler>(
     }
 }
 
-fn apply(
+fn apply<C>(
     session: &mut Session,
     responders: &mut Responders,
     ws: &mut Option<WsConn>,
     next_socket: &mut u64,
     limits: ws::Limits,
-    input: Input,
+    input: Input<C>,
 ) {
     match input {
         Input::Request { id, kind, transport, version, responder } => {
@@ -544,7 +544,7 @@ fn apply(
         Input::Close => session.close(now()),
         Input::Shutdown => session.shutdown(now()),
         // Handled by the loop, which owns the handler's state.
-        Input::Post(_) => {}
+        Input::Command(_) => {}
     }
 }
 

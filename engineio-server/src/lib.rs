@@ -28,6 +28,7 @@
 //!
 //! impl Handler for Echo {
 //!     type Connection = Arc<Socket>;
+//!     type Command = ();
 //!     fn on_connection(&self, socket: Arc<Socket>) -> Arc<Socket> {
 //!         socket
 //!     }

@@ -41,8 +41,11 @@ pub trait Handler: Send + Sync + 'static {
     /// Per-session state, created when a session opens and handed back with every event.
     type Connection: Send + 'static;
 
+    /// What other tasks hand to a session with [`Socket::post`] (`()` when nothing is).
+    type Command: Send + 'static;
+
     /// A session opened. The handshake has been queued before anything sent from here.
-    fn on_connection(&self, socket: Arc<Socket>) -> Self::Connection;
+    fn on_connection(&self, socket: Arc<Socket<Self::Command>>) -> Self::Connection;
 
     /// A `message` arrived.
     fn on_message(&self, connection: &mut Self::Connection, data: Data);
@@ -68,9 +71,9 @@ pub trait Handler: Send + Sync + 'static {
         let _ = (connection, now);
     }
 
-    /// A value another task handed to this session with [`Socket::post`].
-    fn on_post(&self, connection: &mut Self::Connection, value: Box<dyn std::any::Any + Send>) {
-        let _ = (connection, value);
+    /// A command another task handed to this session with [`Socket::post`].
+    fn on_command(&self, connection: &mut Self::Connection, command: Self::Command) {
+        let _ = (connection, command);
     }
 }
 
@@ -215,7 +218,7 @@ pub(crate) struct Inner<H: Handler> {
     session_config: Arc<SessionConfig>,
     hooks: Hooks,
     pub(crate) handler: H,
-    sessions: Mutex<HashMap<ByteString, Arc<Socket>>>,
+    sessions: Mutex<HashMap<ByteString, Arc<Socket<H::Command>>>>,
     closing: AtomicBool,
     emptied: Notify,
     /// The HTTP connections served by [`EngineIo::serve_http`].
@@ -229,7 +232,7 @@ impl<H: Handler> Inner<H> {
             .with_max_fragments(self.config.max_ws_fragments)
     }
 
-    fn sessions(&self) -> MutexGuard<'_, HashMap<ByteString, Arc<Socket>>> {
+    fn sessions(&self) -> MutexGuard<'_, HashMap<ByteString, Arc<Socket<H::Command>>>> {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -281,7 +284,7 @@ impl<H: Handler> EngineIo<H> {
     }
 
     /// The open session with id `sid`.
-    pub fn socket(&self, sid: &str) -> Option<Arc<Socket>> {
+    pub fn socket(&self, sid: &str) -> Option<Arc<Socket<H::Command>>> {
         self.inner.sessions().get(sid).cloned()
     }
 
@@ -537,7 +540,7 @@ impl<H: Handler> EngineIo<H> {
     async fn upgrade(
         &self,
         parts: &http::request::Parts,
-        socket: Arc<Socket>,
+        socket: Arc<Socket<H::Command>>,
         version: engineio_parser::ProtocolVersion,
         on_upgrade: Option<hyper::upgrade::OnUpgrade>,
     ) -> Result<http::Response<ResponseBody>, RequestError> {
@@ -563,7 +566,7 @@ impl<H: Handler> EngineIo<H> {
     async fn poll<B>(
         &self,
         parts: &http::request::Parts,
-        socket: &Arc<Socket>,
+        socket: &Arc<Socket<H::Command>>,
         kind: RequestKind,
         transport: Transport,
         version: engineio_parser::ProtocolVersion,
@@ -750,7 +753,7 @@ impl<H: Handler> EngineIo<H> {
         self.inner.emptied.notify_waiters();
         loop {
             let emptied = self.inner.emptied.notified();
-            let sockets: Vec<Arc<Socket>> = self.inner.sessions().values().cloned().collect();
+            let sockets: Vec<Arc<Socket<H::Command>>> = self.inner.sessions().values().cloned().collect();
             if sockets.is_empty() {
                 self.inner.connections.drain(self.inner.config.shutdown_timeout).await;
                 return;
@@ -793,13 +796,13 @@ async fn bind(addr: impl tokio::net::ToSocketAddrs, backlog: u32) -> std::io::Re
 }
 
 /// Tells the session that a request's connection went away, unless disarmed.
-struct GoneGuard<'a> {
-    socket: &'a Arc<Socket>,
+struct GoneGuard<'a, C> {
+    socket: &'a Arc<Socket<C>>,
     id: RequestId,
     armed: bool,
 }
 
-impl Drop for GoneGuard<'_> {
+impl<C> Drop for GoneGuard<'_, C> {
     fn drop(&mut self) {
         if self.armed {
             let _ = self.socket.push(Input::Gone(self.id));

@@ -74,7 +74,7 @@ pub struct Closed;
 
 /// One Engine.IO session, as the application sees it: its id, its transport, the request that
 /// opened it, and a way to send packets and to close it. Cheap to share (`Arc`).
-pub struct Socket {
+pub struct Socket<C = ()> {
     id: ByteString,
     protocol: ProtocolVersion,
     transport: AtomicU8,
@@ -82,7 +82,7 @@ pub struct Socket {
     closed: AtomicBool,
     writable: AtomicBool,
     next_request: AtomicU64,
-    inbox: Mutex<Queue<Input>>,
+    inbox: Mutex<Queue<Input<C>>>,
     /// Inputs pushed since the session task last took the inbox (an upper bound: it may count
     /// an input already taken).
     queued: AtomicUsize,
@@ -93,7 +93,7 @@ pub struct Socket {
 }
 
 /// An input for the session's task.
-pub(crate) enum Input {
+pub(crate) enum Input<C> {
     /// A polling request (or a check before a WebSocket upgrade is answered).
     Request {
         id: RequestId,
@@ -121,11 +121,11 @@ pub(crate) enum Input {
     Close,
     /// The server is shutting down.
     Shutdown,
-    /// A value for the handler's `on_post`.
-    Post(Box<dyn std::any::Any + Send>),
+    /// A command for the handler's `on_command`.
+    Command(C),
 }
 
-impl std::fmt::Debug for Socket {
+impl<C> std::fmt::Debug for Socket<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Socket")
             .field("id", &self.id)
@@ -136,7 +136,7 @@ impl std::fmt::Debug for Socket {
     }
 }
 
-impl Socket {
+impl<C> Socket<C> {
     pub(crate) fn new(
         id: ByteString,
         protocol: ProtocolVersion,
@@ -218,10 +218,11 @@ impl Socket {
         self.push(Input::SendMany(packets))
     }
 
-    /// Hands `value` to the handler's `on_post`, inside the session's task (for work that
+    /// Hands `command` to the handler's [`on_command`](crate::Handler::on_command), inside the
+    /// session's task, in order with the packets queued by [`send`](Self::send) (for work that
     /// finished elsewhere, such as an async middleware). Fails once the session is closed.
-    pub fn post(&self, value: Box<dyn std::any::Any + Send>) -> Result<(), Closed> {
-        self.push(Input::Post(value))
+    pub fn post(&self, command: C) -> Result<(), Closed> {
+        self.push(Input::Command(command))
     }
 
     /// Closes the session (reason `forced close`) after the queued packets are delivered.
@@ -243,7 +244,7 @@ impl Socket {
         RequestId(self.next_request.fetch_add(1, Ordering::Relaxed))
     }
 
-    pub(crate) fn push(&self, input: Input) -> Result<(), Closed> {
+    pub(crate) fn push(&self, input: Input<C>) -> Result<(), Closed> {
         if self.is_closed() {
             return Err(Closed);
         }
@@ -259,7 +260,7 @@ impl Socket {
     }
 
     /// Pushes two inputs at once: the session task sees both on one wake-up.
-    pub(crate) fn push_pair(&self, first: Input, second: Input) -> Result<(), Closed> {
+    pub(crate) fn push_pair(&self, first: Input<C>, second: Input<C>) -> Result<(), Closed> {
         if self.is_closed() {
             return Err(Closed);
         }
@@ -276,7 +277,7 @@ impl Socket {
     }
 
     /// Takes everything queued, releasing the queue's memory.
-    pub(crate) fn drain_inbox(&self) -> Queue<Input> {
+    pub(crate) fn drain_inbox(&self) -> Queue<Input<C>> {
         let mut inbox = self.lock_inbox();
         self.queued.store(0, Ordering::SeqCst);
         std::mem::take(&mut *inbox)
@@ -302,7 +303,7 @@ impl Socket {
         self.notify.notified().await
     }
 
-    fn lock_inbox(&self) -> MutexGuard<'_, Queue<Input>> {
+    fn lock_inbox(&self) -> MutexGuard<'_, Queue<Input<C>>> {
         // A panic while holding this lock cannot leave the queue inconsistent.
         self.inbox.lock().unwrap_or_else(|e| e.into_inner())
     }

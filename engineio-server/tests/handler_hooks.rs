@@ -10,18 +10,19 @@ use tokio::net::TcpStream;
 
 /// Sends `timer` once its deadline passes, and `post:N` for every `u32` posted to it.
 struct Hooks {
-    sockets: Mutex<Vec<Arc<Socket>>>,
+    sockets: Mutex<Vec<Arc<Socket<u32>>>>,
 }
 
 struct Conn {
-    socket: Arc<Socket>,
+    socket: Arc<Socket<u32>>,
     deadline: Option<Instant>,
 }
 
 impl Handler for Hooks {
     type Connection = Conn;
+    type Command = u32;
 
-    fn on_connection(&self, socket: Arc<Socket>) -> Conn {
+    fn on_connection(&self, socket: Arc<Socket<u32>>) -> Conn {
         self.sockets.lock().expect("not poisoned").push(socket.clone());
         Conn { socket, deadline: Some(Instant::now() + Duration::from_millis(50)) }
     }
@@ -41,10 +42,8 @@ impl Handler for Hooks {
         }
     }
 
-    fn on_post(&self, conn: &mut Conn, value: Box<dyn std::any::Any + Send>) {
-        if let Ok(n) = value.downcast::<u32>() {
-            let _ = conn.socket.send_text(format!("post:{n}"));
-        }
+    fn on_command(&self, conn: &mut Conn, n: u32) {
+        let _ = conn.socket.send_text(format!("post:{n}"));
     }
 }
 
@@ -91,7 +90,7 @@ async fn deadlines_and_posts_run_in_the_session_task() {
     assert_eq!(tokio::time::timeout(limit, server_text(&mut ws)).await.expect("in time"), "4timer");
     // A value posted from this task reaches the handler inside the session's task.
     let socket = engine.handler().sockets.lock().expect("not poisoned")[0].clone();
-    socket.post(Box::new(7u32)).expect("open");
+    socket.post(7u32).expect("open");
     assert_eq!(tokio::time::timeout(limit, server_text(&mut ws)).await.expect("in time"), "4post:7");
 }
 
@@ -113,7 +112,7 @@ async fn packets_pushed_from_other_threads_all_arrive() {
                 if n % 2 == 0 {
                     let _ = socket.send_text(format!("{task}"));
                 } else {
-                    let _ = socket.post(Box::new(task));
+                    let _ = socket.post(task);
                 }
                 tokio::task::yield_now().await;
             }

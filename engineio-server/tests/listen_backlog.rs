@@ -13,6 +13,7 @@ struct Silent;
 
 impl Handler for Silent {
     type Connection = ();
+    type Command = ();
     fn on_connection(&self, _: Arc<Socket>) {}
     fn on_message(&self, _: &mut (), _: Data) {}
     fn on_close(&self, _: (), _: CloseReason) {}

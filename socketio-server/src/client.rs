@@ -3,7 +3,7 @@
 //!
 //! Everything here runs inside the Engine.IO session's task, one call at a time. Work done
 //! elsewhere (async middlewares, emits with acks from other tasks, disconnections) comes back
-//! as a [`Command`] through `engineio_server::Socket::post`.
+//! as a [`Command`] through `crate::client::Engine::post`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -49,6 +49,30 @@ impl AckSink {
     }
 }
 
+/// The Engine.IO session of a client, carrying this crate's commands.
+pub(crate) type Engine = engineio_server::Socket<ClientCommand>;
+
+/// A command for a client's task, from another task (opaque: only this crate makes them).
+pub struct ClientCommand(pub(crate) Command);
+
+impl std::fmt::Debug for ClientCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCommand").finish_non_exhaustive()
+    }
+}
+
+/// Hands commands to a client's task.
+pub(crate) trait PostCommand {
+    /// Queues `command` for the client's task; fails once the connection is closed.
+    fn command(&self, command: Command) -> Result<(), engineio_server::Closed>;
+}
+
+impl PostCommand for Engine {
+    fn command(&self, command: Command) -> Result<(), engineio_server::Closed> {
+        self.post(ClientCommand(command))
+    }
+}
+
 /// Work finished in another task, for the connection's task.
 pub(crate) enum Command {
     /// Await the client's answer to ack `id` of `nsp`.
@@ -74,7 +98,7 @@ pub(crate) enum Decision {
 
 pub(crate) struct Client {
     server: Arc<ServerInner>,
-    engine: Arc<engineio_server::Socket>,
+    engine: Arc<crate::client::Engine>,
     machine: Connection,
     /// The sockets of the namespaces joined, and of those whose middlewares are running.
     sockets: Vec<Socket>,
@@ -82,7 +106,7 @@ pub(crate) struct Client {
 }
 
 impl Client {
-    pub(crate) fn new(server: Arc<ServerInner>, engine: Arc<engineio_server::Socket>) -> Self {
+    pub(crate) fn new(server: Arc<ServerInner>, engine: Arc<crate::client::Engine>) -> Self {
         let protocol = match engine.protocol() {
             EngineVersion::V3 => ProtocolVersion::V4,
             EngineVersion::V4 => ProtocolVersion::V5,
@@ -299,8 +323,8 @@ impl Client {
                 let v2 = self.machine.config().protocol == ProtocolVersion::V4;
                 tokio::spawn(async move {
                     let Some(ns) = server.resolve_dynamic(&nsp, &auth).await else {
-                        let _ = engine
-                            .post(Box::new(Command::Decided { nsp, decision: Decision::InvalidNamespace }));
+                        let _ =
+                            engine.command(Command::Decided { nsp, decision: Decision::InvalidNamespace });
                         return;
                     };
                     let socket =
@@ -377,7 +401,7 @@ impl Client {
 
 /// The id of a new socket: fresh random for Socket.IO 3+ clients; derived from the Engine.IO
 /// id for Socket.IO 2 clients, as the reference derives it.
-fn socket_id(ns: &NsInner, engine: &engineio_server::Socket, v2: bool) -> ByteString {
+fn socket_id(ns: &NsInner, engine: &crate::client::Engine, v2: bool) -> ByteString {
     if v2 {
         if &*ns.name == "/" {
             return engine.id().clone();
@@ -413,7 +437,7 @@ async fn restore(
     ns: Arc<NsInner>,
     fresh: Socket,
     nsp: ByteString,
-    engine: Arc<engineio_server::Socket>,
+    engine: Arc<crate::client::Engine>,
     recovery: ConnectionStateRecovery,
     pid: String,
     offset: String,
@@ -428,12 +452,12 @@ async fn restore(
         let middlewares = ns.handlers().middlewares.clone();
         for middleware in middlewares {
             if let Err(error) = middleware(socket.clone()).await {
-                let _ = engine.post(Box::new(Command::Decided { nsp, decision: Decision::Refuse(error) }));
+                let _ = engine.command(Command::Decided { nsp, decision: Decision::Refuse(error) });
                 return;
             }
         }
     }
-    let _ = engine.post(Box::new(Command::Decided { nsp, decision: Decision::Restore(socket, restored) }));
+    let _ = engine.command(Command::Decided { nsp, decision: Decision::Restore(socket, restored) });
 }
 
 /// Runs `ns`'s middlewares for `socket`, then reports the decision to the connection's task.
@@ -441,7 +465,7 @@ async fn run_middlewares(
     ns: Arc<NsInner>,
     socket: Socket,
     nsp: ByteString,
-    engine: Arc<engineio_server::Socket>,
+    engine: Arc<crate::client::Engine>,
 ) {
     let middlewares = ns.handlers().middlewares.clone();
     let mut decision = Decision::Accept(socket.clone());
@@ -451,7 +475,7 @@ async fn run_middlewares(
             break;
         }
     }
-    let _ = engine.post(Box::new(Command::Decided { nsp, decision }));
+    let _ = engine.command(Command::Decided { nsp, decision });
 }
 
 /// An event's name: a slice of the JSON payload when the name is written there as it is (the

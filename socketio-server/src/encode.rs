@@ -141,7 +141,7 @@ impl Encoded {
     }
 
     /// Queues the messages on `engine`.
-    pub(crate) fn send_to(&self, engine: &engineio_server::Socket) -> bool {
+    pub(crate) fn send_to(&self, engine: &crate::client::Engine) -> bool {
         match &self.0.messages[..] {
             [one] => engine.send(one.clone()).is_ok(),
             many => engine.send_many(many.to_vec()).is_ok(),

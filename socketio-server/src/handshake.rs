@@ -30,7 +30,7 @@ pub struct Handshake {
 }
 
 impl Handshake {
-    pub(crate) fn new(engine: &engineio_server::Socket, auth: Value, issued: u64) -> Self {
+    pub(crate) fn new(engine: &crate::client::Engine, auth: Value, issued: u64) -> Self {
         let request = engine.handshake();
         let url = request.uri.to_string();
         Handshake {

@@ -59,6 +59,7 @@ mod run;
 mod server;
 mod socket;
 
+pub use client::ClientCommand;
 pub use config::{Config, ConnectionStateRecovery, ParserKind};
 pub use encode::{Encoded, Spread};
 pub use engineio_server::{self as engine, shutdown_signal, Cors, CorsOrigin};

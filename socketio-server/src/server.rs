@@ -12,7 +12,7 @@ use engineio_server::{EngineIo, EngineIoLayer, Handler};
 use serde::Serialize;
 use socketio_adapter::{Adapter, AdapterError, MemoryAdapter};
 
-use crate::client::{Client, Command};
+use crate::client::{Client, ClientCommand, Command, PostCommand};
 use crate::client_files::ClientFiles;
 use crate::config::Config;
 use crate::error::{BroadcastAckError, ConnectError, EmitError};
@@ -141,8 +141,9 @@ impl fmt::Debug for ClientState {
 
 impl Handler for SocketIoHandler {
     type Connection = ClientState;
+    type Command = ClientCommand;
 
-    fn on_connection(&self, socket: Arc<engineio_server::Socket>) -> ClientState {
+    fn on_connection(&self, socket: Arc<crate::client::Engine>) -> ClientState {
         ClientState(Client::new(self.inner.clone(), socket))
     }
 
@@ -166,10 +167,8 @@ impl Handler for SocketIoHandler {
         client.0.on_timeout(now);
     }
 
-    fn on_post(&self, client: &mut ClientState, value: Box<dyn std::any::Any + Send>) {
-        if let Ok(command) = value.downcast::<Command>() {
-            client.0.on_command(*command);
-        }
+    fn on_command(&self, client: &mut ClientState, command: ClientCommand) {
+        client.0.on_command(command.0);
     }
 }
 
@@ -469,7 +468,7 @@ impl SocketIo {
     pub async fn close(&self) {
         for sid in self.engine.session_ids() {
             if let Some(socket) = self.engine.socket(&sid) {
-                let _ = socket.post(Box::new(Command::Shutdown));
+                let _ = socket.command(Command::Shutdown);
             }
         }
         self.engine.close().await;

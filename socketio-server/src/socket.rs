@@ -19,7 +19,7 @@ use socketio_parser::connection::DisconnectReason;
 use socketio_parser::{from_args, from_payload, PacketType, Payload, PayloadError, Value};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::client::{AckSink, Command};
+use crate::client::{AckSink, Command, PostCommand};
 use crate::config::ParserKind;
 use crate::encode::{self, Encoded};
 use crate::error::{AckError, EmitError, SocketError};
@@ -44,7 +44,7 @@ pub(crate) struct SocketInner {
     id: Sid,
     pid: Option<Sid>,
     pub(crate) ns: Arc<NsInner>,
-    pub(crate) engine: Arc<engineio_server::Socket>,
+    pub(crate) engine: Arc<crate::client::Engine>,
     auth: serde_json::Value,
     issued: u64,
     state: AtomicU8,
@@ -112,7 +112,7 @@ impl Socket {
         id: Sid,
         pid: Option<Sid>,
         ns: Arc<NsInner>,
-        engine: Arc<engineio_server::Socket>,
+        engine: Arc<crate::client::Engine>,
         auth: serde_json::Value,
     ) -> Self {
         Self::build(id, pid, ns, engine, auth, None)
@@ -122,7 +122,7 @@ impl Socket {
     pub(crate) fn recovered_from(
         session: &PersistedSession,
         ns: Arc<NsInner>,
-        engine: Arc<engineio_server::Socket>,
+        engine: Arc<crate::client::Engine>,
         auth: serde_json::Value,
     ) -> Self {
         Self::build(
@@ -139,7 +139,7 @@ impl Socket {
         id: Sid,
         pid: Option<Sid>,
         ns: Arc<NsInner>,
-        engine: Arc<engineio_server::Socket>,
+        engine: Arc<crate::client::Engine>,
         auth: serde_json::Value,
         restored_data: Option<serde_json::Value>,
     ) -> Self {
@@ -454,7 +454,7 @@ impl Socket {
     /// Disconnects the socket (the client sees `io server disconnect`); with `close`, closes
     /// the whole connection, every namespace of the client included.
     pub fn disconnect(&self, close: bool) {
-        let _ = self.0.engine.post(Box::new(Command::Disconnect { nsp: self.0.ns.name.clone(), close }));
+        let _ = self.0.engine.command(Command::Disconnect { nsp: self.0.ns.name.clone(), close });
     }
 
     // -------------------------------------------------------------------------------------
@@ -594,7 +594,7 @@ impl LocalSocket for Socket {
                 deadline: Socket::ack_deadline(flags.timeout),
                 sink: AckSink::Broadcast(sink.clone()),
             };
-            if self.0.engine.post(Box::new(command)).is_err() {
+            if self.0.engine.command(command).is_err() {
                 return false;
             }
         }
@@ -694,7 +694,7 @@ impl Emitter {
             deadline: Socket::ack_deadline(self.flags.timeout),
             sink: AckSink::Single(tx),
         };
-        if socket.0.engine.post(Box::new(command)).is_err() {
+        if socket.0.engine.command(command).is_err() {
             return Err(EmitError::Disconnected);
         }
         let flags = BroadcastFlags { timeout: None, ..self.flags };
@@ -912,7 +912,7 @@ pub struct AckFuture {
 
 #[derive(Debug)]
 struct Forget {
-    engine: Arc<engineio_server::Socket>,
+    engine: Arc<crate::client::Engine>,
     nsp: ByteString,
     id: u64,
 }
@@ -934,7 +934,7 @@ impl Future for AckFuture {
 impl Drop for AckFuture {
     fn drop(&mut self) {
         if let Some(f) = self.forget.take() {
-            let _ = f.engine.post(Box::new(Command::ForgetAck { nsp: f.nsp, id: f.id }));
+            let _ = f.engine.command(Command::ForgetAck { nsp: f.nsp, id: f.id });
         }
     }
 }

@@ -73,6 +73,7 @@ pub(crate) struct Recorder {
 
 impl Handler for Recorder {
     type Connection = Arc<Socket>;
+    type Command = ();
 
     fn on_connection(&self, socket: Arc<Socket>) -> Arc<Socket> {
         let _ = self.tx.send(Seen::Open {
