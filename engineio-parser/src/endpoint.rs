@@ -114,6 +114,24 @@ impl Query {
     }
 }
 
+/// `a=1&b=x%20y` as decoded pairs, in order (`+` is a space, as in Node's `querystring`).
+///
+/// ```
+/// use engineio_parser::endpoint::parse_query;
+///
+/// assert_eq!(parse_query("a=1&b=x%20y+z&c"), [("a", "1"), ("b", "x y z"), ("c", "")].map(|(k, v)| (k.to_owned(), v.to_owned())));
+/// ```
+pub fn parse_query(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
 /// Decodes `%XX` escapes and `+` (form encoding) in a query value; invalid escapes are kept
 /// as they are and invalid UTF-8 becomes U+FFFD, as `URLSearchParams` does.
 pub fn percent_decode(value: &str) -> String {

@@ -18,6 +18,7 @@ use bytes::Bytes;
 use bytestring::ByteString;
 use engineio_parser::Queue;
 
+use crate::outgoing::{AckBody, EncodedAck, EncodedPacket};
 use crate::packet::MAIN_NAMESPACE;
 use crate::{DecodeError, Decoded, Decoder, DecoderConfig, Packet, PacketType, Payload, RawJson};
 
@@ -76,6 +77,26 @@ pub enum Message {
     Binary(Bytes),
 }
 
+impl From<engineio_parser::Data> for Message {
+    /// The data of an Engine.IO `message` packet, as the connection receives it.
+    fn from(data: engineio_parser::Data) -> Self {
+        match data {
+            engineio_parser::Data::Text(text) => Message::Text(text),
+            engineio_parser::Data::Binary(bytes) => Message::Binary(bytes),
+        }
+    }
+}
+
+impl From<Message> for engineio_parser::Packet {
+    /// The Engine.IO `message` packet that carries `message`.
+    fn from(message: Message) -> Self {
+        match message {
+            Message::Text(text) => engineio_parser::Packet::message(text),
+            Message::Binary(bytes) => engineio_parser::Packet::binary(bytes),
+        }
+    }
+}
+
 /// Why a socket (one namespace of a connection) was disconnected; [`as_str`](Self::as_str)
 /// gives the reference's reason text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -128,6 +149,20 @@ impl DisconnectReason {
     }
 }
 
+impl From<engineio_parser::CloseReason> for DisconnectReason {
+    /// The reason a socket sees when its Engine.IO connection closed for `reason`.
+    fn from(reason: engineio_parser::CloseReason) -> Self {
+        use engineio_parser::CloseReason;
+        match reason {
+            CloseReason::TransportClose => DisconnectReason::TransportClose,
+            CloseReason::TransportError => DisconnectReason::TransportError,
+            CloseReason::PingTimeout => DisconnectReason::PingTimeout,
+            CloseReason::ParseError => DisconnectReason::ParseError,
+            CloseReason::ForcedClose => DisconnectReason::ForcedClose,
+        }
+    }
+}
+
 impl fmt::Display for DisconnectReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -154,6 +189,8 @@ pub enum CloseCause {
 pub enum Transmit {
     /// Send an Engine.IO message.
     Send(Message),
+    /// Send the Engine.IO messages of a packet encoded once for many connections (in order).
+    Encoded(EncodedPacket),
     /// Close the Engine.IO connection. Nothing follows.
     Close(CloseCause),
 }
@@ -161,15 +198,18 @@ pub enum Transmit {
 /// What the application learns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// The client wants to join `nsp`. Answer with [`Connection::accept`] or
-    /// [`Connection::reject`] (after running the namespace's middlewares).
+    /// The client wants to join `nsp`. Answer with [`Connection::accept`],
+    /// [`Connection::accept_restored`], [`Connection::reject`] or
+    /// [`Connection::reject_invalid_namespace`] (after running the namespace's middlewares).
     Connect {
         /// The namespace, without a query string.
         nsp: ByteString,
-        /// The `CONNECT` payload (v5: the client's `auth` object).
-        auth: Option<Payload>,
-        /// v4: the query string of the namespace (`token=abc` for `0/admin?token=abc,`).
-        query: Option<ByteString>,
+        /// The client's `auth`, always a JSON object: the `CONNECT` payload (v5), the
+        /// namespace's query string as an object of strings (v4: `0/admin?token=abc,` gives
+        /// `{"token":"abc"}`), or `{}`.
+        auth: RawJson,
+        /// The session the client asks to recover, when its `auth` presents one.
+        recovery: Option<Recovery>,
     },
     /// An event for a joined namespace: `data` is `[name, ...args]`. When `id` is set the client
     /// awaits an answer through [`Connection::ack`].
@@ -209,6 +249,16 @@ pub enum Event {
     Error(DecodeError),
 }
 
+/// What a reconnecting client presents in its `CONNECT` payload to recover its session
+/// (connection state recovery): `pid` and `offset`, both strings, as the reference requires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovery {
+    /// The private session id the server gave the client.
+    pub pid: String,
+    /// The offset of the last packet the client received.
+    pub offset: String,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum NspState {
     /// `CONNECT` received; the application has not decided yet.
@@ -229,8 +279,12 @@ pub struct Connection {
     config: ConnectionConfig,
     decoder: Decoder,
     namespaces: Vec<(ByteString, NspState)>,
-    /// Acks awaited, by namespace and id (deadline, if any).
-    acks: Vec<(ByteString, u64)>,
+    /// Acks awaited from the client, by namespace and id, with their deadline: a deadline in
+    /// the heap fires only for the wait it was set for, not for a later wait on the same id.
+    acks: Vec<(ByteString, u64, Option<Instant>)>,
+    /// Acks the client awaits from the application, by namespace and id: each is answered
+    /// once.
+    replies: Vec<(ByteString, u64)>,
     deadlines: BinaryHeap<Reverse<AckDeadline>>,
     connect_deadline: Option<Instant>,
     /// Whether the Engine.IO connection runs on WebSocket, which changes the reason the
@@ -252,6 +306,7 @@ impl Connection {
             decoder: Decoder::new(config.decoder),
             namespaces: Vec::new(),
             acks: Vec::new(),
+            replies: Vec::new(),
             deadlines: BinaryHeap::new(),
             connect_deadline: Some(now + config.connect_timeout),
             websocket: false,
@@ -261,7 +316,7 @@ impl Connection {
         };
         if config.protocol == ProtocolVersion::V4 {
             c.namespaces.push((MAIN, NspState::AwaitingDecision));
-            c.events.push_back(Event::Connect { nsp: MAIN, auth: None, query: None });
+            c.events.push_back(Event::Connect { nsp: MAIN, auth: empty_object(), recovery: None });
         }
         c
     }
@@ -354,7 +409,9 @@ impl Connection {
                     return self.invalid("CONNECT for a namespace already joined");
                 }
                 self.set_state(&name, Some(NspState::AwaitingDecision));
-                self.events.push_back(Event::Connect { nsp: name, auth: data, query });
+                let auth = auth_object(data, query);
+                let recovery = recovery_request(&auth);
+                self.events.push_back(Event::Connect { nsp: name, auth, recovery });
             }
             PacketType::ConnectError => self.invalid("CONNECT_ERROR from the client"),
             _ if !self.is_connected(&nsp) => self.invalid("packet for a namespace not joined"),
@@ -368,13 +425,16 @@ impl Connection {
             }
             PacketType::Event | PacketType::BinaryEvent => {
                 if let Some(data) = data {
+                    if let Some(id) = id {
+                        self.replies.push((nsp.clone(), id));
+                    }
                     self.events.push_back(Event::Event { nsp, data, id });
                 }
             }
             PacketType::Ack | PacketType::BinaryAck => {
                 // An ack nobody awaits (or that timed out) is ignored, as in the reference.
                 let Some(id) = id else { return };
-                let Some(i) = self.acks.iter().position(|(n, a)| *a == id && *n == nsp) else { return };
+                let Some(i) = self.acks.iter().position(|(n, a, _)| *a == id && *n == nsp) else { return };
                 self.acks.swap_remove(i);
                 let data =
                     data.unwrap_or_else(|| Payload::json(RawJson::trusted(ByteString::from_static("[]"))));
@@ -399,6 +459,50 @@ impl Connection {
 
     // ---------------------------------------------------------------------------------------
     // The application's decisions and packets
+
+    /// The ids of the socket a client joining `nsp` gets: its id and, with connection state
+    /// recovery on (`recovery`), its private session id. Socket.IO 3+ clients get fresh random
+    /// ids (`random` gives one); a Socket.IO 2 client (v4) gets its Engine.IO id `engine_sid`
+    /// in `/` and `nsp#engine_sid` elsewhere, as the reference derives them, and no private id
+    /// (it cannot present one).
+    pub fn socket_ids(
+        &self,
+        nsp: &str,
+        engine_sid: &str,
+        recovery: bool,
+        mut random: impl FnMut() -> ByteString,
+    ) -> (ByteString, Option<ByteString>) {
+        match self.config.protocol {
+            ProtocolVersion::V4 if nsp == MAIN_NAMESPACE => (ByteString::from(engine_sid), None),
+            ProtocolVersion::V4 => (ByteString::from(format!("{nsp}#{engine_sid}")), None),
+            ProtocolVersion::V5 => {
+                let id = random();
+                (id, recovery.then(random))
+            }
+        }
+    }
+
+    /// Admits the client to `nsp` as the socket of a session restored by connection state
+    /// recovery: the packets it missed (events, as the adapter kept them) are written first,
+    /// then the `CONNECT` answer with its id `sid` and private id `pid`. The client buffers
+    /// the events until it is connected, as with the reference.
+    pub fn accept_restored(
+        &mut self,
+        nsp: &ByteString,
+        sid: &str,
+        pid: &str,
+        missed: impl IntoIterator<Item = Packet>,
+    ) {
+        if self.closed || self.state(nsp) != Some(NspState::AwaitingDecision) {
+            return;
+        }
+        for packet in missed {
+            if let Some(data) = packet.data {
+                self.send_packet(&Packet::with_payload(PacketType::Event, nsp.clone(), data, None));
+            }
+        }
+        self.accept(nsp, sid, Some(pid));
+    }
 
     /// Admits the client to `nsp` (after a [`Event::Connect`]) as socket `sid`; `pid` is the
     /// private session id when connection state recovery is on. v5 answers
@@ -468,7 +572,23 @@ impl Connection {
         if self.closed || self.state(nsp).is_none() {
             return false;
         }
-        self.send_packet(&payload_packet(PacketType::Event, nsp, data, id));
+        self.send_packet(&Packet::with_payload(PacketType::Event, nsp.clone(), data, id));
+        true
+    }
+
+    /// Sends an event encoded once (an emit, or one recipient of a broadcast) to its
+    /// namespace. When it carries an ack id the machine awaits the client's answer, until
+    /// `ack_deadline` if given ([`Event::Ack`] or [`Event::AckTimeout`]). Returns false, and
+    /// sends nothing, when the namespace is not joined.
+    pub fn send_event(&mut self, packet: &EncodedPacket, ack_deadline: Option<Instant>) -> bool {
+        let nsp = &packet.packet().nsp;
+        if self.closed || self.state(nsp).is_none() {
+            return false;
+        }
+        if let Some(id) = packet.packet().id {
+            self.expect_ack(nsp, id, ack_deadline);
+        }
+        self.transmits.push_back(Transmit::Encoded(packet.clone()));
         true
     }
 
@@ -480,7 +600,7 @@ impl Connection {
         if self.closed {
             return;
         }
-        self.acks.push((nsp.clone(), id));
+        self.acks.push((nsp.clone(), id, deadline));
         if let Some(at) = deadline {
             self.deadlines.push(Reverse(AckDeadline { at, id, nsp: nsp.clone() }));
         }
@@ -488,15 +608,45 @@ impl Connection {
 
     /// Stops waiting for ack `id` (its future was dropped).
     pub fn forget_ack(&mut self, nsp: &str, id: u64) {
-        self.acks.retain(|(n, a)| !(*a == id && &**n == nsp));
+        self.acks.retain(|(n, a, _)| !(*a == id && &**n == nsp));
     }
 
-    /// Answers the client's event that carried ack id `id`.
-    pub fn ack(&mut self, nsp: &ByteString, id: u64, data: Payload) {
-        if self.closed || !self.is_connected(nsp) {
-            return;
+    /// Answers the client's event that carried ack id `id` with `data` (the array of
+    /// answers); see [`send_ack`](Self::send_ack).
+    pub fn ack(&mut self, nsp: &ByteString, id: u64, data: Payload) -> bool {
+        self.send_ack(EncodedAck::new(nsp, id, data))
+    }
+
+    /// Answers the client's event that carried the ack's id, once: an answer to an id the
+    /// client did not send, or sent already, or in a namespace left since, is dropped and
+    /// false returned.
+    pub fn send_ack(&mut self, ack: EncodedAck) -> bool {
+        let EncodedAck { nsp, id, body } = ack;
+        if self.closed || !self.is_connected(&nsp) {
+            return false;
         }
-        self.send_packet(&payload_packet(PacketType::Ack, nsp, data, Some(id)));
+        let Some(i) = self.replies.iter().position(|(n, r)| *r == id && *n == nsp) else { return false };
+        self.replies.swap_remove(i);
+        match body {
+            AckBody::Text(text) => self.transmits.push_back(Transmit::Send(Message::Text(text))),
+            AckBody::Payload(data) => {
+                self.send_packet(&Packet::with_payload(PacketType::Ack, nsp, data, Some(id)))
+            }
+        }
+        true
+    }
+
+    /// The application will not answer the client's ack `id` of `nsp` (the handle that could
+    /// was dropped): the machine forgets it.
+    pub fn forget_reply(&mut self, nsp: &str, id: u64) {
+        if let Some(i) = self.replies.iter().position(|(n, r)| *r == id && &**n == nsp) {
+            self.replies.swap_remove(i);
+        }
+    }
+
+    /// Whether the client awaits the application's answer to ack `id` of `nsp`.
+    pub fn awaits_reply(&self, nsp: &str, id: u64) -> bool {
+        self.replies.iter().any(|(n, r)| *r == id && &**n == nsp)
     }
 
     /// Disconnects the socket of `nsp`: sends `DISCONNECT` and reports
@@ -512,6 +662,22 @@ impl Connection {
             nsp: nsp.clone(),
             reason: DisconnectReason::ServerNamespaceDisconnect,
         });
+    }
+
+    /// Disconnects every joined namespace as [`disconnect`](Self::disconnect) does (each gets
+    /// its `DISCONNECT`), then closes the connection: the reference's
+    /// `socket.disconnect(true)`.
+    pub fn disconnect_and_close(&mut self) {
+        let joined: Vec<ByteString> = self
+            .namespaces
+            .iter()
+            .filter(|(_, s)| *s == NspState::Connected)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for nsp in &joined {
+            self.disconnect(nsp);
+        }
+        self.close(CloseCause::Application, DisconnectReason::ServerNamespaceDisconnect);
     }
 
     /// Closes the whole connection: every joined namespace is disconnected with `reason` (for a
@@ -546,13 +712,15 @@ impl Connection {
             }
         }
         self.acks.clear();
+        self.replies.clear();
         self.deadlines.clear();
         self.connect_deadline = None;
         self.decoder.reset();
     }
 
     fn drop_acks(&mut self, nsp: &ByteString) {
-        self.acks.retain(|(n, _)| n != nsp);
+        self.acks.retain(|(n, _, _)| n != nsp);
+        self.replies.retain(|(n, _)| n != nsp);
     }
 
     fn send_packet(&mut self, packet: &Packet) {
@@ -592,8 +760,8 @@ impl Connection {
             if next.at > now {
                 break;
             }
-            let Some(Reverse(AckDeadline { id, nsp, .. })) = self.deadlines.pop() else { break };
-            if let Some(i) = self.acks.iter().position(|(n, a)| *a == id && *n == nsp) {
+            let Some(Reverse(AckDeadline { id, nsp, at })) = self.deadlines.pop() else { break };
+            if let Some(i) = self.acks.iter().position(|(n, a, d)| *a == id && *n == nsp && *d == Some(at)) {
                 self.acks.swap_remove(i);
                 self.events.push_back(Event::AckTimeout { nsp, id });
             }
@@ -605,7 +773,7 @@ impl Connection {
     pub fn poll_timeout(&mut self) -> Option<Instant> {
         // Deadlines of acks already answered are dropped lazily.
         while let Some(Reverse(next)) = self.deadlines.peek() {
-            if self.acks.iter().any(|(n, a)| *a == next.id && *n == next.nsp) {
+            if self.acks.iter().any(|(n, a, d)| *a == next.id && *n == next.nsp && *d == Some(next.at)) {
                 break;
             }
             self.deadlines.pop();
@@ -628,15 +796,45 @@ impl Connection {
     }
 }
 
-/// An event or ack packet; with attachments it is the binary type.
-fn payload_packet(kind: PacketType, nsp: &ByteString, data: Payload, id: Option<u64>) -> Packet {
-    let binary = matches!(&data, Payload::Json { attachments, .. } if !attachments.is_empty());
-    let kind = match (kind, binary) {
-        (PacketType::Event, true) => PacketType::BinaryEvent,
-        (PacketType::Ack, true) => PacketType::BinaryAck,
-        (kind, _) => kind,
-    };
-    Packet { kind, nsp: nsp.clone(), id, data: Some(data) }
+fn empty_object() -> RawJson {
+    RawJson::trusted(ByteString::from_static("{}"))
+}
+
+/// The client's `auth` as a JSON object: the `CONNECT` payload (v5; the decoder lets only an
+/// object through), or a Socket.IO 2 client's namespace query string as an object of strings
+/// (the last value of a repeated name wins), or `{}`.
+fn auth_object(data: Option<Payload>, query: Option<ByteString>) -> RawJson {
+    if let Some(query) = query {
+        let mut map = serde_json::Map::new();
+        for (k, v) in engineio_parser::endpoint::parse_query(&query) {
+            map.insert(k, serde_json::Value::String(v));
+        }
+        return RawJson::from_serialize(&map).unwrap_or_else(|_| empty_object());
+    }
+    match data {
+        Some(Payload::Json { json, .. }) => json,
+        #[cfg(feature = "msgpack")]
+        Some(payload @ Payload::MsgPack(_)) => crate::from_payload::<serde_json::Value>(&payload)
+            .ok()
+            .filter(serde_json::Value::is_object)
+            .and_then(|value| RawJson::from_serialize(&value).ok())
+            .unwrap_or_else(empty_object),
+        None => empty_object(),
+    }
+}
+
+/// The `pid` and `offset` a reconnecting client presents in its `auth`, both strings.
+fn recovery_request(auth: &RawJson) -> Option<Recovery> {
+    #[derive(serde::Deserialize)]
+    struct Presented {
+        pid: Option<serde_json::Value>,
+        offset: Option<serde_json::Value>,
+    }
+    let presented: Presented = serde_json::from_str(auth.as_str()).ok()?;
+    match (presented.pid?, presented.offset?) {
+        (serde_json::Value::String(pid), serde_json::Value::String(offset)) => Some(Recovery { pid, offset }),
+        _ => None,
+    }
 }
 
 /// `{"message":...}` with `"data":...` when given, as the reference writes connection errors.

@@ -56,6 +56,7 @@ mod binary;
 pub mod connection;
 mod decoder;
 pub mod json;
+pub mod outgoing;
 mod packet;
 mod value;
 
@@ -70,6 +71,7 @@ pub use bytes::Bytes;
 pub use bytestring::ByteString;
 pub use decoder::{Decoded, Decoder, DecoderConfig};
 pub use json::JsonKind;
+pub use outgoing::{AckIds, EncodedAck, EncodedPacket};
 pub use packet::{
     Packet, PacketType, Payload, RawJson, DEFAULT_MAX_ATTACHMENTS, DEFAULT_MAX_BINARY_PACKET_SIZE,
     DEFAULT_MAX_DEPTH, MAIN_NAMESPACE, RESERVED_EVENTS,

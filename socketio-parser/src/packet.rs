@@ -279,15 +279,28 @@ impl Packet {
         attachments: Vec<Bytes>,
         id: Option<u64>,
     ) -> Self {
-        let kind = if attachments.is_empty() { PacketType::Event } else { PacketType::BinaryEvent };
-        Packet { kind, nsp: nsp.into(), id, data: Some(Payload::Json { json: args, attachments }) }
+        Packet::with_payload(PacketType::Event, nsp.into(), Payload::Json { json: args, attachments }, id)
     }
 
     /// An ack for `id`: `args` is the JSON array of answers with placeholders for
     /// `attachments`. The type is `BINARY_ACK` when there are attachments.
     pub fn ack(nsp: impl Into<ByteString>, id: u64, args: RawJson, attachments: Vec<Bytes>) -> Self {
-        let kind = if attachments.is_empty() { PacketType::Ack } else { PacketType::BinaryAck };
-        Packet { kind, nsp: nsp.into(), id: Some(id), data: Some(Payload::Json { json: args, attachments }) }
+        Packet::with_payload(PacketType::Ack, nsp.into(), Payload::Json { json: args, attachments }, Some(id))
+    }
+
+    /// An event (`kind` [`PacketType::Event`]) or an ack ([`PacketType::Ack`]) carrying `data`:
+    /// the packet type is the binary one when a JSON payload has attachments. The one place the
+    /// packet type of outgoing data is decided.
+    pub fn with_payload(kind: PacketType, nsp: ByteString, data: Payload, id: Option<u64>) -> Self {
+        let binary = matches!(&data, Payload::Json { attachments, .. } if !attachments.is_empty());
+        let kind = match (kind, binary) {
+            (PacketType::Event | PacketType::BinaryEvent, false) => PacketType::Event,
+            (PacketType::Event | PacketType::BinaryEvent, true) => PacketType::BinaryEvent,
+            (PacketType::Ack | PacketType::BinaryAck, false) => PacketType::Ack,
+            (PacketType::Ack | PacketType::BinaryAck, true) => PacketType::BinaryAck,
+            (kind, _) => kind,
+        };
+        Packet { kind, nsp, id, data: Some(data) }
     }
 
     /// The JSON payload's text, if the payload is JSON.

@@ -4,9 +4,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use socketio_parser::connection::{
-    CloseCause, Connection, ConnectionConfig, DisconnectReason, Event, Message, ProtocolVersion, Transmit,
+    CloseCause, Connection, ConnectionConfig, DisconnectReason, Event, Message, Parser, ProtocolVersion,
+    Recovery, Transmit,
 };
-use socketio_parser::{to_payload, ByteString, DecodeError, Payload, RawJson};
+use socketio_parser::{
+    to_payload, ByteString, DecodeError, EncodedAck, EncodedPacket, Packet, PacketType, Payload, RawJson,
+};
 
 struct H {
     c: Connection,
@@ -38,13 +41,17 @@ impl H {
     }
 
     fn sent(&mut self) -> Vec<String> {
-        std::iter::from_fn(|| self.c.poll_transmit())
-            .map(|t| match t {
-                Transmit::Send(Message::Text(t)) => t.to_string(),
-                Transmit::Send(Message::Binary(b)) => format!("<binary {b:?}>"),
-                Transmit::Close(cause) => format!("<close {cause:?}>"),
-            })
-            .collect()
+        let mut out = Vec::new();
+        while let Some(t) = self.c.poll_transmit() {
+            match t {
+                Transmit::Send(message) => out.push(show(message)),
+                Transmit::Encoded(packet) => {
+                    out.extend(packet.messages().iter().map(|m| show(Message::from(m.data.clone()))))
+                }
+                Transmit::Close(cause) => out.push(format!("<close {cause:?}>")),
+            }
+        }
+        out
     }
 
     fn events(&mut self) -> Vec<Event> {
@@ -61,8 +68,19 @@ impl H {
     }
 }
 
+fn show(message: Message) -> String {
+    match message {
+        Message::Text(t) => t.to_string(),
+        Message::Binary(b) => format!("<binary {b:?}>"),
+    }
+}
+
 fn nsp(s: &'static str) -> ByteString {
     ByteString::from_static(s)
+}
+
+fn raw(s: &'static str) -> RawJson {
+    RawJson::new(s).expect("valid JSON")
 }
 
 fn json(s: &'static str) -> Payload {
@@ -75,7 +93,7 @@ fn connect_with_auth_then_accept() {
     h.text(r#"0{"token":"123"}"#);
     assert_eq!(
         h.events(),
-        [Event::Connect { nsp: nsp("/"), auth: Some(json(r#"{"token":"123"}"#)), query: None }]
+        [Event::Connect { nsp: nsp("/"), auth: raw(r#"{"token":"123"}"#), recovery: None }]
     );
     assert!(!h.c.is_connected("/"));
     h.c.accept(&nsp("/"), "AbCd", Some("PiD"));
@@ -281,14 +299,14 @@ fn server_shutdown_disconnects_and_closes() {
 #[test]
 fn v4_clients_are_connected_to_the_main_namespace_implicitly() {
     let mut h = H::with(ConnectionConfig { protocol: ProtocolVersion::V4, ..ConnectionConfig::default() });
-    assert_eq!(h.events(), [Event::Connect { nsp: nsp("/"), auth: None, query: None }]);
+    assert_eq!(h.events(), [Event::Connect { nsp: nsp("/"), auth: raw("{}"), recovery: None }]);
     h.c.accept(&nsp("/"), "engine-sid", None);
     assert_eq!(h.sent(), ["0"]);
     // Another namespace, with auth in the query string.
     h.text("0/admin?token=abc,");
     assert_eq!(
         h.events(),
-        [Event::Connect { nsp: nsp("/admin"), auth: None, query: Some(nsp("token=abc")) }]
+        [Event::Connect { nsp: nsp("/admin"), auth: raw(r#"{"token":"abc"}"#), recovery: None }]
     );
     h.c.accept(&nsp("/admin"), "/admin#engine-sid", None);
     assert_eq!(h.sent(), ["0/admin,"]);
@@ -346,11 +364,230 @@ fn msgpack_connections_use_binary_messages() {
         0x83, 0xa4, b't', b'y', b'p', b'e', 0x00, 0xa4, b'd', b'a', b't', b'a', 0xd4, 0x00, 0x00, 0xa3, b'n',
         b's', b'p', 0xa1, b'/',
     ]);
-    assert_eq!(h.events(), [Event::Connect { nsp: nsp("/"), auth: None, query: None }]);
+    assert_eq!(h.events(), [Event::Connect { nsp: nsp("/"), auth: raw("{}"), recovery: None }]);
     h.c.accept(&nsp("/"), "s", None);
     let sent: Vec<Transmit> = std::iter::from_fn(|| h.c.poll_transmit()).collect();
     assert!(matches!(&sent[..], [Transmit::Send(Message::Binary(_))]));
     // A text message is not a msgpack packet.
     h.text("2[\"x\"]");
     assert!(h.c.is_closed());
+}
+
+// -------------------------------------------------------------------------------------------
+// What goes out: packets encoded once, answers once, recovery, ids, close reasons
+
+#[test]
+fn the_packet_type_follows_the_attachments() {
+    let plain = Packet::with_payload(PacketType::Event, nsp("/"), json(r#"["a"]"#), None);
+    assert_eq!(plain.kind, PacketType::Event);
+    let (args, attachments) = to_payload(&("a", Bytes::from_static(b"\x01"))).expect("serialisable");
+    let binary =
+        Packet::with_payload(PacketType::Event, nsp("/"), Payload::Json { json: args, attachments }, None);
+    assert_eq!(binary.kind, PacketType::BinaryEvent);
+    let (args, attachments) = to_payload(&(Bytes::from_static(b"\x01"),)).expect("serialisable");
+    let ack =
+        Packet::with_payload(PacketType::Ack, nsp("/"), Payload::Json { json: args, attachments }, Some(1));
+    assert_eq!(ack.kind, PacketType::BinaryAck);
+    assert_eq!(
+        Packet::with_payload(PacketType::BinaryAck, nsp("/"), json("[]"), Some(1)).kind,
+        PacketType::Ack
+    );
+}
+
+#[test]
+fn an_encoded_event_goes_only_to_a_joined_namespace() {
+    let mut h = H::v5();
+    let packet = EncodedPacket::event(Parser::Json, &nsp("/"), json(r#"["hi",1]"#), None);
+    assert!(!h.c.send_event(&packet, None), "not joined yet");
+    assert_eq!(h.sent(), Vec::<String>::new());
+    h.join("/", "s1");
+    assert!(h.c.send_event(&packet, None));
+    assert_eq!(h.sent(), [r#"2["hi",1]"#]);
+    let other = EncodedPacket::event(Parser::Json, &nsp("/admin"), json(r#"["hi"]"#), None);
+    assert!(!h.c.send_event(&other, None), "a namespace never joined");
+    assert_eq!(h.sent(), Vec::<String>::new());
+}
+
+#[test]
+fn an_encoded_event_with_an_id_awaits_its_answer_until_the_deadline() {
+    let mut h = H::v5();
+    h.join("/", "s1");
+    let packet = EncodedPacket::event(Parser::Json, &nsp("/"), json(r#"["q"]"#), Some(7));
+    assert!(h.c.send_event(&packet, Some(h.at(5_000))));
+    assert_eq!(h.sent(), [r#"27["q"]"#]);
+    assert_eq!(h.c.poll_timeout(), Some(h.at(5_000)));
+    h.c.handle_timeout(h.at(4_999));
+    assert_eq!(h.events(), []);
+    h.c.handle_timeout(h.at(5_000));
+    assert_eq!(h.events(), [Event::AckTimeout { nsp: nsp("/"), id: 7 }]);
+    // An answer after the deadline is ignored.
+    h.text(r#"37["late"]"#);
+    assert_eq!(h.events(), []);
+}
+
+#[test]
+fn a_deadline_belongs_to_its_own_wait_not_to_a_later_wait_on_the_same_id() {
+    let mut h = H::v5();
+    h.join("/", "s1");
+    h.c.expect_ack(&nsp("/"), 3, Some(h.at(5_000)));
+    h.c.forget_ack("/", 3);
+    h.c.expect_ack(&nsp("/"), 3, Some(h.at(11_000)));
+    h.c.handle_timeout(h.at(5_000));
+    assert_eq!(h.events(), []);
+    h.c.handle_timeout(h.at(11_000));
+    assert_eq!(h.events(), [Event::AckTimeout { nsp: nsp("/"), id: 3 }]);
+}
+
+#[test]
+fn a_client_ack_is_answered_once() {
+    let mut h = H::v5();
+    h.join("/", "s1");
+    h.text(r#"25["ev"]"#);
+    assert!(matches!(&h.events()[..], [Event::Event { id: Some(5), .. }]));
+    assert!(h.c.awaits_reply("/", 5));
+    assert!(h.c.ack(&nsp("/"), 5, json("[1]")));
+    assert_eq!(h.sent(), ["35[1]"]);
+    assert!(!h.c.awaits_reply("/", 5));
+    assert!(!h.c.ack(&nsp("/"), 5, json("[2]")), "a second answer");
+    assert!(!h.c.ack(&nsp("/"), 6, json("[2]")), "an id the client never sent");
+    let text = EncodedAck::serialize(&nsp("/"), 5, &("x",)).expect("serialisable").expect("no binary");
+    assert!(!h.c.send_ack(text), "a second answer, pre-encoded");
+    assert_eq!(h.sent(), Vec::<String>::new());
+}
+
+#[test]
+fn a_pre_encoded_answer_and_a_binary_answer() {
+    let mut h = H::v5();
+    h.join("/admin", "s1");
+    h.text(r#"2/admin,1["a"]"#);
+    h.text(r#"2/admin,2["b"]"#);
+    h.events();
+    let text =
+        EncodedAck::serialize(&nsp("/admin"), 1, &("ok", 2)).expect("serialisable").expect("no binary");
+    assert_eq!((text.nsp().as_ref(), text.id()), ("/admin", 1));
+    assert!(h.c.send_ack(text));
+    assert_eq!(h.sent(), [r#"3/admin,1["ok",2]"#]);
+    assert_eq!(EncodedAck::serialize(&nsp("/"), 1, &(Bytes::from_static(b"\x01"),)).expect("ok"), None);
+    let (args, attachments) = to_payload(&(Bytes::from_static(b"\x01"),)).expect("serialisable");
+    assert!(h.c.send_ack(EncodedAck::new(&nsp("/admin"), 2, Payload::Json { json: args, attachments })));
+    assert_eq!(h.sent(), [r#"61-/admin,2[{"_placeholder":true,"num":0}]"#, "<binary b\"\\x01\">"]);
+}
+
+#[test]
+fn forgotten_replies_and_replies_of_a_namespace_left_are_not_sent() {
+    let mut h = H::v5();
+    h.join("/", "s1");
+    h.text(r#"21["a"]"#);
+    h.text(r#"22["b"]"#);
+    h.events();
+    h.c.forget_reply("/", 1);
+    assert!(!h.c.ack(&nsp("/"), 1, json("[]")));
+    h.text("1");
+    h.events();
+    assert!(!h.c.awaits_reply("/", 2));
+    assert!(!h.c.ack(&nsp("/"), 2, json("[]")));
+    assert_eq!(h.sent(), Vec::<String>::new());
+}
+
+#[test]
+fn a_restored_session_gets_its_missed_packets_before_the_connect_answer() {
+    let mut h = H::v5();
+    h.text("0");
+    h.events();
+    let missed = [
+        Packet::with_payload(PacketType::Event, nsp("/"), json(r#"["m",1,"off1"]"#), None),
+        Packet::with_payload(PacketType::Event, nsp("/"), json(r#"["m",2,"off2"]"#), None),
+    ];
+    h.c.accept_restored(&nsp("/"), "sid1", "pid1", missed);
+    assert_eq!(h.sent(), [r#"2["m",1,"off1"]"#, r#"2["m",2,"off2"]"#, r#"0{"sid":"sid1","pid":"pid1"}"#]);
+    assert!(h.c.is_connected("/"));
+}
+
+#[test]
+fn recoverable_events_carry_their_offset_as_a_last_argument() {
+    let packet = EncodedPacket::recoverable_event(Parser::Json, &nsp("/"), &json(r#"["m",1]"#), "off9")
+        .expect("an array");
+    assert_eq!(packet.packet().json().map(RawJson::as_str), Some(r#"["m",1,"off9"]"#));
+    assert!(EncodedPacket::recoverable_event(Parser::Json, &nsp("/"), &json(r#"{"a":1}"#), "x").is_none());
+}
+
+#[test]
+fn a_recovery_request_is_read_from_the_auth_when_both_are_strings() {
+    let mut h = H::v5();
+    h.text(r#"0{"pid":"p1","offset":"o1","token":1}"#);
+    assert_eq!(
+        h.events(),
+        [Event::Connect {
+            nsp: nsp("/"),
+            auth: raw(r#"{"pid":"p1","offset":"o1","token":1}"#),
+            recovery: Some(Recovery { pid: "p1".into(), offset: "o1".into() }),
+        }]
+    );
+    for auth in [r#"0/a,{"pid":"p1"}"#, r#"0/b,{"pid":1,"offset":"o1"}"#, r#"0/c,{"offset":"o1","pid":null}"#]
+    {
+        h.text(auth);
+        assert!(matches!(&h.events()[..], [Event::Connect { recovery: None, .. }]), "{auth}");
+    }
+}
+
+#[test]
+fn socket_ids_are_random_for_v5_clients_and_derived_for_v4_clients() {
+    let h = H::v5();
+    let mut n = 0;
+    let mut random = || {
+        n += 1;
+        ByteString::from(format!("r{n}"))
+    };
+    assert_eq!(h.c.socket_ids("/", "eng", true, &mut random), (nsp("r1"), Some(nsp("r2"))));
+    assert_eq!(h.c.socket_ids("/chat", "eng", false, &mut random), (nsp("r3"), None));
+    let v4 = H::with(ConnectionConfig { protocol: ProtocolVersion::V4, ..ConnectionConfig::default() });
+    assert_eq!(v4.c.socket_ids("/", "eng", true, &mut random), (nsp("eng"), None));
+    assert_eq!(v4.c.socket_ids("/chat", "eng", true, &mut random), (nsp("/chat#eng"), None));
+}
+
+#[test]
+fn v4_query_auth_decodes_and_repeated_names_keep_the_last() {
+    let mut h = H::with(ConnectionConfig { protocol: ProtocolVersion::V4, ..ConnectionConfig::default() });
+    h.events();
+    h.c.accept(&nsp("/"), "eng", None);
+    h.sent();
+    h.text("0/admin?a=1&a=2&b=x%20y+z&flag,");
+    assert_eq!(
+        h.events(),
+        [Event::Connect {
+            nsp: nsp("/admin"),
+            auth: raw(r#"{"a":"2","b":"x y z","flag":""}"#),
+            recovery: None
+        }]
+    );
+}
+
+#[test]
+fn disconnect_and_close_sends_a_disconnect_per_namespace_then_closes() {
+    let mut h = H::v5();
+    h.join("/", "s1");
+    h.join("/admin", "s2");
+    h.c.disconnect_and_close();
+    assert_eq!(h.sent(), ["1", "1/admin,", "<close Application>"]);
+    let events = h.events();
+    assert_eq!(events.len(), 2);
+    assert!(events
+        .iter()
+        .all(|e| matches!(e, Event::Disconnect { reason: DisconnectReason::ServerNamespaceDisconnect, .. })));
+    assert!(h.c.is_closed());
+}
+
+#[test]
+fn engine_close_reasons_map_to_disconnect_reasons() {
+    use engineio_parser::CloseReason;
+    let pairs = [
+        (CloseReason::TransportClose, "transport close"),
+        (CloseReason::TransportError, "transport error"),
+        (CloseReason::PingTimeout, "ping timeout"),
+        (CloseReason::ParseError, "parse error"),
+        (CloseReason::ForcedClose, "forced close"),
+    ];
+    for (engine, text) in pairs {
+        assert_eq!(DisconnectReason::from(engine).as_str(), text);
+    }
 }

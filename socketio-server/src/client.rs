@@ -10,19 +10,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytestring::ByteString;
-use engineio_parser::{
-    CloseReason, Data, Packet as EnginePacket, ProtocolVersion as EngineVersion, Transport,
-};
+use engineio_parser::{CloseReason, Data, ProtocolVersion as EngineVersion, Transport};
 use socketio_adapter::{RestoredSession, Room, Sid};
 use socketio_parser::connection::{
-    Connection, ConnectionConfig, DisconnectReason, Event as MachineEvent, Message, ProtocolVersion, Transmit,
+    Connection, ConnectionConfig, DisconnectReason, Event as MachineEvent, ProtocolVersion, Recovery,
+    Transmit,
 };
-use socketio_parser::Payload;
+use socketio_parser::{EncodedAck, EncodedPacket, Payload, RawJson};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::config::ConnectionStateRecovery;
 use crate::error::{AckError, ConnectError, SocketError};
-use crate::handshake::{parse_query, query_object};
 use crate::namespace::NsInner;
 use crate::run::run_now_or_spawn;
 use crate::server::ServerInner;
@@ -75,9 +72,14 @@ impl PostCommand for Engine {
 
 /// Work finished in another task, for the connection's task.
 pub(crate) enum Command {
-    /// Await the client's answer to ack `id` of `nsp`.
-    ExpectAck { nsp: ByteString, id: u64, deadline: Option<Instant>, sink: AckSink },
-    /// Stop awaiting it (its future was dropped).
+    /// Send an event (an emit, or one recipient's share of a broadcast); with `ack`, await the
+    /// client's answer.
+    Emit { packet: EncodedPacket, ack: Option<AwaitAck> },
+    /// Answer the client's ack.
+    Ack(EncodedAck),
+    /// The handle that could answer the client's ack `id` of `nsp` is gone.
+    ForgetReply { nsp: ByteString, id: u64 },
+    /// Stop awaiting our ack `id` of `nsp` (its future was dropped).
     ForgetAck { nsp: ByteString, id: u64 },
     /// A namespace's middlewares decided on a `CONNECT`.
     Decided { nsp: ByteString, decision: Decision },
@@ -85,6 +87,12 @@ pub(crate) enum Command {
     Disconnect { nsp: ByteString, close: bool },
     /// The server is shutting down.
     Shutdown,
+}
+
+/// An answer we await for an event sent with an ack id.
+pub(crate) struct AwaitAck {
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) sink: AckSink,
 }
 
 /// The answer to a `CONNECT`.
@@ -127,11 +135,7 @@ impl Client {
     }
 
     pub(crate) fn on_message(&mut self, data: Data) {
-        let message = match data {
-            Data::Text(text) => Message::Text(text),
-            Data::Binary(bytes) => Message::Binary(bytes),
-        };
-        self.machine.handle_message(message, crate::clock::now());
+        self.machine.handle_message(data.into(), crate::clock::now());
         self.drain();
     }
 
@@ -143,14 +147,7 @@ impl Client {
     }
 
     pub(crate) fn on_close(mut self, reason: CloseReason) {
-        let reason = match reason {
-            CloseReason::TransportClose => DisconnectReason::TransportClose,
-            CloseReason::TransportError => DisconnectReason::TransportError,
-            CloseReason::PingTimeout => DisconnectReason::PingTimeout,
-            CloseReason::ParseError => DisconnectReason::ParseError,
-            CloseReason::ForcedClose => DisconnectReason::ForcedClose,
-        };
-        self.machine.handle_transport_closed(reason);
+        self.machine.handle_transport_closed(reason.into());
         self.drain();
         // Sockets still waiting for their middlewares never joined.
         self.sockets.clear();
@@ -168,34 +165,35 @@ impl Client {
 
     pub(crate) fn on_command(&mut self, command: Command) {
         match command {
-            Command::ExpectAck { nsp, id, deadline, sink } => {
-                if !self.machine.is_connected(&nsp) && self.socket(&nsp).is_none() {
-                    sink.complete(Err(AckError::Disconnected));
-                    return;
-                }
-                self.machine.expect_ack(&nsp, id, deadline);
-                self.acks.insert((nsp, id), sink);
+            Command::Emit { packet, ack } => self.emit(&packet, ack),
+            Command::Ack(ack) => {
+                self.machine.send_ack(ack);
             }
+            Command::ForgetReply { nsp, id } => self.machine.forget_reply(&nsp, id),
             Command::ForgetAck { nsp, id } => {
                 self.machine.forget_ack(&nsp, id);
                 self.acks.remove(&(nsp, id));
             }
             Command::Decided { nsp, decision } => self.decided(nsp, decision),
-            Command::Disconnect { nsp, close } => {
-                if close {
-                    let joined: Vec<ByteString> =
-                        self.sockets.iter().filter(|s| s.connected()).map(|s| s.nsp().clone()).collect();
-                    for nsp in joined {
-                        self.machine.disconnect(&nsp);
-                    }
-                    self.machine.close_all(DisconnectReason::ServerNamespaceDisconnect);
-                } else {
-                    self.machine.disconnect(&nsp);
-                }
+            Command::Disconnect { nsp, close: true } => {
+                let _ = nsp;
+                self.machine.disconnect_and_close();
             }
+            Command::Disconnect { nsp, close: false } => self.machine.disconnect(&nsp),
             Command::Shutdown => self.machine.close_all(DisconnectReason::ServerShuttingDown),
         }
         self.drain();
+    }
+
+    fn emit(&mut self, packet: &EncodedPacket, ack: Option<AwaitAck>) {
+        let deadline = ack.as_ref().and_then(|a| a.deadline);
+        let sent = self.machine.send_event(packet, deadline);
+        let (Some(ack), Some(id)) = (ack, packet.packet().id) else { return };
+        if sent {
+            self.acks.insert((packet.packet().nsp.clone(), id), ack.sink);
+        } else {
+            ack.sink.complete(Err(AckError::Disconnected));
+        }
     }
 
     fn socket(&self, nsp: &str) -> Option<&Socket> {
@@ -218,8 +216,8 @@ impl Client {
         let mut close = false;
         while let Some(transmit) = self.machine.poll_transmit() {
             match transmit {
-                Transmit::Send(Message::Text(text)) => batch.push(EnginePacket::message(text)),
-                Transmit::Send(Message::Binary(bytes)) => batch.push(EnginePacket::binary(bytes)),
+                Transmit::Send(message) => batch.push(message.into()),
+                Transmit::Encoded(packet) => batch.extend_from_slice(packet.messages()),
                 Transmit::Close(cause) => {
                     tracing::debug!(sid = %self.engine.id(), ?cause, "closing the connection");
                     close = true;
@@ -242,7 +240,7 @@ impl Client {
 
     fn on_event(&mut self, event: MachineEvent) {
         match event {
-            MachineEvent::Connect { nsp, auth, query } => self.connect(nsp, auth, query),
+            MachineEvent::Connect { nsp, auth, recovery } => self.connect(nsp, &auth, recovery),
             MachineEvent::Event { nsp, data, id } => {
                 let Some(socket) = self.socket(&nsp).cloned() else { return };
                 let name = event_name(&data);
@@ -288,62 +286,46 @@ impl Client {
     // -----------------------------------------------------------------------------------------
     // Joining namespaces
 
-    fn connect(&mut self, nsp: ByteString, auth: Option<Payload>, query: Option<ByteString>) {
-        let auth = match (auth, query) {
-            // Socket.IO 2 clients pass their auth as the namespace's query string.
-            (_, Some(query)) => query_object(&parse_query(&query)),
-            // The decoder only lets an object through; anything unreadable counts as none.
-            (Some(payload), None) => socketio_parser::from_payload::<serde_json::Value>(&payload)
-                .ok()
-                .filter(serde_json::Value::is_object)
-                .unwrap_or_else(|| serde_json::Value::Object(serde_json::Map::new())),
-            (None, None) => serde_json::Value::Object(serde_json::Map::new()),
-        };
+    fn connect(&mut self, nsp: ByteString, auth: &RawJson, recovery: Option<Recovery>) {
+        let auth: serde_json::Value = serde_json::from_str(auth.as_str())
+            .unwrap_or_else(|_| serde_json::Value::Object(serde_json::Map::new()));
         let server = self.server.clone();
-        if let Some(recovery) = server.config.connection_state_recovery {
-            if let (Some(ns), Some((pid, offset))) = (server.namespace(&nsp), recovery_request(&auth)) {
+        let joining = |ns: Arc<NsInner>, socket: Socket| Joining { ns, socket, engine: self.engine.clone() };
+        match (server.namespace(&nsp), recovery, server.config.connection_state_recovery) {
+            (Some(ns), Some(recovery), Some(options)) => {
                 let socket = self.new_socket(&ns, auth.clone());
-                tokio::spawn(restore(ns, socket, nsp, self.engine.clone(), recovery, pid, offset, auth));
-                return;
+                tokio::spawn(joining(ns, socket).restore(recovery, options.skip_middlewares, auth));
             }
-        }
-        match server.namespace(&nsp) {
-            Some(ns) if ns.handlers().middlewares.is_empty() => {
+            (Some(ns), _, _) if ns.handlers().middlewares.is_empty() => {
                 let socket = self.new_socket(&ns, auth);
                 self.accept(socket);
             }
-            Some(ns) => {
+            (Some(ns), _, _) => {
                 let socket = self.new_socket(&ns, auth);
                 self.sockets.push(socket.clone());
-                tokio::spawn(run_middlewares(ns, socket, nsp, self.engine.clone()));
+                tokio::spawn(joining(ns, socket).run_middlewares());
             }
-            None if !server.has_parents() => self.machine.reject_invalid_namespace(&nsp),
-            None => {
+            (None, _, _) if !server.has_parents() => self.machine.reject_invalid_namespace(&nsp),
+            (None, _, _) => {
                 let engine = self.engine.clone();
-                let v2 = self.machine.config().protocol == ProtocolVersion::V4;
+                let (id, _) = self.machine.socket_ids(&nsp, engine.id(), false, random_id);
                 tokio::spawn(async move {
                     let Some(ns) = server.resolve_dynamic(&nsp, &auth).await else {
                         let _ =
                             engine.command(Command::Decided { nsp, decision: Decision::InvalidNamespace });
                         return;
                     };
-                    let socket =
-                        Socket::new(socket_id(&ns, &engine, v2), None, ns.clone(), engine.clone(), auth);
-                    run_middlewares(ns, socket, nsp, engine).await;
+                    let socket = Socket::new(id, None, ns.clone(), engine.clone(), auth);
+                    Joining { ns, socket, engine }.run_middlewares().await;
                 });
             }
         }
     }
 
     fn new_socket(&self, ns: &Arc<NsInner>, auth: serde_json::Value) -> Socket {
-        let v2 = self.machine.config().protocol == ProtocolVersion::V4;
-        Socket::new(
-            socket_id(ns, &self.engine, v2),
-            private_id(ns, v2),
-            ns.clone(),
-            self.engine.clone(),
-            auth,
-        )
+        let recovery = ns.recovery().is_some();
+        let (id, pid) = self.machine.socket_ids(&ns.name, self.engine.id(), recovery, random_id);
+        Socket::new(id, pid, ns.clone(), self.engine.clone(), auth)
     }
 
     fn decided(&mut self, nsp: ByteString, decision: Decision) {
@@ -362,19 +344,16 @@ impl Client {
     /// Admits `socket`: the client is told (`CONNECT`), the socket joins its own room, then the
     /// namespace's connection handlers run.
     fn accept(&mut self, socket: Socket) {
+        self.machine.accept(socket.nsp(), socket.id(), socket.pid().map(|p| &**p));
         let own = [socket.id().clone()];
         self.admit(socket, &own);
     }
 
-    /// Admits the socket of a restored session: the packets the client missed go first (the
-    /// reference writes them before the `CONNECT` answer, and the client buffers them until it
-    /// is connected), then the socket is admitted in the rooms it was in.
+    /// Admits the socket of a restored session: the machine writes the packets the client
+    /// missed before the `CONNECT` answer, then the socket is admitted in the rooms it was in.
     fn restore(&mut self, socket: Socket, restored: RestoredSession) {
-        for packet in restored.missed {
-            if let Some(data) = packet.data {
-                self.machine.emit(socket.nsp(), data, None);
-            }
-        }
+        let pid = socket.pid().map(|p| &**p).unwrap_or_default();
+        self.machine.accept_restored(socket.nsp(), socket.id(), pid, restored.missed);
         let mut rooms = restored.session.rooms;
         rooms.retain(|room| room != socket.id());
         rooms.insert(0, socket.id().clone());
@@ -383,7 +362,6 @@ impl Client {
 
     fn admit(&mut self, socket: Socket, rooms: &[Room]) {
         let ns = socket.0.ns.clone();
-        self.machine.accept(&ns.name, socket.id(), socket.pid().map(|p| &**p));
         if !self.machine.is_connected(&ns.name) {
             return;
         }
@@ -399,83 +377,47 @@ impl Client {
     }
 }
 
-/// The id of a new socket: fresh random for Socket.IO 3+ clients; derived from the Engine.IO
-/// id for Socket.IO 2 clients, as the reference derives it.
-fn socket_id(ns: &NsInner, engine: &crate::client::Engine, v2: bool) -> ByteString {
-    if v2 {
-        if &*ns.name == "/" {
-            return engine.id().clone();
-        }
-        return ByteString::from(format!("{}#{}", ns.name, engine.id()));
-    }
+/// A fresh socket or private id: 20 characters from the CSPRNG.
+fn random_id() -> Sid {
     ByteString::from(engineio_server::generate_id())
 }
 
-/// The private session id of a new socket, with connection state recovery on (Socket.IO 3+
-/// clients only: Socket.IO 2 clients cannot present it).
-fn private_id(ns: &NsInner, v2: bool) -> Option<Sid> {
-    if v2 || ns.recovery().is_none() {
-        return None;
-    }
-    Some(ByteString::from(engineio_server::generate_id()))
-}
-
-/// The `pid` and `offset` a reconnecting client presents in its `CONNECT` payload, both
-/// strings, as the reference requires.
-fn recovery_request(auth: &serde_json::Value) -> Option<(String, String)> {
-    let pid = auth.get("pid")?.as_str()?;
-    let offset = auth.get("offset")?.as_str()?;
-    Some((pid.to_owned(), offset.to_owned()))
-}
-
-/// Connection state recovery: asks the adapter for the session `pid` and the packets after
-/// `offset`. A restored session skips the middlewares when the options say so; otherwise the
-/// middlewares run for the restored socket. Without a session, `fresh` joins as any new
-/// socket.
-#[allow(clippy::too_many_arguments)]
-async fn restore(
-    ns: Arc<NsInner>,
-    fresh: Socket,
-    nsp: ByteString,
-    engine: Arc<crate::client::Engine>,
-    recovery: ConnectionStateRecovery,
-    pid: String,
-    offset: String,
-    auth: serde_json::Value,
-) {
-    let Some(restored) = ns.adapter.restore_session(&pid, &offset).await else {
-        run_middlewares(ns, fresh, nsp, engine).await;
-        return;
-    };
-    let socket = Socket::recovered_from(&restored.session, ns.clone(), engine.clone(), auth);
-    if !recovery.skip_middlewares {
-        let middlewares = ns.handlers().middlewares.clone();
-        for middleware in middlewares {
-            if let Err(error) = middleware(socket.clone()).await {
-                let _ = engine.command(Command::Decided { nsp, decision: Decision::Refuse(error) });
-                return;
-            }
-        }
-    }
-    let _ = engine.command(Command::Decided { nsp, decision: Decision::Restore(socket, restored) });
-}
-
-/// Runs `ns`'s middlewares for `socket`, then reports the decision to the connection's task.
-async fn run_middlewares(
+/// A socket on its way into a namespace, while async work decides (the adapter's session
+/// store, the namespace's middlewares); the decision goes back to the connection's task.
+struct Joining {
     ns: Arc<NsInner>,
     socket: Socket,
-    nsp: ByteString,
     engine: Arc<crate::client::Engine>,
-) {
-    let middlewares = ns.handlers().middlewares.clone();
-    let mut decision = Decision::Accept(socket.clone());
-    for middleware in middlewares {
-        if let Err(error) = middleware(socket.clone()).await {
-            decision = Decision::Refuse(error);
-            break;
-        }
+}
+
+impl Joining {
+    /// Connection state recovery: asks the adapter for the session and the packets after the
+    /// client's offset. A restored session skips the middlewares when `skip_middlewares`;
+    /// otherwise they run for the restored socket. Without a session, the fresh socket joins
+    /// as any new socket.
+    async fn restore(self, recovery: Recovery, skip_middlewares: bool, auth: serde_json::Value) {
+        let Some(restored) = self.ns.adapter.restore_session(&recovery.pid, &recovery.offset).await else {
+            return self.run_middlewares().await;
+        };
+        let socket = Socket::recovered_from(&restored.session, self.ns.clone(), self.engine.clone(), auth);
+        let decision = match skip_middlewares {
+            true => Decision::Restore(socket, restored),
+            false => match self.ns.run_middlewares(&socket).await {
+                Ok(()) => Decision::Restore(socket, restored),
+                Err(error) => Decision::Refuse(error),
+            },
+        };
+        let _ = self.engine.command(Command::Decided { nsp: self.ns.name.clone(), decision });
     }
-    let _ = engine.command(Command::Decided { nsp, decision });
+
+    /// Runs the namespace's middlewares for the socket, then reports the decision.
+    async fn run_middlewares(self) {
+        let decision = match self.ns.run_middlewares(&self.socket).await {
+            Ok(()) => Decision::Accept(self.socket),
+            Err(error) => Decision::Refuse(error),
+        };
+        let _ = self.engine.command(Command::Decided { nsp: self.ns.name.clone(), decision });
+    }
 }
 
 /// An event's name: a slice of the JSON payload when the name is written there as it is (the

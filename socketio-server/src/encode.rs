@@ -6,12 +6,10 @@
 //! (`Bytes`) become attachments at any depth.
 
 use std::fmt;
-use std::sync::Arc;
 
 use bytestring::ByteString;
-use engineio_parser::Packet as EnginePacket;
 use serde::ser::{self, Impossible, Serialize, SerializeSeq, SerializeTuple, Serializer};
-use socketio_parser::{Packet, PacketType, Payload, RESERVED_EVENTS};
+use socketio_parser::{EncodedAck, EncodedPacket, Payload, RESERVED_EVENTS};
 
 use crate::config::ParserKind;
 use crate::error::EmitError;
@@ -37,19 +35,32 @@ pub(crate) fn ack_payload<T: Serialize + ?Sized>(parser: ParserKind, args: &T) -
     to_payload(parser, &Args { name: None, args })
 }
 
-/// An ack packet for `args` encoded in one pass, for the default parser when `args` holds no
-/// binary data (`None` otherwise: go through [`ack_payload`] and [`Encoded`]).
-pub(crate) fn ack_text<T: Serialize + ?Sized>(
+/// The answer `args` to ack `id` of `nsp`: written in one pass into the packet's text when the
+/// parser is the default one and `args` holds no binary data.
+pub(crate) fn ack<T: Serialize + ?Sized>(
     parser: ParserKind,
-    nsp: &str,
+    nsp: &ByteString,
     id: u64,
     args: &T,
-) -> Result<Option<ByteString>, EmitError> {
-    if parser != ParserKind::Default {
-        return Ok(None);
+) -> Result<EncodedAck, EmitError> {
+    if parser == ParserKind::Default {
+        if let Some(ack) = EncodedAck::serialize(nsp, id, &Args { name: None, args })
+            .map_err(|e| EmitError::Serialize(e.to_string()))?
+        {
+            return Ok(ack);
+        }
     }
-    socketio_parser::encode_text_packet(PacketType::Ack, nsp, Some(id), &Args { name: None, args })
-        .map_err(|e| EmitError::Serialize(e.to_string()))
+    Ok(EncodedAck::new(nsp, id, ack_payload(parser, args)?))
+}
+
+/// An event for `nsp` with `payload`, encoded once with `parser`.
+pub(crate) fn event(
+    parser: ParserKind,
+    nsp: &ByteString,
+    payload: Payload,
+    id: Option<u64>,
+) -> EncodedPacket {
+    EncodedPacket::event(parser.connection_parser(), nsp, payload, id)
 }
 
 /// Whether `payload` is of `parser`'s kind.
@@ -87,65 +98,6 @@ fn to_payload<T: Serialize + ?Sized>(parser: ParserKind, value: &T) -> Result<Pa
         ParserKind::MsgPack => socketio_parser::msgpack::RawMsgPack::from_serialize(value)
             .map(Payload::MsgPack)
             .map_err(|e| EmitError::Serialize(e.to_string())),
-    }
-}
-
-/// An event or ack packet for `payload`: the binary type when it has attachments.
-pub(crate) fn packet(kind: PacketType, nsp: &ByteString, payload: Payload, id: Option<u64>) -> Packet {
-    let binary = matches!(&payload, Payload::Json { attachments, .. } if !attachments.is_empty());
-    let kind = match (kind, binary) {
-        (PacketType::Event, true) => PacketType::BinaryEvent,
-        (PacketType::Ack, true) => PacketType::BinaryAck,
-        (kind, _) => kind,
-    };
-    Packet { kind, nsp: nsp.clone(), id, data: Some(payload) }
-}
-
-/// A packet encoded once, ready to be queued on any number of connections: the same bytes are
-/// shared by every recipient. Cloning is a reference count.
-#[derive(Clone)]
-pub struct Encoded(Arc<EncodedInner>);
-
-struct EncodedInner {
-    packet: Packet,
-    messages: Vec<EnginePacket>,
-}
-
-impl fmt::Debug for Encoded {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Encoded").field("packet", &self.0.packet).finish()
-    }
-}
-
-impl Encoded {
-    /// Encodes `packet` with `parser`.
-    pub(crate) fn new(parser: ParserKind, packet: Packet) -> Self {
-        let messages = match parser {
-            ParserKind::Default => {
-                let mut messages = Vec::with_capacity(1 + packet.attachments().len());
-                messages.push(EnginePacket::message(packet.encode_to_string()));
-                messages.extend(packet.attachments().iter().cloned().map(EnginePacket::binary));
-                messages
-            }
-            #[cfg(feature = "msgpack")]
-            ParserKind::MsgPack => {
-                vec![EnginePacket::binary(socketio_parser::msgpack::encode_to_bytes(&packet))]
-            }
-        };
-        Encoded(Arc::new(EncodedInner { packet, messages }))
-    }
-
-    /// The packet.
-    pub(crate) fn packet(&self) -> &Packet {
-        &self.0.packet
-    }
-
-    /// Queues the messages on `engine`.
-    pub(crate) fn send_to(&self, engine: &crate::client::Engine) -> bool {
-        match &self.0.messages[..] {
-            [one] => engine.send(one.clone()).is_ok(),
-            many => engine.send_many(many.to_vec()).is_ok(),
-        }
     }
 }
 

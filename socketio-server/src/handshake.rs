@@ -1,7 +1,7 @@
 //! What a socket knows of the request that opened its connection: the reference's
 //! `socket.handshake`.
 
-use engineio_parser::endpoint::percent_decode;
+use engineio_parser::endpoint::parse_query;
 use serde_json::{Map, Value};
 
 /// The handshake of a socket. Built on demand from the connection's first request, which the
@@ -83,27 +83,6 @@ impl Handshake {
             "auth": self.auth,
         })
     }
-}
-
-/// `a=1&b=x%20y` as decoded pairs (`+` is a space, as in Node's `querystring`).
-pub(crate) fn parse_query(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(&k.replace('+', " ")), percent_decode(&v.replace('+', " ")))
-        })
-        .collect()
-}
-
-/// The query pairs as a JSON object (the last value of a repeated name wins).
-pub(crate) fn query_object(pairs: &[(String, String)]) -> Value {
-    let mut map = Map::new();
-    for (k, v) in pairs {
-        map.insert(k.clone(), Value::String(v.clone()));
-    }
-    Value::Object(map)
 }
 
 /// `Date.prototype.toString()` of `millis` in UTC.

@@ -5,10 +5,10 @@ use std::sync::{Arc, Mutex, Weak};
 
 use serde::Serialize;
 use socketio_adapter::{NamespaceLink, ServerSideReply};
-use socketio_parser::{PacketType, Payload, Value};
+use socketio_parser::{EncodedPacket, Payload, Value};
 use tokio::sync::mpsc;
 
-use crate::encode::{self, Encoded};
+use crate::encode;
 use crate::namespace::NsInner;
 use crate::run::{run_now_or_spawn, HandlerFuture};
 use crate::socket::Socket;
@@ -73,15 +73,13 @@ impl NamespaceLink<Socket> for Link {
         &self.name
     }
 
-    fn encode_event(&self, data: &Value, ack_id: Option<u64>) -> Option<Encoded> {
+    fn encode_event(&self, data: &Value, ack_id: Option<u64>) -> Option<EncodedPacket> {
         let ns = self.ns()?;
         if data.as_array().is_none_or(<[Value]>::is_empty) {
             return None;
         }
         match encode::value_payload(ns.parser, data) {
-            Ok(payload) => {
-                Some(Encoded::new(ns.parser, encode::packet(PacketType::Event, &ns.name, payload, ack_id)))
-            }
+            Ok(payload) => Some(encode::event(ns.parser, &ns.name, payload, ack_id)),
             Err(e) => {
                 tracing::warn!(nsp = %ns.name, error = %e, "a packet from another node cannot be encoded");
                 None

@@ -3,17 +3,15 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 use std::time::Duration;
 
 use bytestring::ByteString;
 use serde::Serialize;
 use socketio_adapter::{Adapter, AdapterError, BroadcastOptions, Room, RoomEvent, Sid};
-use socketio_parser::{PacketType, Payload};
+use socketio_parser::{AckIds, EncodedPacket, Payload};
 
 use crate::config::ParserKind;
-use crate::encode::Encoded;
 use crate::error::{BroadcastAckError, ConnectError, EmitError};
 use crate::link::{Link, ServerAck, ServerSideHandler};
 use crate::operators::{BroadcastOperator, IntoRooms, RemoteSocket};
@@ -47,7 +45,7 @@ pub(crate) struct NsInner {
     pub(crate) adapter: Arc<dyn Adapter<Socket>>,
     handlers: RwLock<Handlers>,
     server_side: RwLock<Vec<(String, ServerSideHandler)>>,
-    ack_ids: AtomicU64,
+    ack_ids: AckIds,
     /// The dynamic namespace that created this one.
     pub(crate) parent: Option<Weak<ParentInner>>,
 }
@@ -73,7 +71,7 @@ impl NsInner {
             recovery: server.config.connection_state_recovery,
             handlers: RwLock::new(handlers),
             server_side: RwLock::new(Vec::new()),
-            ack_ids: AtomicU64::new(0),
+            ack_ids: AckIds::new(),
             parent,
         });
         ns.adapter.init(Arc::new(Link { ns: Arc::downgrade(&ns), name: ns.name.to_string() }));
@@ -89,18 +87,17 @@ impl NsInner {
     /// next offset appended when the adapter keeps packets for connection state recovery and
     /// the packet is not volatile.
     pub(crate) fn broadcast_event(&self, payload: Payload, opts: &BroadcastOptions) {
+        let parser = self.parser.connection_parser();
         if !opts.flags.volatile {
             if let Some(offset) = self.adapter.next_offset() {
-                if let Some(with_offset) = payload.with_string_item(&offset) {
-                    let packet = crate::encode::packet(PacketType::Event, &self.name, with_offset, None);
-                    let encoded = Encoded::new(self.parser, packet);
+                if let Some(encoded) = EncodedPacket::recoverable_event(parser, &self.name, &payload, &offset)
+                {
                     self.adapter.broadcast_recoverable(offset, encoded.packet(), &encoded, opts);
                     return;
                 }
             }
         }
-        let encoded =
-            Encoded::new(self.parser, crate::encode::packet(PacketType::Event, &self.name, payload, None));
+        let encoded = EncodedPacket::event(parser, &self.name, payload, None);
         self.adapter.broadcast(encoded.packet(), &encoded, opts);
     }
 
@@ -108,6 +105,15 @@ impl NsInner {
     pub(crate) fn server_side_handlers(&self, event: &str) -> Vec<ServerSideHandler> {
         let handlers = self.server_side.read().unwrap_or_else(|e| e.into_inner());
         handlers.iter().filter(|(name, _)| name == event).map(|(_, h)| h.clone()).collect()
+    }
+
+    /// Runs the namespace's connection middlewares for `socket`, in order, until one refuses.
+    pub(crate) async fn run_middlewares(&self, socket: &Socket) -> Result<(), ConnectError> {
+        let middlewares = self.handlers().middlewares.clone();
+        for middleware in middlewares {
+            middleware(socket.clone()).await?;
+        }
+        Ok(())
     }
 
     pub(crate) fn handlers(&self) -> RwLockReadGuard<'_, Handlers> {
@@ -121,7 +127,7 @@ impl NsInner {
     /// The next ack id: one counter per namespace, as in the reference, so that a broadcast
     /// with acks uses one id for every recipient.
     pub(crate) fn next_ack_id(&self) -> u64 {
-        self.ack_ids.fetch_add(1, Ordering::Relaxed)
+        self.ack_ids.next_id()
     }
 
     /// A socket left: it leaves its rooms, and an empty child namespace may be removed.

@@ -6,10 +6,9 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use socketio_adapter::{AdapterError, BroadcastOptions, Room, Sid, SocketDetails};
-use socketio_parser::PacketType;
 use tokio::sync::mpsc;
 
-use crate::encode::{self, Encoded};
+use crate::encode;
 use crate::error::{AckError, BroadcastAckError, EmitError};
 use crate::namespace::NsInner;
 use crate::socket::AckResponse;
@@ -165,8 +164,7 @@ impl BroadcastOperator {
             encode::check_event_name(event)?;
             let payload = encode::event_payload(self.ns.parser, event, args)?;
             let id = self.ns.next_ack_id();
-            let packet = encode::packet(PacketType::Event, &self.ns.name, payload, Some(id));
-            Ok::<_, EmitError>(Encoded::new(self.ns.parser, packet))
+            Ok::<_, EmitError>(encode::event(self.ns.parser, &self.ns.name, payload, Some(id)))
         })();
         let ns = self.ns.clone();
         let opts = self.opts.clone();

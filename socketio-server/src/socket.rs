@@ -16,12 +16,11 @@ use socketio_adapter::{
     BroadcastFlags, BroadcastOptions, LocalSocket, PersistedSession, Room, Sid, SocketDetails,
 };
 use socketio_parser::connection::DisconnectReason;
-use socketio_parser::{from_args, from_payload, PacketType, Payload, PayloadError, Value};
+use socketio_parser::{from_args, from_payload, EncodedAck, EncodedPacket, Payload, PayloadError, Value};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::client::{AckSink, Command, PostCommand};
-use crate::config::ParserKind;
-use crate::encode::{self, Encoded};
+use crate::client::{AckSink, AwaitAck, Command, PostCommand};
+use crate::encode;
 use crate::error::{AckError, EmitError, SocketError};
 use crate::handshake::Handshake;
 use crate::namespace::NsInner;
@@ -570,40 +569,37 @@ impl Socket {
         });
     }
 
+    /// Hands an event to the connection's machine; `false` when it cannot go (the socket is
+    /// disconnected, or the packet is volatile and the transport busy).
+    fn send_event(&self, packet: &EncodedPacket, flags: &BroadcastFlags, ack: Option<AwaitAck>) -> bool {
+        if self.is_disconnected() || (flags.volatile && !self.0.engine.is_writable()) {
+            return false;
+        }
+        if let Some(data) = &packet.packet().data {
+            self.notify_outgoing(data);
+        }
+        self.0.engine.command(Command::Emit { packet: packet.clone(), ack }).is_ok()
+    }
+
     fn ack_deadline(timeout: Option<Duration>) -> Option<std::time::Instant> {
         timeout.map(|t| crate::clock::now() + t)
     }
 }
 
 impl LocalSocket for Socket {
-    type Encoded = Encoded;
+    type Encoded = EncodedPacket;
     type AckSink = mpsc::UnboundedSender<Result<Payload, AckError>>;
 
     fn id(&self) -> &Sid {
         &self.0.id
     }
 
-    fn send(&self, packet: &Encoded, flags: &BroadcastFlags, ack: Option<&Self::AckSink>) -> bool {
-        if self.is_disconnected() || (flags.volatile && !self.0.engine.is_writable()) {
-            return false;
-        }
-        if let (Some(sink), Some(id)) = (ack, packet.packet().id) {
-            let command = Command::ExpectAck {
-                nsp: self.0.ns.name.clone(),
-                id,
-                deadline: Socket::ack_deadline(flags.timeout),
-                sink: AckSink::Broadcast(sink.clone()),
-            };
-            if self.0.engine.command(command).is_err() {
-                return false;
-            }
-        }
-        if let Some(data) = &packet.packet().data {
-            if packet.packet().kind != PacketType::Connect {
-                self.notify_outgoing(data);
-            }
-        }
-        packet.send_to(&self.0.engine)
+    fn send(&self, packet: &EncodedPacket, flags: &BroadcastFlags, ack: Option<&Self::AckSink>) -> bool {
+        let ack = ack.map(|sink| AwaitAck {
+            deadline: Socket::ack_deadline(flags.timeout),
+            sink: AckSink::Broadcast(sink.clone()),
+        });
+        self.send_event(packet, flags, ack)
     }
 
     fn disconnect(&self, close: bool) {
@@ -665,8 +661,8 @@ impl Emitter {
             ns.broadcast_event(payload, &opts);
             return Ok(());
         }
-        let packet = Encoded::new(ns.parser, encode::packet(PacketType::Event, &ns.name, payload, None));
-        if !LocalSocket::send(socket, &packet, &self.flags, None) && !self.flags.volatile {
+        let packet = encode::event(ns.parser, &ns.name, payload, None);
+        if !socket.send_event(&packet, &self.flags, None) && !self.flags.volatile {
             return Err(EmitError::Disconnected);
         }
         Ok(())
@@ -686,19 +682,12 @@ impl Emitter {
         let ns = &socket.0.ns;
         let payload = encode::event_payload(ns.parser, event, args)?;
         let id = ns.next_ack_id();
-        let packet = Encoded::new(ns.parser, encode::packet(PacketType::Event, &ns.name, payload, Some(id)));
+        let packet = encode::event(ns.parser, &ns.name, payload, Some(id));
         let (tx, rx) = oneshot::channel();
-        let command = Command::ExpectAck {
-            nsp: ns.name.clone(),
-            id,
-            deadline: Socket::ack_deadline(self.flags.timeout),
-            sink: AckSink::Single(tx),
-        };
-        if socket.0.engine.command(command).is_err() {
+        let ack = AwaitAck { deadline: Socket::ack_deadline(self.flags.timeout), sink: AckSink::Single(tx) };
+        if !socket.send_event(&packet, &self.flags, Some(ack)) {
             return Err(EmitError::Disconnected);
         }
-        let flags = BroadcastFlags { timeout: None, ..self.flags };
-        LocalSocket::send(socket, &packet, &flags, None);
         Ok(AckFuture {
             rx,
             forget: Some(Forget { engine: socket.0.engine.clone(), nsp: ns.name.clone(), id }),
@@ -789,84 +778,67 @@ impl Event {
     }
 }
 
-/// The acknowledgement a client awaits for an event it sent. It can be answered once: later
-/// answers are ignored, as the reference ignores them.
+/// The acknowledgement a client awaits for an event it sent. It can be answered once: the
+/// connection's machine sends the first answer and ignores later ones, as the reference does.
+/// Dropping every clone without answering tells the machine that no answer will come.
 #[derive(Clone)]
-pub struct AckSender {
+pub struct AckSender(Arc<AckInner>);
+
+struct AckInner {
     socket: Socket,
     id: u64,
-    sent: Arc<AtomicBool>,
+    answered: AtomicBool,
+}
+
+impl Drop for AckInner {
+    fn drop(&mut self) {
+        if !*self.answered.get_mut() && !self.socket.is_disconnected() {
+            let forget = Command::ForgetReply { nsp: self.socket.0.ns.name.clone(), id: self.id };
+            let _ = self.socket.0.engine.command(forget);
+        }
+    }
 }
 
 impl fmt::Debug for AckSender {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AckSender").field("id", &self.id).field("sent", &self.sent).finish()
+        f.debug_struct("AckSender").field("id", &self.0.id).field("answered", &self.0.answered).finish()
     }
 }
 
 impl AckSender {
     pub(crate) fn new(socket: Socket, id: u64) -> Self {
-        AckSender { socket, id, sent: Arc::new(AtomicBool::new(false)) }
+        AckSender(Arc::new(AckInner { socket, id, answered: AtomicBool::new(false) }))
     }
 
     /// The ack id.
     pub fn id(&self) -> u64 {
-        self.id
+        self.0.id
     }
 
     /// Answers with `args` (spread like [`Socket::emit`]'s).
     pub fn send<T: Serialize + ?Sized>(&self, args: &T) -> Result<(), EmitError> {
-        if !self.first_answer()? {
-            return Ok(());
-        }
-        let socket = &self.socket;
-        let ns = &socket.0.ns;
-        // Without attachments, the packet is written in one pass straight into its message.
-        if let Some(text) = encode::ack_text(ns.parser, &ns.name, self.id, args)? {
-            return socket.0.engine.send_text(text).map_err(|_| EmitError::Disconnected);
-        }
-        self.send_payload(encode::ack_payload(ns.parser, args)?)
+        let ns = &self.0.socket.0.ns;
+        self.answer(encode::ack(ns.parser, &ns.name, self.0.id, args)?)
     }
 
     /// Answers with arguments already encoded, as they are: an event's
     /// [`raw_args`](Event::raw_args), or a payload of the server's parser. A payload of the
     /// other parser is refused with [`EmitError::Serialize`].
     pub fn send_raw(&self, args: Payload) -> Result<(), EmitError> {
-        let parser = self.socket.0.ns.parser;
-        if !encode::payload_fits(parser, &args) {
-            return Err(EmitError::Serialize(format!("a payload of another parser than {parser:?}")));
+        let ns = &self.0.socket.0.ns;
+        if !encode::payload_fits(ns.parser, &args) {
+            return Err(EmitError::Serialize(format!("a payload of another parser than {:?}", ns.parser)));
         }
-        if !self.first_answer()? {
-            return Ok(());
-        }
-        self.send_payload(args)
+        self.answer(EncodedAck::new(&ns.name, self.0.id, args))
     }
 
-    /// Whether this is the first answer (later ones are ignored); an error when the socket is
-    /// disconnected.
-    fn first_answer(&self) -> Result<bool, EmitError> {
-        if self.sent.swap(true, Ordering::AcqRel) {
-            return Ok(false);
-        }
-        if self.socket.is_disconnected() {
+    fn answer(&self, ack: EncodedAck) -> Result<(), EmitError> {
+        let socket = &self.0.socket;
+        if socket.is_disconnected() {
             return Err(EmitError::Disconnected);
         }
-        Ok(true)
-    }
-
-    fn send_payload(&self, payload: Payload) -> Result<(), EmitError> {
-        let socket = &self.socket;
-        let ns = &socket.0.ns;
-        let packet = encode::packet(PacketType::Ack, &ns.name, payload, Some(self.id));
-        let sent = match (ns.parser, packet.attachments()) {
-            (ParserKind::Default, []) => socket.0.engine.send_text(packet.encode_to_string()).is_ok(),
-            _ => Encoded::new(ns.parser, packet).send_to(&socket.0.engine),
-        };
-        if sent {
-            Ok(())
-        } else {
-            Err(EmitError::Disconnected)
-        }
+        self.0.answered.store(true, Ordering::Release);
+        socket.0.engine.command(Command::Ack(ack)).map_err(|_| EmitError::Disconnected)
     }
 }
 

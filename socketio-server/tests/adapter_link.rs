@@ -14,7 +14,9 @@ use socketio_server::adapter::{
     Adapter, AdapterError, BoxFuture, BroadcastOptions, MemoryAdapter, NamespaceLink, RoomEventListener,
     SocketDetails,
 };
-use socketio_server::{AckError, Builder, Bytes, Config, Encoded, Payload, Room, Socket, Value};
+use socketio_server::{
+    AckError, Builder, Bytes, Config, EncodedPacket as Encoded, Payload, Room, Socket, Value,
+};
 use support::{inbox, TestServer};
 use tokio::sync::mpsc;
 
