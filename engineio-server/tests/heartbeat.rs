@@ -1,8 +1,10 @@
 //! The heartbeat with short intervals (ping every 300 ms, 200 ms to answer): engine.io-client
 //! stays connected over several intervals on every transport (and engine.io-client 3, which
-//! pings the server, too), and clients that stop answering
-//! (a polling client that never polls again, a WebSocket that ignores pings) are closed with
-//! `ping timeout`.
+//! pings the server, too).
+//!
+//! Clients that stop answering (a polling client that never polls again, a WebSocket that
+//! ignores pings) and the exact instant they are closed with `ping timeout` are pinned on a
+//! simulated clock by `socketio-parser/tests/stack_heartbeat.rs`.
 
 mod support;
 
@@ -11,7 +13,7 @@ use std::time::Duration;
 use engineio_parser::CloseReason;
 use engineio_server::Config;
 use serde_json::json;
-use support::{get, polling_handshake, ws_connect, TestServer, WsFrame};
+use support::TestServer;
 
 fn fast_heartbeat() -> Config {
     Config {
@@ -54,41 +56,4 @@ async fn clients_answering_pings_stay_connected_over_several_intervals() {
     }
     server.wait_clients(0).await;
     node.finish().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn polling_client_that_stops_polling_is_closed_with_ping_timeout() {
-    let mut server = TestServer::start(fast_heartbeat()).await;
-    let sid = polling_handshake(server.addr).await;
-    assert_eq!(server.engine.clients_count(), 1);
-    // No further poll: the ping is never delivered, so no pong comes back.
-    assert_eq!(server.seen.close_reason(&sid).await, CloseReason::PingTimeout);
-    server.wait_clients(0).await;
-    let late = get(server.addr, &format!("EIO=4&transport=polling&sid={sid}")).await;
-    assert_eq!(
-        (late.status, late.body_text().as_str()),
-        (400, r#"{"code":1,"message":"Session ID unknown"}"#)
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn websocket_that_ignores_pings_is_closed_with_ping_timeout() {
-    let mut server = TestServer::start(fast_heartbeat()).await;
-    let mut ws = ws_connect(server.addr, "/engine.io/?EIO=4&transport=websocket")
-        .await
-        .unwrap_or_else(|r| panic!("WebSocket handshake refused: {r:?}"));
-    let open = ws.read().await.expect("the open packet");
-    let WsFrame::Text(open) = open else { panic!("open packet as text, got {open:?}") };
-    assert!(open.starts_with("0{\"sid\":\""), "{open}");
-    let sid = open[9..29].to_owned();
-    assert_eq!(server.seen.close_reason(&sid).await, CloseReason::PingTimeout);
-
-    // The client saw the ping it ignored, then the server's close.
-    let mut frames = Vec::new();
-    while let Some(frame) = ws.read().await {
-        frames.push(frame);
-    }
-    assert!(frames.contains(&WsFrame::Text("2".to_owned())), "a ping was sent: {frames:?}");
-    assert!(matches!(frames.last(), Some(WsFrame::Close(_))), "a close frame ends it: {frames:?}");
-    server.wait_clients(0).await;
 }
