@@ -43,6 +43,94 @@ pub fn select(names: Option<&[String]>) -> Vec<&'static Peer> {
     PEERS.iter().filter(|p| names.is_none_or(|l| l.iter().any(|n| n == p.name))).collect()
 }
 
+/// Column name of our echo example built from an earlier commit of this repository (see
+/// [`prepare_prev`]).
+pub const PREV: &str = "prev";
+
+/// The commit `prev` is built from unless another is named: the last one before the server's
+/// internals were refactored.
+pub const PREV_DEFAULT_COMMIT: &str = "769d891";
+
+/// The `prev` peer for the commit whose abbreviated hash is `short`: our echo example, run with
+/// the same arguments as `ours`, from `target/prev-SHORT/target/release/examples/echo`.
+///
+/// The peer and its command are leaked (once per run) so that it is a `&'static Peer` like the
+/// peers of [`PEERS`].
+pub fn prev_peer(short: &str) -> &'static Peer {
+    let binary: &'static str = Box::leak(format!("target/prev-{short}/target/release/examples/echo").into());
+    let command: &'static [&'static str] = Box::leak(Box::new([binary, "--port", "{port}"]));
+    Box::leak(Box::new(Peer { name: PREV, proto: "socketio", command }))
+}
+
+/// Builds our echo example from `commit` (any revision git knows: a hash, a tag, `HEAD~3`) and
+/// returns it as the `prev` peer, with the commit's abbreviated hash. Run from the workspace root.
+///
+/// The commit's tree is exported (`git archive`) to `target/prev-SHORT/src` and built there
+/// (`cargo build --release --example echo -p socketio-server`, with its own `Cargo.lock`) into
+/// `target/prev-SHORT/target`; SHORT is the commit's abbreviated hash, so a branch or `HEAD~1`
+/// that moves gets a build of its own. Nothing is exported or built when the binary is there.
+pub fn prepare_prev(commit: &str) -> Result<(&'static Peer, String), String> {
+    let resolved = Command::new("git")
+        .args(["rev-parse", "--verify", "--quiet", "--short=7"])
+        .arg(format!("{commit}^{{commit}}"))
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    let short = String::from_utf8_lossy(&resolved.stdout).trim().to_owned();
+    if !resolved.status.success() || short.is_empty() {
+        return Err(format!("git knows no commit {commit:?}"));
+    }
+    let peer = prev_peer(&short);
+    if Path::new(peer.command[0]).is_file() {
+        eprintln!("prev: {} is built (commit {short})", peer.command[0]);
+        return Ok((peer, short));
+    }
+    let base = PathBuf::from(format!("target/prev-{short}"));
+    let src = base.join("src");
+    if !src.join("Cargo.toml").is_file() {
+        // Exported beside, then renamed: an interrupted export is never taken for a whole one.
+        let partial = base.join("src.partial");
+        let tar = base.join("src.tar");
+        let _ = std::fs::remove_dir_all(&partial);
+        let _ = std::fs::remove_dir_all(&src);
+        std::fs::create_dir_all(&partial).map_err(|e| format!("cannot create {}: {e}", partial.display()))?;
+        eprintln!("prev: exporting commit {short} to {}", src.display());
+        let archived = Command::new("git")
+            .args(["archive", "--format=tar", "-o"])
+            .arg(&tar)
+            .arg(&short)
+            .status()
+            .map_err(|e| format!("cannot run git: {e}"))?;
+        if !archived.success() {
+            return Err(format!("git archive {short} failed"));
+        }
+        let extracted = Command::new("tar")
+            .arg("-xf")
+            .arg(&tar)
+            .arg("-C")
+            .arg(&partial)
+            .status()
+            .map_err(|e| format!("cannot run tar: {e}"))?;
+        let _ = std::fs::remove_file(&tar);
+        if !extracted.success() {
+            return Err(format!("extracting {} failed", tar.display()));
+        }
+        std::fs::rename(&partial, &src).map_err(|e| format!("cannot rename {}: {e}", partial.display()))?;
+    }
+    let target_dir =
+        std::env::current_dir().map_err(|e| format!("no current directory: {e}"))?.join(base.join("target"));
+    eprintln!("prev: building the echo example of commit {short} into {}", target_dir.display());
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--example", "echo", "-p", "socketio-server"])
+        .current_dir(&src)
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() || !Path::new(peer.command[0]).is_file() {
+        return Err(format!("building the echo example of commit {short} failed"));
+    }
+    Ok((peer, short))
+}
+
 /// Makes the workspace root the current directory: the peers' commands are relative to it.
 pub fn enter_workspace_root() -> Result<(), String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().ok_or("no workspace root")?;
@@ -156,5 +244,20 @@ impl PeerProcess {
 impl Drop for PeerProcess {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prev_runs_its_own_build_with_the_arguments_of_ours() {
+        let prev = prev_peer("769d891");
+        let ours = select(Some(&["ours".to_owned()]))[0];
+        assert_eq!(prev.name, PREV);
+        assert_eq!(prev.proto, ours.proto);
+        assert_eq!(prev.command[0], "target/prev-769d891/target/release/examples/echo");
+        assert_eq!(prev.command[1..], ours.command[1..]);
     }
 }

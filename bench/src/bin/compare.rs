@@ -12,14 +12,21 @@
 //! Markdown table of medians with their spread and the ratios against Node.js and against the
 //! bare WebSocket floor, goes to standard output and to `--out` (`target/bench-report.md`).
 //!
-//! Flags: `--quick`, `--reps N`, `--out PATH`, `--peers a,b`, `--scenarios a,b`.
+//! Flags: `--quick`, `--reps N`, `--out PATH`, `--peers a,b`, `--scenarios a,b`, `--with-prev`,
+//! `--prev-commit REV`.
+//!
+//! `prev` is our echo example built from an earlier commit of this repository (`--prev-commit`,
+//! by default the last one before the refactor of the server's internals), into
+//! `target/prev-SHORT/`: a peer only when `--peers` lists it, `--with-prev` or `--prev-commit`
+//! is given. The report then has a column `ours / prev` and a table of the main figures against
+//! it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use bench::peers::{Launch, Peer, PeerProcess};
+use bench::peers::{Launch, Peer, PeerProcess, PREV, PREV_DEFAULT_COMMIT};
 use serde_json::Value;
 
 /// The bare WebSocket floor the targets are judged against: the faster tokio-tungstenite set-up.
@@ -125,6 +132,10 @@ struct Options {
     out: PathBuf,
     peers: Option<Vec<String>>,
     scenarios: Option<Vec<String>>,
+    /// Whether `prev` runs (`--with-prev`, `--prev-commit`, or `prev` in `--peers`).
+    with_prev: bool,
+    /// The commit `prev` is built from.
+    prev_commit: String,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -134,6 +145,8 @@ fn parse_args() -> Result<Options, String> {
         out: PathBuf::from("target/bench-report.md"),
         peers: None,
         scenarios: None,
+        with_prev: false,
+        prev_commit: PREV_DEFAULT_COMMIT.to_owned(),
     };
     let mut reps = None;
     let mut args = std::env::args().skip(1);
@@ -147,10 +160,16 @@ fn parse_args() -> Result<Options, String> {
             "--out" => o.out = PathBuf::from(value()?),
             "--peers" => o.peers = Some(value()?.split(',').map(str::to_owned).collect()),
             "--scenarios" => o.scenarios = Some(value()?.split(',').map(str::to_owned).collect()),
+            "--with-prev" => o.with_prev = true,
+            "--prev-commit" => {
+                o.prev_commit = value()?;
+                o.with_prev = true;
+            }
             other => return Err(format!("unknown flag {other}")),
         }
     }
     o.reps = reps.unwrap_or(if o.quick { 1 } else { 5 });
+    o.with_prev |= o.peers.as_ref().is_some_and(|l| l.iter().any(|n| n == PREV));
     Ok(o)
 }
 
@@ -164,8 +183,16 @@ fn main() {
 fn run() -> Result<(), String> {
     let options = parse_args()?;
     bench::peers::enter_workspace_root()?;
-    let peers = bench::peers::select(options.peers.as_deref());
+    let mut peers = bench::peers::select(options.peers.as_deref());
     bench::peers::prepare(&peers)?;
+    // The abbreviated hash of the earlier commit, whose column comes right after ours.
+    let mut prev = None;
+    if options.with_prev {
+        let (peer, short) = bench::peers::prepare_prev(&options.prev_commit)?;
+        let at = peers.iter().position(|p| p.name == "ours").map_or(0, |i| i + 1);
+        peers.insert(at, peer);
+        prev = Some(short);
+    }
     let scenarios: Vec<&Scenario> = SCENARIOS
         .iter()
         .filter(|s| options.scenarios.as_ref().is_none_or(|l| l.iter().any(|n| n == s.name)))
@@ -207,7 +234,7 @@ fn run() -> Result<(), String> {
             }
         }
     }
-    let report = report(&options, &peers, &scenarios, &results, started.elapsed());
+    let report = report(&options, &peers, prev.as_deref(), &scenarios, &results, started.elapsed());
     println!("{report}");
     if let Some(dir) = options.out.parent() {
         let _ = std::fs::create_dir_all(dir);
@@ -269,6 +296,7 @@ fn shell(program: &str, args: &[&str]) -> String {
 fn report(
     options: &Options,
     peers: &[&Peer],
+    prev: Option<&str>,
     scenarios: &[&Scenario],
     results: &BTreeMap<(&str, &str, &str), Vec<f64>>,
     took: Duration,
@@ -293,15 +321,26 @@ fn report(
         if options.quick { ", quick mode" } else { "" },
         took.as_secs_f64() / 60.0
     ));
+    if let Some(short) = prev {
+        out.push_str(&format!(
+            "`{PREV}`: our echo example built from commit {short} (`target/prev-{short}/`), run as `ours` is.\n\n"
+        ));
+    }
+    // The columns of ratios: ours against each of these.
+    let mut against = vec!["node", FLOOR];
+    if prev.is_some() {
+        against.push(PREV);
+    }
     out.push_str("| scenario | figure |");
     for peer in peers {
         out.push_str(&format!(" {} |", peer.name));
     }
-    out.push_str(" ours / node | ours / floor |\n|---|---|");
-    for _ in peers {
-        out.push_str("---|");
+    for other in &against {
+        out.push_str(&format!(" ours / {} |", if *other == FLOOR { "floor" } else { other }));
     }
-    out.push_str("---|---|\n");
+    out.push_str("\n|---|---|");
+    out.push_str(&"---|".repeat(peers.len() + against.len()));
+    out.push('\n');
     for scenario in scenarios {
         for (field, label, _) in scenario.figures {
             out.push_str(&format!("| {} | {label} |", scenario.name));
@@ -316,7 +355,7 @@ fn report(
             }
             let median =
                 |peer: &str| results.get(&(scenario.name, peer, field)).and_then(|v| stats(v)).map(|s| s.0);
-            for other in ["node", FLOOR] {
+            for other in &against {
                 match (median("ours"), median(other)) {
                     (Some(a), Some(b)) if b != 0.0 => out.push_str(&format!(" {:.2}× |", a / b)),
                     _ => out.push_str(" – |"),
@@ -326,6 +365,35 @@ fn report(
         }
     }
     out.push_str(&targets(results));
+    if let Some(short) = prev {
+        out.push_str(&versus_prev(short, results));
+    }
+    out
+}
+
+/// The main figures of ours against `prev`, the same example built from an earlier commit.
+fn versus_prev(short: &str, results: &BTreeMap<(&str, &str, &str), Vec<f64>>) -> String {
+    let median = |scenario: &str, peer: &str, field: &str| {
+        results.get(&(scenario, peer, field)).and_then(|v| stats(v)).map(|s| s.0)
+    };
+    let rows = [
+        ("connect", "cpu_us_per_op", "server CPU per connect (µs)"),
+        ("echo-100", "cpu_us_per_op", "server CPU per echo round trip, 100 clients (µs)"),
+        ("broadcast-10000", "cpu_us_per_op", "server CPU per broadcast delivery, broadcast-10000 (µs)"),
+        ("broadcast-10000", "rss_per_client", "idle RSS per WebSocket client (bytes)"),
+    ];
+    let mut out = format!(
+        "\n### vs previous commit ({short})\n\n| figure | ours | {PREV} | ours / {PREV} |\n|---|---|---|---|\n"
+    );
+    for (scenario, field, label) in rows {
+        let cell = |v: Option<f64>| v.map_or_else(|| "–".to_owned(), fmt);
+        let (ours, prev) = (median(scenario, "ours", field), median(scenario, PREV, field));
+        let ratio = match (ours, prev) {
+            (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
+            _ => "–".to_owned(),
+        };
+        out.push_str(&format!("| {label} | {} | {} | {ratio} |\n", cell(ours), cell(prev)));
+    }
     out
 }
 
