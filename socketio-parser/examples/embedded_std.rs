@@ -66,15 +66,16 @@ use bytes::{Bytes, BytesMut};
 use engineio_parser::session::{CloseCode, SocketError};
 use engineio_parser::ws::{self, OpCode};
 use engineio_parser::{
-    route, CloseReason, Data, EndpointConfig, ErrorCode, Event as EngineEvent, Frame, FrameKind, Initial,
-    Method, Packet as EnginePacket, ProtocolVersion as EngineVersion, Query, RequestError, RequestId,
-    RequestInfo, RequestKind, Response, Route, Session, SessionConfig, SocketId, Transmit as EngineTransmit,
-    Transport,
+    route, EndpointConfig, ErrorCode, Event as EngineEvent, Frame, FrameKind, Initial, Method,
+    ProtocolVersion as EngineVersion, Query, RequestError, RequestId, RequestInfo, RequestKind, Response,
+    Route, Session, SessionConfig, SocketId, Transmit as EngineTransmit, Transport,
 };
 use socketio_parser::connection::{
-    Connection, ConnectionConfig, DisconnectReason, Event, Message, ProtocolVersion, Transmit,
+    Connection, ConnectionConfig, DisconnectReason, Event, Parser, ProtocolVersion, Transmit,
 };
-use socketio_parser::{event_name, from_args, from_payload, to_payload, ByteString, Payload, Value};
+use socketio_parser::{
+    event_name, from_args, from_payload, to_payload, AckIds, ByteString, EncodedPacket, Payload, Value,
+};
 
 /// How long the server waits for the client's answer to `hello`.
 const ACK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -121,7 +122,7 @@ struct Client {
     /// The Socket.IO socket id given to the client when it joined `/`.
     socket_id: String,
     /// Our ack ids, one counter (we only serve `/`).
-    next_ack: u64,
+    ack_ids: AckIds,
 }
 
 impl Client {
@@ -134,7 +135,7 @@ impl Client {
         if session.transport() == Transport::WebSocket {
             conn.handle_websocket();
         }
-        Client { session, conn, sockets: Vec::new(), socket_id: String::new(), next_ack: 0 }
+        Client { session, conn, sockets: Vec::new(), socket_id: String::new(), ack_ids: AckIds::new() }
     }
 
     /// The earlier deadline of the two machines.
@@ -230,8 +231,10 @@ fn drive(state: &mut State, sid: &ByteString, now: Instant) {
     while let Some(sid) = pending.pop() {
         drive_one(state, &sid, now, &mut broadcasts);
         for data in broadcasts.drain(..) {
+            // Encoded once; every recipient queues the same messages.
+            let packet = EncodedPacket::event(Parser::Json, &MAIN, data, None);
             for (other, client) in &mut state.clients {
-                if client.conn.emit(&MAIN, data.clone(), None) {
+                if client.conn.send_event(&packet, None) {
                     pending.push(other.clone());
                 }
             }
@@ -258,11 +261,13 @@ fn drive_one(state: &mut State, sid: &ByteString, now: Instant, broadcasts: &mut
         while let Some(transmit) = client.conn.poll_transmit() {
             busy = true;
             match transmit {
-                Transmit::Send(Message::Text(text)) => {
-                    let _ = client.session.send(EnginePacket::message(text));
+                Transmit::Send(message) => {
+                    let _ = client.session.send(message.into());
                 }
-                Transmit::Send(Message::Binary(data)) => {
-                    let _ = client.session.send(EnginePacket::binary(data));
+                Transmit::Encoded(packet) => {
+                    for message in packet.messages() {
+                        let _ = client.session.send(message.clone());
+                    }
                 }
                 Transmit::Close(cause) => {
                     println!("closing {sid}: {cause:?}");
@@ -309,24 +314,13 @@ fn on_engine_transmit(
 
 fn on_engine_event(client: &mut Client, event: EngineEvent, now: Instant) {
     match event {
-        EngineEvent::Message(Data::Text(text)) => client.conn.handle_message(Message::Text(text), now),
-        EngineEvent::Message(Data::Binary(data)) => client.conn.handle_message(Message::Binary(data), now),
+        EngineEvent::Message(data) => client.conn.handle_message(data.into(), now),
         EngineEvent::Upgrading => {}
         EngineEvent::Upgraded => {
             client.conn.handle_websocket();
             println!("upgraded {} to websocket", client.session.sid());
         }
-        EngineEvent::Closed { reason, .. } => client.conn.handle_transport_closed(disconnect_reason(reason)),
-    }
-}
-
-fn disconnect_reason(reason: CloseReason) -> DisconnectReason {
-    match reason {
-        CloseReason::TransportClose => DisconnectReason::TransportClose,
-        CloseReason::TransportError => DisconnectReason::TransportError,
-        CloseReason::PingTimeout => DisconnectReason::PingTimeout,
-        CloseReason::ParseError => DisconnectReason::ParseError,
-        CloseReason::ForcedClose => DisconnectReason::ForcedClose,
+        EngineEvent::Closed { reason, .. } => client.conn.handle_transport_closed(reason.into()),
     }
 }
 
@@ -352,10 +346,9 @@ fn on_event(client: &mut Client, event: Event, now: Instant, broadcasts: &mut Ve
                 serde_json::json!({ "id": client.socket_id }),
                 Bytes::from_static(&[1, 2, 3]),
             ));
-            let id = client.next_ack;
-            client.next_ack += 1;
-            client.conn.emit(&nsp, hello, Some(id));
-            client.conn.expect_ack(&nsp, id, Some(now + ACK_TIMEOUT));
+            let id = client.ack_ids.next_id();
+            let packet = EncodedPacket::event(Parser::Json, &nsp, hello, Some(id));
+            client.conn.send_event(&packet, Some(now + ACK_TIMEOUT));
         }
         Event::Connect { nsp, .. } => client.conn.reject_invalid_namespace(&nsp),
         Event::Event { nsp, data, id } => {

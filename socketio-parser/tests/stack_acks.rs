@@ -123,11 +123,9 @@ fn the_clients_ack_is_answered_on_its_transport() {
 }
 
 /// `expect_ack` asks for ids unique while awaited: once forgotten, an id may be awaited again,
-/// and the new ack has its own deadline. The machine keeps the first use's deadline in its heap
-/// (dropped lazily, by `poll_timeout` only), so when the id is forgotten and awaited again in one
-/// turn (two commands in one inbox batch) the old deadline times the new ack out early.
+/// and the new ack has its own deadline, even when it is forgotten and awaited again in one turn
+/// (two commands in one inbox batch) while the first use's deadline is still in the heap.
 #[test]
-#[ignore = "Connection fires the stale deadline of a forgotten ack id for its next use"]
 fn an_id_forgotten_and_awaited_again_keeps_its_own_deadline() {
     let mut h = Stack::websocket_opened(Setup::v4());
     h.join("/", "SIOsocketSIOsocket01");

@@ -11,7 +11,11 @@ use socketio_parser::connection::{CloseCause, DisconnectReason, Event};
 const OPEN: &str = r#"0{"sid":"EIOsessionEIOsession","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#;
 
 fn connect(nsp: &str) -> Seen {
-    Seen::Io(Event::Connect { nsp: harness::nsp(nsp), auth: None, query: None })
+    Seen::Io(Event::Connect { nsp: harness::nsp(nsp), auth: raw("{}"), recovery: None })
+}
+
+fn raw(s: &str) -> socketio_parser::RawJson {
+    socketio_parser::RawJson::new(s.to_owned()).expect("valid JSON")
 }
 
 #[test]
@@ -74,11 +78,7 @@ fn v5_connect_to_a_namespace_with_auth() {
     h.post(&[r#"40/admin,{"token":"abc"}"#]);
     assert_eq!(
         h.seen(),
-        [Seen::Io(Event::Connect {
-            nsp: nsp("/admin"),
-            auth: Some(json(r#"{"token":"abc"}"#)),
-            query: None
-        })]
+        [Seen::Io(Event::Connect { nsp: nsp("/admin"), auth: raw(r#"{"token":"abc"}"#), recovery: None })]
     );
     h.accept("/admin", "SIOsocketSIOsocket02");
     assert_eq!(h.poll(), [r#"40/admin,{"sid":"SIOsocketSIOsocket02"}"#]);
@@ -105,7 +105,7 @@ fn v4_client_is_in_the_main_namespace_without_asking() {
     h.post(&["40/admin?token=abc,"]);
     assert_eq!(
         h.seen(),
-        [Seen::Io(Event::Connect { nsp: nsp("/admin"), auth: None, query: Some(nsp("token=abc")) })]
+        [Seen::Io(Event::Connect { nsp: nsp("/admin"), auth: raw(r#"{"token":"abc"}"#), recovery: None })]
     );
     h.accept("/admin", "/admin#EIOsessionEIOsession");
     assert_eq!(h.poll(), ["40/admin,"]);

@@ -10,7 +10,7 @@
 mod harness;
 
 use harness::*;
-use socketio_parser::connection::Event;
+use socketio_parser::connection::{Event, Recovery};
 
 const SOCKET: &str = "SIOsocketSIOsocket01";
 const PID: &str = "SIOprivateSIOprivate";
@@ -20,8 +20,11 @@ const MISSED: [&str; 2] = [r#"["news",1,"MTcwMDAwMDAwMDAwMS0w"]"#, r#"["news",2,
 fn reconnect_seen() -> Seen {
     Seen::Io(Event::Connect {
         nsp: nsp("/"),
-        auth: Some(json(r#"{"pid":"SIOprivateSIOprivate","offset":"MTcwMDAwMDAwMDAwMC0w"}"#)),
-        query: None,
+        auth: socketio_parser::RawJson::new(
+            r#"{"pid":"SIOprivateSIOprivate","offset":"MTcwMDAwMDAwMDAwMC0w"}"#,
+        )
+        .expect("valid JSON"),
+        recovery: Some(Recovery { pid: PID.to_owned(), offset: "MTcwMDAwMDAwMDAwMC0w".to_owned() }),
     })
 }
 
@@ -111,7 +114,7 @@ fn missed_packets_of_another_namespace_carry_its_name() {
     h.join("/", "SIOsocketSIOsocket00");
     h.ws_send(WS0, &RECONNECT.replacen("40", "40/chat,", 1));
     assert!(
-        matches!(&h.seen()[..], [Seen::Io(Event::Connect { nsp, auth: Some(_), .. })] if &**nsp == "/chat")
+        matches!(&h.seen()[..], [Seen::Io(Event::Connect { nsp, recovery: Some(_), .. })] if &**nsp == "/chat")
     );
     h.accept_recovered("/chat", SOCKET, PID, &MISSED[..1]);
     assert_eq!(

@@ -46,7 +46,7 @@ use socketio_parser::connection::{
     CloseCause, Connection, ConnectionConfig, DisconnectReason, Event as IoEvent, Message,
     ProtocolVersion as IoVersion, Transmit as IoTransmit,
 };
-use socketio_parser::{Payload, RawJson};
+use socketio_parser::{Packet, PacketType, Payload, RawJson};
 
 /// The session id the harness gives every session (the server draws it from a CSPRNG).
 pub const SID: &str = "EIOsessionEIOsession";
@@ -555,10 +555,10 @@ impl Stack {
     pub fn accept_recovered(&mut self, nsp: &str, sid: &str, pid: &str, missed: &[&str]) {
         self.app(|conn, _| {
             let name = self::nsp(nsp);
-            for packet in missed {
-                assert!(conn.emit(&name, json(packet), None), "{nsp} is waiting for a decision");
-            }
-            conn.accept(&name, sid, Some(pid));
+            let missed = missed
+                .iter()
+                .map(|data| Packet::with_payload(PacketType::Event, name.clone(), json(data), None));
+            conn.accept_restored(&name, sid, pid, missed);
         });
     }
 
@@ -584,7 +584,9 @@ impl Stack {
 
     /// Answers the client's event that carried ack id `id`.
     pub fn ack(&mut self, nsp: &str, id: u64, data: &str) {
-        self.app(|conn, _| conn.ack(&self::nsp(nsp), id, json(data)));
+        self.app(|conn, _| {
+            assert!(conn.ack(&self::nsp(nsp), id, json(data)), "the client awaits no answer {id}")
+        });
     }
 
     /// Anything else the application does with the connection, at the current instant.
@@ -688,7 +690,7 @@ impl Stack {
             }
             EngineEvent::Closed { reason, .. } => {
                 self.see(Seen::Closed(reason));
-                self.conn.handle_transport_closed(disconnect_reason(reason));
+                self.conn.handle_transport_closed(reason.into());
             }
         }
         self.drain_connection();
@@ -700,11 +702,9 @@ impl Stack {
         loop {
             while let Some(transmit) = self.conn.poll_transmit() {
                 match transmit {
-                    IoTransmit::Send(Message::Text(text)) => {
-                        self.inbox.push(Input::Send(EnginePacket::message(text)))
-                    }
-                    IoTransmit::Send(Message::Binary(bytes)) => {
-                        self.inbox.push(Input::Send(EnginePacket::binary(bytes)))
+                    IoTransmit::Send(message) => self.inbox.push(Input::Send(message.into())),
+                    IoTransmit::Encoded(packet) => {
+                        self.inbox.extend(packet.messages().iter().cloned().map(Input::Send))
                     }
                     IoTransmit::Close(cause) => {
                         self.see(Seen::CloseRequested(cause));
@@ -715,17 +715,6 @@ impl Stack {
             let Some(event) = self.conn.poll_event() else { return };
             self.see(Seen::Io(event));
         }
-    }
-}
-
-/// How `socketio-server` maps an Engine.IO close reason for its sockets.
-pub fn disconnect_reason(reason: CloseReason) -> DisconnectReason {
-    match reason {
-        CloseReason::TransportClose => DisconnectReason::TransportClose,
-        CloseReason::TransportError => DisconnectReason::TransportError,
-        CloseReason::PingTimeout => DisconnectReason::PingTimeout,
-        CloseReason::ParseError => DisconnectReason::ParseError,
-        CloseReason::ForcedClose => DisconnectReason::ForcedClose,
     }
 }
 
