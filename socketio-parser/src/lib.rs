@@ -52,6 +52,7 @@
 //! # Ok::<(), socketio_parser::DecodeError>(())
 //! ```
 
+pub mod args;
 mod binary;
 pub mod connection;
 mod decoder;
@@ -66,6 +67,7 @@ pub mod msgpack;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 
+pub use args::Spread;
 pub use binary::{encode_text_packet, to_payload, write_js_number};
 pub use bytes::Bytes;
 pub use bytestring::ByteString;
@@ -76,7 +78,7 @@ pub use packet::{
     Packet, PacketType, Payload, RawJson, DEFAULT_MAX_ATTACHMENTS, DEFAULT_MAX_BINARY_PACKET_SIZE,
     DEFAULT_MAX_DEPTH, MAIN_NAMESPACE, RESERVED_EVENTS,
 };
-pub use value::{event_name, from_args, from_payload, EventName, PayloadError, Value};
+pub use value::{event_name, first_arg, from_args, from_payload, EventName, PayloadError, Value};
 
 /// Why a Socket.IO packet was refused. Every variant is the peer's fault; the reference server
 /// answers all of them by closing the connection.

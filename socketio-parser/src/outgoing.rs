@@ -13,6 +13,7 @@ use std::sync::Arc;
 use bytestring::ByteString;
 use engineio_parser::Packet as EnginePacket;
 
+use crate::args::{Args, SerializeError};
 use crate::connection::Parser;
 use crate::{Packet, PacketType, Payload};
 
@@ -118,6 +119,24 @@ impl EncodedAck {
     ) -> Result<Option<Self>, serde_json::Error> {
         let text = crate::encode_text_packet(PacketType::Ack, nsp, Some(id), args)?;
         Ok(text.map(|text| EncodedAck { nsp: nsp.clone(), id, body: AckBody::Text(text) }))
+    }
+
+    /// The answer `args` to ack `id` of `nsp`, spread into arguments as
+    /// [`args`](crate::args) describes: written in one pass into the packet's text for the
+    /// default parser when `args` holds no binary data, else as a payload.
+    pub fn from_args<T: serde::Serialize + ?Sized>(
+        parser: Parser,
+        nsp: &ByteString,
+        id: u64,
+        args: &T,
+    ) -> Result<Self, SerializeError> {
+        if parser == Parser::Json {
+            let ack = Args { name: None, args };
+            if let Some(ack) = Self::serialize(nsp, id, &ack).map_err(|e| SerializeError(e.to_string()))? {
+                return Ok(ack);
+            }
+        }
+        Ok(EncodedAck::new(nsp, id, crate::args::ack_payload(parser, args)?))
     }
 
     /// The namespace.

@@ -105,6 +105,50 @@ pub fn from_payload<T: DeserializeOwned>(payload: &Payload) -> Result<T, Payload
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn from_args<T: DeserializeOwned>(payload: &Payload) -> Result<T, PayloadError> {
+    from_args_inner(payload)
+}
+
+/// The first element of `payload`, an array (the first answer of an ack), read as `T`; the
+/// others are skipped without being read into values.
+///
+/// ```
+/// use socketio_parser::{first_arg, Payload, RawJson};
+///
+/// let answers = Payload::json(RawJson::new(r#"[1,{"a":[2]}]"#)?);
+/// assert_eq!(first_arg::<u8>(&answers)?, 1);
+/// assert!(first_arg::<u8>(&Payload::json(RawJson::new("[]")?)).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn first_arg<T: DeserializeOwned>(payload: &Payload) -> Result<T, PayloadError> {
+    from_payload::<First<T>>(payload).map(|First(t)| t)
+}
+
+/// The first element of a sequence, the others ignored.
+struct First<T>(T);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for First<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit<T>(std::marker::PhantomData<T>);
+
+        impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for Visit<T> {
+            type Value = First<T>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a non-empty array of arguments")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<First<T>, A::Error> {
+                let first = seq.next_element()?.ok_or_else(|| serde::de::Error::invalid_length(0, &self))?;
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(First(first))
+            }
+        }
+
+        deserializer.deserialize_seq(Visit(std::marker::PhantomData))
+    }
+}
+
+fn from_args_inner<T: DeserializeOwned>(payload: &Payload) -> Result<T, PayloadError> {
     let args: Args<T> = match payload {
         Payload::Json { json, attachments } => {
             if !json.as_str().trim_start_matches(JSON_WS).starts_with('[') {

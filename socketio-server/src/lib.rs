@@ -61,7 +61,6 @@ mod socket;
 
 pub use client::ClientCommand;
 pub use config::{Config, ConnectionStateRecovery, ParserKind};
-pub use encode::Spread;
 pub use engineio_server::{self as engine, shutdown_signal, Cors, CorsOrigin};
 pub use error::{AckError, BroadcastAckError, ConnectError, EmitError, SocketError};
 pub use handshake::Handshake;
@@ -73,6 +72,7 @@ pub use socket::{AckFuture, AckResponse, AckSender, Emitter, Event, Socket};
 pub use socketio_adapter::{self as adapter, Room};
 pub use socketio_parser::connection::DisconnectReason;
 pub use socketio_parser::EncodedPacket;
+pub use socketio_parser::Spread;
 pub use socketio_parser::{Bytes, Payload, PayloadError, Value};
 
 /// A boxed, sendable future.

@@ -320,7 +320,7 @@ fn server_side_args<T: Serialize + ?Sized>(event: &str, args: &T) -> Result<serd
     {
         return Err(AdapterError::Unsupported("reserved event name"));
     }
-    crate::encode::json_args(event, args).map_err(|e| AdapterError::Transport(e.to_string()))
+    socketio_parser::args::event_json(event, args).map_err(|e| AdapterError::Transport(e.0))
 }
 
 pub(crate) type Predicate =

@@ -860,7 +860,7 @@ impl AckResponse {
 
     /// The first argument read as `T`; further arguments are ignored.
     pub fn arg<T: DeserializeOwned>(&self) -> Result<T, PayloadError> {
-        from_payload::<First<T>>(&self.payload).map(|First(t)| t)
+        socketio_parser::first_arg(&self.payload)
     }
 
     /// The arguments, untyped.
@@ -908,30 +908,5 @@ impl Drop for AckFuture {
         if let Some(f) = self.forget.take() {
             let _ = f.engine.command(Command::ForgetAck { nsp: f.nsp, id: f.id });
         }
-    }
-}
-
-/// The first element of a sequence, the others ignored.
-struct First<T>(T);
-
-impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for First<T> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visit<T>(std::marker::PhantomData<T>);
-
-        impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for Visit<T> {
-            type Value = First<T>;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a non-empty array of arguments")
-            }
-
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<First<T>, A::Error> {
-                let first = seq.next_element()?.ok_or_else(|| serde::de::Error::invalid_length(0, &self))?;
-                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-                Ok(First(first))
-            }
-        }
-
-        deserializer.deserialize_seq(Visit(std::marker::PhantomData))
     }
 }
