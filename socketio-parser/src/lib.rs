@@ -27,7 +27,116 @@
 //! [`from_payload`] / [`from_args`] (binary placeholders become bytes) or into an untyped
 //! [`Value`] that can hold binary data.
 //!
-//! # Example
+//! * [`connection::Connection`] is the Socket.IO side of one Engine.IO connection as a
+//!   deterministic state machine: namespaces joined and refused, the connect timeout, ack ids
+//!   awaited with their deadlines, answers owed to the client (each sent once), connection state
+//!   recovery on connect, the rules of Socket.IO 2 clients, and the disconnect reasons. It is
+//!   the only place that decides what goes out; [`EncodedPacket`] and [`EncodedAck`] are the
+//!   packets the application hands it, encoded once ([`args`] turns values into payloads).
+//!
+//! # Driving a connection
+//!
+//! The machine never reads a clock, never blocks and holds no socket. A driver (a task, a
+//! thread, an event loop) owns one [`Connection`](connection::Connection) per Engine.IO session
+//! and runs this loop:
+//!
+//! 1. **Create** it when the Engine.IO session opens: [`Connection::new`](connection::Connection::new)
+//!    with the protocol revision (v5 for Engine.IO v4 sessions, v4 for Engine.IO v3), the
+//!    parser and the current instant; call
+//!    [`handle_websocket`](connection::Connection::handle_websocket) if the session is (or
+//!    later upgrades to) WebSocket.
+//! 2. **Push inputs** as they happen: each Engine.IO message with
+//!    [`handle_message`](connection::Connection::handle_message); the application's decisions
+//!    and packets ([`accept`](connection::Connection::accept),
+//!    [`accept_restored`](connection::Connection::accept_restored),
+//!    [`reject`](connection::Connection::reject),
+//!    [`send_event`](connection::Connection::send_event),
+//!    [`send_ack`](connection::Connection::send_ack),
+//!    [`disconnect`](connection::Connection::disconnect), ...); the end of the Engine.IO session
+//!    with [`handle_transport_closed`](connection::Connection::handle_transport_closed) (its
+//!    close reason converts with `into()`).
+//! 3. **Drain outputs** after every input, until `None`:
+//!    [`poll_transmit`](connection::Connection::poll_transmit) gives Engine.IO messages to send
+//!    on the session, in order ([`Transmit::Send`](connection::Transmit::Send),
+//!    [`Transmit::Encoded`](connection::Transmit::Encoded)), or
+//!    [`Transmit::Close`](connection::Transmit::Close) to close it;
+//!    [`poll_event`](connection::Connection::poll_event) gives what the application must act on
+//!    (a client joining a namespace, an event, an ack answered or timed out, a disconnect).
+//!    Acting on an event is itself an input: drain again afterwards.
+//! 4. **Arm one timer** at [`poll_timeout`](connection::Connection::poll_timeout), asked after
+//!    every input; when it passes, call
+//!    [`handle_timeout`](connection::Connection::handle_timeout) with the current instant and go
+//!    to step 3.
+//!
+//! Time is a value: a test passes instants it makes up, and a 45-second connect timeout takes
+//! microseconds to check.
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use socketio_parser::connection::{
+//!     Connection, ConnectionConfig, DisconnectReason, Event, Message, Parser, Transmit,
+//! };
+//! use socketio_parser::{ByteString, EncodedAck, EncodedPacket, Payload, RawJson};
+//!
+//! // What the driver does with the machine's outputs: here, collect the text messages.
+//! fn drain(conn: &mut Connection, sent: &mut Vec<String>) -> Vec<Event> {
+//!     while let Some(transmit) = conn.poll_transmit() {
+//!         match transmit {
+//!             Transmit::Send(Message::Text(text)) => sent.push(text.to_string()),
+//!             Transmit::Encoded(packet) => sent.extend(packet.messages().iter().map(|m| format!("{:?}", m.data))),
+//!             other => panic!("{other:?}"),
+//!         }
+//!     }
+//!     std::iter::from_fn(|| conn.poll_event()).collect()
+//! }
+//!
+//! let start = Instant::now(); // any instant: the machine only compares them
+//! let at = |ms| start + Duration::from_millis(ms);
+//! let root = ByteString::from_static("/");
+//! let mut sent = Vec::new();
+//!
+//! // 1. The Engine.IO session opened.
+//! let mut conn = Connection::new(ConnectionConfig::default(), start);
+//! assert_eq!(conn.poll_timeout(), Some(at(45_000))); // the connect timeout
+//!
+//! // 2-3. The client joins `/`; the application admits it.
+//! conn.handle_message(Message::Text(ByteString::from_static("0")), at(10));
+//! let events = drain(&mut conn, &mut sent);
+//! assert!(matches!(&events[..], [Event::Connect { nsp, .. }] if nsp == "/"));
+//! conn.accept(&root, "socket-id", None);
+//! drain(&mut conn, &mut sent);
+//! assert_eq!(sent, [r#"0{"sid":"socket-id"}"#]);
+//!
+//! // An event with an ack id from the client; the application answers once.
+//! conn.handle_message(Message::Text(ByteString::from_static(r#"21["hello",1]"#)), at(20));
+//! assert!(matches!(&drain(&mut conn, &mut sent)[..], [Event::Event { id: Some(1), .. }]));
+//! assert!(conn.send_ack(EncodedAck::serialize(&root, 1, &("hi",))?.expect("no binary")));
+//! assert!(!conn.send_ack(EncodedAck::serialize(&root, 1, &("again",))?.expect("no binary")));
+//!
+//! // An event encoded once (as for a broadcast), awaiting the client's answer for 5 s.
+//! let data = Payload::json(RawJson::new(r#"["ping"]"#)?);
+//! let packet = EncodedPacket::event(Parser::Json, &root, data, Some(0));
+//! assert!(conn.send_event(&packet, Some(at(5_030))));
+//! drain(&mut conn, &mut sent);
+//!
+//! // 4. The timer: nothing answered at 5.03 s, so the ack times out.
+//! assert_eq!(conn.poll_timeout(), Some(at(5_030)));
+//! conn.handle_timeout(at(5_030));
+//! assert!(matches!(&drain(&mut conn, &mut sent)[..], [Event::AckTimeout { id: 0, .. }]));
+//!
+//! // The Engine.IO session ends: every joined namespace is disconnected with its reason.
+//! conn.handle_transport_closed(engineio_parser::CloseReason::PingTimeout.into());
+//! let events = drain(&mut conn, &mut sent);
+//! assert!(matches!(&events[..], [Event::Disconnect { reason: DisconnectReason::PingTimeout, .. }]));
+//! assert_eq!(sent[1..], [r#"31["hi"]"#.to_owned(), r#"Text("20[\"ping\"]")"#.to_owned()]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! `socketio-server` runs this loop on tokio; the `embedded_std` example of this crate runs it,
+//! with the Engine.IO session machine, on plain threads and `std::net`, and serves the real
+//! JavaScript client.
+//!
+//! # Decoding
 //!
 //! ```
 //! use bytes::Bytes;
