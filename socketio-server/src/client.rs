@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytestring::ByteString;
-use engineio_parser::{CloseReason, Data, ProtocolVersion as EngineVersion, Transport};
+use engineio_parser::{
+    CloseReason, Data, Packet as EnginePacket, ProtocolVersion as EngineVersion, Transport,
+};
 use socketio_adapter::{RestoredSession, Room, Sid};
 use socketio_parser::connection::{
     Connection, ConnectionConfig, DisconnectReason, Event as MachineEvent, ProtocolVersion, Recovery,
@@ -210,27 +212,34 @@ impl Client {
         self.flush();
     }
 
-    /// Queues the machine's messages on the Engine.IO session, in one batch.
+    /// Queues the machine's messages on the Engine.IO session, in one batch (a lone message,
+    /// the usual case, without a list).
     fn flush(&mut self) {
-        let mut batch = Vec::new();
+        let mut first: Option<EnginePacket> = None;
+        let mut more: Vec<EnginePacket> = Vec::new();
+        let mut push = |message: EnginePacket| match first {
+            None => first = Some(message),
+            Some(_) => more.push(message),
+        };
         let mut close = false;
         while let Some(transmit) = self.machine.poll_transmit() {
             match transmit {
-                Transmit::Send(message) => batch.push(message.into()),
-                Transmit::Encoded(packet) => batch.extend_from_slice(packet.messages()),
+                Transmit::Send(message) => push(message.into()),
+                Transmit::Encoded(packet) => packet.messages().iter().cloned().for_each(&mut push),
                 Transmit::Close(cause) => {
                     tracing::debug!(sid = %self.engine.id(), ?cause, "closing the connection");
                     close = true;
                 }
             }
         }
-        match batch.len() {
-            0 => {}
-            1 => {
-                let _ = self.engine.send(batch.remove(0));
+        match first {
+            None => {}
+            Some(one) if more.is_empty() => {
+                let _ = self.engine.send(one);
             }
-            _ => {
-                let _ = self.engine.send_many(batch);
+            Some(one) => {
+                more.insert(0, one);
+                let _ = self.engine.send_many(more);
             }
         }
         if close {
