@@ -59,6 +59,19 @@ pub(crate) fn add_headers<'a>(
     }
 }
 
+/// [`add_headers`] for fields whose values are constants, which are not copied (every polling
+/// response has some).
+pub(crate) fn add_static_headers(
+    headers: &mut HeaderMap,
+    fields: impl Iterator<Item = (&'static str, &'static str)>,
+) {
+    for (name, value) in fields {
+        if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+    }
+}
+
 /// The `101 Switching Protocols` answer to a WebSocket handshake.
 pub(crate) fn switching_protocols(accept: &str, deflate: Option<&Deflate>) -> Response<ResponseBody> {
     let mut response = Response::new(Full::new(Bytes::new()));

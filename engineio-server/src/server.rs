@@ -676,7 +676,7 @@ impl<H: Handler> EngineIo<H> {
         let mut out = http_util::to_http(response, compression, &parts.headers);
         let headers = out.headers_mut();
         let user_agent = parts.headers.get(header::USER_AGENT).map(HeaderValue::as_bytes);
-        http_util::add_headers(headers, polling_headers(user_agent));
+        http_util::add_static_headers(headers, polling_headers(user_agent));
         if let Some(hook) = &inner.hooks.headers {
             hook(parts, headers);
         }
