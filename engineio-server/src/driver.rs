@@ -234,17 +234,19 @@ impl<H: Handler> Driver<H> {
 
     /// Carries out one transmit; `extra` is a WebSocket the session is refusing.
     fn transmit(&mut self, transmit: Transmit, extra: Option<&mut WsConn>) {
-        let (socket, frame, code) = match transmit {
-            Transmit::Respond { request, response } => return self.responders.answer(request, response),
-            Transmit::Send { socket, frame } => (socket, Some(frame), None),
-            Transmit::CloseSocket { socket, code } => (socket, None, Some(code)),
-        };
-        let Some(ws) = self.ws.as_mut().into_iter().chain(extra).find(|w| w.id == socket) else { return };
-        if let Some(frame) = frame {
-            ws.conn.send(frame);
-        }
-        if let Some(code) = code {
-            ws.conn.close(code.code());
+        let mut sockets = self.ws.as_mut().into_iter().chain(extra);
+        match transmit {
+            Transmit::Respond { request, response } => self.responders.answer(request, response),
+            Transmit::Send { socket, frame } => {
+                if let Some(ws) = sockets.find(|w| w.id == socket) {
+                    ws.conn.send(frame);
+                }
+            }
+            Transmit::CloseSocket { socket, code } => {
+                if let Some(ws) = sockets.find(|w| w.id == socket) {
+                    ws.conn.close(code.code());
+                }
+            }
         }
     }
 
