@@ -278,6 +278,12 @@ impl RequestError {
         self.message.as_deref().unwrap_or(self.code.message())
     }
 
+    /// The close code for a request refused on a WebSocket the application accepted already (it
+    /// answered `101` itself, so no HTTP answer is possible): 1008, policy violation.
+    pub fn close_code(&self) -> u16 {
+        crate::ws::close_code::POLICY_VIOLATION
+    }
+
     /// The JSON body of a polling error response: `{"code":N,"message":"..."}`.
     pub fn json_body(&self) -> String {
         let mut body = format!("{{\"code\":{},\"message\":", self.code as u8);
@@ -388,6 +394,24 @@ pub fn route(config: &EndpointConfig, req: &RequestInfo<'_>) -> Result<Route, Re
         return Err(RequestError::new(ErrorCode::UnsupportedProtocolVersion));
     }
     Ok(Route::Handshake { transport, version, base64: req.query.b64 })
+}
+
+/// The header fields the reference adds to every polling response: `Cache-Control: no-store`,
+/// and `X-XSS-Protection: 0` for Internet Explorer (a `User-Agent` with `;MSIE` or `Trident/`).
+///
+/// ```
+/// use engineio_parser::endpoint::polling_headers;
+/// let ie = b"Mozilla/5.0 (Windows NT 6.1; Trident/7.0; rv:11.0) like Gecko";
+/// assert_eq!(polling_headers(Some(ie)).count(), 2);
+/// assert_eq!(polling_headers(None).collect::<Vec<_>>(), [("Cache-Control", "no-store")]);
+/// ```
+pub fn polling_headers(user_agent: Option<&[u8]>) -> impl Iterator<Item = (&'static str, &'static str)> {
+    let old_ie = user_agent.is_some_and(|ua| contains(ua, b";MSIE") || contains(ua, b"Trident/"));
+    [("Cache-Control", "no-store")].into_iter().chain(old_ie.then_some(("X-XSS-Protection", "0")))
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    memchr::memmem::find(haystack, needle).is_some()
 }
 
 /// Whether `c` may appear in an HTTP header value (tab, visible ASCII and obs-text).

@@ -262,6 +262,12 @@ impl Packet {
         Packet { kind: PacketType::Message, data: Data::Binary(data.into()) }
     }
 
+    /// A `message` packet carrying `data`, text or binary: what to send to echo a message as it
+    /// came.
+    pub fn message_data(data: Data) -> Self {
+        Packet { kind: PacketType::Message, data }
+    }
+
     /// Whether the packet carries binary data.
     pub fn is_binary(&self) -> bool {
         matches!(self.data, Data::Binary(_))

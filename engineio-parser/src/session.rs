@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use bytestring::ByteString;
 
-use crate::endpoint::{ErrorCode, ErrorContext, RequestError, Transport, Transports};
+use crate::endpoint::{ErrorCode, ErrorContext, Method, RequestError, Transport, Transports};
+use crate::ws::{self, WsError};
 use crate::{
     encode_payload, payload_len, Data, Frame, Packet, PacketType, PayloadFormat, ProtocolVersion, Queue,
 };
@@ -101,6 +102,26 @@ pub enum RequestKind {
     Other,
 }
 
+impl RequestKind {
+    /// What a polling request with this method and `Content-Type` header is: a `GET` polls, a
+    /// `POST` carries packets (binary ones when its content type is `application/octet-stream`,
+    /// the reference's XHR2 payload of v3 clients).
+    pub fn new(method: Method, content_type: Option<&[u8]>) -> Self {
+        match method {
+            Method::Get => RequestKind::Poll,
+            Method::Post => RequestKind::Post { binary: content_type.is_some_and(is_octet_stream) },
+            Method::Options | Method::Other => RequestKind::Other,
+        }
+    }
+}
+
+/// Whether a `Content-Type` value is `application/octet-stream` (with or without parameters).
+fn is_octet_stream(content_type: &[u8]) -> bool {
+    const OCTET_STREAM: &[u8] = b"application/octet-stream";
+    let value = content_type.trim_ascii_start();
+    value.len() >= OCTET_STREAM.len() && value[..OCTET_STREAM.len()].eq_ignore_ascii_case(OCTET_STREAM)
+}
+
 /// Why a session closed. [`as_str`](Self::as_str) gives the reference's reason text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CloseReason {
@@ -163,6 +184,9 @@ pub enum ResponseKind {
     Ok,
     /// An error (with or without a body).
     Error,
+    /// The refusal of a WebSocket handshake: the connection is closed after it, as the
+    /// reference destroys the socket.
+    RefusedUpgrade,
 }
 
 /// An HTTP response to write.
@@ -212,6 +236,22 @@ impl Response {
             kind: ResponseKind::Error,
             content_type: Some("application/json"),
             body: Bytes::from(error.json_body()),
+        }
+    }
+
+    /// The answer to a refused request: the [JSON error](Self::error) for a polling request, and
+    /// for a WebSocket handshake (`websocket_upgrade`) always 400 with the message as text,
+    /// after which the connection closes ([`ResponseKind::RefusedUpgrade`]; the reference never
+    /// answers an upgrade with 403).
+    pub fn refusal(error: &RequestError, websocket_upgrade: bool) -> Self {
+        if !websocket_upgrade {
+            return Response::error(error);
+        }
+        Response {
+            status: 400,
+            kind: ResponseKind::RefusedUpgrade,
+            content_type: Some("text/html"),
+            body: Bytes::from(error.message().to_owned()),
         }
     }
 }
@@ -271,6 +311,17 @@ pub enum SocketError {
     Protocol,
 }
 
+impl From<WsError> for SocketError {
+    /// [`WsError::MessageTooBig`] is [`SocketError::MessageTooBig`] (the session closes the
+    /// socket with 1009 and reports it); every other error breaks the protocol.
+    fn from(error: WsError) -> Self {
+        match error {
+            WsError::MessageTooBig { .. } => SocketError::MessageTooBig,
+            _ => SocketError::Protocol,
+        }
+    }
+}
+
 /// Why [`Session::send`] refused a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -322,7 +373,8 @@ enum Timer {
 
 const TIMERS: usize = 5;
 
-/// One Engine.IO session. See the [module docs](self) and the crate's drive loop.
+/// One Engine.IO session. See the [module docs](self), and the [drive loop](crate#drive-loop) in
+/// the crate docs for how a driver runs it.
 #[derive(Debug)]
 pub struct Session {
     sid: ByteString,
@@ -476,6 +528,25 @@ impl Session {
         Ok(())
     }
 
+    /// A request the endpoint routed to this session ([`Route::Session`](crate::Route::Session))
+    /// arrived: it is [checked](Self::check_request), answered with its error through
+    /// [`poll_transmit`](Self::poll_transmit) when the check fails, and
+    /// [handled](Self::handle_request) otherwise. Not for WebSocket upgrades, which the driver
+    /// checks before it answers `101`.
+    pub fn handle_routed_request(
+        &mut self,
+        request: RequestId,
+        kind: RequestKind,
+        transport: Transport,
+        version: ProtocolVersion,
+        now: Instant,
+    ) {
+        match self.check_request(transport, version, false) {
+            Ok(()) => self.handle_request(request, kind, now),
+            Err(error) => self.respond(request, Response::error(&error)),
+        }
+    }
+
     /// A polling request arrived (its headers; a POST's body follows through
     /// [`handle_body`](Self::handle_body)).
     pub fn handle_request(&mut self, request: RequestId, kind: RequestKind, now: Instant) {
@@ -572,6 +643,19 @@ impl Session {
         }
         self.upgrade = Some(Upgrade { socket, probed: false });
         self.set(Timer::Upgrade, now + self.config.upgrade_timeout);
+    }
+
+    /// An event of the WebSocket connection machine ([`ws::Connection::poll_event`]): a frame,
+    /// a change of writability, the peer's close, or a protocol error (the connection queued its
+    /// close frame already; the session ends with [`CloseReason::TransportError`] if the socket
+    /// carried it).
+    pub fn handle_socket_event(&mut self, socket: SocketId, event: ws::Event, now: Instant) {
+        match event {
+            ws::Event::Frame(frame) => self.handle_frame(socket, frame, now),
+            ws::Event::Writable(writable) => self.handle_socket_writable(socket, writable),
+            ws::Event::Closed => self.handle_socket_closed(socket),
+            ws::Event::Failed(error) => self.handle_socket_error(socket, error.into()),
+        }
     }
 
     /// A WebSocket frame arrived.

@@ -145,3 +145,36 @@ fn a_client_that_never_polls_cannot_grow_the_buffer() {
     assert!(h.events().iter().any(closed(CloseReason::TransportError)));
     assert_eq!(h.session.buffered_bytes(), 0);
 }
+
+#[test]
+fn the_method_and_content_type_make_the_request_kind() {
+    use engineio_parser::Method;
+    assert_eq!(RequestKind::new(Method::Get, None), RequestKind::Poll);
+    assert_eq!(
+        RequestKind::new(Method::Post, Some(b"text/plain;charset=UTF-8")),
+        RequestKind::Post { binary: false }
+    );
+    assert_eq!(RequestKind::new(Method::Post, None), RequestKind::Post { binary: false });
+    assert_eq!(
+        RequestKind::new(Method::Post, Some(b" Application/Octet-Stream; x=1")),
+        RequestKind::Post { binary: true }
+    );
+    assert_eq!(RequestKind::new(Method::Other, None), RequestKind::Other);
+}
+
+#[test]
+fn a_routed_request_that_fails_its_check_is_answered_with_the_error() {
+    use engineio_parser::endpoint::ErrorContext;
+    use engineio_parser::{RequestError, RequestId, Response, Transmit, Transport};
+    let mut h = Harness::polling(ProtocolVersion::V4);
+    let r = RequestId(40);
+    h.session.handle_routed_request(r, RequestKind::Poll, Transport::Polling, ProtocolVersion::V3, h.now);
+    let error = RequestError::bad_request(ErrorContext::ProtocolMismatch);
+    assert_eq!(h.transmits(), [Transmit::Respond { request: r, response: Response::error(&error) }]);
+    assert!(!h.session.is_closed());
+    // A request that passes is handled as `handle_request` would.
+    let r = RequestId(41);
+    h.session.handle_routed_request(r, RequestKind::Poll, Transport::Polling, ProtocolVersion::V4, h.now);
+    h.session.send(Packet::message("x")).expect("open");
+    assert_eq!(h.transmits(), [payload(r, "4x")]);
+}

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use axum::routing::get;
 use axum::Router;
-use engineio_parser::{CloseReason, Data, Packet, PacketType};
+use engineio_parser::{CloseReason, Data, Packet};
 use engineio_server::{Config, EngineIo, EngineIoLayer, Handler, Socket};
 
 struct Echo;
@@ -25,7 +25,7 @@ impl Handler for Echo {
     }
 
     fn on_message(&self, socket: &mut Arc<Socket>, data: Data) {
-        let _ = socket.send(Packet { kind: PacketType::Message, data });
+        let _ = socket.send(Packet::message_data(data));
     }
 
     fn on_close(&self, _socket: Arc<Socket>, _reason: CloseReason) {}

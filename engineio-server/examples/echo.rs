@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use engineio_parser::endpoint::Transports;
-use engineio_parser::{CloseReason, Data, Packet, PacketType};
+use engineio_parser::{CloseReason, Data, Packet};
 use engineio_server::{Config, Cors, CorsOrigin, EngineIo, Handler, Socket};
 
 struct Echo;
@@ -29,7 +29,7 @@ impl Handler for Echo {
     }
 
     fn on_message(&self, socket: &mut Arc<Socket>, data: Data) {
-        let _ = socket.send(Packet { kind: PacketType::Message, data });
+        let _ = socket.send(Packet::message_data(data));
     }
 
     fn on_close(&self, _socket: Arc<Socket>, _reason: CloseReason) {}

@@ -1,19 +1,20 @@
-//! The task that drives one session: it feeds the session machine its inputs (the socket's inbox,
-//! the WebSocket, the timer) and carries out what the machine asks for. It makes no protocol
-//! decision of its own.
+//! The task that drives one session: a [`Driver`] feeds the session machine its inputs (the
+//! socket's inbox, the WebSocket's bytes, the timer) and carries out what the machine asks for.
+//! Every decision is the machines': the session's, and the WebSocket connection's
+//! ([`ws::Connection`]) for pings, closes and protocol errors. The driver only moves bytes.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io::IoSlice;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
-use std::task::{Context, Poll};
-use std::time::Duration;
+use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
-use engineio_parser::session::{CloseCode, SocketError};
-use engineio_parser::{Event, Frame, Queue, Response, Session, SocketId, Transmit, Transport};
+use bytes::Bytes;
+use engineio_parser::{Event, RequestId, Response, Session, SocketId, Transmit, Transport};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::oneshot;
+use tokio::time::Sleep;
 
 use crate::clock::now;
 use crate::io::BoxedIo;
@@ -21,266 +22,14 @@ use crate::server::{Handler, Inner};
 use crate::socket::{Input, Socket};
 use crate::ws;
 
-/// A WebSocket connection owned by a session task.
-pub(crate) struct WsConn {
-    id: SocketId,
-    io: BoxedIo,
-    decoder: ws::Decoder,
-    /// Bytes read but not yet decoded. Released whenever it is empty, so an idle connection
-    /// holds no read buffer.
-    read_buf: BytesMut,
-    /// Frames waiting to be written: headers inline, payloads as shared bytes (never copied).
-    /// The first frame is held in place: a connection that writes one message at a time never
-    /// allocates for its queue.
-    out: Queue<Chunk>,
-    /// Bytes in `out`.
-    out_bytes: usize,
-    /// `out` went over [`WRITE_HIGH_WATER`] and the session was told to hold packets back.
-    blocked: bool,
-    /// A close frame has been queued: nothing more is read or queued.
-    closing: bool,
-    /// permessage-deflate settings for outgoing data frames, when negotiated.
-    deflate: Option<ws::DeflateConfig>,
-}
-
-/// Above this many queued bytes a WebSocket counts as not writable: the session keeps packets
-/// in its own buffer, where `max_buffered` bounds them.
-const WRITE_HIGH_WATER: usize = 64 * 1024;
-
-/// The session is told the socket is writable again once the queue is below this.
-const WRITE_LOW_WATER: usize = 16 * 1024;
-
 /// How long a closed WebSocket keeps reading (and discarding) what the peer still sends.
 const LINGER_TIME: Duration = Duration::from_secs(1);
 
 /// How many bytes a closed WebSocket discards at most before it lets go of the connection.
 const LINGER_BYTES: usize = 8 * 1024 * 1024;
 
-/// What happened on a WebSocket.
-enum WsEvent {
-    Message(ws::Message),
-    Error(ws::WsError),
-    /// The connection ended (end of stream, an I/O error, or our close was flushed).
-    Ended,
-    /// The write queue drained below the low-water mark after being full.
-    Writable,
-}
-
-/// A piece of the write queue.
-enum Chunk {
-    /// A frame: its header (`at` bytes of it written already), then its payload, shared with
-    /// whoever else sends it.
-    Frame { header: ws::FrameHeader, at: u8, payload: Bytes },
-    /// Bytes framed already (a compressed frame, a close frame), `Data` as they remain.
-    Data(Bytes),
-}
-
-impl Chunk {
-    /// The bytes still to write, as at most two slices.
-    fn slices(&self) -> [&[u8]; 2] {
-        match self {
-            Chunk::Frame { header, at, payload } => [&header.as_bytes()[usize::from(*at)..], payload],
-            Chunk::Data(data) => [data, &[]],
-        }
-    }
-
-    /// Marks `n` bytes as written; returns the `n` left over once the chunk is done, or
-    /// `None` while it still has bytes to write.
-    fn advance(&mut self, mut n: usize) -> Option<usize> {
-        match self {
-            Chunk::Frame { header, at, payload } => {
-                let head_left = header.as_bytes().len() - usize::from(*at);
-                let in_head = n.min(head_left);
-                *at += in_head as u8;
-                n -= in_head;
-                let in_payload = n.min(payload.len());
-                let _ = payload.split_to(in_payload);
-                n -= in_payload;
-                (usize::from(*at) == header.as_bytes().len() && payload.is_empty()).then_some(n)
-            }
-            Chunk::Data(data) => {
-                let used = n.min(data.len());
-                let _ = data.split_to(used);
-                data.is_empty().then_some(n - used)
-            }
-        }
-    }
-}
-
-impl WsConn {
-    /// A WebSocket on `io`; `read_buf` holds bytes already read from it.
-    pub(crate) fn new(id: SocketId, io: BoxedIo, limits: ws::Limits, read_buf: BytesMut) -> Self {
-        Self::with_deflate(id, io, limits, read_buf, None)
-    }
-
-    /// A WebSocket on which permessage-deflate was negotiated (when `deflate` is set).
-    pub(crate) fn with_deflate(
-        id: SocketId,
-        io: BoxedIo,
-        limits: ws::Limits,
-        read_buf: BytesMut,
-        deflate: Option<Deflate>,
-    ) -> Self {
-        let decoder = match deflate {
-            Some(d) => ws::Decoder::with_deflate(limits, d.params),
-            None => ws::Decoder::new(limits),
-        };
-        WsConn {
-            id,
-            io,
-            decoder,
-            read_buf,
-            out: Queue::new(),
-            out_bytes: 0,
-            blocked: false,
-            closing: false,
-            deflate: deflate.map(|d| d.config),
-        }
-    }
-
-    /// Writes `bytes` (not WebSocket frames: the held `101`) before any frame, in the same
-    /// write as the first ones. Called before anything is queued.
-    pub(crate) fn write_first(&mut self, bytes: Bytes) {
-        debug_assert!(self.out.is_empty(), "write_first after frames were queued");
-        if !bytes.is_empty() {
-            self.out_bytes += bytes.len();
-            self.out.push_back(Chunk::Data(bytes));
-        }
-    }
-
-    fn queue_frame(&mut self, frame: Frame) {
-        if self.closing {
-            return;
-        }
-        let kind = match frame.kind() {
-            engineio_parser::FrameKind::Text => ws::OpCode::Text,
-            engineio_parser::FrameKind::Binary => ws::OpCode::Binary,
-        };
-        match frame.prefix() {
-            // The prefix travels in the header chunk, the data as the shared bytes it is.
-            Some(prefix) if self.deflate.is_none() => {
-                let body = frame.body();
-                let header =
-                    ws::FrameHeader::new(kind, true, 1 + body.len() as u64).with_first_payload_byte(prefix);
-                self.push_frame(header, body);
-            }
-            _ => self.queue_data(kind, frame.payload()),
-        }
-    }
-
-    fn queue_data(&mut self, kind: ws::OpCode, payload: Bytes) {
-        if let Some(config) = self.deflate.filter(|_| !kind.is_control()) {
-            let frame = ws::compress_frame(kind, &payload, &config);
-            self.out_bytes += frame.len();
-            self.out.push_back(Chunk::Data(frame));
-            return;
-        }
-        let header = ws::FrameHeader::new(kind, true, payload.len() as u64);
-        self.push_frame(header, payload);
-    }
-
-    fn push_frame(&mut self, header: ws::FrameHeader, payload: Bytes) {
-        self.out_bytes += header.as_bytes().len() + payload.len();
-        self.out.push_back(Chunk::Frame { header, at: 0, payload });
-    }
-
-    fn queue_close(&mut self, code: u16) {
-        if !self.closing {
-            let frame = ws::close_frame(code, "");
-            self.out_bytes += frame.len();
-            self.out.push_back(Chunk::Data(frame));
-            self.closing = true;
-        }
-    }
-
-    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<WsEvent> {
-        // Write what is queued, as far as the socket takes it.
-        while !self.out.is_empty() {
-            let mut slices = [IoSlice::new(&[]); 16];
-            let mut n = 0;
-            for slice in self.out.iter().take(slices.len() / 2).flat_map(Chunk::slices) {
-                if !slice.is_empty() {
-                    slices[n] = IoSlice::new(slice);
-                    n += 1;
-                }
-            }
-            match Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..n]) {
-                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(WsEvent::Ended),
-                Poll::Ready(Ok(mut written)) => {
-                    self.out_bytes = self.out_bytes.saturating_sub(written);
-                    while written > 0 {
-                        let Some(front) = self.out.front_mut() else { break };
-                        match front.advance(written) {
-                            Some(left) => {
-                                written = left;
-                                self.out.pop_front();
-                            }
-                            None => written = 0,
-                        }
-                    }
-                }
-                Poll::Pending => break,
-            }
-        }
-        if self.blocked && self.out_bytes <= WRITE_LOW_WATER && !self.closing {
-            self.blocked = false;
-            return Poll::Ready(WsEvent::Writable);
-        }
-        if self.closing {
-            if !self.out.is_empty() {
-                return Poll::Pending;
-            }
-            let _ = std::task::ready!(Pin::new(&mut self.io).poll_shutdown(cx));
-            return Poll::Ready(WsEvent::Ended);
-        }
-        // Decode what is buffered, then read more.
-        loop {
-            if !self.read_buf.is_empty() {
-                match self.decoder.decode(&mut self.read_buf) {
-                    Ok(Some(message)) => {
-                        self.release_read_buf();
-                        return Poll::Ready(WsEvent::Message(message));
-                    }
-                    Ok(None) => {}
-                    Err(e) => return Poll::Ready(WsEvent::Error(e)),
-                }
-            }
-            // Uninitialised: zeroing 4 KiB before every read costs more than the read's copy.
-            let mut chunk = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
-            let mut buf = ReadBuf::uninit(&mut chunk);
-            match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
-                Poll::Ready(Ok(())) if buf.filled().is_empty() => return Poll::Ready(WsEvent::Ended),
-                Poll::Ready(Ok(())) => self.read_buf.extend_from_slice(buf.filled()),
-                Poll::Ready(Err(_)) => return Poll::Ready(WsEvent::Ended),
-                Poll::Pending => {
-                    self.release_read_buf();
-                    return Poll::Pending;
-                }
-            }
-        }
-    }
-
-    fn release_read_buf(&mut self) {
-        if self.read_buf.is_empty() && self.read_buf.capacity() > 0 {
-            self.read_buf = BytesMut::new();
-        }
-    }
-
-    /// Writes what is queued, for at most `limit`.
-    async fn flush(&mut self, limit: Duration) {
-        let _ = tokio::time::timeout(
-            limit,
-            poll_fn(|cx| {
-                self.closing = true;
-                match self.poll_event(cx) {
-                    Poll::Ready(_) => Poll::Ready(()),
-                    Poll::Pending => Poll::Pending,
-                }
-            }),
-        )
-        .await;
-    }
-}
+/// How long the last writes of a WebSocket may take once its session is over.
+const FLUSH_TIME: Duration = Duration::from_secs(1);
 
 /// permessage-deflate as negotiated for one WebSocket, and the server's settings for it.
 #[derive(Debug, Clone, Copy)]
@@ -289,280 +38,401 @@ pub(crate) struct Deflate {
     pub(crate) config: ws::DeflateConfig,
 }
 
+/// A WebSocket of a session: the connection machine, and the stream it is driven on.
+pub(crate) struct WsConn {
+    id: SocketId,
+    io: BoxedIo,
+    conn: ws::Connection,
+}
+
+/// What the stream of a WebSocket gave.
+enum Io {
+    /// An event of the connection machine, for the session.
+    Event(ws::Event),
+    /// The stream ended: end of file, an I/O error, or our close went out.
+    Ended,
+}
+
+impl WsConn {
+    /// The WebSocket `id` on `io`, with `read` holding bytes already read from it.
+    pub(crate) fn new(id: SocketId, io: BoxedIo, mut conn: ws::Connection, read: &[u8]) -> Self {
+        conn.handle_read(read);
+        WsConn { id, io, conn }
+    }
+
+    pub(crate) fn id(&self) -> SocketId {
+        self.id
+    }
+
+    /// Queues bytes to go out before any frame (the held `101` of a new session).
+    pub(crate) fn send_raw(&mut self, bytes: Bytes) {
+        self.conn.send_raw(bytes);
+    }
+
+    /// Writes what the connection has queued, as far as the stream takes it: `Ready(Ok)` once
+    /// everything is written, `Pending` while the stream is full.
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        while self.conn.has_output() {
+            let mut slices = [IoSlice::new(&[]); 16];
+            let n = self.conn.output(&mut slices);
+            match ready!(Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..n])) {
+                Ok(0) => return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into())),
+                Ok(written) => self.conn.advance_output(written),
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Drives the stream: writes what is queued, then gives the connection's next event, reading
+    /// more when it has none.
+    fn poll_io(&mut self, cx: &mut Context<'_>) -> Poll<Io> {
+        loop {
+            let written = self.poll_write(cx);
+            if let Poll::Ready(Err(_)) = written {
+                return Poll::Ready(Io::Ended);
+            }
+            if let Some(event) = self.conn.poll_event() {
+                return Poll::Ready(Io::Event(event));
+            }
+            if self.conn.is_closing() {
+                if self.conn.has_output() {
+                    return Poll::Pending;
+                }
+                let _ = ready!(Pin::new(&mut self.io).poll_shutdown(cx));
+                return Poll::Ready(Io::Ended);
+            }
+            // A pong was queued after everything else was written: write it first.
+            if written.is_ready() && self.conn.has_output() {
+                continue;
+            }
+            // Uninitialised: zeroing 4 KiB before every read costs more than the read's copy.
+            let mut chunk = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+            let mut buf = ReadBuf::uninit(&mut chunk);
+            match ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf)) {
+                Ok(()) if buf.filled().is_empty() => return Poll::Ready(Io::Ended),
+                Ok(()) => self.conn.handle_read(buf.filled()),
+                Err(_) => return Poll::Ready(Io::Ended),
+            }
+        }
+    }
+
+    /// Writes what is queued (for at most [`FLUSH_TIME`]), ends the stream and lingers.
+    async fn finish(mut self) {
+        let _ = tokio::time::timeout(FLUSH_TIME, async {
+            if poll_fn(|cx| self.poll_write(cx)).await.is_ok() {
+                let _ = poll_fn(|cx| Pin::new(&mut self.io).poll_shutdown(cx)).await;
+            }
+        })
+        .await;
+        linger(self.io).await;
+    }
+}
+
 /// The HTTP requests waiting for an answer from the session.
 #[derive(Default)]
-pub(crate) struct Responders(Vec<(engineio_parser::RequestId, oneshot::Sender<Response>)>);
+pub(crate) struct Responders(Vec<(RequestId, oneshot::Sender<Response>)>);
 
 impl Responders {
-    pub(crate) fn insert(&mut self, id: engineio_parser::RequestId, responder: oneshot::Sender<Response>) {
+    pub(crate) fn insert(&mut self, id: RequestId, responder: oneshot::Sender<Response>) {
         self.0.push((id, responder));
     }
 
-    fn take(&mut self, id: engineio_parser::RequestId) -> Option<oneshot::Sender<Response>> {
+    fn take(&mut self, id: RequestId) -> Option<oneshot::Sender<Response>> {
         let i = self.0.iter().position(|(r, _)| *r == id)?;
         Some(self.0.swap_remove(i).1)
+    }
+
+    fn answer(&mut self, id: RequestId, response: Response) {
+        if let Some(responder) = self.take(id) {
+            let _ = responder.send(response);
+        }
     }
 }
 
 /// Runs one session until it closes.
 ///
-/// A plain function returning an `async move` block, not an `async fn`: the future then holds
-/// its arguments once (an `async fn` keeps a copy of each argument besides the local it moves
-/// into), and every idle session holds this future.
+/// A plain function returning an `async move` block, not an `async fn`, and the driver is built
+/// before the block: the future then holds it once, in the place it was captured (an `async fn`
+/// keeps its arguments besides the locals they move into, and so does a block for what it
+/// captures), and every idle session holds this future.
 #[allow(clippy::manual_async_fn)]
 pub(crate) fn run<H: Handler>(
     inner: Arc<Inner<H>>,
     socket: Arc<Socket<H::Command>>,
-    mut session: Session,
-    mut responders: Responders,
-    mut ws: Option<WsConn>,
-) -> impl std::future::Future<Output = ()> + Send {
+    session: Session,
+    responders: Responders,
+    ws: Option<WsConn>,
+) -> impl Future<Output = ()> + Send {
+    let mut driver = Driver::new(inner, socket, session, responders, ws);
     async move {
-        let mut conn = Some(inner.handler.on_connection(socket.clone()));
-        let mut next_socket = 1u64;
-        let limits = inner.ws_limits();
-        let mut sleep = pin!(tokio::time::sleep(Duration::from_secs(3600)));
-        let mut armed: Option<std::time::Instant> = None;
+        driver.open();
+        let mut timer = pin!(tokio::time::sleep(Duration::from_secs(3600)));
         loop {
-            while let Some(transmit) = session.poll_transmit() {
-                match transmit {
-                    Transmit::Respond { request, response } => {
-                        if let Some(responder) = responders.take(request) {
-                            let _ = responder.send(response);
-                        }
-                    }
-                    Transmit::Send { socket: id, frame } => {
-                        if let Some(ws) = ws.as_mut().filter(|w| w.id == id) {
-                            ws.queue_frame(frame);
-                            if !ws.blocked && ws.out_bytes > WRITE_HIGH_WATER {
-                                ws.blocked = true;
-                                session.handle_socket_writable(id, false);
-                            }
-                        }
-                    }
-                    Transmit::CloseSocket { socket: id, code } => {
-                        if let Some(ws) = ws.as_mut().filter(|w| w.id == id) {
-                            ws.queue_close(close_code(code));
-                        }
-                    }
-                }
+            if driver.drain_outputs() {
+                return driver.finish();
             }
-            let mut closed = false;
-            while let Some(event) = session.poll_event() {
-                let Some(c) = conn.as_mut() else { break };
-                match event {
-                    Event::Message(data) => inner.handler.on_message(c, data),
-                    Event::Upgrading => {}
-                    Event::Upgraded => {
-                        socket.set_transport(Transport::WebSocket);
-                        inner.handler.on_upgrade(c);
-                    }
-                    Event::Closed { reason, description } => {
-                        closed = true;
-                        socket.mark_closed();
-                        inner.remove_session(socket.id());
-                        tracing::debug!(sid = %socket.id(), %reason, description, "session closed");
-                        if let Some(c) = conn.take() {
-                            inner.handler.on_close(c, reason);
-                        }
-                    }
-                }
-            }
-            if closed {
-                // The last writes and the linger go on without the session's state.
-                if let Some(mut ws) = ws.take() {
-                    tokio::spawn(async move {
-                        ws.flush(Duration::from_secs(1)).await;
-                        linger(ws.io).await;
-                    });
-                }
-                return;
-            }
-
-            socket.set_writable(session.is_writable());
-            let handler_deadline = conn.as_mut().and_then(|c| inner.handler.poll_timeout(c));
-            let deadline = match (session.poll_timeout(), handler_deadline) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            // The timer is re-armed only when the deadline moved: most turns leave it alone.
-            if let Some(at) = deadline.filter(|at| armed != Some(*at)) {
-                sleep.as_mut().reset(tokio::time::Instant::from_std(at));
-                armed = Some(at);
-            }
-            // Inputs pushed while this task ran (a handler's answers, typically) are taken now,
-            // without a wake-up and another turn of the select.
-            if !socket.park() {
-                take_inputs(
-                    &inner,
-                    &socket,
-                    &mut conn,
-                    &mut session,
-                    &mut responders,
-                    &mut ws,
-                    &mut next_socket,
-                    limits,
-                );
+            let timed = driver.arm(timer.as_mut());
+            if driver.take_pending_inputs() {
                 continue;
             }
-            tokio::select! {
-                biased;
-                () = socket.notified() => {
-                    socket.unpark();
-                    take_inputs(&inner, &socket, &mut conn, &mut session, &mut responders, &mut ws, &mut next_socket, limits);
-                }
-                event = poll_fn(|cx| match ws.as_mut() {
-                    Some(w) => w.poll_event(cx),
-                    None => Poll::Pending,
-                }) => {
-                    socket.unpark();
-                    let Some(w) = ws.as_mut() else { continue };
-                    let id = w.id;
-                    match event {
-                        WsEvent::Message(ws::Message::Text(text)) => session.handle_frame(id, Frame::Text(text), now()),
-                        WsEvent::Message(ws::Message::Binary(data)) => session.handle_frame(id, Frame::Binary(data), now()),
-                        // A client that does not read gets no pongs: a ping flood cannot grow the
-                        // write queue.
-                        WsEvent::Message(ws::Message::Ping(payload)) if !w.blocked => {
-                            w.queue_data(ws::OpCode::Pong, payload)
-                        }
-                        WsEvent::Message(ws::Message::Ping(_)) => {}
-                        WsEvent::Message(ws::Message::Pong(_)) => {}
-                        WsEvent::Message(ws::Message::Close(_)) => {
-                            w.queue_close(1000);
-                            session.handle_socket_closed(id);
-                        }
-                        WsEvent::Error(e) => {
-                            w.queue_close(e.close_code());
-                            let error = if matches!(e, ws::WsError::MessageTooBig { .. }) {
-                                SocketError::MessageTooBig
-                            } else {
-                                SocketError::Protocol
-                            };
-                            session.handle_socket_error(id, error);
-                        }
-                        WsEvent::Writable => session.handle_socket_writable(id, true),
-                        WsEvent::Ended => {
-                            if let Some(w) = ws.take().filter(|w| w.closing) {
-                                tokio::spawn(linger(w.io));
-                            }
-                            session.handle_socket_closed(id);
-                        }
-                    }
-                }
-                () = &mut sleep, if deadline.is_some() => {
-                    socket.unpark();
-                    armed = None;
-                    let now = now();
-                    session.handle_timeout(now);
-                    if let Some(c) = conn.as_mut().filter(|_| handler_deadline.is_some_and(|at| at <= now)) {
-                        inner.handler.on_timeout(c, now);
-                    }
-                }
-            }
+            driver.wait(timer.as_mut(), timed).await;
         }
     }
 }
 
-/// Carries out what the inbox holds.
-#[allow(clippy::too_many_arguments)]
-fn take_inputs<H: Handler>(
-    inner: &Inner<H>,
-    socket: &Socket<H::Command>,
-    conn: &mut Option<H::Connection>,
-    session: &mut Session,
-    responders: &mut Responders,
-    ws: &mut Option<WsConn>,
-    next_socket: &mut u64,
-    limits: ws::Limits,
-) {
-    for input in socket.drain_inbox() {
+/// One session's machine, the requests and WebSocket it answers on, and the handler's state.
+struct Driver<H: Handler> {
+    inner: Arc<Inner<H>>,
+    socket: Arc<Socket<H::Command>>,
+    session: Session,
+    responders: Responders,
+    ws: Option<WsConn>,
+    /// The handler's state, from [`open`](Self::open) until the session closes.
+    conn: Option<H::Connection>,
+    next_socket: u64,
+    /// The deadline the timer is set to.
+    armed: Option<Instant>,
+}
+
+impl<H: Handler> Driver<H> {
+    fn new(
+        inner: Arc<Inner<H>>,
+        socket: Arc<Socket<H::Command>>,
+        session: Session,
+        responders: Responders,
+        ws: Option<WsConn>,
+    ) -> Self {
+        let next_socket = ws.as_ref().map_or(0, |w| w.id.0) + 1;
+        Driver { inner, socket, session, responders, ws, conn: None, next_socket, armed: None }
+    }
+
+    /// Tells the handler the session opened (in the session's task, before anything else).
+    fn open(&mut self) {
+        self.conn = Some(self.inner.handler.on_connection(self.socket.clone()));
+    }
+
+    /// Carries out what the machines have to say, until they are quiet: the session's transmits
+    /// (answers, frames, closes) and events (for the handler), and the WebSocket's events, which
+    /// are inputs of the session. One message is decoded at a time, its consequences drained
+    /// before the next. Returns `true` once the session is closed.
+    fn drain_outputs(&mut self) -> bool {
+        loop {
+            while let Some(transmit) = self.session.poll_transmit() {
+                self.transmit(transmit, None);
+            }
+            while let Some(event) = self.session.poll_event() {
+                if self.deliver(event) {
+                    return true;
+                }
+            }
+            let Some(ws) = self.ws.as_mut() else { return false };
+            let Some(event) = ws.conn.poll_event() else { return false };
+            self.session.handle_socket_event(ws.id, event, now());
+        }
+    }
+
+    /// Carries out one transmit; `extra` is a WebSocket the session is refusing.
+    fn transmit(&mut self, transmit: Transmit, extra: Option<&mut WsConn>) {
+        let mut sockets = self.ws.as_mut().into_iter().chain(extra);
+        match transmit {
+            Transmit::Respond { request, response } => self.responders.answer(request, response),
+            Transmit::Send { socket, frame } => {
+                if let Some(ws) = sockets.find(|w| w.id == socket) {
+                    ws.conn.send(frame);
+                }
+            }
+            Transmit::CloseSocket { socket, code } => {
+                if let Some(ws) = sockets.find(|w| w.id == socket) {
+                    ws.conn.close(code.code());
+                }
+            }
+        }
+    }
+
+    /// Hands a session event to the handler; `true` when the session closed.
+    fn deliver(&mut self, event: Event) -> bool {
+        let Some(conn) = self.conn.as_mut() else { return true };
+        match event {
+            Event::Message(data) => self.inner.handler.on_message(conn, data),
+            Event::Upgrading => {}
+            Event::Upgraded => {
+                self.socket.set_transport(Transport::WebSocket);
+                self.inner.handler.on_upgrade(conn);
+            }
+            Event::Closed { reason, description } => {
+                self.socket.mark_closed();
+                self.inner.remove_session(self.socket.id());
+                tracing::debug!(sid = %self.socket.id(), %reason, description, "session closed");
+                if let Some(conn) = self.conn.take() {
+                    self.inner.handler.on_close(conn, reason);
+                }
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The session is over: its WebSocket's last writes and linger go on in a task of their
+    /// own, without the session's state.
+    fn finish(mut self) {
+        if let Some(ws) = self.ws.take() {
+            tokio::spawn(ws.finish());
+        }
+    }
+
+    /// Publishes whether the session is writable and sets the timer to the earlier of the
+    /// session's and the handler's deadlines; `false` when there is none.
+    fn arm(&mut self, timer: Pin<&mut Sleep>) -> bool {
+        self.socket.set_writable(self.session.is_writable());
+        let deadline = match (self.session.poll_timeout(), self.handler_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        // The timer is re-armed only when the deadline moved: most turns leave it alone.
+        if let Some(at) = deadline.filter(|at| self.armed != Some(*at)) {
+            timer.reset(tokio::time::Instant::from_std(at));
+            self.armed = Some(at);
+        }
+        deadline.is_some()
+    }
+
+    /// The next instant the handler wants [`Handler::on_timeout`] for.
+    fn handler_deadline(&mut self) -> Option<Instant> {
+        self.conn.as_mut().and_then(|c| self.inner.handler.poll_timeout(c))
+    }
+
+    /// Takes the inputs pushed while this task ran (a handler's answers, typically) without a
+    /// wake-up and a turn of the select; `false` when there are none and the task may wait.
+    fn take_pending_inputs(&mut self) -> bool {
+        if self.socket.park() {
+            return false;
+        }
+        self.take_inputs();
+        true
+    }
+
+    /// Waits for one input (something pushed to the inbox, the WebSocket, the timer if `timed`)
+    /// and takes it.
+    async fn wait(&mut self, timer: Pin<&mut Sleep>, timed: bool) {
+        let ws = &mut self.ws;
+        tokio::select! {
+            biased;
+            () = self.socket.notified() => {
+                self.socket.unpark();
+                self.take_inputs();
+            }
+            io = poll_fn(|cx| ws.as_mut().map_or(Poll::Pending, |w| w.poll_io(cx))) => {
+                self.socket.unpark();
+                self.on_io(io);
+            }
+            () = timer, if timed => {
+                self.socket.unpark();
+                self.on_timeout();
+            }
+        }
+    }
+
+    /// Carries out what the inbox holds.
+    fn take_inputs(&mut self) {
+        for input in self.socket.drain_inbox() {
+            self.take(input);
+        }
+    }
+
+    fn take(&mut self, input: Input<H::Command>) {
         match input {
+            Input::Request { id, kind, transport, version, responder } => {
+                self.responders.insert(id, responder);
+                self.session.handle_routed_request(id, kind, transport, version, now());
+            }
+            Input::CheckUpgrade { version, responder } => {
+                let _ = responder.send(self.session.check_request(Transport::WebSocket, version, true));
+            }
+            Input::Body { id, body } => self.session.handle_body(id, body, now()),
+            Input::BodyTooLarge(id) => self.session.handle_body_too_large(id),
+            Input::Gone(id) => {
+                drop(self.responders.take(id));
+                self.session.handle_request_gone(id);
+            }
+            Input::Socket(io, read, deflate) => self.accept_socket(io, &read, deflate),
+            Input::Send(packet) => {
+                let _ = self.session.send(packet);
+            }
+            Input::SendMany(packets) => {
+                for packet in packets {
+                    if self.session.send(packet).is_err() {
+                        break;
+                    }
+                }
+            }
+            Input::Close => self.session.close(now()),
+            Input::Shutdown => self.session.shutdown(now()),
             Input::Command(command) => {
-                if let Some(c) = conn.as_mut() {
-                    inner.handler.on_command(c, command);
+                if let Some(conn) = self.conn.as_mut() {
+                    self.inner.handler.on_command(conn, command);
                 }
             }
-            input => apply(session, responders, ws, next_socket, limits, input),
+        }
+    }
+
+    /// A WebSocket upgraded for this session: handed to the session, which takes it as its
+    /// upgrade candidate or refuses it.
+    fn accept_socket(&mut self, io: BoxedIo, read: &[u8], deflate: Option<Deflate>) {
+        let id = SocketId(self.next_socket);
+        self.next_socket += 1;
+        let new = WsConn::new(id, io, self.inner.ws_connection(deflate), read);
+        // A WebSocket the session closed already (an aborted upgrade) finishes on its own.
+        if let Some(closed) = self.ws.take_if(|w| w.conn.is_closing()) {
+            tokio::spawn(closed.finish());
+        }
+        self.session.handle_socket(id, now());
+        if self.ws.is_none() {
+            self.ws = Some(new);
+            return;
+        }
+        // The session has a live WebSocket, so it refuses this one: carry out its answer now.
+        let mut extra = new;
+        while let Some(transmit) = self.session.poll_transmit() {
+            self.transmit(transmit, Some(&mut extra));
+        }
+        tokio::spawn(extra.finish());
+    }
+
+    /// The WebSocket's stream gave something.
+    fn on_io(&mut self, io: Io) {
+        let Some(ws) = self.ws.as_mut() else { return };
+        let id = ws.id;
+        match io {
+            Io::Event(event) => self.session.handle_socket_event(id, event, now()),
+            Io::Ended => {
+                if let Some(ws) = self.ws.take().filter(|w| w.conn.is_closing()) {
+                    tokio::spawn(linger(ws.io));
+                }
+                self.session.handle_socket_closed(id);
+            }
+        }
+    }
+
+    /// The deadline passed.
+    fn on_timeout(&mut self) {
+        self.armed = None;
+        let now = now();
+        // Asked before the session's timers run: as the handler saw the session when the timer
+        // was set (nothing else happened since).
+        let handler_due = self.handler_deadline().is_some_and(|at| at <= now);
+        self.session.handle_timeout(now);
+        if let Some(conn) = self.conn.as_mut().filter(|_| handler_due) {
+            self.inner.handler.on_timeout(conn, now);
         }
     }
 }
 
-fn apply<C>(
-    session: &mut Session,
-    responders: &mut Responders,
-    ws: &mut Option<WsConn>,
-    next_socket: &mut u64,
-    limits: ws::Limits,
-    input: Input<C>,
-) {
-    match input {
-        Input::Request { id, kind, transport, version, responder } => {
-            match session.check_request(transport, version, false) {
-                Ok(()) => {
-                    responders.insert(id, responder);
-                    session.handle_request(id, kind, now());
-                }
-                Err(e) => {
-                    let _ = responder.send(Response::error(&e));
-                }
-            }
-        }
-        Input::CheckUpgrade { version, responder } => {
-            let _ = responder.send(session.check_request(Transport::WebSocket, version, true));
-        }
-        Input::Body { id, body } => session.handle_body(id, body, now()),
-        Input::BodyTooLarge(id) => session.handle_body_too_large(id),
-        Input::Gone(id) => {
-            drop(responders.take(id));
-            session.handle_request_gone(id);
-        }
-        Input::Socket(io, read_buf, deflate) => {
-            let id = SocketId(*next_socket);
-            *next_socket += 1;
-            if ws.is_some() {
-                // The session has a WebSocket already: it will refuse this one. Close it
-                // without waiting for anything.
-                session.handle_socket(id, now());
-                drop(read_buf);
-                tokio::spawn(close_extra(io, limits));
-            } else {
-                *ws = Some(WsConn::with_deflate(id, io, limits, read_buf, deflate));
-                session.handle_socket(id, now());
-            }
-        }
-        Input::Send(packet) => {
-            let _ = session.send(packet);
-        }
-        Input::SendMany(packets) => {
-            for packet in packets {
-                if session.send(packet).is_err() {
-                    break;
-                }
-            }
-        }
-        Input::Close => session.close(now()),
-        Input::Shutdown => session.shutdown(now()),
-        // Handled by the loop, which owns the handler's state.
-        Input::Command(_) => {}
-    }
-}
-
-/// Closes a WebSocket the session refused.
-async fn close_extra(io: BoxedIo, limits: ws::Limits) {
-    close_with(io, limits, ws::close_code::NORMAL).await;
-}
-
-/// Closes a WebSocket whose Engine.IO request was refused (policy violation).
-pub(crate) async fn close_refused(io: BoxedIo, limits: ws::Limits) {
-    close_with(io, limits, ws::close_code::POLICY_VIOLATION).await;
-}
-
-async fn close_with(io: BoxedIo, limits: ws::Limits, code: u16) {
-    let mut conn = WsConn::new(SocketId(0), io, limits, BytesMut::new());
-    conn.queue_close(code);
-    conn.flush(Duration::from_secs(1)).await;
-    linger(conn.io).await;
+/// Closes a WebSocket with `code` (a refused request), without a session.
+pub(crate) async fn close_with(io: BoxedIo, limits: ws::Limits, code: u16) {
+    let mut ws = WsConn::new(SocketId(0), io, ws::Connection::new(limits), &[]);
+    ws.conn.close(code);
+    ws.finish().await;
 }
 
 /// After the close frame and the FIN went out, reads and discards what the peer still sends
@@ -583,8 +453,4 @@ async fn linger(mut io: BoxedIo) {
         }
     };
     let _ = tokio::time::timeout(LINGER_TIME, drain).await;
-}
-
-fn close_code(code: CloseCode) -> u16 {
-    code.code()
 }

@@ -1,19 +1,22 @@
-//! HTTP plumbing: turning the session's answers into hyper responses, CORS, the sticky-session
-//! cookie, compression of polling responses, and WebSocket handshake answers.
+//! HTTP plumbing: turning the protocol crate's answers into hyper responses, CORS, the
+//! sticky-session cookie, and compression of polling responses.
 
 use std::io::Write;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+use engineio_parser::endpoint::ErrorContext;
 use engineio_parser::session::ResponseKind;
 use engineio_parser::RequestError;
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Response, StatusCode};
 use http_body_util::Full;
 
 use crate::config::{Cookie, Cors, CorsOrigin, HttpCompression};
+use crate::driver::Deflate;
 use crate::held::HoldingStream;
 use crate::io::BoxedIo;
 use crate::server::ResponseBody;
+use crate::ws;
 
 pub(crate) fn not_found() -> Response<ResponseBody> {
     let mut response = Response::new(Full::new(Bytes::from_static(b"Not Found")));
@@ -32,91 +35,70 @@ pub(crate) fn request_timeout() -> Response<ResponseBody> {
 
 /// Whether the request asks for a WebSocket upgrade (`Upgrade: websocket`).
 pub(crate) fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::UPGRADE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("websocket")))
+    ws::is_upgrade_request(headers.get_all(header::UPGRADE).iter().map(HeaderValue::as_bytes))
 }
 
-/// The `Sec-WebSocket-Accept` answer to a valid WebSocket handshake, or why it is not one.
-pub(crate) fn websocket_accept(
-    method: &http::Method,
-    headers: &HeaderMap,
-) -> Result<String, crate::ws::HandshakeError> {
-    crate::ws::validate_upgrade(method.as_str(), headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())))
+/// The `Sec-WebSocket-Accept` answer to a valid WebSocket handshake; a request that is not one
+/// is a bad request (`TRANSPORT_HANDSHAKE_ERROR`).
+pub(crate) fn websocket_accept(parts: &http::request::Parts) -> Result<String, RequestError> {
+    let headers = parts.headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes()));
+    ws::validate_upgrade(parts.method.as_str(), headers)
+        .map_err(|_| RequestError::bad_request(ErrorContext::TransportHandshakeError))
 }
 
-pub(crate) fn is_octet_stream(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/octet-stream"))
-}
-
-/// Internet Explorer, which needs `X-XSS-Protection: 0` on polling responses.
-pub(crate) fn is_old_ie(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ua| ua.contains(";MSIE") || ua.contains("Trident/"))
-}
-
-/// A polling error: the status and the JSON body `{"code":N,"message":"..."}`.
-pub(crate) fn json_error(error: &RequestError) -> Response<ResponseBody> {
-    let mut response = Response::new(Full::new(Bytes::from(error.json_body())));
-    *response.status_mut() = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
-}
-
-/// A refused WebSocket handshake: always 400, the message as text, and the connection closed.
-pub(crate) fn upgrade_error(error: &RequestError) -> Response<ResponseBody> {
-    let mut response = Response::new(Full::new(Bytes::from(error.message().to_owned())));
-    *response.status_mut() = StatusCode::BAD_REQUEST;
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
-    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
-    response
-}
-
-pub(crate) fn switching_protocols(
-    accept: &str,
-    deflate: Option<&crate::driver::Deflate>,
-) -> Response<ResponseBody> {
-    let mut response = Response::new(Full::new(Bytes::new()));
-    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let headers = response.headers_mut();
-    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    if let Ok(accept) = HeaderValue::from_str(accept) {
-        headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
-    }
-    if let Some(deflate) = deflate {
-        if let Ok(value) = HeaderValue::from_str(&deflate.params.response_header()) {
-            headers.insert(header::SEC_WEBSOCKET_EXTENSIONS, value);
+/// Adds header fields named by the protocol crate.
+pub(crate) fn add_headers<'a>(
+    headers: &mut HeaderMap,
+    fields: impl Iterator<Item = (&'static str, &'a str)>,
+) {
+    for (name, value) in fields {
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value))
+        {
+            headers.insert(name, value);
         }
     }
+}
+
+/// [`add_headers`] for fields whose values are constants, which are not copied (every polling
+/// response has some).
+pub(crate) fn add_static_headers(
+    headers: &mut HeaderMap,
+    fields: impl Iterator<Item = (&'static str, &'static str)>,
+) {
+    for (name, value) in fields {
+        if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+    }
+}
+
+/// The `101 Switching Protocols` answer to a WebSocket handshake.
+pub(crate) fn switching_protocols(accept: &str, deflate: Option<&Deflate>) -> Response<ResponseBody> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let extensions = deflate.map(|d| d.params.response_header());
+    add_headers(response.headers_mut(), ws::switching_protocols_headers(accept, extensions.as_deref()));
     response
 }
 
 /// The upgraded connection as a byte stream, the bytes hyper read past the handshake, and the
 /// bytes written to it but held back (the `101` of a new session, see [`crate::held`]).
 ///
-/// A plain TCP connection is taken back from hyper, with a copy of those bytes: otherwise the
-/// connection would keep hyper's whole read buffer (8 KiB) alive for its lifetime, even empty.
-pub(crate) fn into_io(upgraded: hyper::upgrade::Upgraded) -> (BoxedIo, BytesMut, Bytes) {
+/// A plain TCP connection is taken back from hyper. The bytes read past the handshake are a
+/// slice of hyper's read buffer (8 KiB): the WebSocket copies them and lets the buffer go.
+pub(crate) fn into_io(upgraded: hyper::upgrade::Upgraded) -> (BoxedIo, Bytes, Bytes) {
     type Holding = hyper_util::rt::TokioIo<HoldingStream>;
     type Tcp = hyper_util::rt::TokioIo<tokio::net::TcpStream>;
     let upgraded = match upgraded.downcast::<Holding>() {
         Ok(parts) => {
             let (stream, held) = parts.io.into_inner().into_parts();
-            return (Box::new(stream), BytesMut::from(&parts.read_buf[..]), held);
+            return (Box::new(stream), parts.read_buf, held);
         }
         Err(upgraded) => upgraded,
     };
     match upgraded.downcast::<Tcp>() {
-        Ok(parts) => (Box::new(parts.io.into_inner()), BytesMut::from(&parts.read_buf[..]), Bytes::new()),
-        Err(upgraded) => (Box::new(hyper_util::rt::TokioIo::new(upgraded)), BytesMut::new(), Bytes::new()),
+        Ok(parts) => (Box::new(parts.io.into_inner()), parts.read_buf, Bytes::new()),
+        Err(upgraded) => (Box::new(hyper_util::rt::TokioIo::new(upgraded)), Bytes::new(), Bytes::new()),
     }
 }
 
@@ -147,6 +129,9 @@ pub(crate) fn to_http(
     }
     if let Some(encoding) = encoding {
         headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
+    }
+    if response.kind == ResponseKind::RefusedUpgrade {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     out
 }

@@ -1,17 +1,21 @@
 //! An Engine.IO server (protocol revisions 4 and 3) over tokio and hyper: HTTP long-polling,
 //! WebSocket, and the upgrade from one to the other.
 //!
-//! Every protocol decision is made by the sans-IO session machine of [`engineio_parser`]; this
-//! crate moves bytes and fires timers. Each session runs in one task, which:
+//! Every protocol decision is made by the sans-IO machines of [`engineio_parser`]: the
+//! endpoint's routing, the [`Session`](engineio_parser::Session) machine, and the WebSocket
+//! [`Connection`](engineio_parser::ws::Connection) machine. This crate moves bytes and fires
+//! timers. Each session runs in one task, a driver that owns the session machine, the requests
+//! waiting for an answer, the WebSocket and the [`Handler`]'s state, and repeats the drive loop
+//! of [`engineio_parser`'s docs](engineio_parser#drive-loop):
 //!
-//! 1. feeds the machine its inputs: HTTP requests routed to the session, WebSocket frames,
-//!    packets the application sends, and the timer;
-//! 2. drains [`Session::poll_transmit`](engineio_parser::Session::poll_transmit) (answers to
-//!    requests, frames, closes) and
-//!    [`Session::poll_event`](engineio_parser::Session::poll_event) (messages for the
-//!    [`Handler`]);
-//! 3. sleeps until the next input or
-//!    [`Session::poll_timeout`](engineio_parser::Session::poll_timeout).
+//! 1. drain the outputs: [`Session::poll_transmit`](engineio_parser::Session::poll_transmit)
+//!    (answers to requests, frames, closes),
+//!    [`Session::poll_event`](engineio_parser::Session::poll_event) (for the [`Handler`]) and the
+//!    WebSocket's events (inputs of the session), until all are quiet;
+//! 2. set one timer to [`Session::poll_timeout`](engineio_parser::Session::poll_timeout) (or
+//!    the handler's [`poll_timeout`](Handler::poll_timeout), if earlier);
+//! 3. wait for an input: HTTP requests routed to the session and packets the application sends
+//!    (through the [`Socket`]'s inbox), bytes on the WebSocket, or the timer.
 //!
 //! WebSocket framing is the sans-IO codec of [`engineio_parser::ws`], re-exported as [`ws`]: an
 //! idle connection holds no read or write buffer, and a frame can be built once and sent to many
@@ -33,7 +37,7 @@
 //!         socket
 //!     }
 //!     fn on_message(&self, socket: &mut Arc<Socket>, data: Data) {
-//!         let _ = socket.send(Packet { kind: engineio_parser::PacketType::Message, data });
+//!         let _ = socket.send(Packet::message_data(data));
 //!     }
 //!     fn on_close(&self, _socket: Arc<Socket>, _reason: CloseReason) {}
 //! }

@@ -11,16 +11,17 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use bytestring::ByteString;
-use engineio_parser::endpoint::{ErrorContext, RequestInfo};
+use engineio_parser::endpoint::{polling_headers, ErrorContext, RequestInfo};
 use engineio_parser::session::{RequestKind, ResponseKind};
 use engineio_parser::{
-    route, Data, ErrorCode, Initial, Method, Query, RequestError, RequestId, Route, Session, SessionConfig,
-    SocketId, Transport,
+    route, Data, ErrorCode, Initial, Method, ProtocolVersion, Query, RequestError, RequestId, Response,
+    Route, Session, SessionConfig, SocketId, Transport,
 };
 use http::header::{self, HeaderMap, HeaderValue};
 use http::Request;
 use http_body::Body;
 use http_body_util::Full;
+use hyper::upgrade::OnUpgrade;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, Notify};
 
@@ -29,9 +30,10 @@ use crate::body::{read_body, BodyRead};
 use crate::clock::now;
 use crate::config::Config;
 use crate::connections::Connections;
-use crate::driver::{self, Responders, WsConn};
+use crate::driver::{self, Deflate, Responders, WsConn};
 use crate::held::{HoldWrites, HoldingStream};
 use crate::http_util;
+use crate::io::BoxedIo;
 use crate::socket::{Handshake, Input, Socket};
 use crate::ws;
 
@@ -232,6 +234,17 @@ impl<H: Handler> Inner<H> {
             .with_max_fragments(self.config.max_ws_fragments)
     }
 
+    /// The connection machine of a new WebSocket: the server's limits, and permessage-deflate
+    /// when negotiated.
+    pub(crate) fn ws_connection(&self, deflate: Option<Deflate>) -> ws::Connection {
+        match deflate {
+            Some(Deflate { params, config }) => {
+                ws::Connection::with_deflate(self.ws_limits(), params, config)
+            }
+            None => ws::Connection::new(self.ws_limits()),
+        }
+    }
+
     fn sessions(&self) -> MutexGuard<'_, HashMap<ByteString, Arc<Socket<H::Command>>>> {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -377,7 +390,7 @@ impl<H: Handler> EngineIo<H> {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let inner = &self.inner;
-        let on_upgrade = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>();
+        let on_upgrade = req.extensions_mut().remove::<OnUpgrade>();
         let (parts, body) = req.into_parts();
         if let Some(mut response) = inner.hooks.intercept.as_ref().and_then(|hook| hook(&parts)) {
             if let Some(cors) = &inner.config.cors {
@@ -391,65 +404,62 @@ impl<H: Handler> EngineIo<H> {
                 return http_util::preflight(cors, &parts.headers);
             }
         }
-        let query = Query::parse(parts.uri.query().unwrap_or(""));
         let websocket_upgrade = http_util::is_websocket_upgrade(&parts.headers);
-        let info = RequestInfo {
-            method,
-            query: &query,
-            websocket_upgrade,
-            origin: parts.headers.get(header::ORIGIN).map(HeaderValue::as_bytes),
-        };
-        let result = match route(&inner.config.endpoint(), &info) {
+        let result = match self.route(&parts, websocket_upgrade) {
             Err(error) => Err(error),
             Ok(Route::Handshake { transport, version, base64 }) => {
-                self.handshake(&parts, transport, version, base64, on_upgrade, remote).await
+                self.http_handshake(&parts, transport, version, base64, on_upgrade, remote).await
             }
-            Ok(Route::Session { sid, transport, version }) => {
-                let socket = inner.sessions().get(sid.as_str()).cloned();
-                match socket {
-                    None => Err(RequestError::new(ErrorCode::UnknownSid)),
-                    Some(socket) if transport == Transport::WebSocket && websocket_upgrade => {
-                        self.upgrade(&parts, socket, version, on_upgrade).await
-                    }
-                    Some(socket) => {
-                        let kind = match method {
-                            Method::Get => RequestKind::Poll,
-                            Method::Post => {
-                                RequestKind::Post { binary: http_util::is_octet_stream(&parts.headers) }
-                            }
-                            _ => RequestKind::Other,
-                        };
-                        self.poll(&parts, &socket, kind, transport, version, body).await
-                    }
+            Ok(Route::Session { sid, transport, version }) => match self.session(&sid) {
+                Err(error) => Err(error),
+                Ok(socket) if transport == Transport::WebSocket && websocket_upgrade => {
+                    self.upgrade(&parts, socket, version, on_upgrade).await
                 }
-            }
-        };
-        let mut response = match result {
-            Ok(response) => response,
-            Err(error) => {
-                inner.report(&parts.uri, &error);
-                if websocket_upgrade {
-                    http_util::upgrade_error(&error)
-                } else {
-                    http_util::json_error(&error)
+                Ok(socket) => {
+                    let content_type = parts.headers.get(header::CONTENT_TYPE).map(HeaderValue::as_bytes);
+                    let kind = RequestKind::new(method, content_type);
+                    self.poll(&parts, &socket, kind, transport, version, body).await
                 }
-            }
+            },
         };
+        let mut response = result.unwrap_or_else(|error| {
+            inner.report(&parts.uri, &error);
+            http_util::to_http(Response::refusal(&error, websocket_upgrade), None, &parts.headers)
+        });
         if let Some(cors) = &inner.config.cors {
             http_util::add_cors(cors, &parts.headers, response.headers_mut());
         }
         response
     }
 
+    /// Where the endpoint sends a request (or why it refuses it).
+    fn route(&self, parts: &http::request::Parts, websocket_upgrade: bool) -> Result<Route, RequestError> {
+        let query = Query::parse(parts.uri.query().unwrap_or(""));
+        let info = RequestInfo {
+            method: Method::from_name(parts.method.as_str()),
+            query: &query,
+            websocket_upgrade,
+            origin: parts.headers.get(header::ORIGIN).map(HeaderValue::as_bytes),
+        };
+        route(&self.inner.config.endpoint(), &info)
+    }
+
+    /// The open session `sid`.
+    fn session(&self, sid: &str) -> Result<Arc<Socket<H::Command>>, RequestError> {
+        self.inner.sessions().get(sid).cloned().ok_or(RequestError::new(ErrorCode::UnknownSid))
+    }
+
+    /// The handshake of a new session, whichever transport it opens on and however its request
+    /// came (through hyper, or handed over by [`accept_websocket`](Self::accept_websocket)):
+    /// refused while the server closes, then by the application's `allow_request`; then the
+    /// session id and the socket the application holds. [`start`](Self::start) runs the session.
     async fn handshake(
         &self,
         parts: &http::request::Parts,
         transport: Transport,
-        version: engineio_parser::ProtocolVersion,
-        base64: bool,
-        on_upgrade: Option<hyper::upgrade::OnUpgrade>,
+        version: ProtocolVersion,
         remote: Option<SocketAddr>,
-    ) -> Result<http::Response<ResponseBody>, RequestError> {
+    ) -> Result<Arc<Socket<H::Command>>, RequestError> {
         let inner = &self.inner;
         if inner.closing.load(Ordering::Acquire) {
             return Err(RequestError::new(ErrorCode::Forbidden));
@@ -457,13 +467,6 @@ impl<H: Handler> EngineIo<H> {
         if let Some(allow) = &inner.hooks.allow_request {
             allow(parts).await.map_err(RequestError::forbidden)?;
         }
-        let accept = if transport == Transport::WebSocket {
-            let accept = http_util::websocket_accept(&parts.method, &parts.headers)
-                .map_err(|_| RequestError::bad_request(ErrorContext::TransportHandshakeError))?;
-            Some(accept)
-        } else {
-            None
-        };
         let sid = match &inner.hooks.generate_id {
             Some(generate) => generate(parts),
             None => generate_id(),
@@ -471,96 +474,143 @@ impl<H: Handler> EngineIo<H> {
         if sid.is_empty() {
             return Err(RequestError::bad_request(ErrorContext::IdGenerationError));
         }
-        let sid = ByteString::from(sid);
         let handshake = Handshake::new(http_util::compact_uri(&parts.uri), &parts.headers, remote);
-        let socket = Arc::new(Socket::new(sid.clone(), version, transport, handshake));
-        let config = inner.session_config.clone();
+        Ok(Arc::new(Socket::new(ByteString::from(sid), version, transport, handshake)))
+    }
 
-        let mut extra = HeaderMap::new();
-        if let Some(cookie) = &inner.config.cookie {
-            extra.insert(header::SET_COOKIE, http_util::cookie(cookie, &sid));
-        }
-        if let Some(hook) = &inner.hooks.initial_headers {
-            hook(parts, &mut extra);
-        }
-
-        if let Some(accept) = accept {
-            let on_upgrade =
-                on_upgrade.ok_or(RequestError::bad_request(ErrorContext::TransportHandshakeError))?;
-            let deflate = self.negotiate_deflate(&parts.headers);
-            let inner = self.inner.clone();
-            tokio::spawn(async move {
-                let Ok(upgraded) = on_upgrade.await else { return };
-                let (io, read_buf, held) = http_util::into_io(upgraded);
-                let session = Session::new(
-                    sid.clone(),
-                    version,
-                    base64,
-                    config,
-                    Initial::WebSocket(SocketId(0)),
-                    now(),
-                );
-                let mut ws = WsConn::with_deflate(SocketId(0), io, inner.ws_limits(), read_buf, deflate);
-                ws.write_first(held);
-                inner.sessions().insert(sid, socket.clone());
-                // A task of its own: this one's state (the handshake's leftovers) is freed.
-                tokio::spawn(driver::run(inner, socket, session, Responders::default(), Some(ws)));
-            });
-            let mut response = http_util::switching_protocols(&accept, deflate.as_ref());
-            response.headers_mut().extend(extra);
-            // The session writes its open packet at once: the `101` goes with it.
-            if let Some(hold) = parts.extensions.get::<HoldWrites>() {
-                hold.hold();
-            }
-            return Ok(response);
-        }
-
-        let session =
-            Session::new(sid.clone(), version, base64, config, Initial::Polling(RequestId(0)), now());
-        let (tx, rx) = oneshot::channel();
+    /// Starts the session of a socket that passed its [`handshake`](Self::handshake) on its
+    /// first transport: its machine (which queues the `open` packet), its entry among the
+    /// sessions, and its task.
+    fn start(&self, socket: Arc<Socket<H::Command>>, base64: bool, first: First) {
         let mut responders = Responders::default();
-        responders.insert(RequestId(0), tx);
-        inner.sessions().insert(sid, socket.clone());
-        tokio::spawn(driver::run(self.inner.clone(), socket, session, responders, None));
-        let response = rx.await.map_err(|_| RequestError::new(ErrorCode::UnknownSid))?;
-        let mut response = self.polling_response(parts, response);
-        response.headers_mut().extend(extra);
+        let (initial, ws) = match first {
+            First::Poll(responder) => {
+                responders.insert(RequestId(0), responder);
+                (Initial::Polling(RequestId(0)), None)
+            }
+            First::WebSocket(ws) => (Initial::WebSocket(ws.id()), Some(ws)),
+        };
+        let sid = socket.id().clone();
+        let config = self.inner.session_config.clone();
+        let session = Session::new(sid.clone(), socket.protocol(), base64, config, initial, now());
+        self.inner.sessions().insert(sid, socket.clone());
+        tokio::spawn(driver::run(self.inner.clone(), socket, session, responders, ws));
+    }
+
+    /// A handshake through hyper: a polling one is answered with the session's `open` packet, a
+    /// WebSocket one with `101` (its session starts once hyper hands the connection over). Both
+    /// answers carry the session's first headers.
+    async fn http_handshake(
+        &self,
+        parts: &http::request::Parts,
+        transport: Transport,
+        version: ProtocolVersion,
+        base64: bool,
+        on_upgrade: Option<OnUpgrade>,
+        remote: Option<SocketAddr>,
+    ) -> Result<http::Response<ResponseBody>, RequestError> {
+        let accept = match transport {
+            Transport::WebSocket => Some(http_util::websocket_accept(parts)?),
+            Transport::Polling => None,
+        };
+        let socket = self.handshake(parts, transport, version, remote).await?;
+        let first_headers = self.first_headers(parts, socket.id());
+        let mut response = match accept {
+            None => {
+                let (tx, rx) = oneshot::channel();
+                self.start(socket, base64, First::Poll(tx));
+                let response = rx.await.map_err(|_| RequestError::new(ErrorCode::UnknownSid))?;
+                self.polling_response(parts, response)
+            }
+            Some(accept) => {
+                let engine = self.clone();
+                let response = self.switch(parts, &accept, on_upgrade, move |io, read, held, deflate| {
+                    let mut ws = WsConn::new(SocketId(0), io, engine.inner.ws_connection(deflate), &read);
+                    ws.send_raw(held);
+                    engine.start(socket, base64, First::WebSocket(ws));
+                })?;
+                // The session writes its open packet at once: the `101` goes with it.
+                if let Some(hold) = parts.extensions.get::<HoldWrites>() {
+                    hold.hold();
+                }
+                response
+            }
+        };
+        response.headers_mut().extend(first_headers);
         Ok(response)
     }
 
-    /// permessage-deflate for a WebSocket handshake, when the server enables it and the client
-    /// offers something acceptable.
-    fn negotiate_deflate(&self, headers: &HeaderMap) -> Option<driver::Deflate> {
-        let config = self.inner.config.per_message_deflate?;
-        let offers = headers.get_all(header::SEC_WEBSOCKET_EXTENSIONS).iter().map(HeaderValue::as_bytes);
-        let params = ws::negotiate_deflate(offers)?;
-        Some(driver::Deflate { params, config })
+    /// The headers of a new session's first answer: the sticky-session cookie and the
+    /// application's `initial_headers`.
+    fn first_headers(&self, parts: &http::request::Parts, sid: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Some(cookie) = &self.inner.config.cookie {
+            headers.insert(header::SET_COOKIE, http_util::cookie(cookie, sid));
+        }
+        if let Some(hook) = &self.inner.hooks.initial_headers {
+            hook(parts, &mut headers);
+        }
+        headers
     }
 
-    async fn upgrade(
+    /// Answers a WebSocket handshake with `101` (with permessage-deflate when negotiated); once
+    /// hyper hands the connection over, gives it to `then` with the bytes read past the
+    /// handshake, the bytes held back (see [`crate::held`]) and the deflate settings.
+    fn switch(
         &self,
         parts: &http::request::Parts,
-        socket: Arc<Socket<H::Command>>,
-        version: engineio_parser::ProtocolVersion,
-        on_upgrade: Option<hyper::upgrade::OnUpgrade>,
+        accept: &str,
+        on_upgrade: Option<OnUpgrade>,
+        then: impl FnOnce(BoxedIo, Bytes, Bytes, Option<Deflate>) + Send + 'static,
     ) -> Result<http::Response<ResponseBody>, RequestError> {
-        let accept = http_util::websocket_accept(&parts.method, &parts.headers)
-            .map_err(|_| RequestError::bad_request(ErrorContext::TransportHandshakeError))?;
-        let (tx, rx) = oneshot::channel();
-        socket
-            .push(Input::CheckUpgrade { version, responder: tx })
-            .map_err(|_| RequestError::new(ErrorCode::UnknownSid))?;
-        rx.await.map_err(|_| RequestError::new(ErrorCode::UnknownSid))??;
         let on_upgrade =
             on_upgrade.ok_or(RequestError::bad_request(ErrorContext::TransportHandshakeError))?;
         let deflate = self.negotiate_deflate(&parts.headers);
         tokio::spawn(async move {
             let Ok(upgraded) = on_upgrade.await else { return };
-            // Nothing is held here: the client only speaks once it has the `101`.
-            let (io, read_buf, _) = http_util::into_io(upgraded);
-            let _ = socket.push(Input::Socket(io, read_buf, deflate));
+            let (io, read, held) = http_util::into_io(upgraded);
+            then(io, read, held, deflate);
         });
-        Ok(http_util::switching_protocols(&accept, deflate.as_ref()))
+        Ok(http_util::switching_protocols(accept, deflate.as_ref()))
+    }
+
+    /// permessage-deflate for a WebSocket handshake, when the server enables it and the client
+    /// offers something acceptable.
+    fn negotiate_deflate(&self, headers: &HeaderMap) -> Option<Deflate> {
+        let config = self.inner.config.per_message_deflate?;
+        let offers = headers.get_all(header::SEC_WEBSOCKET_EXTENSIONS).iter().map(HeaderValue::as_bytes);
+        let params = ws::negotiate_deflate(offers)?;
+        Some(Deflate { params, config })
+    }
+
+    /// A WebSocket upgrade of an existing session: checked by the session, answered `101`, and
+    /// the connection handed to the session's task.
+    async fn upgrade(
+        &self,
+        parts: &http::request::Parts,
+        socket: Arc<Socket<H::Command>>,
+        version: ProtocolVersion,
+        on_upgrade: Option<OnUpgrade>,
+    ) -> Result<http::Response<ResponseBody>, RequestError> {
+        let accept = http_util::websocket_accept(parts)?;
+        self.check_upgrade(&socket, version).await?;
+        self.switch(parts, &accept, on_upgrade, move |io, read, _held, deflate| {
+            // Nothing was held: the client only speaks once it has the `101`.
+            let _ = socket.push(Input::Socket(io, read, deflate));
+        })
+    }
+
+    /// Asks the session whether a WebSocket may upgrade it.
+    async fn check_upgrade(
+        &self,
+        socket: &Socket<H::Command>,
+        version: ProtocolVersion,
+    ) -> Result<(), RequestError> {
+        let (tx, rx) = oneshot::channel();
+        socket
+            .push(Input::CheckUpgrade { version, responder: tx })
+            .map_err(|_| RequestError::new(ErrorCode::UnknownSid))?;
+        rx.await.map_err(|_| RequestError::new(ErrorCode::UnknownSid))?
     }
 
     async fn poll<B>(
@@ -569,7 +619,7 @@ impl<H: Handler> EngineIo<H> {
         socket: &Arc<Socket<H::Command>>,
         kind: RequestKind,
         transport: Transport,
-        version: engineio_parser::ProtocolVersion,
+        version: ProtocolVersion,
         body: B,
     ) -> Result<http::Response<ResponseBody>, RequestError>
     where
@@ -616,7 +666,7 @@ impl<H: Handler> EngineIo<H> {
     fn polling_response(
         &self,
         parts: &http::request::Parts,
-        response: engineio_parser::Response,
+        response: Response,
     ) -> http::Response<ResponseBody> {
         let inner = &self.inner;
         let compression = match response.kind {
@@ -625,10 +675,8 @@ impl<H: Handler> EngineIo<H> {
         };
         let mut out = http_util::to_http(response, compression, &parts.headers);
         let headers = out.headers_mut();
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if http_util::is_old_ie(&parts.headers) {
-            headers.insert("x-xss-protection", HeaderValue::from_static("0"));
-        }
+        let user_agent = parts.headers.get(header::USER_AGENT).map(HeaderValue::as_bytes);
+        http_util::add_static_headers(headers, polling_headers(user_agent));
         if let Some(hook) = &inner.hooks.headers {
             hook(parts, headers);
         }
@@ -648,96 +696,47 @@ impl<H: Handler> EngineIo<H> {
         io: I,
         remote: Option<SocketAddr>,
     ) -> Result<(), RequestError> {
-        let io: crate::io::BoxedIo = Box::new(io);
-        let result = self.accept_websocket_inner(parts, io, remote).await;
-        if let Err((error, io)) = result {
-            self.inner.report(&parts.uri, &error);
-            // Without the connection (it went down with a session that closed meanwhile) there
-            // is no close frame to send.
-            if let Some(io) = io {
-                tokio::spawn(driver::close_refused(io, self.inner.ws_limits()));
+        let io: BoxedIo = Box::new(io);
+        let refused = match self.admit_websocket(parts, remote).await {
+            Ok(Admitted::New { socket, base64 }) => {
+                let ws = WsConn::new(SocketId(0), io, self.inner.ws_connection(None), &[]);
+                self.start(socket, base64, First::WebSocket(ws));
+                return Ok(());
             }
-            return Err(error);
-        }
-        Ok(())
+            Ok(Admitted::Upgrade(socket)) => match socket.push(Input::Socket(io, Bytes::new(), None)) {
+                Ok(()) => return Ok(()),
+                Err(_) => {
+                    // The session closed meanwhile: the connection went down with the input,
+                    // there is no close frame to send.
+                    let error = RequestError::new(ErrorCode::UnknownSid);
+                    self.inner.report(&parts.uri, &error);
+                    return Err(error);
+                }
+            },
+            Err(error) => error,
+        };
+        self.inner.report(&parts.uri, &refused);
+        tokio::spawn(driver::close_with(io, self.inner.ws_limits(), refused.close_code()));
+        Err(refused)
     }
 
-    async fn accept_websocket_inner(
+    /// Checks a handed-over WebSocket's request: a handshake, or an upgrade its session allows.
+    async fn admit_websocket(
         &self,
         parts: &http::request::Parts,
-        io: crate::io::BoxedIo,
         remote: Option<SocketAddr>,
-    ) -> Result<(), (RequestError, Option<crate::io::BoxedIo>)> {
-        let inner = &self.inner;
-        let query = Query::parse(parts.uri.query().unwrap_or(""));
-        let info = RequestInfo {
-            method: Method::from_name(parts.method.as_str()),
-            query: &query,
-            websocket_upgrade: true,
-            origin: parts.headers.get(header::ORIGIN).map(HeaderValue::as_bytes),
-        };
-        let route = match route(&inner.config.endpoint(), &info) {
-            Ok(route) => route,
-            Err(e) => return Err((e, Some(io))),
-        };
-        match route {
+    ) -> Result<Admitted<H::Command>, RequestError> {
+        match self.route(parts, true)? {
             Route::Handshake { transport: Transport::WebSocket, version, base64 } => {
-                if inner.closing.load(Ordering::Acquire) {
-                    return Err((RequestError::new(ErrorCode::Forbidden), Some(io)));
-                }
-                if let Some(allow) = &inner.hooks.allow_request {
-                    if let Err(reason) = allow(parts).await {
-                        return Err((RequestError::forbidden(reason), Some(io)));
-                    }
-                }
-                let sid = match &inner.hooks.generate_id {
-                    Some(generate) => generate(parts),
-                    None => generate_id(),
-                };
-                if sid.is_empty() {
-                    return Err((RequestError::bad_request(ErrorContext::IdGenerationError), Some(io)));
-                }
-                let sid = ByteString::from(sid);
-                let handshake = Handshake::new(http_util::compact_uri(&parts.uri), &parts.headers, remote);
-                let socket = Arc::new(Socket::new(sid.clone(), version, Transport::WebSocket, handshake));
-                let session = Session::new(
-                    sid.clone(),
-                    version,
-                    base64,
-                    inner.session_config.clone(),
-                    Initial::WebSocket(SocketId(0)),
-                    now(),
-                );
-                let ws = WsConn::new(SocketId(0), io, inner.ws_limits(), bytes::BytesMut::new());
-                inner.sessions().insert(sid, socket.clone());
-                tokio::spawn(driver::run(
-                    self.inner.clone(),
-                    socket,
-                    session,
-                    Responders::default(),
-                    Some(ws),
-                ));
-                Ok(())
+                let socket = self.handshake(parts, Transport::WebSocket, version, remote).await?;
+                Ok(Admitted::New { socket, base64 })
             }
             Route::Session { sid, transport: Transport::WebSocket, version } => {
-                let Some(socket) = inner.sessions().get(sid.as_str()).cloned() else {
-                    return Err((RequestError::new(ErrorCode::UnknownSid), Some(io)));
-                };
-                let (tx, rx) = oneshot::channel();
-                if socket.push(Input::CheckUpgrade { version, responder: tx }).is_err() {
-                    return Err((RequestError::new(ErrorCode::UnknownSid), Some(io)));
-                }
-                match rx.await {
-                    Ok(Ok(())) => match socket.push(Input::Socket(io, bytes::BytesMut::new(), None)) {
-                        Ok(()) => Ok(()),
-                        // The session closed meanwhile; the connection went down with the input.
-                        Err(_) => Err((RequestError::new(ErrorCode::UnknownSid), None)),
-                    },
-                    Ok(Err(e)) => Err((e, Some(io))),
-                    Err(_) => Err((RequestError::new(ErrorCode::UnknownSid), Some(io))),
-                }
+                let socket = self.session(&sid)?;
+                self.check_upgrade(&socket, version).await?;
+                Ok(Admitted::Upgrade(socket))
             }
-            _ => Err((RequestError::new(ErrorCode::UnknownTransport), Some(io))),
+            _ => Err(RequestError::new(ErrorCode::UnknownTransport)),
         }
     }
 
@@ -793,6 +792,24 @@ async fn bind(addr: impl tokio::net::ToSocketAddrs, backlog: u32) -> std::io::Re
     Err(last_error.unwrap_or_else(|| {
         std::io::Error::new(std::io::ErrorKind::InvalidInput, "the address resolved to nothing")
     }))
+}
+
+/// The transport a new session opens on. Moved once, into the session's task: boxing the large
+/// variant would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+enum First {
+    /// The handshake GET, answered with the `open` packet.
+    Poll(oneshot::Sender<Response>),
+    /// A WebSocket, whose first frame is the `open` packet.
+    WebSocket(WsConn),
+}
+
+/// A handed-over WebSocket the server takes.
+enum Admitted<C> {
+    /// It opens a new session.
+    New { socket: Arc<Socket<C>>, base64: bool },
+    /// It upgrades this session.
+    Upgrade(Arc<Socket<C>>),
 }
 
 /// Tells the session that a request's connection went away, unless disarmed.
@@ -875,6 +892,34 @@ mod tests {
             assert_eq!(id.len(), 20, "{id}");
             assert!(id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{id}");
         }
+    }
+
+    struct Silent;
+
+    impl Handler for Silent {
+        type Connection = Arc<Socket>;
+        type Command = ();
+        fn on_connection(&self, socket: Arc<Socket>) -> Arc<Socket> {
+            socket
+        }
+        fn on_message(&self, _: &mut Arc<Socket>, _: Data) {}
+        fn on_close(&self, _: Arc<Socket>, _: engineio_parser::CloseReason) {}
+    }
+
+    #[test]
+    fn the_future_of_a_session_task_stays_small() {
+        // Every idle session holds this future (with its session machine and WebSocket
+        // inline): 976 bytes in a debug build before the driver became a struct.
+        let engine = EngineIo::new(Config::default(), Silent);
+        let (version, transport) = (ProtocolVersion::V4, Transport::Polling);
+        let handshake = Handshake::new(http::Uri::from_static("/"), &HeaderMap::new(), None);
+        let socket = Arc::new(Socket::new(ByteString::from_static("x"), version, transport, handshake));
+        let config = engine.inner.session_config.clone();
+        let initial = Initial::Polling(RequestId(0));
+        let session = Session::new(socket.id().clone(), version, false, config, initial, now());
+        let task = driver::run(engine.inner.clone(), socket, session, Responders::default(), None);
+        let size = std::mem::size_of_val(&task);
+        assert!(size <= 976, "{size} bytes");
     }
 
     #[test]

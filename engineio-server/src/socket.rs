@@ -112,7 +112,7 @@ pub(crate) enum Input<C> {
     Gone(RequestId),
     /// An upgraded WebSocket connection for this session, bytes already read from it, and its
     /// permessage-deflate settings if negotiated.
-    Socket(BoxedIo, bytes::BytesMut, Option<crate::driver::Deflate>),
+    Socket(BoxedIo, Bytes, Option<crate::driver::Deflate>),
     /// A packet from the application.
     Send(Packet),
     /// Several packets from the application, in order.

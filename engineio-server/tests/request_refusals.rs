@@ -45,6 +45,8 @@ async fn error_table_over_raw_http() {
         .expect("the upgrade is refused");
     assert_eq!(refused.status, 400, "{refused:?}");
     assert_eq!(refused.body_text(), "Session ID unknown", "{refused:?}");
+    assert_eq!(refused.header("content-type"), Some("text/html"), "{refused:?}");
+    assert_eq!(refused.header("connection"), Some("close"), "{refused:?}");
     let refused = ws_connect(addr, "/engine.io/?EIO=4&transport=__proto__").await.err().expect("refused");
     assert_eq!(refused.status, 400, "{refused:?}");
 
@@ -96,4 +98,17 @@ async fn allow_request_refusal_fails_engine_io_client() {
     assert_eq!(server.engine.clients_count(), 0);
     assert!(server.seen.opened().is_empty());
     node.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_answers_carry_the_reference_headers() {
+    let server = TestServer::start(Config::default()).await;
+    let target = "/engine.io/?EIO=4&transport=polling";
+    let handshake = http(server.addr, "GET", target, &[], b"").await;
+    assert_eq!(handshake.status, 200, "{handshake:?}");
+    assert_eq!(handshake.header("cache-control"), Some("no-store"), "{handshake:?}");
+    assert!(!handshake.has_header("x-xss-protection"), "{handshake:?}");
+    let ie = [("User-Agent", "Mozilla/5.0 (Windows NT 6.1; Trident/7.0; rv:11.0) like Gecko")];
+    let handshake = http(server.addr, "GET", target, &ie, b"").await;
+    assert_eq!(handshake.header("x-xss-protection"), Some("0"), "{handshake:?}");
 }

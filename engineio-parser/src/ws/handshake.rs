@@ -140,14 +140,34 @@ pub fn validate_upgrade<'h>(
     Ok(accept_key(key))
 }
 
+/// The header fields of the `101 Switching Protocols` response that completes the handshake
+/// (RFC 6455 §4.2.2 step 5), for a driver whose HTTP library writes the response:
+/// `Upgrade: websocket`, `Connection: Upgrade`, `Sec-WebSocket-Accept`, and
+/// `Sec-WebSocket-Extensions` when an extension was accepted (such as
+/// [`DeflateParams::response_header`](super::DeflateParams::response_header)).
+///
+/// ```
+/// use engineio_parser::ws::switching_protocols_headers;
+/// let headers: Vec<_> = switching_protocols_headers("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", None).collect();
+/// assert_eq!(
+///     headers,
+///     [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")]
+/// );
+/// ```
+pub fn switching_protocols_headers<'a>(
+    accept: &'a str,
+    extensions: Option<&'a str>,
+) -> impl Iterator<Item = (&'static str, &'a str)> {
+    [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", accept)]
+        .into_iter()
+        .chain(extensions.map(|e| ("Sec-WebSocket-Extensions", e)))
+}
+
 /// Writes the `101 Switching Protocols` response that completes the handshake (RFC 6455 §4.2.2
-/// step 5), for a driver that writes HTTP itself: status line, `Upgrade: websocket`,
-/// `Connection: Upgrade` and `Sec-WebSocket-Accept`, then the empty line.
+/// step 5), for a driver that writes HTTP itself: the status line, the
+/// [`switching_protocols_headers`] without extensions, then the empty line.
 pub fn encode_switching_protocols(accept: &str, buf: &mut impl BufMut) {
-    buf.put_slice(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n");
-    buf.put_slice(b"Sec-WebSocket-Accept: ");
-    buf.put_slice(accept.as_bytes());
-    buf.put_slice(b"\r\n\r\n");
+    encode_response(switching_protocols_headers(accept, None), buf);
 }
 
 /// [`encode_switching_protocols`] with a `Sec-WebSocket-Extensions` header carrying the
@@ -155,12 +175,32 @@ pub fn encode_switching_protocols(accept: &str, buf: &mut impl BufMut) {
 /// [`DeflateParams::response_header`](super::DeflateParams::response_header) (RFC 6455 §4.2.2,
 /// step 5).
 pub fn encode_switching_protocols_with_extensions(accept: &str, extensions: &str, buf: &mut impl BufMut) {
-    buf.put_slice(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n");
-    buf.put_slice(b"Sec-WebSocket-Accept: ");
-    buf.put_slice(accept.as_bytes());
-    buf.put_slice(b"\r\nSec-WebSocket-Extensions: ");
-    buf.put_slice(extensions.as_bytes());
-    buf.put_slice(b"\r\n\r\n");
+    encode_response(switching_protocols_headers(accept, Some(extensions)), buf);
+}
+
+fn encode_response<'a>(headers: impl Iterator<Item = (&'static str, &'a str)>, buf: &mut impl BufMut) {
+    buf.put_slice(b"HTTP/1.1 101 Switching Protocols\r\n");
+    for (name, value) in headers {
+        buf.put_slice(name.as_bytes());
+        buf.put_slice(b": ");
+        buf.put_slice(value.as_bytes());
+        buf.put_slice(b"\r\n");
+    }
+    buf.put_slice(b"\r\n");
+}
+
+/// Whether a request asks for a WebSocket upgrade: one of its `Upgrade` header values lists the
+/// token `websocket` (ASCII case-insensitive, RFC 6455 §4.2.1 item 3). `upgrade_values` are the
+/// values of the request's `Upgrade` headers. A request that does is then checked with
+/// [`validate_upgrade`]; one that does not is an ordinary HTTP request.
+///
+/// ```
+/// use engineio_parser::ws::is_upgrade_request;
+/// assert!(is_upgrade_request([&b"h2c, WebSocket"[..]]));
+/// assert!(!is_upgrade_request([&b"h2c"[..]]));
+/// ```
+pub fn is_upgrade_request<'h>(upgrade_values: impl IntoIterator<Item = &'h [u8]>) -> bool {
+    upgrade_values.into_iter().any(|value| has_token(value, b"websocket"))
 }
 
 /// Trims optional whitespace (spaces and tabs, RFC 7230 §3.2.3) from both ends.

@@ -1,7 +1,14 @@
-//! A sans-IO WebSocket codec, server side, for RFC 6455 (version 13).
+//! A sans-IO WebSocket codec and connection machine, server side, for RFC 6455 (version 13).
 //!
-//! * The opening handshake: [`validate_upgrade`] checks an upgrade request's headers and gives
-//!   the [`accept_key`]; [`encode_switching_protocols`] writes the `101` response.
+//! * The opening handshake: [`is_upgrade_request`] tells an upgrade request from others,
+//!   [`validate_upgrade`] checks its headers and gives the [`accept_key`];
+//!   [`switching_protocols_headers`] are the fields of the `101` response, which
+//!   [`encode_switching_protocols`] writes for a driver that writes HTTP itself.
+//! * A [`Connection`]: one WebSocket carrying an Engine.IO session. It takes the bytes read from
+//!   the socket and gives the messages as Engine.IO [`Frame`](crate::Frame)s, answers pings and
+//!   close frames, fails the connection with the right close code on a protocol error, queues the
+//!   frames to write (without copying their payloads), and says when its write queue is too full
+//!   to take more ([`Event`]). This is the part a driver uses; the rest are its pieces.
 //! * Frames to clients: [`frame`], [`close_frame`], [`FrameBuilder`] (a payload written in
 //!   place), or [`encode_frame_header`] / [`FrameHeader`] before a payload sent as it is. A
 //!   server never masks its frames, so one framed message is the same [`Bytes`] for every
@@ -12,7 +19,8 @@
 //! * permessage-deflate (RFC 7692), for a server that enables it: [`negotiate_deflate`] picks an
 //!   offer from `Sec-WebSocket-Extensions` and gives the [`DeflateParams`] whose
 //!   [`response_header`](DeflateParams::response_header) goes back in the `101`;
-//!   [`Decoder::with_deflate`] inflates compressed messages and [`compress_frame`] writes them.
+//!   [`Connection::with_deflate`] (or [`Decoder::with_deflate`]) inflates compressed messages and
+//!   [`compress_frame`] writes them.
 //!
 //! # What it does not do
 //!
@@ -20,15 +28,16 @@
 //! permessage-deflate, and that one only without context takeover: each message is compressed
 //! and inflated on its own (see [Memory](#memory)). Without it every frame's RSV bits must be 0.
 //! No subprotocols. No client side: the decoder only accepts masked frames and the encoder
-//! only writes unmasked ones. The closing handshake's timing (answering a close, then ending the
-//! TCP connection) is the driver's.
+//! only writes unmasked ones. The closing handshake's timing (how long to wait for the peer
+//! after our close frame) is the driver's.
 //!
 //! # Memory
 //!
 //! Between messages the [`Decoder`] holds no buffer: only a fragmented message being
 //! reassembled is kept ([`Decoder::has_partial_message`]). An unfragmented message is unmasked
-//! in the read buffer and split off it without a copy, so the driver can drop or shrink its read
-//! buffer whenever it is empty and no message is partial.
+//! in the read buffer and split off it without a copy, so the read buffer can be dropped or
+//! shrunk whenever it is empty and no message is partial; a [`Connection`] does so itself
+//! ([`Connection::is_idle`]).
 //!
 //! permessage-deflate adds no state to an idle connection. The reference server disables it by
 //! default because zlib keeps about 300 KB of compression state per connection between messages
@@ -40,41 +49,66 @@
 //!
 //! # Drive loop
 //!
-//! ```
-//! use bytes::BytesMut;
-//! use engineio_parser::ws::{close_frame, frame, Decoder, Limits, Message, OpCode};
+//! A driver owns the socket and one [`Connection`], and repeats:
 //!
-//! let mut decoder = Decoder::new(Limits::default());
-//! let mut read_buf = BytesMut::new();
-//! let mut to_send = Vec::new();
-//! // 1. Append what the socket gave (here the masked "Hello" of RFC 6455 §5.7)...
-//! read_buf.extend_from_slice(b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58");
-//! // 2. ...then take messages until `Ok(None)`: the rest needs more bytes.
-//! loop {
-//!     match decoder.decode(&mut read_buf) {
-//!         Ok(Some(Message::Text(text))) => assert_eq!(text, "Hello"),
-//!         Ok(Some(Message::Ping(data))) => to_send.push(frame(OpCode::Pong, &data)),
-//!         Ok(Some(Message::Close(_))) => { /* answer with a close frame, then end */ break }
-//!         Ok(Some(_)) => {}
-//!         Ok(None) => break,
-//!         Err(error) => {
-//!             // 3. On an error, fail the connection with the error's close code.
-//!             to_send.push(close_frame(error.close_code(), ""));
-//!             break;
-//!         }
-//!     }
-//! }
-//! // 4. Idle: nothing partial and nothing buffered, so the read buffer can go.
-//! assert!(read_buf.is_empty() && !decoder.has_partial_message());
+//! 1. Write: while [`Connection::has_output`], give the slices of [`Connection::output`] to one
+//!    vectored write and report what was written with [`Connection::advance_output`].
+//! 2. Poll: take [`Connection::poll_event`] until `None`, handing each [`Event`] to the session
+//!    ([`Session::handle_socket_event`](crate::Session::handle_socket_event)) and carrying out
+//!    what the session answers (frames go back in with [`Connection::send`], a close with
+//!    [`Connection::close`]). Events that queued output (a pong, a close frame) send the driver
+//!    back to step 1.
+//! 3. Read: unless the connection [`is_closing`](Connection::is_closing), read from the socket
+//!    and pass the bytes to [`Connection::handle_read`], then go to step 2. When it is closing
+//!    and has no output left, end the TCP connection (and keep reading and discarding for a
+//!    while, so that the peer reads our close frame before the kernel answers its bytes with a
+//!    reset).
+//! 4. When the stream ends (end of file, an I/O error), tell the session the socket closed
+//!    ([`Session::handle_socket_closed`](crate::Session::handle_socket_closed)) and drop the
+//!    connection.
+//!
+//! ```
+//! use std::io::IoSlice;
+//! use engineio_parser::ws::{close_code, Connection, Event, Limits};
+//! use engineio_parser::Frame;
+//!
+//! let mut conn = Connection::new(Limits::default());
+//! // Read: a masked ping "hi", then the masked text "Hello" of RFC 6455 §5.7.
+//! conn.handle_read(b"\x89\x82\x00\x00\x00\x00hi");
+//! conn.handle_read(b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58");
+//! // Poll: the ping was answered on the way; the text is a frame for the session.
+//! assert_eq!(conn.poll_event(), Some(Event::Frame(Frame::Text("Hello".into()))));
+//! assert_eq!(conn.poll_event(), None);
+//! // The session answers with a frame of its own.
+//! conn.send(Frame::PrefixedText(b'4', "hey".into()));
+//! // Write: the pong, then the frame (its header and prefix, then the shared text).
+//! let mut slices = [IoSlice::new(&[]); 8];
+//! let n = conn.output(&mut slices);
+//! let written: Vec<u8> = slices[..n].iter().flat_map(|s| s.iter().copied()).collect();
+//! assert_eq!(written, b"\x8a\x02hi\x81\x044hey");
+//! conn.advance_output(written.len());
+//! // Idle: nothing read, nothing to write, no buffer held.
+//! assert!(!conn.has_output() && conn.is_idle());
+//!
+//! // A message over the limit fails the connection with 1009; nothing more is read.
+//! let mut conn = Connection::new(Limits::default().with_max_message_size(4));
+//! conn.handle_read(b"\x82\x85\x00\x00\x00\x00");
+//! assert!(matches!(conn.poll_event(), Some(Event::Failed(e)) if e.close_code() == close_code::TOO_BIG));
+//! assert!(conn.is_closing());
+//! let mut slices = [IoSlice::new(&[]); 2];
+//! let n = conn.output(&mut slices);
+//! assert_eq!(&slices[..n][0][..], b"\x88\x02\x03\xf1");
 //! ```
 //!
 //! [`Bytes`]: bytes::Bytes
 
+mod connection;
 mod decode;
 mod deflate;
 mod frame;
 mod handshake;
 
+pub use connection::{Connection, Event, WRITE_HIGH_WATER, WRITE_LOW_WATER};
 pub use decode::{CloseFrame, Decoder, Limits, Message, WsError};
 pub use deflate::{compress_frame, negotiate_deflate, DeflateConfig, DeflateParams};
 pub use frame::{
@@ -82,8 +116,8 @@ pub use frame::{
     MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN,
 };
 pub use handshake::{
-    accept_key, encode_switching_protocols, encode_switching_protocols_with_extensions, validate_upgrade,
-    HandshakeError, WEBSOCKET_GUID,
+    accept_key, encode_switching_protocols, encode_switching_protocols_with_extensions, is_upgrade_request,
+    switching_protocols_headers, validate_upgrade, HandshakeError, WEBSOCKET_GUID,
 };
 
 /// Close status codes (RFC 6455 §7.4.1) and which of them a peer may send.
