@@ -525,7 +525,7 @@ impl Stack {
                 );
                 Answer::Ok
             }
-            ResponseKind::Error => Answer::Error(
+            ResponseKind::Error | ResponseKind::RefusedUpgrade => Answer::Error(
                 response.status,
                 String::from_utf8(response.body.to_vec()).expect("a UTF-8 error body"),
             ),
