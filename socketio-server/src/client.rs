@@ -177,10 +177,7 @@ impl Client {
                 self.acks.remove(&(nsp, id));
             }
             Command::Decided { nsp, decision } => self.decided(nsp, decision),
-            Command::Disconnect { nsp, close: true } => {
-                let _ = nsp;
-                self.machine.disconnect_and_close();
-            }
+            Command::Disconnect { close: true, .. } => self.machine.disconnect_and_close(),
             Command::Disconnect { nsp, close: false } => self.machine.disconnect(&nsp),
             Command::Shutdown => self.machine.close_all(DisconnectReason::ServerShuttingDown),
         }
