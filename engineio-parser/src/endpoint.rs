@@ -396,6 +396,21 @@ pub fn route(config: &EndpointConfig, req: &RequestInfo<'_>) -> Result<Route, Re
     Ok(Route::Handshake { transport, version, base64: req.query.b64 })
 }
 
+/// The bytes of randomness in a session id.
+pub const ID_BYTES: usize = 15;
+
+/// A session id from [`ID_BYTES`] bytes of randomness (a CSPRNG's, drawn by the server): 20
+/// characters of base64url, without padding, like the reference's ids.
+///
+/// ```
+/// use engineio_parser::format_id;
+/// assert_eq!(format_id(&[0xfb; 15]), "-_v7-_v7-_v7-_v7-_v7");
+/// ```
+pub fn format_id(bytes: &[u8; ID_BYTES]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 /// The header fields the reference adds to every polling response: `Cache-Control: no-store`,
 /// and `X-XSS-Protection: 0` for Internet Explorer (a `User-Agent` with `;MSIE` or `Trident/`).
 ///
@@ -415,6 +430,6 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 /// Whether `c` may appear in an HTTP header value (tab, visible ASCII and obs-text).
-fn is_header_char(c: u8) -> bool {
+pub(crate) fn is_header_char(c: u8) -> bool {
     c == b'\t' || (0x20..0x7f).contains(&c) || c >= 0x80
 }

@@ -8,6 +8,9 @@
 //!   says where it goes, or answers with an Engine.IO error (codes 0–5).
 //! * The [`Session`] machine: heartbeat, the long-polling request lifecycle, the upgrade to
 //!   WebSocket, closing and close reasons. See the [drive loop](#drive-loop) below.
+//! * The HTTP rules around the endpoint ([`http`]): the served path and its `404`, CORS and
+//!   preflights, the session cookie, compression of polling responses, and the status and
+//!   header fields of every answer, as name/value pairs a driver converts.
 //! * The WebSocket layer ([`ws`]): RFC 6455 framing, permessage-deflate, and the
 //!   [`ws::Connection`] machine that turns a socket's bytes into frames for the session.
 //!
@@ -161,6 +164,7 @@
 //! ```
 
 pub mod endpoint;
+pub mod http;
 pub mod packet;
 pub mod payload;
 pub mod queue;
@@ -173,7 +177,8 @@ pub mod fuzzing;
 pub use bytes::Bytes;
 pub use bytestring::ByteString;
 pub use endpoint::{
-    route, EndpointConfig, ErrorCode, Method, Query, RequestError, RequestInfo, Route, Transport,
+    format_id, route, EndpointConfig, ErrorCode, Method, Query, RequestError, RequestInfo, Route, Transport,
+    ID_BYTES,
 };
 pub use packet::{Data, Frame, FrameKind, Packet, PacketType};
 pub use payload::{decode_payload, encode_payload, payload_len, utf16_len, Packets, PayloadFormat};

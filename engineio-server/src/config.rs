@@ -3,6 +3,8 @@
 use std::time::Duration;
 
 use engineio_parser::endpoint::Transports;
+use engineio_parser::http::normalize_path;
+pub use engineio_parser::http::{Cookie, Cors, CorsOrigin, HttpCompression};
 use engineio_parser::{EndpointConfig, SessionConfig};
 
 /// Engine.IO server options. `Config::default()` gives the reference server's defaults.
@@ -99,14 +101,7 @@ impl Default for Config {
 impl Config {
     /// The path as requests are matched against it (with the trailing slash if configured).
     pub fn normalized_path(&self) -> String {
-        let mut path = self.path.clone();
-        if !path.starts_with('/') {
-            path.insert(0, '/');
-        }
-        if self.add_trailing_slash && !path.ends_with('/') {
-            path.push('/');
-        }
-        path
+        normalize_path(&self.path, self.add_trailing_slash)
     }
 
     /// The settings of each session.
@@ -127,85 +122,5 @@ impl Config {
     /// The settings of request validation.
     pub fn endpoint(&self) -> EndpointConfig {
         EndpointConfig { transports: self.transports, allow_eio3: self.allow_eio3 }
-    }
-}
-
-/// CORS settings, answered like the `cors` middleware the reference uses.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cors {
-    /// Which origins may connect.
-    pub origin: CorsOrigin,
-    /// Send `Access-Control-Allow-Credentials: true`.
-    pub credentials: bool,
-    /// Methods allowed in preflights (`GET,HEAD,PUT,PATCH,POST,DELETE`).
-    pub methods: Vec<String>,
-    /// Headers allowed in preflights; empty reflects the request's
-    /// `Access-Control-Request-Headers`.
-    pub allowed_headers: Vec<String>,
-    /// `Access-Control-Max-Age` of preflights, if any.
-    pub max_age: Option<Duration>,
-}
-
-impl Default for Cors {
-    fn default() -> Self {
-        Cors {
-            origin: CorsOrigin::Any,
-            credentials: false,
-            methods: ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE"].map(str::to_owned).to_vec(),
-            allowed_headers: Vec::new(),
-            max_age: None,
-        }
-    }
-}
-
-/// Which origins CORS allows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CorsOrigin {
-    /// `*` (or, with credentials, the request's own origin).
-    Any,
-    /// Exactly these origins (`https://example.com`).
-    List(Vec<String>),
-}
-
-/// The sticky-session cookie (the reference's `cookie` option).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cookie {
-    /// The cookie's name (`io`).
-    pub name: String,
-    /// Its `Path` (`/`).
-    pub path: String,
-    /// `HttpOnly` (true).
-    pub http_only: bool,
-    /// `SameSite` (`Lax`).
-    pub same_site: Option<String>,
-    /// `Secure` (false).
-    pub secure: bool,
-    /// `Max-Age`, if any.
-    pub max_age: Option<Duration>,
-}
-
-impl Default for Cookie {
-    fn default() -> Self {
-        Cookie {
-            name: "io".to_owned(),
-            path: "/".to_owned(),
-            http_only: true,
-            same_site: Some("Lax".to_owned()),
-            secure: false,
-            max_age: None,
-        }
-    }
-}
-
-/// Compression of polling responses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HttpCompression {
-    /// Responses smaller than this many bytes are sent as they are (1 024).
-    pub threshold: usize,
-}
-
-impl Default for HttpCompression {
-    fn default() -> Self {
-        HttpCompression { threshold: 1024 }
     }
 }

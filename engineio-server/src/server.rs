@@ -11,11 +11,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use bytestring::ByteString;
-use engineio_parser::endpoint::{polling_headers, ErrorContext, RequestInfo};
-use engineio_parser::session::{RequestKind, ResponseKind};
+use engineio_parser::endpoint::{ErrorContext, RequestInfo};
+use engineio_parser::http::{
+    cors_headers, first_headers, polling_response, preflight, serves_path, HttpResponse,
+};
+use engineio_parser::session::RequestKind;
 use engineio_parser::{
-    route, Data, ErrorCode, Initial, Method, ProtocolVersion, Query, RequestError, RequestId, Response,
-    Route, Session, SessionConfig, SocketId, Transport,
+    format_id, route, Data, ErrorCode, Initial, Method, ProtocolVersion, Query, RequestError, RequestId,
+    Response, Route, Session, SessionConfig, SocketId, Transport, ID_BYTES,
 };
 use http::header::{self, HeaderMap, HeaderValue};
 use http::Request;
@@ -303,8 +306,7 @@ impl<H: Handler> EngineIo<H> {
 
     /// Whether `path` (a request's URI path) is served by this server.
     pub fn matches(&self, path: &str) -> bool {
-        path.starts_with(&self.inner.path)
-            || (self.inner.config.add_trailing_slash && path == self.inner.path.trim_end_matches('/'))
+        serves_path(&self.inner.path, self.inner.config.add_trailing_slash, path)
     }
 
     /// Serves on `addr` until [`close`](Self::close) is called. The listen backlog (how many
@@ -354,7 +356,7 @@ impl<H: Handler> EngineIo<H> {
                 if engine.matches(req.uri().path()) {
                     Ok::<_, Infallible>(engine.handle(req, remote).await)
                 } else {
-                    Ok(http_util::not_found())
+                    Ok(http_util::to_http(HttpResponse::not_found()))
                 }
             }
         });
@@ -392,17 +394,16 @@ impl<H: Handler> EngineIo<H> {
         let inner = &self.inner;
         let on_upgrade = req.extensions_mut().remove::<OnUpgrade>();
         let (parts, body) = req.into_parts();
+        let cors = inner.config.cors.as_ref();
+        let origin = parts.headers.get(header::ORIGIN);
         if let Some(mut response) = inner.hooks.intercept.as_ref().and_then(|hook| hook(&parts)) {
-            if let Some(cors) = &inner.config.cors {
-                http_util::add_cors(cors, &parts.headers, response.headers_mut());
-            }
+            http_util::add_fields(response.headers_mut(), cors_headers(cors, origin));
             return response;
         }
         let method = Method::from_name(parts.method.as_str());
-        if method == Method::Options {
-            if let Some(cors) = &inner.config.cors {
-                return http_util::preflight(cors, &parts.headers);
-            }
+        let requested_headers = parts.headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS);
+        if let Some(answer) = preflight(cors, method, origin, requested_headers) {
+            return http_util::to_http(answer);
         }
         let websocket_upgrade = http_util::is_websocket_upgrade(&parts.headers);
         let result = match self.route(&parts, websocket_upgrade) {
@@ -424,11 +425,9 @@ impl<H: Handler> EngineIo<H> {
         };
         let mut response = result.unwrap_or_else(|error| {
             inner.report(&parts.uri, &error);
-            http_util::to_http(Response::refusal(&error, websocket_upgrade), None, &parts.headers)
+            http_util::to_http(HttpResponse::refusal(&error, websocket_upgrade))
         });
-        if let Some(cors) = &inner.config.cors {
-            http_util::add_cors(cors, &parts.headers, response.headers_mut());
-        }
+        http_util::add_fields(response.headers_mut(), cors_headers(cors, origin));
         response
     }
 
@@ -544,9 +543,7 @@ impl<H: Handler> EngineIo<H> {
     /// application's `initial_headers`.
     fn first_headers(&self, parts: &http::request::Parts, sid: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        if let Some(cookie) = &self.inner.config.cookie {
-            headers.insert(header::SET_COOKIE, http_util::cookie(cookie, sid));
-        }
+        http_util::add_fields(&mut headers, first_headers(self.inner.config.cookie.as_ref(), sid));
         if let Some(hook) = &self.inner.hooks.initial_headers {
             hook(parts, &mut headers);
         }
@@ -648,7 +645,7 @@ impl<H: Handler> EngineIo<H> {
                 BodyRead::TimedOut => {
                     tracing::debug!(sid = %socket.id(), timeout = ?config.body_read_timeout, "POST body not received in time: 408");
                     let _ = socket.push_pair(request, Input::Gone(id));
-                    return Ok(http_util::request_timeout());
+                    return Ok(http_util::to_http(HttpResponse::request_timeout()));
                 }
             }
         } else {
@@ -668,17 +665,13 @@ impl<H: Handler> EngineIo<H> {
         parts: &http::request::Parts,
         response: Response,
     ) -> http::Response<ResponseBody> {
-        let inner = &self.inner;
-        let compression = match response.kind {
-            ResponseKind::Payload => inner.config.http_compression,
-            _ => None,
-        };
-        let mut out = http_util::to_http(response, compression, &parts.headers);
-        let headers = out.headers_mut();
+        let accept_encoding = parts.headers.get(header::ACCEPT_ENCODING).map(HeaderValue::as_bytes);
         let user_agent = parts.headers.get(header::USER_AGENT).map(HeaderValue::as_bytes);
-        http_util::add_static_headers(headers, polling_headers(user_agent));
-        if let Some(hook) = &inner.hooks.headers {
-            hook(parts, headers);
+        let compression = self.inner.config.http_compression;
+        let answer = polling_response(response, compression, accept_encoding, user_agent);
+        let mut out = http_util::to_http(answer);
+        if let Some(hook) = &self.inner.hooks.headers {
+            hook(parts, out.headers_mut());
         }
         out
     }
@@ -834,17 +827,13 @@ impl<C> Drop for GoneGuard<'_, C> {
 /// pool. (Like the tokio runtime it runs on, the pool does not survive a `fork`: a child
 /// process would inherit the forking thread's unused bytes.)
 pub fn generate_id() -> String {
-    use base64::Engine as _;
     let mut bytes = [0u8; ID_BYTES];
     if !random_id_bytes(&mut bytes) {
         // No CSPRNG: refuse the handshake rather than hand out a guessable id.
         return String::new();
     }
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    format_id(&bytes)
 }
-
-/// Bytes of randomness in one id.
-const ID_BYTES: usize = 15;
 
 /// Ids one refill of the per-thread pool serves.
 const ID_POOL: usize = 16;

@@ -42,7 +42,7 @@ where
                 let remote = remote_addr(&req);
                 Ok(engine.handle(req, remote).await)
             } else {
-                Ok(crate::http_util::not_found())
+                Ok(crate::http_util::to_http(engineio_parser::http::HttpResponse::not_found()))
             }
         })
     }

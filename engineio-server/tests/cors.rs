@@ -86,3 +86,46 @@ async fn without_cors_configured_no_cors_header_is_sent() {
         assert!(cors.is_empty(), "no CORS header without CORS configured: {response:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_fields_replace_those_of_the_headers_hook_but_vary_adds_up() {
+    let builder = engineio_server::Builder::new(cors_config()).headers(|_, headers| {
+        headers.insert("access-control-allow-origin", http::HeaderValue::from_static("hook"));
+        headers.insert("vary", http::HeaderValue::from_static("Accept"));
+    });
+    let server = TestServer::start_with(builder).await;
+    let target = "/engine.io/?EIO=4&transport=polling";
+    let handshake = http(server.addr, "GET", target, &[("Origin", ORIGIN)], b"").await;
+    assert_eq!(handshake.header("access-control-allow-origin"), Some(ORIGIN), "{handshake:?}");
+    let vary: Vec<&str> = handshake
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("vary"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(vary, ["Accept", "Origin"], "{handshake:?}");
+
+    // A preflight asking for headers, with none configured, is allowed them.
+    let preflight = http(server.addr, "OPTIONS", target, &preflight_headers(ORIGIN), b"").await;
+    assert_eq!(preflight.header("access-control-allow-headers"), Some("content-type"), "{preflight:?}");
+    let vary: Vec<&str> = preflight
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("vary"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(vary, ["Origin", "Access-Control-Request-Headers"], "{preflight:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_paths_get_404() {
+    let server = TestServer::start(cors_config()).await;
+    for target in ["/", "/engine.iox?EIO=4&transport=polling", "/socket.io/?EIO=4&transport=polling"] {
+        let response = http(server.addr, "GET", target, &[("Origin", ORIGIN)], b"").await;
+        assert_eq!((response.status, response.body_text().as_str()), (404, "Not Found"), "{target}");
+        assert!(!response.has_header("access-control-allow-origin"), "{response:?}");
+    }
+    // The server's path without its trailing slash is served.
+    let handshake = http(server.addr, "GET", "/engine.io?EIO=4&transport=polling", &[], b"").await;
+    assert_eq!(handshake.status, 200, "{handshake:?}");
+}
