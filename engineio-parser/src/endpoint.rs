@@ -114,6 +114,53 @@ impl Query {
     }
 }
 
+/// A request's headers in one compact buffer of `name:value` lines, as a session keeps the
+/// headers of the request that opened it for its whole life (one allocation, no map).
+///
+/// ```
+/// use engineio_parser::endpoint::HeaderList;
+///
+/// let list = HeaderList::new([("host", &b"example.com"[..]), ("x-a", b"1"), ("x-a", b"2")]);
+/// assert_eq!(list.get("X-A"), Some(&b"1"[..]));
+/// assert_eq!(list.pairs().count(), 3);
+/// assert_eq!(list.get("origin"), None);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderList(bytes::Bytes);
+
+impl HeaderList {
+    /// The list of `headers`, in order (a name holds no `:` and a value no line feed, as HTTP
+    /// requires; a pair that does is left out).
+    pub fn new<'a>(headers: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Self {
+        let mut blob = Vec::new();
+        for (name, value) in headers {
+            if name.contains(':') || value.contains(&b'\n') {
+                continue;
+            }
+            blob.extend_from_slice(name.as_bytes());
+            blob.push(b':');
+            blob.extend_from_slice(value);
+            blob.push(b'\n');
+        }
+        // Kept for the session's life: no spare capacity.
+        blob.shrink_to_fit();
+        HeaderList(bytes::Bytes::from(blob))
+    }
+
+    /// The headers, in order, as (name, raw value) pairs.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
+        self.0.split(|&b| b == b'\n').filter(|line| !line.is_empty()).filter_map(|line| {
+            let colon = line.iter().position(|&b| b == b':')?;
+            Some((std::str::from_utf8(&line[..colon]).ok()?, &line[colon + 1..]))
+        })
+    }
+
+    /// The first value of header `name` (case-insensitive).
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.pairs().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+    }
+}
+
 /// `a=1&b=x%20y` as decoded pairs, in order (`+` is a space, as in Node's `querystring`).
 ///
 /// ```
@@ -411,6 +458,66 @@ pub fn format_id(bytes: &[u8; ID_BYTES]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Ids one refill of an [`IdPool`] serves.
+pub const ID_POOL: usize = 16;
+
+/// Session ids cut from a pool of random bytes that a caller-supplied source (a CSPRNG: this
+/// crate draws no randomness itself) refills [`ID_POOL`] ids at a time, so that a handshake
+/// rarely costs the source a call. Every byte is handed out once, then wiped from the pool.
+///
+/// ```
+/// use engineio_parser::endpoint::IdPool;
+///
+/// let mut pool = IdPool::new();
+/// let mut refills = 0;
+/// let mut fill = |bytes: &mut [u8]| {
+///     refills += 1;
+///     bytes.iter_mut().enumerate().for_each(|(i, b)| *b = i as u8 ^ refills);
+///     true
+/// };
+/// let a = pool.next_id(&mut fill).expect("random bytes");
+/// let b = pool.next_id(&mut fill).expect("random bytes");
+/// assert_ne!(a, b);
+/// assert_eq!(a.len(), 20);
+/// assert_eq!(pool.next_id(|_| false).is_some(), true, "still in the pool");
+/// ```
+#[derive(Debug, Clone)]
+pub struct IdPool {
+    bytes: [u8; ID_BYTES * ID_POOL],
+    /// Bytes handed out already.
+    used: usize,
+}
+
+impl Default for IdPool {
+    fn default() -> Self {
+        IdPool::new()
+    }
+}
+
+impl IdPool {
+    /// An empty pool: the first id refills it.
+    pub const fn new() -> Self {
+        IdPool { bytes: [0; ID_BYTES * ID_POOL], used: ID_BYTES * ID_POOL }
+    }
+
+    /// The next id; `fill` refills the pool when it is used up, and answers false when it has
+    /// no randomness to give (then `None`: never a guessable id).
+    pub fn next_id(&mut self, fill: impl FnOnce(&mut [u8]) -> bool) -> Option<String> {
+        if self.used + ID_BYTES > self.bytes.len() {
+            if !fill(&mut self.bytes) {
+                return None;
+            }
+            self.used = 0;
+        }
+        let mut id = [0u8; ID_BYTES];
+        let range = self.used..self.used + ID_BYTES;
+        id.copy_from_slice(&self.bytes[range.clone()]);
+        self.bytes[range].fill(0);
+        self.used += ID_BYTES;
+        Some(format_id(&id))
+    }
+}
+
 /// The header fields the reference adds to every polling response: `Cache-Control: no-store`,
 /// and `X-XSS-Protection: 0` for Internet Explorer (a `User-Agent` with `;MSIE` or `Trident/`).
 ///
@@ -432,4 +539,27 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// Whether `c` may appear in an HTTP header value (tab, visible ASCII and obs-text).
 pub(crate) fn is_header_char(c: u8) -> bool {
     c == b'\t' || (0x20..0x7f).contains(&c) || c >= 0x80
+}
+
+#[cfg(test)]
+mod id_pool_tests {
+    use super::*;
+
+    #[test]
+    fn a_pool_serves_its_ids_once_then_asks_for_more_and_never_makes_one_up() {
+        let mut pool = IdPool::new();
+        let mut refills = 0u8;
+        let mut ids = std::collections::HashSet::new();
+        for _ in 0..ID_POOL * 2 {
+            let id = pool.next_id(|bytes| {
+                refills += 1;
+                bytes.iter_mut().enumerate().for_each(|(i, b)| *b = (i as u8).wrapping_mul(7) ^ refills);
+                true
+            });
+            assert!(ids.insert(id.expect("random bytes")));
+        }
+        assert_eq!(refills, 2);
+        assert!(pool.bytes.iter().all(|&b| b == 0), "handed-out bytes are wiped");
+        assert_eq!(pool.next_id(|_| false), None);
+    }
 }

@@ -163,6 +163,7 @@
 //! assert!(session.is_closed() && session.poll_timeout().is_none());
 //! ```
 
+pub mod body;
 pub mod endpoint;
 pub mod http;
 pub mod packet;

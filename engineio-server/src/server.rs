@@ -11,14 +11,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use bytestring::ByteString;
-use engineio_parser::endpoint::{ErrorContext, RequestInfo};
+use engineio_parser::endpoint::{ErrorContext, IdPool, RequestInfo};
 use engineio_parser::http::{
     cors_headers, first_headers, polling_response, preflight, serves_path, HttpResponse,
 };
 use engineio_parser::session::RequestKind;
 use engineio_parser::{
-    format_id, route, Data, ErrorCode, Initial, Method, ProtocolVersion, Query, RequestError, RequestId,
-    Response, Route, Session, SessionConfig, SocketId, Transport, ID_BYTES,
+    route, Data, ErrorCode, Initial, Method, ProtocolVersion, Query, RequestError, RequestId, Response,
+    Route, Session, SessionConfig, SocketId, Transport,
 };
 use http::header::{self, HeaderMap, HeaderValue};
 use http::Request;
@@ -827,45 +827,11 @@ impl<C> Drop for GoneGuard<'_, C> {
 /// pool. (Like the tokio runtime it runs on, the pool does not survive a `fork`: a child
 /// process would inherit the forking thread's unused bytes.)
 pub fn generate_id() -> String {
-    let mut bytes = [0u8; ID_BYTES];
-    if !random_id_bytes(&mut bytes) {
-        // No CSPRNG: refuse the handshake rather than hand out a guessable id.
-        return String::new();
+    thread_local! {
+        static IDS: std::cell::RefCell<IdPool> = const { std::cell::RefCell::new(IdPool::new()) };
     }
-    format_id(&bytes)
-}
-
-/// Ids one refill of the per-thread pool serves.
-const ID_POOL: usize = 16;
-
-struct IdPool {
-    bytes: [u8; ID_BYTES * ID_POOL],
-    /// Bytes of `bytes` handed out already.
-    used: usize,
-}
-
-thread_local! {
-    static IDS: std::cell::RefCell<IdPool> =
-        const { std::cell::RefCell::new(IdPool { bytes: [0; ID_BYTES * ID_POOL], used: ID_BYTES * ID_POOL }) };
-}
-
-/// Fills `out` with fresh CSPRNG bytes from this thread's pool; `false` when the CSPRNG fails.
-fn random_id_bytes(out: &mut [u8; ID_BYTES]) -> bool {
-    IDS.with(|pool| {
-        let mut pool = pool.borrow_mut();
-        if pool.used + ID_BYTES > pool.bytes.len() {
-            if getrandom::fill(&mut pool.bytes).is_err() {
-                return false;
-            }
-            pool.used = 0;
-        }
-        let at = pool.used;
-        out.copy_from_slice(&pool.bytes[at..at + ID_BYTES]);
-        // Handed out: wipe it from the pool.
-        pool.bytes[at..at + ID_BYTES].fill(0);
-        pool.used += ID_BYTES;
-        true
-    })
+    // No CSPRNG: refuse the handshake rather than hand out a guessable id.
+    IDS.with(|pool| pool.borrow_mut().next_id(|bytes| getrandom::fill(bytes).is_ok())).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -874,7 +840,8 @@ mod tests {
 
     #[test]
     fn ids_are_distinct_base64url_across_pool_refills() {
-        let ids: Vec<String> = (0..ID_POOL * 5 + 3).map(|_| generate_id()).collect();
+        let ids: Vec<String> =
+            (0..engineio_parser::endpoint::ID_POOL * 5 + 3).map(|_| generate_id()).collect();
         let distinct: std::collections::HashSet<&String> = ids.iter().collect();
         assert_eq!(distinct.len(), ids.len());
         for id in &ids {

@@ -7,6 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use bytes::Bytes;
 use bytestring::ByteString;
+use engineio_parser::endpoint::HeaderList;
 use engineio_parser::session::RequestKind;
 use engineio_parser::{Packet, ProtocolVersion, Queue, RequestError, RequestId, Response, Transport};
 use tokio::sync::{oneshot, Notify};
@@ -15,42 +16,31 @@ use crate::io::BoxedIo;
 
 /// What the server kept of the request that opened a session.
 ///
-/// The headers are kept in one compact buffer (`name:value` lines), since every session holds
-/// them for its whole life; [`headers`](Self::headers) builds a `HeaderMap` on demand.
+/// The headers are kept in one compact buffer ([`HeaderList`]), since every session holds them
+/// for its whole life; [`headers`](Self::headers) builds a `HeaderMap` on demand.
 #[derive(Debug, Clone)]
 pub struct Handshake {
     /// The request's URI (path and query).
     pub uri: http::Uri,
     /// The peer's address, when the server knows it.
     pub remote_addr: Option<SocketAddr>,
-    headers: Bytes,
+    headers: HeaderList,
 }
 
 impl Handshake {
     pub(crate) fn new(uri: http::Uri, headers: &http::HeaderMap, remote_addr: Option<SocketAddr>) -> Self {
-        let len = headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 2).sum();
-        let mut blob = Vec::with_capacity(len);
-        for (name, value) in headers {
-            // Header names cannot hold `:` and values cannot hold `\n`.
-            blob.extend_from_slice(name.as_str().as_bytes());
-            blob.push(b':');
-            blob.extend_from_slice(value.as_bytes());
-            blob.push(b'\n');
-        }
-        Handshake { uri, remote_addr, headers: Bytes::from(blob) }
+        let headers = HeaderList::new(headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())));
+        Handshake { uri, remote_addr, headers }
     }
 
     /// The request's headers, in order, as (lowercase name, raw value) pairs.
     pub fn header_pairs(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
-        self.headers.split(|&b| b == b'\n').filter(|line| !line.is_empty()).filter_map(|line| {
-            let colon = line.iter().position(|&b| b == b':')?;
-            Some((std::str::from_utf8(&line[..colon]).ok()?, &line[colon + 1..]))
-        })
+        self.headers.pairs()
     }
 
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.header_pairs().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+        self.headers.get(name)
     }
 
     /// The request's headers as a `HeaderMap`.

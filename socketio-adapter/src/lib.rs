@@ -61,6 +61,7 @@
 //! [`for_each_target`]: RoomIndex::for_each_target
 
 mod adapter;
+mod handshake;
 mod memory;
 mod recovery;
 #[cfg(feature = "redis")]
@@ -75,6 +76,7 @@ pub use adapter::{
     Adapter, AdapterError, BoxFuture, BroadcastFlags, BroadcastOptions, LocalSocket, NamespaceLink,
     PersistedSession, RestoredSession, RoomEventListener, ServerSideReply, Sid, SocketDetails,
 };
+pub use handshake::{js_date_string, HandshakeFields};
 pub use memory::MemoryAdapter;
 pub use recovery::{Clock, RecoveryOptions};
 pub use rooms::{

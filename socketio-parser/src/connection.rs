@@ -33,6 +33,17 @@ pub enum ProtocolVersion {
     V5,
 }
 
+impl From<engineio_parser::ProtocolVersion> for ProtocolVersion {
+    /// The Socket.IO revision spoken over an Engine.IO revision: 5 over Engine.IO v4, 4 (Socket.IO
+    /// 2 clients) over Engine.IO v3.
+    fn from(engine: engineio_parser::ProtocolVersion) -> Self {
+        match engine {
+            engineio_parser::ProtocolVersion::V3 => ProtocolVersion::V4,
+            engineio_parser::ProtocolVersion::V4 => ProtocolVersion::V5,
+        }
+    }
+}
+
 /// The wire format of packets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Parser {

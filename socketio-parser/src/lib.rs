@@ -187,7 +187,9 @@ pub use packet::{
     Packet, PacketType, Payload, RawJson, DEFAULT_MAX_ATTACHMENTS, DEFAULT_MAX_BINARY_PACKET_SIZE,
     DEFAULT_MAX_DEPTH, MAIN_NAMESPACE, RESERVED_EVENTS,
 };
-pub use value::{event_name, first_arg, from_args, from_payload, EventName, PayloadError, Value};
+pub use value::{
+    event_name, event_name_string, first_arg, from_args, from_payload, EventName, PayloadError, Value,
+};
 
 /// Why a Socket.IO packet was refused. Every variant is the peer's fault; the reference server
 /// answers all of them by closing the connection.

@@ -245,6 +245,32 @@ pub fn event_name(payload: &Payload) -> Option<EventName<'_>> {
     }
 }
 
+/// An event's name as a string (`""` when the payload has none): a slice of the JSON payload
+/// when the name is written there as it is (the common case: no escapes, not a number), else a
+/// string of its own (a number's name is its JavaScript text).
+///
+/// ```
+/// use socketio_parser::{event_name_string, Payload, RawJson};
+///
+/// assert_eq!(event_name_string(&Payload::json(RawJson::new(r#"["chat",1]"#)?)), "chat");
+/// assert_eq!(event_name_string(&Payload::json(RawJson::new(r#"[1.5]"#)?)), "1.5");
+/// assert_eq!(event_name_string(&Payload::json(RawJson::new(r#"["a\u0062"]"#)?)), "ab");
+/// # Ok::<(), socketio_parser::DecodeError>(())
+/// ```
+pub fn event_name_string(payload: &Payload) -> bytestring::ByteString {
+    use bytestring::ByteString;
+    let Some(name) = event_name(payload) else { return ByteString::new() };
+    let text = name.to_js_string();
+    if let (std::borrow::Cow::Borrowed(s), Payload::Json { json, .. }) = (&text, payload) {
+        let whole = json.as_str();
+        let (start, base) = (s.as_ptr() as usize, whole.as_ptr() as usize);
+        if start >= base && start + s.len() <= base + whole.len() {
+            return json.as_byte_string().slice_ref(s);
+        }
+    }
+    ByteString::from(text.into_owned())
+}
+
 /// Reads the first element of a JSON array, `text` being valid JSON.
 fn json_event_name(text: &str) -> Option<EventName<'_>> {
     let rest = text.trim_start_matches(JSON_WS).strip_prefix('[')?.trim_start_matches(JSON_WS);

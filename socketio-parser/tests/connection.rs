@@ -590,4 +590,6 @@ fn engine_close_reasons_map_to_disconnect_reasons() {
     for (engine, text) in pairs {
         assert_eq!(DisconnectReason::from(engine).as_str(), text);
     }
+    assert_eq!(ProtocolVersion::from(engineio_parser::ProtocolVersion::V3), ProtocolVersion::V4);
+    assert_eq!(ProtocolVersion::from(engineio_parser::ProtocolVersion::V4), ProtocolVersion::V5);
 }

@@ -10,13 +10,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytestring::ByteString;
-use engineio_parser::{
-    CloseReason, Data, Packet as EnginePacket, ProtocolVersion as EngineVersion, Transport,
-};
+use engineio_parser::{CloseReason, Data, Packet as EnginePacket, Transport};
 use socketio_adapter::{RestoredSession, Room, Sid};
 use socketio_parser::connection::{
-    Connection, ConnectionConfig, DisconnectReason, Event as MachineEvent, ProtocolVersion, Recovery,
-    Transmit,
+    Connection, ConnectionConfig, DisconnectReason, Event as MachineEvent, Recovery, Transmit,
 };
 use socketio_parser::{EncodedAck, EncodedPacket, Payload, RawJson};
 use tokio::sync::{mpsc, oneshot};
@@ -117,12 +114,8 @@ pub(crate) struct Client {
 
 impl Client {
     pub(crate) fn new(server: Arc<ServerInner>, engine: Arc<crate::client::Engine>) -> Self {
-        let protocol = match engine.protocol() {
-            EngineVersion::V3 => ProtocolVersion::V4,
-            EngineVersion::V4 => ProtocolVersion::V5,
-        };
         let config = ConnectionConfig {
-            protocol,
+            protocol: engine.protocol().into(),
             parser: server.config.parser.connection_parser(),
             connect_timeout: server.config.connect_timeout,
             decoder: server.config.decoder(),
@@ -249,7 +242,7 @@ impl Client {
             MachineEvent::Connect { nsp, auth, recovery } => self.connect(nsp, &auth, recovery),
             MachineEvent::Event { nsp, data, id } => {
                 let Some(socket) = self.socket(&nsp).cloned() else { return };
-                let name = event_name(&data);
+                let name = socketio_parser::event_name_string(&data);
                 let ack = id.map(|id| AckSender::new(socket.clone(), id));
                 socket.dispatch(Event::new(name, data, ack));
             }
@@ -424,19 +417,4 @@ impl Joining {
         };
         let _ = self.engine.command(Command::Decided { nsp: self.ns.name.clone(), decision });
     }
-}
-
-/// An event's name: a slice of the JSON payload when the name is written there as it is (the
-/// common case: no escapes, not a number), else a string of its own.
-fn event_name(payload: &socketio_parser::Payload) -> ByteString {
-    let Some(name) = socketio_parser::event_name(payload) else { return ByteString::new() };
-    let text = name.to_js_string();
-    if let (std::borrow::Cow::Borrowed(s), socketio_parser::Payload::Json { json, .. }) = (&text, payload) {
-        let whole = json.as_str();
-        let (start, base) = (s.as_ptr() as usize, whole.as_ptr() as usize);
-        if start >= base && start + s.len() <= base + whole.len() {
-            return json.as_byte_string().slice_ref(s);
-        }
-    }
-    ByteString::from(text.into_owned())
 }

@@ -2,7 +2,8 @@
 //! `socket.handshake`.
 
 use engineio_parser::endpoint::parse_query;
-use serde_json::{Map, Value};
+use serde_json::Value;
+use socketio_adapter::{js_date_string, HandshakeFields};
 
 /// The handshake of a socket. Built on demand from the connection's first request, which the
 /// Engine.IO session keeps in compact form.
@@ -53,89 +54,25 @@ impl Handshake {
 
     /// The handshake in the reference's JSON shape, as `fetch_sockets` carries it between nodes.
     pub fn to_json(&self) -> Value {
-        let mut headers = Map::new();
-        for (name, value) in &self.headers {
-            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-            match headers.get_mut(name.as_str()) {
-                // Node joins repeated headers with `, ` (`set-cookie` aside).
-                Some(Value::String(existing)) => {
-                    existing.push_str(", ");
-                    existing.push_str(&value);
-                }
-                _ => {
-                    headers.insert(name.as_str().to_owned(), Value::String(value));
-                }
-            }
+        let headers: Vec<(&str, &[u8])> =
+            self.headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
+        HandshakeFields {
+            headers: &headers,
+            issued: self.issued,
+            address: &self.address,
+            xdomain: self.xdomain,
+            secure: self.secure,
+            url: &self.url,
+            query: &self.query,
+            auth: &self.auth,
         }
-        let mut query = Map::new();
-        for (k, v) in &self.query {
-            query.insert(k.clone(), Value::String(v.clone()));
-        }
-        serde_json::json!({
-            "headers": headers,
-            "time": self.time,
-            "address": self.address,
-            "xdomain": self.xdomain,
-            "secure": self.secure,
-            "issued": self.issued,
-            "url": self.url,
-            "query": query,
-            "auth": self.auth,
-        })
+        .to_json()
     }
-}
-
-/// `Date.prototype.toString()` of `millis` in UTC.
-pub(crate) fn js_date_string(millis: u64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] =
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let secs = millis / 1000;
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (year, month, day) = civil_from_days(days as i64);
-    format!(
-        "{} {} {:02} {:04} {:02}:{:02}:{:02} GMT+0000 (Coordinated Universal Time)",
-        DAYS[(days % 7) as usize],
-        MONTHS[(month - 1) as usize],
-        day,
-        year,
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_read_like_javascript() {
-        assert_eq!(js_date_string(0), "Thu Jan 01 1970 00:00:00 GMT+0000 (Coordinated Universal Time)");
-        assert_eq!(
-            js_date_string(1_795_341_600_123),
-            "Sun Nov 22 2026 10:00:00 GMT+0000 (Coordinated Universal Time)"
-        );
-        assert_eq!(
-            js_date_string(951_782_400_000),
-            "Tue Feb 29 2000 00:00:00 GMT+0000 (Coordinated Universal Time)"
-        );
-    }
 
     #[test]
     fn queries_decode_like_node() {
