@@ -132,7 +132,13 @@ impl HeaderList {
     /// The list of `headers`, in order (a name holds no `:` and a value no line feed, as HTTP
     /// requires; a pair that does is left out).
     pub fn new<'a>(headers: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Self {
-        let mut blob = Vec::new();
+        Self::with_len(0, headers)
+    }
+
+    /// [`new`](Self::new), with room for `len` bytes made at once (the sum of the names' and
+    /// values' lengths plus two per header gives the exact size).
+    pub fn with_len<'a>(len: usize, headers: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Self {
+        let mut blob = Vec::with_capacity(len);
         for (name, value) in headers {
             if name.contains(':') || value.contains(&b'\n') {
                 continue;
@@ -142,7 +148,7 @@ impl HeaderList {
             blob.extend_from_slice(value);
             blob.push(b'\n');
         }
-        // Kept for the session's life: no spare capacity.
+        // Kept for the session's life: no spare capacity (nothing to do when `len` was exact).
         blob.shrink_to_fit();
         HeaderList(bytes::Bytes::from(blob))
     }

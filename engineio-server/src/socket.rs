@@ -29,7 +29,8 @@ pub struct Handshake {
 
 impl Handshake {
     pub(crate) fn new(uri: http::Uri, headers: &http::HeaderMap, remote_addr: Option<SocketAddr>) -> Self {
-        let headers = HeaderList::new(headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())));
+        let len = headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 2).sum();
+        let headers = HeaderList::with_len(len, headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())));
         Handshake { uri, remote_addr, headers }
     }
 

@@ -80,8 +80,9 @@ pub(crate) enum Command {
     ForgetReply { nsp: ByteString, id: u64 },
     /// Stop awaiting our ack `id` of `nsp` (its future was dropped).
     ForgetAck { nsp: ByteString, id: u64 },
-    /// A namespace's middlewares decided on a `CONNECT`.
-    Decided { nsp: ByteString, decision: Decision },
+    /// A namespace's middlewares decided on a `CONNECT` (boxed: once per namespace joined, and
+    /// large, while every session keeps room for one command inline).
+    Decided { nsp: ByteString, decision: Box<Decision> },
     /// Disconnect the socket of `nsp`; with `close`, the whole connection.
     Disconnect { nsp: ByteString, close: bool },
     /// The server is shutting down.
@@ -169,7 +170,7 @@ impl Client {
                 self.machine.forget_ack(&nsp, id);
                 self.acks.remove(&(nsp, id));
             }
-            Command::Decided { nsp, decision } => self.decided(nsp, decision),
+            Command::Decided { nsp, decision } => self.decided(nsp, *decision),
             Command::Disconnect { close: true, .. } => self.machine.disconnect_and_close(),
             Command::Disconnect { nsp, close: false } => self.machine.disconnect(&nsp),
             Command::Shutdown => self.machine.close_all(DisconnectReason::ServerShuttingDown),
@@ -310,8 +311,10 @@ impl Client {
                 let (id, _) = self.machine.socket_ids(&nsp, engine.id(), false, random_id);
                 tokio::spawn(async move {
                     let Some(ns) = server.resolve_dynamic(&nsp, &auth).await else {
-                        let _ =
-                            engine.command(Command::Decided { nsp, decision: Decision::InvalidNamespace });
+                        let _ = engine.command(Command::Decided {
+                            nsp,
+                            decision: Box::new(Decision::InvalidNamespace),
+                        });
                         return;
                     };
                     let socket = Socket::new(id, None, ns.clone(), engine.clone(), auth);
@@ -406,7 +409,8 @@ impl Joining {
                 Err(error) => Decision::Refuse(error),
             },
         };
-        let _ = self.engine.command(Command::Decided { nsp: self.ns.name.clone(), decision });
+        let _ =
+            self.engine.command(Command::Decided { nsp: self.ns.name.clone(), decision: Box::new(decision) });
     }
 
     /// Runs the namespace's middlewares for the socket, then reports the decision.
@@ -415,6 +419,7 @@ impl Joining {
             Ok(()) => Decision::Accept(self.socket),
             Err(error) => Decision::Refuse(error),
         };
-        let _ = self.engine.command(Command::Decided { nsp: self.ns.name.clone(), decision });
+        let _ =
+            self.engine.command(Command::Decided { nsp: self.ns.name.clone(), decision: Box::new(decision) });
     }
 }
