@@ -209,14 +209,18 @@ fn the_std_only_example_serves_the_npm_client() {
     let (mut server, stdin, port) = start_example();
     let result = run_clients(&format!("http://127.0.0.1:{port}"));
 
+    // The client probes the WebSocket as soon as the Engine.IO session is open, in parallel with
+    // its Socket.IO connect: which transport carries the connect reply of the upgrading client is
+    // a race of the protocol itself (the reference server can lose it too), so both are allowed.
     for (name, first, last) in [
-        ("upgrade", "polling", "websocket"),
-        ("polling", "polling", "polling"),
-        ("websocket", "websocket", "websocket"),
+        ("upgrade", &["polling", "websocket"][..], "websocket"),
+        ("polling", &["polling"][..], "polling"),
+        ("websocket", &["websocket"][..], "websocket"),
     ] {
         let client = &result["clients"][name];
         let id = client["id"].as_str().unwrap_or_else(|| panic!("{name} has no socket id: {result}"));
-        assert_eq!(client["transportAtConnect"], first, "{name}: {client}");
+        let at_connect = client["transportAtConnect"].as_str().unwrap_or_default();
+        assert!(first.contains(&at_connect), "{name}: connected on {at_connect:?}: {client}");
         assert_eq!(client["transportAtEnd"], last, "{name}: {client}");
         // Server → client: an event with binary data and an ack...
         assert_eq!(client["hello"], json!([{ "id": id }, { "bytes": [1, 2, 3] }]), "{name}");
