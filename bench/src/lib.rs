@@ -26,6 +26,7 @@ use tokio::net::{TcpSocket, TcpStream};
 
 pub mod attack;
 pub mod churn;
+pub mod instructions;
 pub mod peers;
 
 /// The resident set size of process `pid`, in bytes (`VmRSS` of `/proc/PID/status`).

@@ -167,11 +167,18 @@ pub struct Launch {
     /// discarded without it; our server's `tracing` lines go to standard output). `RUST_LOG` is
     /// set to `warn` so that our server's warnings land there.
     pub stderr: Option<PathBuf>,
+    /// Runs the server under `valgrind --tool=callgrind`, its counts written to this file when
+    /// it exits ([`stop`](PeerProcess::stop) waits up to a minute for that).
+    pub callgrind: Option<PathBuf>,
 }
 
 /// A running peer process, pinned to core 0: stopped with SIGTERM, then killed, when dropped.
 #[derive(Debug)]
-pub struct PeerProcess(Child);
+pub struct PeerProcess {
+    child: Child,
+    /// How long [`stop`](Self::stop) waits after SIGTERM before it kills.
+    grace: Duration,
+}
 
 impl PeerProcess {
     /// Starts `peer` on 127.0.0.1:`port` and waits (at most 20 s) until it accepts connections.
@@ -186,7 +193,12 @@ impl PeerProcess {
             }
             None => Command::new("taskset"),
         };
-        cmd.args(["-c", "0"]).args(&command).stdin(Stdio::null());
+        cmd.args(["-c", "0"]);
+        if let Some(out) = &launch.callgrind {
+            cmd.args(["valgrind", "--tool=callgrind", "--dump-instr=no"])
+                .arg(format!("--callgrind-out-file={}", out.display()));
+        }
+        cmd.args(&command).stdin(Stdio::null());
         match &launch.stderr {
             Some(path) => {
                 let cannot = |e: std::io::Error| format!("cannot create {}: {e}", path.display());
@@ -198,7 +210,8 @@ impl PeerProcess {
             }
         }
         let child = cmd.spawn().map_err(|e| format!("cannot start {}: {e}", command.join(" ")))?;
-        let mut process = PeerProcess(child);
+        let grace = if launch.callgrind.is_some() { Duration::from_secs(60) } else { Duration::from_secs(5) };
+        let mut process = PeerProcess { child, grace };
         let addr = format!("127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(&addr).is_err() {
@@ -215,12 +228,12 @@ impl PeerProcess {
 
     /// The server's process id (`prlimit` and `taskset` exec it, so it is the child's).
     pub fn pid(&self) -> u32 {
-        self.0.id()
+        self.child.id()
     }
 
     /// How the process ended, if it has.
     pub fn exited(&mut self) -> Option<ExitStatus> {
-        self.0.try_wait().ok().flatten()
+        self.child.try_wait().ok().flatten()
     }
 
     /// Sends SIGTERM, waits at most 5 s, then kills.
@@ -228,16 +241,16 @@ impl PeerProcess {
         if self.exited().is_some() {
             return;
         }
-        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + self.grace;
         while Instant::now() < deadline {
             if self.exited().is_some() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

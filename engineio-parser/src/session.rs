@@ -808,6 +808,15 @@ impl Session {
             self.close_with(CloseReason::TransportError, "write buffer full");
             return Err(SendError::BufferFull);
         }
+        // On a WebSocket that takes writes, with nothing waiting before it, the packet is a
+        // frame at once: what `flush` would do on the next poll, without holding it meanwhile.
+        if let Active::WebSocket(socket) = self.active {
+            if !self.socket_blocked && self.buffer.is_empty() {
+                let frame = packet.to_frame(self.version, self.base64);
+                self.transmits.push_back(Transmit::Send { socket, frame });
+                return Ok(());
+            }
+        }
         self.buffered += len;
         self.buffer.push_back(packet);
         Ok(())

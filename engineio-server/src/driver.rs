@@ -18,7 +18,7 @@ use tokio::time::Sleep;
 
 use crate::clock::now;
 use crate::io::BoxedIo;
-use crate::server::{Handler, Inner};
+use crate::server::{Handler, Inner, Outbox};
 use crate::socket::{Input, Socket};
 use crate::ws;
 
@@ -218,13 +218,18 @@ impl<H: Handler> Driver<H> {
     /// before the next. Returns `true` once the session is closed.
     fn drain_outputs(&mut self) -> bool {
         loop {
+            if let Some(conn) = self.conn.as_mut() {
+                self.inner.handler.flush(conn, &mut Outbox::new(&mut self.session, now));
+            }
             while let Some(transmit) = self.session.poll_transmit() {
                 self.transmit(transmit, None);
             }
-            while let Some(event) = self.session.poll_event() {
+            // After each event, the handler's answer goes out before the next one is taken.
+            if let Some(event) = self.session.poll_event() {
                 if self.deliver(event) {
                     return true;
                 }
+                continue;
             }
             let Some(ws) = self.ws.as_mut() else { return false };
             let Some(event) = ws.conn.poll_event() else { return false };
@@ -318,7 +323,7 @@ impl<H: Handler> Driver<H> {
         let ws = &mut self.ws;
         tokio::select! {
             biased;
-            () = self.socket.notified() => {
+            () = poll_fn(|cx| self.socket.poll_pushed(cx)) => {
                 self.socket.unpark();
                 self.take_inputs();
             }

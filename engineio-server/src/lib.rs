@@ -62,7 +62,7 @@ mod signal;
 mod socket;
 
 pub use config::{Config, Cookie, Cors, CorsOrigin, HttpCompression};
-pub use server::{generate_id, BoxFuture, Builder, ConnectionError, EngineIo, Handler, ResponseBody};
+pub use server::{generate_id, BoxFuture, Builder, ConnectionError, EngineIo, Handler, Outbox, ResponseBody};
 pub use service::{EngineIoLayer, EngineIoService};
 pub use signal::shutdown_signal;
 pub use socket::{Closed, Handshake, Socket};

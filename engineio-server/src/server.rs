@@ -17,8 +17,8 @@ use engineio_parser::http::{
 };
 use engineio_parser::session::RequestKind;
 use engineio_parser::{
-    route, Data, ErrorCode, Initial, Method, ProtocolVersion, Query, RequestError, RequestId, Response,
-    Route, Session, SessionConfig, SocketId, Transport,
+    route, Data, ErrorCode, Initial, Method, Packet, ProtocolVersion, Query, RequestError, RequestId,
+    Response, Route, Session, SessionConfig, SocketId, Transport,
 };
 use http::header::{self, HeaderMap, HeaderValue};
 use http::Request;
@@ -37,7 +37,7 @@ use crate::driver::{self, Deflate, Responders, WsConn};
 use crate::held::{HoldWrites, HoldingStream};
 use crate::http_util;
 use crate::io::BoxedIo;
-use crate::socket::{Handshake, Input, Socket};
+use crate::socket::{Closed, Handshake, Input, Socket};
 use crate::ws;
 
 /// The application's side of an Engine.IO server. Its methods run inside the session's task,
@@ -79,6 +79,37 @@ pub trait Handler: Send + Sync + 'static {
     /// A command another task handed to this session with [`Socket::post`].
     fn on_command(&self, connection: &mut Self::Connection, command: Self::Command) {
         let _ = (connection, command);
+    }
+
+    /// Hands the session what the handler has to send. The session's task calls it after every
+    /// other call (and after [`on_connection`](Self::on_connection)): packets given to `outbox`
+    /// skip the trip through [`Socket::send`]'s queue, and go out before anything queued there
+    /// after the call.
+    fn flush(&self, connection: &mut Self::Connection, outbox: &mut Outbox<'_>) {
+        let _ = (connection, outbox);
+    }
+}
+
+/// The session as [`Handler::flush`] sees it: packets go straight into its buffer.
+pub struct Outbox<'a> {
+    session: &'a mut Session,
+    now: fn() -> std::time::Instant,
+}
+
+impl<'a> Outbox<'a> {
+    pub(crate) fn new(session: &'a mut Session, now: fn() -> std::time::Instant) -> Self {
+        Outbox { session, now }
+    }
+
+    /// Queues `packet`. Fails once the session is closed, or when its buffer is full (the
+    /// session then closes: the client does not read what it is sent).
+    pub fn send(&mut self, packet: Packet) -> Result<(), Closed> {
+        self.session.send(packet).map_err(|_| Closed)
+    }
+
+    /// Closes the session (reason `forced close`) after the queued packets are delivered.
+    pub fn close(&mut self) {
+        self.session.close((self.now)());
     }
 }
 

@@ -10,7 +10,8 @@ use bytestring::ByteString;
 use engineio_parser::endpoint::HeaderList;
 use engineio_parser::session::RequestKind;
 use engineio_parser::{Packet, ProtocolVersion, Queue, RequestError, RequestId, Response, Transport};
-use tokio::sync::{oneshot, Notify};
+use futures_util::task::AtomicWaker;
+use tokio::sync::oneshot;
 
 use crate::io::BoxedIo;
 
@@ -80,7 +81,8 @@ pub struct Socket<C = ()> {
     /// The session task is about to wait, or waits, for input: a push must wake it. While it
     /// runs, it takes the inbox itself before it waits, and pushes skip the wake-up.
     parked: AtomicBool,
-    notify: Notify,
+    /// The session task, while it waits.
+    waker: AtomicWaker,
 }
 
 /// An input for the session's task.
@@ -145,7 +147,7 @@ impl<C> Socket<C> {
             inbox: Mutex::new(Queue::new()),
             queued: AtomicUsize::new(0),
             parked: AtomicBool::new(true),
-            notify: Notify::new(),
+            waker: AtomicWaker::new(),
         }
     }
 
@@ -245,7 +247,7 @@ impl<C> Socket<C> {
         // for a task that sleeps.
         self.queued.fetch_add(1, Ordering::SeqCst);
         if self.parked.load(Ordering::SeqCst) {
-            self.notify.notify_one();
+            self.waker.wake();
         }
         Ok(())
     }
@@ -262,7 +264,7 @@ impl<C> Socket<C> {
         }
         self.queued.fetch_add(2, Ordering::SeqCst);
         if self.parked.load(Ordering::SeqCst) {
-            self.notify.notify_one();
+            self.waker.wake();
         }
         Ok(())
     }
@@ -275,7 +277,7 @@ impl<C> Socket<C> {
     }
 
     /// Called by the session task before it waits: `false` when inputs arrived meanwhile (take
-    /// them instead of waiting), `true` when pushes from now on wake [`notified`](Self::notified).
+    /// them instead of waiting), `true` when pushes from now on wake [`poll_pushed`](Self::poll_pushed).
     pub(crate) fn park(&self) -> bool {
         self.parked.store(true, Ordering::SeqCst);
         if self.queued.load(Ordering::SeqCst) > 0 {
@@ -290,8 +292,15 @@ impl<C> Socket<C> {
         self.parked.store(false, Ordering::SeqCst);
     }
 
-    pub(crate) async fn notified(&self) {
-        self.notify.notified().await
+    /// Ready once something was pushed since the inbox was last taken. The waker is registered
+    /// before the count is read: a push that lands in between sees it and wakes the task.
+    pub(crate) fn poll_pushed(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        self.waker.register(cx.waker());
+        if self.queued.load(Ordering::SeqCst) > 0 {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
     }
 
     fn lock_inbox(&self) -> MutexGuard<'_, Queue<Input<C>>> {

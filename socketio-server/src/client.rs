@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytestring::ByteString;
-use engineio_parser::{CloseReason, Data, Packet as EnginePacket, Transport};
+use engineio_parser::{CloseReason, Data, Transport};
+use engineio_server::Outbox;
 use socketio_adapter::{RestoredSession, Room, Sid};
 use socketio_parser::connection::{
     Connection, ConnectionConfig, DisconnectReason, Event as MachineEvent, Recovery, Transmit,
@@ -161,9 +162,11 @@ impl Client {
 
     pub(crate) fn on_command(&mut self, command: Command) {
         match command {
-            Command::Emit { packet, ack } => self.emit(&packet, ack),
+            // Sending raises no event: nothing to drain.
+            Command::Emit { packet, ack } => return self.emit(&packet, ack),
             Command::Ack(ack) => {
                 self.machine.send_ack(ack);
+                return;
             }
             Command::ForgetReply { nsp, id } => self.machine.forget_reply(&nsp, id),
             Command::ForgetAck { nsp, id } => {
@@ -193,48 +196,32 @@ impl Client {
         self.sockets.iter().find(|s| &**s.nsp() == nsp)
     }
 
-    /// Carries out what the machine asks for, until it has nothing more to say.
+    /// Handles the machine's events until it has nothing more to say. What it transmits meanwhile
+    /// waits in it for [`flush`](Self::flush), which the session's task calls after every call:
+    /// everything the handlers send goes through the session's queue, so it comes after.
     fn drain(&mut self) {
-        loop {
-            self.flush();
-            let Some(event) = self.machine.poll_event() else { break };
+        while let Some(event) = self.machine.poll_event() {
             self.on_event(event);
         }
-        self.flush();
     }
 
-    /// Queues the machine's messages on the Engine.IO session, in one batch (a lone message,
-    /// the usual case, without a list).
-    fn flush(&mut self) {
-        let mut first: Option<EnginePacket> = None;
-        let mut more: Vec<EnginePacket> = Vec::new();
-        let mut push = |message: EnginePacket| match first {
-            None => first = Some(message),
-            Some(_) => more.push(message),
-        };
-        let mut close = false;
+    /// Hands the machine's transmits to the Engine.IO session.
+    pub(crate) fn flush(&mut self, outbox: &mut Outbox<'_>) {
         while let Some(transmit) = self.machine.poll_transmit() {
             match transmit {
-                Transmit::Send(message) => push(message.into()),
-                Transmit::Encoded(packet) => packet.messages().iter().cloned().for_each(&mut push),
+                Transmit::Send(message) => {
+                    let _ = outbox.send(message.into());
+                }
+                Transmit::Encoded(packet) => {
+                    for message in packet.messages() {
+                        let _ = outbox.send(message.clone());
+                    }
+                }
                 Transmit::Close(cause) => {
                     tracing::debug!(sid = %self.engine.id(), ?cause, "closing the connection");
-                    close = true;
+                    outbox.close();
                 }
             }
-        }
-        match first {
-            None => {}
-            Some(one) if more.is_empty() => {
-                let _ = self.engine.send(one);
-            }
-            Some(one) => {
-                more.insert(0, one);
-                let _ = self.engine.send_many(more);
-            }
-        }
-        if close {
-            self.engine.close();
         }
     }
 
@@ -367,8 +354,8 @@ impl Client {
         if !self.machine.is_connected(&ns.name) {
             return;
         }
-        // The `CONNECT` answer goes out before anything the handlers send.
-        self.flush();
+        // The `CONNECT` answer waits in the machine, which the session empties before it takes
+        // anything the handlers send.
         socket.set_connected();
         ns.adapter.add_socket(socket.clone(), rooms);
         self.sockets.push(socket.clone());

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytestring::ByteString;
 use engineio_parser::{CloseReason, Data};
-use engineio_server::{EngineIo, EngineIoLayer, Handler};
+use engineio_server::{EngineIo, EngineIoLayer, Handler, Outbox};
 use serde::Serialize;
 use socketio_adapter::{Adapter, AdapterError, MemoryAdapter};
 
@@ -169,6 +169,10 @@ impl Handler for SocketIoHandler {
 
     fn on_command(&self, client: &mut ClientState, command: ClientCommand) {
         client.0.on_command(command.0);
+    }
+
+    fn flush(&self, client: &mut ClientState, outbox: &mut Outbox<'_>) {
+        client.0.flush(outbox);
     }
 }
 

@@ -148,6 +148,7 @@ fn side_by_side(
             let launch = Launch {
                 nofile: (probe == Probe::FdExhaustion).then_some(attack::FD_LIMIT),
                 stderr: Some(log.clone()),
+                ..Launch::default()
             };
             let report = match PeerProcess::start(peer, port, &launch) {
                 Ok(mut process) => {

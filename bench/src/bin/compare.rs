@@ -13,7 +13,12 @@
 //! bare WebSocket floor, goes to standard output and to `--out` (`target/bench-report.md`).
 //!
 //! Flags: `--quick`, `--reps N`, `--out PATH`, `--peers a,b`, `--scenarios a,b`, `--with-prev`,
-//! `--prev-commit REV`.
+//! `--prev-commit REV`, `--instructions`.
+//!
+//! `--instructions` adds a table of instructions per operation (connect, echo round trip,
+//! broadcast delivery) for `ours` and `prev`, counted by callgrind in the server process
+//! (`bench::instructions`): repeatable to a fraction of a percent whatever else the machine
+//! does, where CPU time is not.
 //!
 //! `prev` is our echo example built from an earlier commit of this repository (`--prev-commit`,
 //! by default the last one before the refactor of the server's internals), into
@@ -136,6 +141,8 @@ struct Options {
     with_prev: bool,
     /// The commit `prev` is built from.
     prev_commit: String,
+    /// Whether to count instructions per operation under callgrind.
+    instructions: bool,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -147,6 +154,7 @@ fn parse_args() -> Result<Options, String> {
         scenarios: None,
         with_prev: false,
         prev_commit: PREV_DEFAULT_COMMIT.to_owned(),
+        instructions: false,
     };
     let mut reps = None;
     let mut args = std::env::args().skip(1);
@@ -161,6 +169,7 @@ fn parse_args() -> Result<Options, String> {
             "--peers" => o.peers = Some(value()?.split(',').map(str::to_owned).collect()),
             "--scenarios" => o.scenarios = Some(value()?.split(',').map(str::to_owned).collect()),
             "--with-prev" => o.with_prev = true,
+            "--instructions" => o.instructions = true,
             "--prev-commit" => {
                 o.prev_commit = value()?;
                 o.with_prev = true;
@@ -234,7 +243,9 @@ fn run() -> Result<(), String> {
             }
         }
     }
-    let report = report(&options, &peers, prev.as_deref(), &scenarios, &results, started.elapsed());
+    let counted = if options.instructions { count_instructions(&peers)? } else { BTreeMap::new() };
+    let mut report = report(&options, &peers, prev.as_deref(), &scenarios, &results, started.elapsed());
+    report.push_str(&instructions_table(&peers, &counted));
     println!("{report}");
     if let Some(dir) = options.out.parent() {
         let _ = std::fs::create_dir_all(dir);
@@ -243,6 +254,68 @@ fn run() -> Result<(), String> {
         .map_err(|e| format!("cannot write {}: {e}", options.out.display()))?;
     eprintln!("report written to {}", options.out.display());
     Ok(())
+}
+
+/// Instructions per operation of each workload for `ours` and `prev` (the others are not
+/// counted: a JIT or another runtime under callgrind says little): (workload, peer) → count.
+fn count_instructions(peers: &[&Peer]) -> Result<BTreeMap<(&'static str, &'static str), f64>, String> {
+    use bench::instructions;
+    if !instructions::available() {
+        return Err("--instructions needs valgrind (apt-get install valgrind)".into());
+    }
+    let dir = instructions::out_dir();
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let mut counted = BTreeMap::new();
+    let mut port = 3950u16;
+    for workload in instructions::WORKLOADS {
+        for peer in peers.iter().filter(|p| p.name == "ours" || p.name == PREV) {
+            port += 2;
+            eprint!("[callgrind] {:<16} {:<15} ", workload.name, peer.name);
+            match instructions::per_op(peer, workload, port, &dir) {
+                Ok(n) => {
+                    eprintln!("{n:.0} instructions per operation");
+                    counted.insert((workload.name, peer.name), n);
+                }
+                Err(e) => eprintln!("FAILED: {e}"),
+            }
+        }
+    }
+    Ok(counted)
+}
+
+fn instructions_table(peers: &[&Peer], counted: &BTreeMap<(&str, &str), f64>) -> String {
+    if counted.is_empty() {
+        return String::new();
+    }
+    let names: Vec<&str> = peers.iter().map(|p| p.name).filter(|n| *n == "ours" || *n == PREV).collect();
+    let mut out = String::from(
+        "\n### Instructions per operation (callgrind, server process)\n\nThe difference between a small and a \
+         large run of one workload, divided by the difference in operations.\n\n| figure |",
+    );
+    for name in &names {
+        out.push_str(&format!(" {name} |"));
+    }
+    let ratio = names.contains(&PREV);
+    out.push_str(if ratio { " ours / prev |\n|---|" } else { "\n|---|" });
+    out.push_str(&"---|".repeat(names.len() + usize::from(ratio)));
+    out.push('\n');
+    for workload in bench::instructions::WORKLOADS {
+        out.push_str(&format!("| {} |", workload.label));
+        for name in &names {
+            match counted.get(&(workload.name, name)) {
+                Some(n) => out.push_str(&format!(" {n:.0} |")),
+                None => out.push_str(" – |"),
+            }
+        }
+        if ratio {
+            match (counted.get(&(workload.name, "ours")), counted.get(&(workload.name, PREV))) {
+                (Some(a), Some(b)) => out.push_str(&format!(" {:.3}× |", a / b)),
+                _ => out.push_str(" – |"),
+            }
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// Starts `peer` on `port` pinned to core 0, runs loadgen pinned to core 1, stops the peer.

@@ -194,7 +194,7 @@ async fn coordinate(args: Vec<String>) -> Result<(), String> {
     for (i, peer) in peers.iter().enumerate() {
         let port = a.port + i as u16;
         let log = std::path::PathBuf::from(format!("target/scale-{}.log", peer.name));
-        let launch = Launch { nofile: Some(fd_hard_limit()), stderr: Some(log.clone()) };
+        let launch = Launch { nofile: Some(fd_hard_limit()), stderr: Some(log.clone()), ..Launch::default() };
         eprintln!("== {}: {} clients", peer.name, a.clients);
         let mut server = PeerProcess::start(peer, port, &launch)?;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));

@@ -10,7 +10,7 @@
 
 use std::io::IoSlice;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 use super::decode::{Decoder, Limits, Message, WsError};
 use super::deflate::{compress_frame, DeflateConfig, DeflateParams};
@@ -107,13 +107,13 @@ impl Chunk {
                 *at += in_head as u8;
                 n -= in_head;
                 let in_payload = n.min(payload.len());
-                let _ = payload.split_to(in_payload);
+                payload.advance(in_payload);
                 n -= in_payload;
                 (usize::from(*at) == header.as_bytes().len() && payload.is_empty()).then_some(n)
             }
             Chunk::Data(data) => {
                 let used = n.min(data.len());
-                let _ = data.split_to(used);
+                data.advance(used);
                 data.is_empty().then_some(n - used)
             }
         }
