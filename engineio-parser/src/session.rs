@@ -437,8 +437,17 @@ impl Session {
             transmits: Queue::new(),
             events: Queue::new(),
         };
-        let open = session.handshake_json();
-        session.buffer.push_back(Packet::text(PacketType::Open, open));
+        let open = Packet::text(PacketType::Open, session.handshake_json());
+        match session.get.take() {
+            // The handshake GET is answered with the `open` packet alone, at once, as the
+            // reference does: what the application sends from its first call waits for the
+            // next poll (a Socket.IO 2 client's implicit `40` among it).
+            Some(get) => {
+                let response = Response::payload(&[open], session.version, session.base64);
+                session.respond(get, response);
+            }
+            None => session.buffer.push_back(open),
+        }
         match version {
             ProtocolVersion::V4 => session.set(Timer::Ping, now + session.config.ping_interval),
             ProtocolVersion::V3 => {

@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use engineio_parser::{
-    CloseReason, Event, Initial, ProtocolVersion, RequestId, SessionConfig, SocketId, Transmit,
+    CloseReason, Event, Initial, Packet, ProtocolVersion, RequestId, SessionConfig, SocketId, Transmit,
 };
 
 #[test]
@@ -12,6 +12,17 @@ fn polling_handshake_answers_the_first_get_with_open() {
     let mut h = Harness::start(ProtocolVersion::V4, SessionConfig::default(), Initial::Polling(RequestId(0)));
     assert_eq!(h.transmits(), [payload(RequestId(0), HANDSHAKE_V4)]);
     assert_eq!(h.session.poll_timeout(), Some(h.at(25_000)));
+}
+
+#[test]
+fn a_packet_sent_right_after_the_handshake_waits_for_the_next_poll() {
+    // Before the driver polls anything: the handshake GET is answered with `open` alone (a
+    // Socket.IO 2 client's implicit `40`, sent from the application's first call, comes next).
+    let mut h = Harness::start(ProtocolVersion::V3, SessionConfig::default(), Initial::Polling(RequestId(0)));
+    h.session.send(Packet::message("0")).unwrap();
+    assert_eq!(h.transmits(), [payload(RequestId(0), &format!("{}:{HANDSHAKE_V4}", HANDSHAKE_V4.len()))]);
+    let next = h.get();
+    assert_eq!(h.transmits(), [payload(next, "2:40")]);
 }
 
 #[test]

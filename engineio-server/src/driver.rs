@@ -219,7 +219,7 @@ impl<H: Handler> Driver<H> {
     fn drain_outputs(&mut self) -> bool {
         loop {
             if let Some(conn) = self.conn.as_mut() {
-                self.inner.handler.flush(conn, &mut Outbox::new(&mut self.session, now));
+                self.inner.handler.flush(conn, &mut Outbox(&mut self.session));
             }
             while let Some(transmit) = self.session.poll_transmit() {
                 self.transmit(transmit, None);

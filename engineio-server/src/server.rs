@@ -91,25 +91,18 @@ pub trait Handler: Send + Sync + 'static {
 }
 
 /// The session as [`Handler::flush`] sees it: packets go straight into its buffer.
-pub struct Outbox<'a> {
-    session: &'a mut Session,
-    now: fn() -> std::time::Instant,
-}
+pub struct Outbox<'a>(pub(crate) &'a mut Session);
 
-impl<'a> Outbox<'a> {
-    pub(crate) fn new(session: &'a mut Session, now: fn() -> std::time::Instant) -> Self {
-        Outbox { session, now }
-    }
-
+impl Outbox<'_> {
     /// Queues `packet`. Fails once the session is closed, or when its buffer is full (the
     /// session then closes: the client does not read what it is sent).
     pub fn send(&mut self, packet: Packet) -> Result<(), Closed> {
-        self.session.send(packet).map_err(|_| Closed)
+        self.0.send(packet).map_err(|_| Closed)
     }
 
     /// Closes the session (reason `forced close`) after the queued packets are delivered.
     pub fn close(&mut self) {
-        self.session.close((self.now)());
+        self.0.close(crate::clock::now());
     }
 }
 

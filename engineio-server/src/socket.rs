@@ -238,31 +238,25 @@ impl<C> Socket<C> {
     }
 
     pub(crate) fn push(&self, input: Input<C>) -> Result<(), Closed> {
-        if self.is_closed() {
-            return Err(Closed);
-        }
-        self.lock_inbox().push_back(input);
-        // Paired with `park`: of the two SeqCst pairs (count, then read `parked`; set `parked`,
-        // then read the count), one sees the other's write, so an input is never left waiting
-        // for a task that sleeps.
-        self.queued.fetch_add(1, Ordering::SeqCst);
-        if self.parked.load(Ordering::SeqCst) {
-            self.waker.wake();
-        }
-        Ok(())
+        self.push_all([input])
     }
 
     /// Pushes two inputs at once: the session task sees both on one wake-up.
     pub(crate) fn push_pair(&self, first: Input<C>, second: Input<C>) -> Result<(), Closed> {
+        self.push_all([first, second])
+    }
+
+    fn push_all<const N: usize>(&self, inputs: [Input<C>; N]) -> Result<(), Closed> {
         if self.is_closed() {
             return Err(Closed);
         }
-        {
-            let mut inbox = self.lock_inbox();
-            inbox.push_back(first);
-            inbox.push_back(second);
-        }
-        self.queued.fetch_add(2, Ordering::SeqCst);
+        let mut inbox = self.lock_inbox();
+        inputs.into_iter().for_each(|input| inbox.push_back(input));
+        drop(inbox);
+        // Paired with `park`: of the two SeqCst pairs (count, then read `parked`; set `parked`,
+        // then read the count), one sees the other's write, so an input is never left waiting
+        // for a task that sleeps.
+        self.queued.fetch_add(N, Ordering::SeqCst);
         if self.parked.load(Ordering::SeqCst) {
             self.waker.wake();
         }
