@@ -127,7 +127,7 @@ mod tests {
     #[test]
     fn every_workload_grows_and_counts_its_operations() {
         let broadcast = serde_json::json!({ "clients": 1000, "rounds": 25 });
-        let last = WORKLOADS.iter().find(|w| w.name == "broadcast-1000").unwrap();
+        let last = WORKLOADS.iter().find(|w| w.name == "broadcast-1000").expect("a broadcast workload");
         assert_eq!((last.ops)(&broadcast), Some(25_000.0));
         for w in WORKLOADS {
             assert_ne!(w.small, w.large, "{}", w.name);

@@ -19,7 +19,7 @@ fn a_packet_sent_right_after_the_handshake_waits_for_the_next_poll() {
     // Before the driver polls anything: the handshake GET is answered with `open` alone (a
     // Socket.IO 2 client's implicit `40`, sent from the application's first call, comes next).
     let mut h = Harness::start(ProtocolVersion::V3, SessionConfig::default(), Initial::Polling(RequestId(0)));
-    h.session.send(Packet::message("0")).unwrap();
+    h.session.send(Packet::message("0")).expect("the session is open");
     assert_eq!(h.transmits(), [payload(RequestId(0), &format!("{}:{HANDSHAKE_V4}", HANDSHAKE_V4.len()))]);
     let next = h.get();
     assert_eq!(h.transmits(), [payload(next, "2:40")]);
