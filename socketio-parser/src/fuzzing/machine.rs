@@ -392,6 +392,9 @@ impl Model {
     /// step's input arrives before them) and checks the invariants.
     fn check(&mut self, conn: &mut Connection, now: Instant, handle_timers: bool) {
         self.drain(conn, now);
+        if self.transport_closed && !self.closed {
+            self.close();
+        }
         if handle_timers {
             if conn.poll_timeout().is_some_and(|at| at <= now) {
                 conn.handle_timeout(now);
@@ -404,9 +407,6 @@ impl Model {
             assert!(late.is_none(), "ack {late:?} outlived its deadline");
         }
         assert_eq!(self.answers, 0, "an answer accepted by send_ack was not sent");
-        if self.transport_closed && !self.closed {
-            self.close();
-        }
         assert_eq!(conn.is_closed(), self.closed, "is_closed disagrees with the outputs");
         if self.closed {
             assert!(conn.poll_timeout().is_none(), "a timer armed on a closed connection");
