@@ -1,12 +1,18 @@
 //! Harness functions for the fuzz targets in the workspace's `fuzz/` folder (feature `fuzzing`).
 //!
-//! Each function takes arbitrary bytes, must never panic, and checks the codec's properties on
-//! whatever decodes: re-encoding a decoded packet and decoding it again gives the same packet.
+//! Each function takes arbitrary bytes and must never panic. The codec harnesses check the
+//! codec's properties on whatever decodes: re-encoding a decoded packet and decoding it again
+//! gives the same packet. [`session`] reads the bytes as a sequence of inputs to a session
+//! machine and checks what comes out after each.
 
 use bytes::Bytes;
 use bytestring::ByteString;
 
 use crate::{decode_payload, encode_payload, ws, Packet, PayloadFormat, ProtocolVersion};
+
+mod machine;
+
+pub use machine::session;
 
 /// Decodes `data` as a WebSocket frame (text when valid UTF-8, and always as binary) in both
 /// protocol versions and checks the re-encoding round trip.
@@ -123,5 +129,10 @@ mod tests {
     #[test]
     fn engineio_payload_corpus_replays() {
         replay("engineio_payload", super::payload);
+    }
+
+    #[test]
+    fn engineio_session_corpus_replays() {
+        replay("engineio_session", super::session);
     }
 }

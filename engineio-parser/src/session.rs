@@ -49,8 +49,9 @@ pub struct SessionConfig {
     pub shutdown_timeout: Duration,
     /// The largest request body, and the `maxPayload` announced in the handshake.
     pub max_payload: usize,
-    /// The most bytes of packets waiting for the client. Sending more closes the session
-    /// (reason `transport error`) rather than growing the heap.
+    /// The most bytes of packets waiting for the client, the application's and the heartbeat's
+    /// (all but the handshake). Queuing more closes the session (reason `transport error`)
+    /// rather than growing the heap.
     pub max_buffered: usize,
     /// Whether a polling session may upgrade to WebSocket.
     pub allow_upgrades: bool,
@@ -794,7 +795,8 @@ impl Session {
             }
             (PacketType::Ping, ProtocolVersion::V3) => {
                 self.set(Timer::PingTimeout, now + self.config.ping_interval + self.config.ping_timeout);
-                self.queue(Packet::new(PacketType::Pong));
+                // A full buffer closes the session.
+                let _ = self.push(Packet::new(PacketType::Pong));
             }
             (PacketType::Message, _) => self.events.push_back(Event::Message(packet.data)),
             // `open`, `upgrade` and `noop` from the client mean nothing here.
@@ -812,6 +814,13 @@ impl Session {
         if self.state != State::Open {
             return Err(SendError::Closed);
         }
+        self.push(packet)
+    }
+
+    /// Queues a packet for the client, the application's or the session's own (a heartbeat):
+    /// all count against `max_buffered`, so that a client that pings (v3) or is pinged (v4)
+    /// but never reads is disconnected too.
+    fn push(&mut self, packet: Packet) -> Result<(), SendError> {
         let len = packet.text_len(self.version);
         if self.buffered + len > self.config.max_buffered {
             self.close_with(CloseReason::TransportError, "write buffer full");
@@ -829,12 +838,6 @@ impl Session {
         self.buffered += len;
         self.buffer.push_back(packet);
         Ok(())
-    }
-
-    /// Queues a packet of the session itself (handshake, heartbeat), outside the buffer limit.
-    fn queue(&mut self, packet: Packet) {
-        self.buffered += packet.text_len(self.version);
-        self.buffer.push_back(packet);
     }
 
     /// Writes what can be written: the whole buffer to a pending poll, or every packet as a
@@ -975,9 +978,10 @@ impl Session {
             self.clear(timer);
             match timer {
                 Timer::Ping => {
-                    self.queue(Packet::new(PacketType::Ping));
-                    self.ping_refreshed = false;
-                    self.set(Timer::PingTimeout, now + self.config.ping_timeout);
+                    if self.push(Packet::new(PacketType::Ping)).is_ok() {
+                        self.ping_refreshed = false;
+                        self.set(Timer::PingTimeout, now + self.config.ping_timeout);
+                    }
                 }
                 Timer::PingTimeout => self.close_with(CloseReason::PingTimeout, "no heartbeat in time"),
                 Timer::Upgrade => self.abort_upgrade(),

@@ -147,6 +147,31 @@ fn a_client_that_never_polls_cannot_grow_the_buffer() {
 }
 
 #[test]
+fn a_v3_client_that_pings_but_never_polls_cannot_grow_the_buffer() {
+    // Each ping queues a pong (1 byte); the pongs count against max_buffered.
+    let config = SessionConfig { max_buffered: 10, ..SessionConfig::default() };
+    let mut h = Harness::polling_with(ProtocolVersion::V3, config);
+    h.post("1:21:21:21:21:2");
+    assert_eq!(h.session.buffered_bytes(), 5);
+    assert_eq!(h.events(), []);
+    h.post("1:21:21:21:21:21:2");
+    assert!(h.events().iter().any(closed(CloseReason::TransportError)));
+    assert_eq!(h.session.buffered_bytes(), 0);
+    assert_eq!(h.session.poll_timeout(), None);
+}
+
+#[test]
+fn a_ping_that_does_not_fit_the_buffer_closes_the_session() {
+    let config = SessionConfig { max_buffered: 100, ..SessionConfig::default() };
+    let mut h = Harness::polling_with(ProtocolVersion::V4, config);
+    h.session.send(Packet::message("x".repeat(99))).expect("within the limit");
+    h.advance_to(25_000);
+    assert!(h.events().iter().any(closed(CloseReason::TransportError)));
+    assert!(h.session.buffered_bytes() <= 100);
+    assert_eq!(h.session.poll_timeout(), None);
+}
+
+#[test]
 fn the_method_and_content_type_make_the_request_kind() {
     use engineio_parser::Method;
     assert_eq!(RequestKind::new(Method::Get, None), RequestKind::Poll);

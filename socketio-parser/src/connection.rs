@@ -553,7 +553,6 @@ impl Connection {
         if self.closed || self.state(nsp) != Some(NspState::AwaitingDecision) {
             return;
         }
-        self.set_state(nsp, None);
         let payload = match (self.config.protocol, data) {
             (ProtocolVersion::V4, Some(data)) => data,
             (ProtocolVersion::V4, None) => {
@@ -563,7 +562,7 @@ impl Connection {
             }
             (ProtocolVersion::V5, data) => error_object(message, data),
         };
-        self.send_packet(&Packet::connect_error(nsp.clone(), payload));
+        self.refuse(nsp, payload);
     }
 
     /// Refuses a namespace that does not exist: `{"message":"Invalid namespace"}` in both
@@ -572,8 +571,16 @@ impl Connection {
         if self.closed || self.state(nsp) != Some(NspState::AwaitingDecision) {
             return;
         }
+        self.refuse(nsp, error_object("Invalid namespace", None));
+    }
+
+    /// Sends the refusal of `nsp`. The acks awaited from the socket that was refused (emitted
+    /// to while its middlewares ran) end with it, as in the reference, where they belong to
+    /// that socket: a client joining again cannot answer them.
+    fn refuse(&mut self, nsp: &ByteString, payload: RawJson) {
         self.set_state(nsp, None);
-        self.send_packet(&Packet::connect_error(nsp.clone(), error_object("Invalid namespace", None)));
+        self.drop_acks(nsp);
+        self.send_packet(&Packet::connect_error(nsp.clone(), payload));
     }
 
     /// Sends an event (`data` is `[name, ...args]`) to a joined namespace, with ack id `id` if
@@ -661,9 +668,11 @@ impl Connection {
     }
 
     /// Disconnects the socket of `nsp`: sends `DISCONNECT` and reports
-    /// [`DisconnectReason::ServerNamespaceDisconnect`].
+    /// [`DisconnectReason::ServerNamespaceDisconnect`]. Does nothing unless the client joined
+    /// `nsp`: as in the reference, a socket still in its middlewares is not connected, and
+    /// only the decision on its `CONNECT` ([`reject`](Self::reject)) ends it.
     pub fn disconnect(&mut self, nsp: &ByteString) {
-        if self.closed || self.state(nsp).is_none() {
+        if self.closed || !self.is_connected(nsp) {
             return;
         }
         self.set_state(nsp, None);

@@ -1,12 +1,17 @@
 //! Harness functions for the fuzz targets in the workspace's `fuzz/` folder (feature `fuzzing`).
 //!
-//! Each function takes arbitrary bytes, must never panic, and checks the codec's properties on
-//! whatever decodes.
+//! Each function takes arbitrary bytes and must never panic. The codec harnesses check the
+//! codec's properties on whatever decodes; [`connection`] reads the bytes as a sequence of
+//! inputs to a connection machine and checks what comes out after each.
 
 use bytes::Bytes;
 use bytestring::ByteString;
 
 use crate::{Decoded, Decoder, DecoderConfig};
+
+mod machine;
+
+pub use machine::connection;
 
 /// Feeds `data` to a [`Decoder`] as a sequence of Engine.IO messages: the first byte of each
 /// chunk says text or binary and its length. Every complete packet must re-encode to a text part
@@ -139,6 +144,11 @@ mod tests {
     #[test]
     fn socketio_decoder_corpus_replays() {
         replay("socketio_decoder", super::decoder);
+    }
+
+    #[test]
+    fn socketio_connection_corpus_replays() {
+        replay("socketio_connection", super::connection);
     }
 
     #[cfg(feature = "msgpack")]

@@ -409,6 +409,42 @@ fn an_encoded_event_goes_only_to_a_joined_namespace() {
 }
 
 #[test]
+fn disconnecting_a_namespace_that_awaits_its_decision_does_nothing() {
+    let mut h = H::v5();
+    h.text("0/a,");
+    assert!(matches!(&h.events()[..], [Event::Connect { .. }]));
+    h.c.disconnect(&nsp("/a"));
+    assert_eq!(h.sent(), Vec::<String>::new());
+    assert_eq!(h.events(), []);
+    // The decision still comes.
+    h.c.accept(&nsp("/a"), "s1", None);
+    assert_eq!(h.sent(), [r#"0/a,{"sid":"s1"}"#]);
+    assert!(h.c.is_connected("/a"));
+}
+
+#[test]
+fn a_refused_namespace_drops_the_acks_awaited_in_it() {
+    let mut h = H::v5();
+    h.text("0");
+    h.events();
+    // Emitted to while its middlewares run, then refused.
+    let packet = EncodedPacket::event(Parser::Json, &nsp("/"), json(r#"["q"]"#), Some(1));
+    assert!(h.c.send_event(&packet, Some(h.at(5_000))));
+    let other = EncodedPacket::event(Parser::Json, &nsp("/"), json(r#"["q"]"#), Some(2));
+    assert!(h.c.send_event(&other, None));
+    h.c.reject(&nsp("/"), "refused", None);
+    h.sent();
+    // The client joins again: it cannot answer the refused socket's acks, nor do they time out.
+    h.join("/", "s2");
+    h.text(r#"31["late"]"#);
+    h.text(r#"32["late"]"#);
+    assert_eq!(h.events(), []);
+    h.c.handle_timeout(h.at(5_000));
+    assert_eq!(h.events(), []);
+    assert_eq!(h.c.poll_timeout(), None);
+}
+
+#[test]
 fn an_encoded_event_with_an_id_awaits_its_answer_until_the_deadline() {
     let mut h = H::v5();
     h.join("/", "s1");

@@ -325,8 +325,13 @@ impl Client {
             Decision::Refuse(error) => {
                 let data = error.data.as_ref().and_then(|d| socketio_parser::RawJson::from_serialize(d).ok());
                 self.machine.reject(&nsp, &error.message, data);
+                // The machine drops the acks the refused socket awaited.
+                self.fail_acks(Some(&nsp));
             }
-            Decision::InvalidNamespace => self.machine.reject_invalid_namespace(&nsp),
+            Decision::InvalidNamespace => {
+                self.machine.reject_invalid_namespace(&nsp);
+                self.fail_acks(Some(&nsp));
+            }
         }
     }
 
