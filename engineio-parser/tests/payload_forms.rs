@@ -69,6 +69,9 @@ fn v3_text_bodies_prefix_each_packet_with_its_utf16_length() {
     assert!(encoded(&[long], PayloadFormat::V3Text).starts_with(b"100:4x"));
     assert_eq!(encoded(&[], PayloadFormat::V3Text), b"0:");
     assert_eq!(encoded(&[Packet::message("é")], PayloadFormat::V3Text), "2:4é".as_bytes());
+    // v3 base64 carries the packet type before the data.
+    assert_eq!(decode_all(b"6:b4AQID", PayloadFormat::V3Text), [Ok(Packet::binary(&[1u8, 2, 3][..]))]);
+    assert_eq!(decode_all(b"2:bA", PayloadFormat::V3Text), [Err(DecodeError::UnknownType(b'A'))]);
 }
 
 #[test]
