@@ -227,3 +227,29 @@ fn server_close_is_not_a_transport_close_on_a_websocket() {
     assert_eq!(h.transmits(), [close_socket(1)]);
     assert_eq!(h.events(), [closed_with(CloseReason::PingTimeout, "no heartbeat in time")]);
 }
+
+#[test]
+fn the_session_s_own_packets_count_as_buffered() {
+    let mut h = Harness::polling(ProtocolVersion::V4);
+    h.advance_to(25_000);
+    assert_eq!(h.session.buffered_bytes(), 1);
+    h.session.send(engineio_parser::Packet::message("ab")).expect("open");
+    assert_eq!(h.session.buffered_bytes(), 4);
+    let get = h.get();
+    assert_eq!(h.transmits(), [payload(get, "2\u{1e}4ab")]);
+    assert_eq!(h.session.buffered_bytes(), 0);
+}
+
+#[test]
+fn a_close_packet_over_websocket_does_not_refresh_the_pong_deadline() {
+    let mut h =
+        Harness::start(ProtocolVersion::V4, SessionConfig::default(), Initial::WebSocket(SocketId(1)));
+    h.transmits();
+    h.advance_to(25_000);
+    h.advance_to(30_000);
+    h.frame(1, "1");
+    assert_eq!(h.session.poll_timeout(), Some(h.at(45_000)));
+    // Any other packet does, once.
+    h.frame(1, "4x");
+    assert_eq!(h.session.poll_timeout(), Some(h.at(50_000)));
+}
