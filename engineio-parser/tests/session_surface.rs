@@ -253,3 +253,26 @@ fn a_close_packet_over_websocket_does_not_refresh_the_pong_deadline() {
     h.frame(1, "4x");
     assert_eq!(h.session.poll_timeout(), Some(h.at(50_000)));
 }
+
+#[test]
+fn a_shutdown_without_a_wait_still_answers_a_pending_poll_with_the_buffer() {
+    let config = SessionConfig { shutdown_timeout: Duration::ZERO, ..SessionConfig::default() };
+    let mut h = Harness::polling_with(ProtocolVersion::V4, config);
+    h.session.send(engineio_parser::Packet::message("kept")).expect("open");
+    let get = h.get();
+    h.session.shutdown(h.now);
+    assert_eq!(h.transmits(), [payload(get, "4kept\u{1e}1")]);
+    assert_eq!(h.events(), [closed_with(CloseReason::ForcedClose, "server closed the session")]);
+}
+
+#[test]
+fn a_shutdown_without_a_wait_drains_a_websocket_first() {
+    let config = SessionConfig { shutdown_timeout: Duration::ZERO, ..SessionConfig::default() };
+    let mut h = Harness::start(ProtocolVersion::V4, config, Initial::WebSocket(SocketId(1)));
+    h.transmits();
+    h.session.handle_socket_writable(SocketId(1), false);
+    h.session.send(engineio_parser::Packet::message("bye")).expect("open");
+    h.session.shutdown(h.now);
+    assert_eq!(h.transmits(), [text_frame(1, "4bye"), close_socket(1)]);
+    assert_eq!(h.events(), [closed_with(CloseReason::ForcedClose, "server closed the session")]);
+}
