@@ -172,4 +172,19 @@ mod tests {
         }
         assert_eq!(body.finish().len(), 1000);
     }
+
+    #[test]
+    fn the_collector_counts_what_it_received() {
+        let mut body = BodyCollector::new(10);
+        assert!(body.is_empty());
+        assert_eq!(body.len(), 0);
+        body.push(Bytes::from_static(b"4a")).expect("under the limit");
+        assert!(!body.is_empty());
+        body.push(Bytes::from_static(b"bc")).expect("under the limit");
+        body.push(Bytes::from_static(b"d")).expect("under the limit");
+        assert_eq!(body.len(), 5);
+        assert_eq!(body.finish(), Bytes::from_static(b"4abcd"));
+        assert_eq!(BodyCollector::new(0).finish(), Bytes::new());
+        assert_eq!(BodyTooLarge.to_string(), "the body is larger than the limit");
+    }
 }

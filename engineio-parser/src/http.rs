@@ -861,4 +861,32 @@ mod tests {
         assert!(is_appended("Vary") && is_appended("vary"));
         assert!(!is_appended("Set-Cookie") && !is_appended("Access-Control-Allow-Origin"));
     }
+
+    #[test]
+    fn headers_count_compare_and_print_their_fields() {
+        let mut headers: Headers<'_, str> = Headers::default();
+        assert!(headers.is_empty());
+        assert_eq!(headers.len(), 0);
+        assert_eq!(format!("{headers:?}"), "[]");
+        headers.push("Vary", st("Origin"));
+        headers.push("Set-Cookie", owned("io=a"));
+        assert!(!headers.is_empty());
+        assert_eq!(headers.len(), 2);
+        assert_eq!(format!("{headers:?}"), r#"[("Vary", Static("Origin")), ("Set-Cookie", Owned("io=a"))]"#);
+        let mut same = Headers::new();
+        same.push("Vary", st("Origin"));
+        assert_ne!(headers, same);
+        same.push("Set-Cookie", owned("io=a"));
+        assert_eq!(headers, same);
+        assert_eq!(fields(headers), [("Vary", st("Origin")), ("Set-Cookie", owned("io=a"))]);
+    }
+
+    #[test]
+    fn encodings_are_named_as_content_encoding_says() {
+        assert_eq!(Encoding::Gzip.name(), "gzip");
+        assert_eq!(Encoding::Deflate.name(), "deflate");
+        // A tab is a header character; other controls refuse compression.
+        assert_eq!(Encoding::accepted(b"deflate,\tgzip"), Some(Encoding::Gzip));
+        assert_eq!(Encoding::accepted(b"gzip\x7f"), None);
+    }
 }

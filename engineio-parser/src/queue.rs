@@ -120,4 +120,26 @@ mod tests {
         q.push_back(7);
         assert_eq!(q.rest.capacity(), 0, "one item stays in place");
     }
+
+    #[test]
+    fn front_iter_and_len_see_the_oldest_item_first() {
+        let mut q: Queue<u8> = Queue::default();
+        assert_eq!(q.front_mut(), None);
+        assert_eq!(q.len(), 0);
+        q.push_back(1);
+        assert!(!q.is_empty());
+        assert_eq!(q.len(), 1);
+        q.push_back(2);
+        *q.front_mut().expect("an item") += 10;
+        assert_eq!(q.iter().copied().collect::<Vec<_>>(), [11, 2]);
+        assert_eq!(q.pop_front(), Some(11));
+        // The oldest item now sits in the spill.
+        assert_eq!(q.front_mut(), Some(&mut 2));
+        assert_eq!(q.len(), 1);
+        assert!(!q.is_empty());
+        assert_eq!(q.iter().copied().collect::<Vec<_>>(), [2]);
+        assert_eq!(q.next(), Some(2));
+        assert_eq!(q.next(), None);
+        assert!(q.is_empty());
+    }
 }

@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use engineio_parser::{
-    CloseReason, Event, Initial, Packet, ProtocolVersion, RequestId, SessionConfig, SocketId, Transmit,
+    CloseReason, Data, Event, Initial, Packet, ProtocolVersion, RequestId, SessionConfig, SocketId, Transmit,
 };
 
 #[test]
@@ -68,7 +68,7 @@ fn missing_pong_closes_with_ping_timeout() {
     h.advance_to(45_000);
     let get = h.get();
     let _ = get;
-    assert!(h.events().iter().any(closed(CloseReason::PingTimeout)));
+    assert_eq!(h.events(), [closed_with(CloseReason::PingTimeout, "no heartbeat in time")]);
     assert!(h.session.is_closed());
 }
 
@@ -84,14 +84,21 @@ fn first_other_packet_refreshes_the_pong_deadline_once() {
     // Only once per ping.
     assert_eq!(h.session.poll_timeout(), Some(h.at(60_000)));
     h.advance_to(60_000);
-    assert!(h.events().iter().any(closed(CloseReason::PingTimeout)));
+    assert_eq!(
+        h.events(),
+        [
+            Event::Message(Data::Text("busy uploading".into())),
+            Event::Message(Data::Text("still busy".into())),
+            closed_with(CloseReason::PingTimeout, "no heartbeat in time"),
+        ]
+    );
 }
 
 #[test]
 fn v4_client_ping_is_a_transport_error() {
     let mut h = Harness::polling(ProtocolVersion::V4);
     h.post("2");
-    assert!(h.events().iter().any(closed(CloseReason::TransportError)));
+    assert_eq!(h.events(), [closed_with(CloseReason::TransportError, "invalid heartbeat direction")]);
 }
 
 #[test]
@@ -105,14 +112,14 @@ fn v3_client_pings_and_the_server_answers() {
     assert_eq!(h.transmits(), [payload(get, "1:3")]);
     assert_eq!(h.session.poll_timeout(), Some(h.at(65_000)));
     h.advance_to(65_000);
-    assert!(h.events().iter().any(closed(CloseReason::PingTimeout)));
+    assert_eq!(h.events(), [closed_with(CloseReason::PingTimeout, "no heartbeat in time")]);
 }
 
 #[test]
 fn v3_client_pong_is_a_transport_error() {
     let mut h = Harness::polling(ProtocolVersion::V3);
     h.post("1:3");
-    assert!(h.events().iter().any(closed(CloseReason::TransportError)));
+    assert_eq!(h.events(), [closed_with(CloseReason::TransportError, "invalid heartbeat direction")]);
 }
 
 #[test]
@@ -146,6 +153,6 @@ fn protocol_suite_timings() {
     h.advance_to(300);
     assert_eq!(h.transmits(), [payload(get, "2")]);
     h.advance_to(500);
-    assert!(h.events().iter().any(closed(CloseReason::PingTimeout)));
+    assert_eq!(h.events(), [closed_with(CloseReason::PingTimeout, "no heartbeat in time")]);
     let _: Vec<Transmit> = h.transmits();
 }

@@ -37,7 +37,7 @@ fn second_get_is_rejected_and_closes_the_session() {
     let second = h.get();
     assert_eq!(h.transmits(), [empty(second, 400), payload(first, "1")]);
     let events = h.events();
-    assert!(events.iter().any(closed(CloseReason::TransportError)), "{events:?}");
+    assert_eq!(events, [closed_with(CloseReason::TransportError, "overlap from client")]);
     // Later requests for the session are unknown.
     let later = h.get();
     let t = h.transmits();
@@ -53,7 +53,7 @@ fn second_post_is_rejected_and_closes_the_session() {
     let second = h.request();
     h.session.handle_request(second, RequestKind::Post { binary: false }, h.now);
     assert_eq!(h.transmits(), [empty(second, 400)]);
-    assert!(h.events().iter().any(closed(CloseReason::TransportError)));
+    assert_eq!(h.events(), [closed_with(CloseReason::TransportError, "data request overlap from client")]);
 }
 
 #[test]
@@ -62,7 +62,7 @@ fn binary_post_on_v4_is_invalid_content() {
     let post = h.request();
     h.session.handle_request(post, RequestKind::Post { binary: true }, h.now);
     assert_eq!(h.transmits(), [empty(post, 400)]);
-    assert!(h.events().iter().any(closed(CloseReason::TransportError)));
+    assert_eq!(h.events(), [closed_with(CloseReason::TransportError, "invalid content")]);
 }
 
 #[test]
@@ -111,7 +111,7 @@ fn client_close_over_polling_releases_the_poll_with_noop() {
     let get = h.get();
     let t = h.post("1");
     assert!(t.contains(&payload(get, "6")), "{t:?}");
-    assert!(h.events().iter().any(closed(CloseReason::TransportClose)));
+    assert_eq!(h.events(), [closed_with(CloseReason::TransportClose, "client closed the session")]);
 }
 
 #[test]
@@ -128,7 +128,7 @@ fn a_poll_that_vanishes_is_a_transport_error() {
     let mut h = Harness::polling(ProtocolVersion::V4);
     let get = h.get();
     h.session.handle_request_gone(get);
-    assert!(h.events().iter().any(closed(CloseReason::TransportError)));
+    assert_eq!(h.events(), [closed_with(CloseReason::TransportError, "poll connection closed prematurely")]);
     // The session is reclaimed: nothing is scheduled any more.
     assert_eq!(h.session.poll_timeout(), None);
 }
@@ -142,7 +142,7 @@ fn a_client_that_never_polls_cannot_grow_the_buffer() {
         h.session.send(Packet::message(chunk.clone())).expect("within the limit");
     }
     assert_eq!(h.session.send(Packet::message(chunk)), Err(engineio_parser::session::SendError::BufferFull));
-    assert!(h.events().iter().any(closed(CloseReason::TransportError)));
+    assert_eq!(h.events(), [closed_with(CloseReason::TransportError, "write buffer full")]);
     assert_eq!(h.session.buffered_bytes(), 0);
 }
 
@@ -202,4 +202,97 @@ fn a_routed_request_that_fails_its_check_is_answered_with_the_error() {
     h.session.handle_routed_request(r, RequestKind::Poll, Transport::Polling, ProtocolVersion::V4, h.now);
     h.session.send(Packet::message("x")).expect("open");
     assert_eq!(h.transmits(), [payload(r, "4x")]);
+}
+
+#[test]
+fn a_post_whose_connection_goes_away_is_a_transport_error() {
+    let mut h = Harness::polling(ProtocolVersion::V4);
+    let post = h.request();
+    h.session.handle_request(post, RequestKind::Post { binary: false }, h.now);
+    // A request the session does not hold changes nothing.
+    h.session.handle_request_gone(engineio_parser::RequestId(99));
+    assert_eq!(h.events(), []);
+    h.session.handle_request_gone(post);
+    assert_eq!(h.transmits(), []);
+    assert_eq!(
+        h.events(),
+        [closed_with(CloseReason::TransportError, "data request connection closed prematurely")]
+    );
+    assert_eq!(h.session.poll_timeout(), None);
+}
+
+#[test]
+fn queued_packets_count_their_text_length_until_they_leave() {
+    let mut h = Harness::polling(ProtocolVersion::V4);
+    assert_eq!(h.session.buffered_bytes(), 0);
+    h.session.send(Packet::message("hello")).expect("open");
+    assert_eq!(h.session.buffered_bytes(), 6);
+    // v4 binary: `b` and the base64 of 4 bytes.
+    h.session.send(Packet::binary(&[1u8, 2, 3, 4][..])).expect("open");
+    assert_eq!(h.session.buffered_bytes(), 15);
+    let get = h.get();
+    assert_eq!(h.transmits(), [payload(get, "4hello\u{1e}bAQIDBA==")]);
+    assert_eq!(h.session.buffered_bytes(), 0);
+}
+
+#[test]
+fn the_buffer_limit_counts_the_queued_bytes_exactly() {
+    let config = SessionConfig { max_buffered: 10, ..SessionConfig::default() };
+    let mut h = Harness::polling_with(ProtocolVersion::V4, config);
+    h.session.send(Packet::message("1234")).expect("5 bytes");
+    h.session.send(Packet::message("5678")).expect("10 bytes: at the limit");
+    assert_eq!(h.session.buffered_bytes(), 10);
+    assert_eq!(h.session.send(Packet::message("")), Err(engineio_parser::session::SendError::BufferFull));
+}
+
+#[test]
+fn v3_polling_answers_binary_packets_in_the_xhr2_format() {
+    let mut h = Harness::polling(ProtocolVersion::V3);
+    h.session.send(Packet::message("a")).expect("open");
+    h.session.send(Packet::binary(&[9u8, 9][..])).expect("open");
+    let get = h.get();
+    let t = h.transmits();
+    let [engineio_parser::Transmit::Respond { request, response }] = &t[..] else { panic!("{t:?}") };
+    assert_eq!(*request, get);
+    assert_eq!(response.status, 200);
+    assert_eq!(response.content_type, Some("application/octet-stream"));
+    assert_eq!(&response.body[..], &[0, 2, 0xff, b'4', b'a', 1, 3, 0xff, 4, 9, 9]);
+}
+
+#[test]
+fn v3_polling_answers_binary_packets_as_base64_text_for_b64_clients() {
+    use engineio_parser::{ByteString, Initial, RequestId, Session, Transmit};
+    let now = std::time::Instant::now();
+    let mut session = Session::new(
+        ByteString::from_static(SID),
+        ProtocolVersion::V3,
+        true,
+        SessionConfig::default(),
+        Initial::Polling(RequestId(0)),
+        now,
+    );
+    while session.poll_transmit().is_some() {}
+    session.send(Packet::binary(&[9u8, 9][..])).expect("open");
+    session.handle_request(RequestId(1), RequestKind::Poll, now);
+    assert_eq!(session.poll_transmit(), Some(payload(RequestId(1), "6:b4CQk=")));
+    assert_eq!(session.poll_transmit(), None::<Transmit>);
+}
+
+#[test]
+fn a_closed_session_answers_requests_with_unknown_sid() {
+    let mut h = Harness::polling(ProtocolVersion::V4);
+    h.post("1");
+    h.events();
+    let post = h.request();
+    h.session.handle_request(post, RequestKind::Post { binary: false }, h.now);
+    let t = h.transmits();
+    assert!(
+        matches!(&t[..], [engineio_parser::Transmit::Respond { request, response }]
+        if *request == post && response.status == 400 && &response.body[..] == br#"{"code":1,"message":"Session ID unknown"}"#),
+        "{t:?}"
+    );
+    assert_eq!(
+        h.session.check_request(engineio_parser::Transport::Polling, ProtocolVersion::V4, false),
+        Err(engineio_parser::RequestError::new(engineio_parser::ErrorCode::UnknownSid))
+    );
 }

@@ -5,8 +5,9 @@ mod common;
 
 use common::*;
 use engineio_parser::endpoint::ErrorContext;
+use engineio_parser::session::{CloseCode, SocketError};
 use engineio_parser::{
-    CloseReason, Event, Packet, ProtocolVersion, RequestError, SessionConfig, SocketId, Transport,
+    CloseReason, Event, Packet, ProtocolVersion, RequestError, SessionConfig, SocketId, Transmit, Transport,
 };
 
 fn probed() -> Harness {
@@ -130,7 +131,10 @@ fn server_close_during_upgrade_finishes_on_the_new_transport() {
     h.frame(1, "5");
     let t = h.transmits();
     assert_eq!(t, [close_socket(1)]);
-    assert!(h.events().iter().any(closed(CloseReason::ForcedClose)));
+    assert_eq!(
+        h.events(),
+        [Event::Upgraded, closed_with(CloseReason::ForcedClose, "server closed the session")]
+    );
 }
 
 #[test]
@@ -141,4 +145,100 @@ fn v3_upgrade_uses_the_same_probe() {
     assert_eq!(h.transmits(), [text_frame(4, "3probe")]);
     h.frame(4, "5");
     assert_eq!(h.events(), [Event::Upgrading, Event::Upgraded]);
+}
+
+#[test]
+fn a_ping_other_than_probe_on_the_candidate_aborts_the_upgrade() {
+    let mut h = Harness::polling(ProtocolVersion::V4);
+    h.session.handle_socket(SocketId(1), h.now);
+    h.frame(1, "2hello");
+    assert_eq!(h.transmits(), [close_socket(1)]);
+    assert_eq!(h.events(), []);
+    assert_eq!(h.session.transport(), Transport::Polling);
+    // The upgrade deadline went with it: the next deadline is the ping.
+    assert_eq!(h.session.poll_timeout(), Some(h.at(25_000)));
+}
+
+#[test]
+fn a_second_probe_is_answered_without_a_second_upgrading_event() {
+    let mut h = probed();
+    h.advance_to(50);
+    h.frame(1, "2probe");
+    assert_eq!(h.transmits(), [text_frame(1, "3probe")]);
+    assert_eq!(h.events(), []);
+    // The noop cycle keeps its first deadline.
+    assert_eq!(h.session.poll_timeout(), Some(h.at(100)));
+}
+
+#[test]
+fn a_failing_candidate_is_closed_with_its_code_and_polling_goes_on() {
+    let mut h = probed();
+    let get = h.get();
+    h.session.handle_socket_error(SocketId(1), SocketError::MessageTooBig);
+    assert_eq!(h.transmits(), [Transmit::CloseSocket { socket: SocketId(1), code: CloseCode::TooBig }]);
+    assert_eq!(h.events(), []);
+    assert!(!h.session.is_closed());
+    assert_eq!(h.session.transport(), Transport::Polling);
+    // No upgrade deadline and no noop cycle any more: the poll waits.
+    assert_eq!(h.session.poll_timeout(), Some(h.at(25_000)));
+    h.session.send(Packet::message("x")).expect("open");
+    assert_eq!(h.transmits(), [payload(get, "4x")]);
+    // A new candidate may come.
+    h.session.handle_socket(SocketId(2), h.now);
+    h.session.handle_socket_error(SocketId(2), SocketError::Protocol);
+    assert_eq!(h.transmits(), [close_socket(2)]);
+    assert_eq!(h.events(), []);
+}
+
+#[test]
+fn a_failing_unknown_socket_changes_nothing() {
+    let mut h = probed();
+    h.session.handle_socket_error(SocketId(9), SocketError::Protocol);
+    h.session.handle_socket_closed(SocketId(9));
+    assert_eq!(h.transmits(), []);
+    assert_eq!(h.events(), []);
+    h.frame(1, "5");
+    assert_eq!(h.events(), [Event::Upgraded]);
+}
+
+#[test]
+fn the_noop_deadline_is_rearmed_every_interval_while_probed() {
+    let mut h = probed();
+    assert_eq!(h.session.poll_timeout(), Some(h.at(100)));
+    h.advance_to(100);
+    // No poll was pending: nothing to release, the cycle goes on.
+    assert_eq!(h.transmits(), []);
+    assert_eq!(h.session.poll_timeout(), Some(h.at(200)));
+    let get = h.get();
+    h.advance_to(200);
+    assert_eq!(h.transmits(), [payload(get, "6")]);
+    assert_eq!(h.session.poll_timeout(), Some(h.at(300)));
+    // Once upgraded, the next deadline is the ping again.
+    h.frame(1, "5");
+    assert_eq!(h.session.poll_timeout(), Some(h.at(25_000)));
+}
+
+#[test]
+fn frames_on_a_socket_that_is_not_the_candidate_are_ignored() {
+    let mut h = Harness::polling(ProtocolVersion::V4);
+    h.session.handle_socket(SocketId(1), h.now);
+    h.frame(2, "2probe");
+    h.frame(2, "5");
+    assert_eq!(h.transmits(), []);
+    assert_eq!(h.events(), []);
+    assert_eq!(h.session.transport(), Transport::Polling);
+}
+
+#[test]
+fn the_upgraded_socket_s_errors_end_the_session() {
+    let mut h = probed();
+    h.frame(1, "5");
+    h.events();
+    h.session.handle_socket_error(SocketId(1), SocketError::Protocol);
+    assert_eq!(h.transmits(), [close_socket(1)]);
+    assert_eq!(h.events(), [closed_with(CloseReason::TransportError, "websocket protocol error")]);
+    // Reported again, it is not closed twice.
+    h.session.handle_socket_error(SocketId(1), SocketError::Protocol);
+    assert_eq!(h.transmits(), []);
+    assert_eq!(h.events(), []);
 }

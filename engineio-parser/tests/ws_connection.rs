@@ -248,7 +248,7 @@ fn an_oversized_message_closes_the_session_with_transport_error() {
     feed(&mut h, &mut conn, &client(TEXT, b"4too long"));
     assert_eq!(h.transmits(), [Transmit::CloseSocket { socket: SocketId(1), code: CloseCode::TooBig }]);
     let events = h.events();
-    assert!(events.iter().any(closed(CloseReason::TransportError)), "{events:?}");
+    assert_eq!(events, [closed_with(CloseReason::TransportError, "message too big")]);
     // The connection queued 1009 first; the session's close adds nothing.
     conn.close(CloseCode::TooBig.code());
     assert_eq!(written(&mut conn), close_frame(close_code::TOO_BIG, ""));
@@ -259,7 +259,7 @@ fn a_protocol_error_closes_the_session_with_transport_error() {
     let mut h = websocket();
     let mut conn = Connection::new(Limits::default());
     feed(&mut h, &mut conn, &[0x83, 0x80, 0, 0, 0, 0]); // reserved opcode
-    assert!(h.events().iter().any(closed(CloseReason::TransportError)));
+    assert_eq!(h.events(), [closed_with(CloseReason::TransportError, "websocket protocol error")]);
 }
 
 #[test]
@@ -268,7 +268,7 @@ fn the_peer_closing_ends_the_session_with_transport_close() {
     let mut conn = Connection::new(Limits::default());
     feed(&mut h, &mut conn, &client(CLOSE, &[]));
     assert_eq!(h.transmits(), [], "the connection answered the close itself");
-    assert!(h.events().iter().any(closed(CloseReason::TransportClose)));
+    assert_eq!(h.events(), [closed_with(CloseReason::TransportClose, "websocket closed")]);
 }
 
 #[test]

@@ -127,6 +127,7 @@ pub fn close_socket(socket: u64) -> Transmit {
     Transmit::CloseSocket { socket: SocketId(socket), code: CloseCode::Normal }
 }
 
-pub fn closed(reason: engineio_parser::CloseReason) -> impl Fn(&Event) -> bool {
-    move |e| matches!(e, Event::Closed { reason: r, .. } if *r == reason)
+/// The `Closed` event with `reason` and `description`.
+pub fn closed_with(reason: engineio_parser::CloseReason, description: &'static str) -> Event {
+    Event::Closed { reason, description }
 }
