@@ -350,6 +350,7 @@ fn disconnect_reasons_match_the_reference_texts() {
     ];
     for (reason, text, recoverable) in all {
         assert_eq!(reason.as_str(), text);
+        assert_eq!(reason.to_string(), text);
         assert_eq!(reason.is_recoverable(), recoverable, "{text}");
     }
 }
