@@ -918,3 +918,41 @@ fn a_message_of_the_wrong_kind_for_the_parser() {
     );
     assert!(h.c.is_closed());
 }
+
+#[test]
+fn replies_are_matched_by_namespace_and_id() {
+    let mut h = H::v5();
+    h.join("/", "s1");
+    h.join("/admin", "s2");
+    h.text(r#"2/admin,1["a"]"#);
+    h.text(r#"21["b"]"#);
+    h.text(r#"22["c"]"#);
+    h.text(r#"2/admin,5["d"]"#);
+    h.text(r#"25["e"]"#);
+    h.events();
+    h.c.forget_reply("/", 1);
+    assert!(!h.c.awaits_reply("/", 1));
+    assert!(h.c.awaits_reply("/admin", 1));
+    assert!(h.c.awaits_reply("/", 2));
+    assert!(h.c.ack(&nsp("/"), 5, json("[]")));
+    assert_eq!(h.sent(), ["35[]"]);
+    assert!(h.c.awaits_reply("/admin", 5));
+    assert!(h.c.ack(&nsp("/admin"), 5, json("[]")));
+    assert!(h.c.ack(&nsp("/admin"), 1, json("[]")));
+    assert!(h.c.ack(&nsp("/"), 2, json("[]")));
+    assert_eq!(h.sent(), ["3/admin,5[]", "3/admin,1[]", "32[]"]);
+}
+
+#[test]
+fn the_shortest_auth_that_presents_a_session() {
+    let mut h = H::v5();
+    h.text(r#"0{"pid":"","offset":""}"#);
+    assert_eq!(
+        h.events(),
+        [Event::Connect {
+            nsp: nsp("/"),
+            auth: raw(r#"{"pid":"","offset":""}"#),
+            recovery: Some(Recovery { pid: String::new(), offset: String::new() }),
+        }]
+    );
+}
