@@ -751,7 +751,8 @@ mod rules {
 
     #[test]
     fn placeholder_members_the_last_wins_and_escaped_keys_count() {
-        let cases: [(&str, Result<(usize, Option<u64>), JsonError>); 12] = [
+        type Found = Result<(usize, Option<u64>), JsonError>;
+        let cases: [(&str, Found); 12] = [
             (r#"[{"_placeholder":true,"_placeholder":false,"num":0}]"#, Ok((0, None))),
             (r#"[{"_placeholder":false,"_placeholder":true,"num":0}]"#, Ok((1, Some(0)))),
             (r#"[{"num":1,"num":0,"_placeholder":true}]"#, Ok((1, Some(0)))),
