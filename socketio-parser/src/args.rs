@@ -336,6 +336,34 @@ mod tests {
         );
     }
 
+    struct Failing;
+
+    impl Serialize for Failing {
+        fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            Err(ser::Error::custom("boom"))
+        }
+    }
+
+    #[test]
+    fn a_failing_argument_is_an_error_with_the_serializer_s_text() {
+        assert_eq!(event_payload(Parser::Json, "ev", &Failing), Err(SerializeError("boom".to_owned())));
+        assert_eq!(ack_payload(Parser::Json, &(1, Failing)), Err(SerializeError("boom".to_owned())));
+        assert_eq!(event_json("ev", &Failing).map_err(|e| e.to_string()), Err("boom".to_owned()));
+        #[cfg(feature = "msgpack")]
+        assert!(event_payload(Parser::MsgPack, "ev", &Failing).is_err());
+    }
+
+    #[cfg(feature = "msgpack")]
+    #[test]
+    fn msgpack_arguments_spread_the_same_way() {
+        let payload = event_payload(Parser::MsgPack, "ev", &("a", 1)).expect("serialisable");
+        let values: Vec<crate::Value> = crate::from_payload(&payload).expect("readable");
+        assert_eq!(values, vec![crate::Value::from("ev"), "a".into(), crate::Value::from(1u64)]);
+        let payload = ack_payload(Parser::MsgPack, &()).expect("serialisable");
+        let values: Vec<crate::Value> = crate::from_payload(&payload).expect("readable");
+        assert_eq!(values, vec![]);
+    }
+
     #[test]
     fn ack_payloads_have_no_name() {
         let payload = ack_payload(Parser::Json, &("a", 1)).expect("serialisable");

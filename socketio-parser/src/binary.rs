@@ -213,6 +213,86 @@ mod tests {
     }
 
     #[test]
+    fn the_one_pass_header_leaves_out_the_main_and_empty_namespaces() {
+        use crate::PacketType;
+        let args = ("a",);
+        let text =
+            |kind, nsp, id| encode_text_packet(kind, nsp, id, &args).expect("serialises").expect("text");
+        assert_eq!(text(PacketType::Event, "", None), r#"2["a"]"#);
+        assert_eq!(text(PacketType::Event, "/", Some(7)), r#"27["a"]"#);
+        assert_eq!(text(PacketType::Ack, "/x", Some(12)), r#"3/x,12["a"]"#);
+        assert_eq!(text(PacketType::Ack, "/x", None), r#"3/x,["a"]"#);
+    }
+
+    #[test]
+    fn without_attachments_binary_values_are_arrays_of_numbers() {
+        let json = to_json(&("a", Bytes::from_static(&[1, 255]))).expect("serialises");
+        assert_eq!(json.as_str(), r#"["a",[1,255]]"#);
+    }
+
+    #[test]
+    fn f32_values_are_written_with_their_own_shortest_digits() {
+        let js = |f: f32| {
+            let mut out = Vec::new();
+            (&mut JsFormatter { attachments: None }).write_f32(&mut out, f).expect("writes to a Vec");
+            String::from_utf8(out).expect("ASCII")
+        };
+        assert_eq!(js(0.1), "0.1");
+        assert_eq!(js(1.5), "1.5");
+        assert_eq!(js(16_777_216.0), "16777216");
+        assert_eq!(js(1e21), "1e+21");
+        assert_eq!(js(f32::NAN), "null");
+        assert_eq!(js(f32::NEG_INFINITY), "null");
+        let json = to_json(&(0.1f32, -2.0f32)).expect("serialises");
+        assert_eq!(json.as_str(), "[0.1,-2]");
+    }
+
+    #[test]
+    fn lent_bytes_are_taken_only_whole_and_only_while_lent() {
+        let outer = Bytes::from_static(b"outer");
+        let inner = Bytes::from(vec![1u8, 2, 3]);
+        assert_eq!(lent::take(&outer), None);
+        lent::with(&outer, || {
+            assert_eq!(lent::take(&outer).map(|b| b.as_ptr()), Some(outer.as_ptr()));
+            assert_eq!(lent::take(&outer[..2]), None, "a prefix is not the lent bytes");
+            assert_eq!(lent::take(&outer[1..]), None, "nor a suffix");
+            lent::with(&inner, || {
+                assert_eq!(lent::take(&inner).map(|b| b.as_ptr()), Some(inner.as_ptr()));
+                assert_eq!(lent::take(&outer), None);
+            });
+            assert_eq!(lent::take(&outer).map(|b| b.as_ptr()), Some(outer.as_ptr()), "restored");
+        });
+        assert_eq!(lent::take(&outer), None);
+    }
+
+    #[test]
+    fn numbers_in_each_layout() {
+        let js = |f: f64| {
+            let mut out = Vec::new();
+            write_js_number(f, &mut out).expect("writes to a Vec");
+            String::from_utf8(out).expect("ASCII")
+        };
+        for (value, text) in [
+            (100.0, "100"),
+            (1234.5, "1234.5"),
+            (0.5, "0.5"),
+            (1e-5, "0.00001"),
+            (0.000123, "0.000123"),
+            (1.23e-7, "1.23e-7"),
+            (-1e-7, "-1e-7"),
+            (1.5e20, "150000000000000000000"),
+            (1.5e21, "1.5e+21"),
+            (123456789012345680000.0, "123456789012345680000"),
+            (-1.5e300, "-1.5e+300"),
+            (2.5e-300, "2.5e-300"),
+            (9007199254740993.0, "9007199254740992"),
+            (-0.000001, "-0.000001"),
+        ] {
+            assert_eq!(js(value), text, "{value:e}");
+        }
+    }
+
+    #[test]
     fn numbers_are_written_as_javascript_writes_them() {
         let js = |f: f64| {
             let mut out = Vec::new();

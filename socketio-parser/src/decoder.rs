@@ -108,7 +108,9 @@ impl Decoder {
         self.pending = Some(Box::new(Pending {
             packet,
             expected: attachments,
-            attachments: Vec::with_capacity(attachments),
+            // The announced count is the peer's word: room for it is made as attachments
+            // arrive, so a large `max_attachments` cannot be turned into one huge allocation.
+            attachments: Vec::with_capacity(attachments.min(DEFAULT_MAX_ATTACHMENTS)),
             size,
         }));
         Ok(Decoded::NeedsAttachments { received: 0, expected: attachments })

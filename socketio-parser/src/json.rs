@@ -598,3 +598,218 @@ mod tests {
         assert_eq!(unescape(br"\ud800x").as_deref(), Some("\u{fffd}x"));
     }
 }
+
+#[cfg(test)]
+mod rules {
+    use super::*;
+
+    fn err(s: &str) -> JsonError {
+        match scan(s.as_bytes(), 128, true) {
+            Ok(found) => panic!("{s:?} accepted: {found:?}"),
+            Err(e) => e,
+        }
+    }
+
+    fn ok(s: &str) -> Scan {
+        scan(s.as_bytes(), 128, true).unwrap_or_else(|e| panic!("{s}: {e:?}"))
+    }
+
+    #[test]
+    fn a_syntax_error_names_the_first_unexpected_byte() {
+        let cases = [
+            ("", 0),
+            ("  ", 2),
+            ("[1,]", 3),
+            ("[1 2]", 3),
+            ("{\"a\"}", 4),
+            ("{\"a\" 1}", 5),
+            ("{\"a\":1,}", 7),
+            ("{1:2}", 1),
+            ("01", 1),
+            ("-", 1),
+            ("-a", 1),
+            ("1.", 2),
+            ("1.e5", 2),
+            ("1e", 2),
+            ("1e+", 3),
+            ("1E-x", 3),
+            ("tru", 0),
+            ("[nul]", 1),
+            ("falsey", 5),
+            ("\"\\x\"", 2),
+            ("\"\\u12\"", 2),
+            ("\"\\u12g4\"", 2),
+            ("\"a\u{1}\"", 2),
+            ("\"abc", 4),
+            ("[]]", 2),
+            ("[1}", 2),
+            ("{\"a\":1]", 6),
+            ("1 2", 2),
+            ("\"\\", 2),
+        ];
+        for (text, at) in cases {
+            assert_eq!(scan(text.as_bytes(), 128, false).err(), Some(JsonError::Syntax(at)), "{text:?}");
+            assert_eq!(err(text), JsonError::Syntax(at), "{text:?} with placeholders");
+        }
+    }
+
+    #[test]
+    fn numbers_in_every_form() {
+        // Spaces and other printable characters are ordinary string bytes.
+        assert_eq!(ok("\"a b ~\u{7f}é\"").top, Some(JsonKind::String));
+        assert_eq!(ok("[\" \"]").first, Some((JsonKind::String, 2..3)));
+        for text in ["0", "-0", "10", "-12.50", "1e5", "1E+5", "2.5e-10", "0.0", "123456789"] {
+            let found = ok(text);
+            assert_eq!(found.top, Some(JsonKind::Number), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_top_level_kind_and_the_first_element() {
+        let tops = [
+            ("null", JsonKind::Null),
+            ("true", JsonKind::Bool),
+            ("false", JsonKind::Bool),
+            ("\"s\"", JsonKind::String),
+            ("[1]", JsonKind::Array),
+            ("{\"a\":{}}", JsonKind::Object),
+            (" [ ] ", JsonKind::Array),
+            ("{ }", JsonKind::Object),
+        ];
+        for (text, kind) in tops {
+            assert_eq!(ok(text).top, Some(kind), "{text}");
+        }
+        let firsts = [
+            ("[12,\"a\"]", Some((JsonKind::Number, 1..3)), false),
+            ("[ \"a\\\"b\" ]", Some((JsonKind::String, 3..7)), true),
+            ("[\"ab\",\"c\\n\"]", Some((JsonKind::String, 2..4)), false),
+            ("[[1],2]", Some((JsonKind::Array, 1..4)), false),
+            ("[{\"a\":1}]", Some((JsonKind::Object, 1..8)), false),
+            ("[true]", Some((JsonKind::Bool, 1..5)), false),
+            ("[]", None, false),
+            ("{\"a\":[1]}", None, false),
+            ("\"x\"", None, false),
+        ];
+        for (text, first, escaped) in firsts {
+            let found = ok(text);
+            assert_eq!(found.first, first, "{text}");
+            assert_eq!(found.first_escaped, escaped, "{text}");
+        }
+    }
+
+    #[test]
+    fn containers_deeper_than_the_inline_levels_keep_their_kinds() {
+        // 70 levels alternate arrays and objects; each closes with its own bracket.
+        let mut open = String::new();
+        let mut close = String::new();
+        for level in 0..70 {
+            if level % 2 == 0 {
+                open.push('[');
+                close.insert(0, ']');
+            } else {
+                open.push_str("{\"k\":");
+                close.insert(0, '}');
+            }
+        }
+        let text = format!("{open}1{close}");
+        assert_eq!(ok(&text).top, Some(JsonKind::Array));
+        // Swap one closing bracket deep inside: the error is found where it is.
+        let mut wrong = text.clone().into_bytes();
+        let at = open.len() + 1 + 3;
+        wrong[at] = if wrong[at] == b']' { b'}' } else { b']' };
+        assert_eq!(scan(&wrong, 128, true).err(), Some(JsonError::Syntax(at)));
+        assert_eq!(scan(&wrong, 128, false).err(), Some(JsonError::Syntax(at)));
+        // The outer levels, closed after the deep ones, are checked too.
+        let mut outer = text.into_bytes();
+        let last = outer.len() - 2;
+        outer[last] = if outer[last] == b']' { b'}' } else { b']' };
+        assert_eq!(scan(&outer, 128, true).err(), Some(JsonError::Syntax(last)));
+        // Siblings after a deep container.
+        let siblings = format!("[{open}1{close},{open}2{close},\"x\"]");
+        assert_eq!(ok(&siblings).top, Some(JsonKind::Array));
+        assert_eq!(scan(b"[[[[]]]]", 3, false).err(), Some(JsonError::TooDeep));
+        assert!(scan(b"[[[]]]", 3, false).is_ok());
+    }
+
+    #[test]
+    fn placeholders_deep_inside_are_found() {
+        let mut text = String::new();
+        for _ in 0..12 {
+            text.push_str("{\"a\":[");
+        }
+        text.push_str(r#"{"_placeholder":true,"num":3},{"_placeholder":true,"num":1}"#);
+        for _ in 0..12 {
+            text.push_str("]}");
+        }
+        let found = ok(&text);
+        assert_eq!((found.placeholders, found.max_num), (2, Some(3)));
+        // The placeholder of an outer level is recorded after the deep ones close.
+        let outer = format!(r#"[{{"x":{text},"_placeholder":true,"num":7}}]"#);
+        let found = ok(&outer);
+        assert_eq!((found.placeholders, found.max_num), (3, Some(7)));
+    }
+
+    #[test]
+    fn placeholder_members_the_last_wins_and_escaped_keys_count() {
+        type Found = Result<(usize, Option<u64>), JsonError>;
+        let cases: [(&str, Found); 12] = [
+            (r#"[{"_placeholder":true,"_placeholder":false,"num":0}]"#, Ok((0, None))),
+            (r#"[{"_placeholder":false,"_placeholder":true,"num":0}]"#, Ok((1, Some(0)))),
+            (r#"[{"num":1,"num":0,"_placeholder":true}]"#, Ok((1, Some(0)))),
+            (r#"[{"\u005fplaceholder":true,"n\u0075m":2}]"#, Ok((1, Some(2)))),
+            (r#"[{"_placeholder":true,"num":[0]}]"#, Err(JsonError::Placeholder)),
+            (r#"[{"_placeholder":true,"num":{"a":0}}]"#, Err(JsonError::Placeholder)),
+            (r#"[{"_placeholder":{},"num":0}]"#, Ok((0, None))),
+            (r#"[{"_placeholder":true,"num":0,"num":true}]"#, Err(JsonError::Placeholder)),
+            (r#"[{"_placeholder":true,"num":18446744073709551615}]"#, Ok((1, Some(u64::MAX)))),
+            (
+                r#"[{"_placeholder":true,"num":10000000000000000000}]"#,
+                Ok((1, Some(10_000_000_000_000_000_000))),
+            ),
+            (r#"[{"_placeholder":true,"num":18446744073709551616}]"#, Err(JsonError::Placeholder)),
+            (r#"[{"_placeholder":true,"num":1e2}]"#, Err(JsonError::Placeholder)),
+        ];
+        for (text, expected) in cases {
+            let got = scan(text.as_bytes(), 128, true).map(|s| (s.placeholders, s.max_num));
+            assert_eq!(got, expected, "{text}");
+        }
+        // Without placeholder tracking the same texts are plain JSON.
+        assert_eq!(scan(br#"[{"_placeholder":true}]"#, 128, false).map(|s| s.placeholders), Ok(0));
+        // Keys that merely look alike.
+        assert_eq!(ok(r#"[{"_placeholders":true,"num":0}]"#).placeholders, 0);
+        assert_eq!(ok(r#"[{"\u005fplaceholders":true,"num":0}]"#).placeholders, 0);
+        assert_eq!(ok(r#"[{"_placeholder":true,"\u006eum2":0,"num":4}]"#).max_num, Some(4));
+    }
+
+    #[test]
+    fn parse_uint_reads_plain_integers_only() {
+        assert_eq!(parse_uint(b"0"), Some(0));
+        assert_eq!(parse_uint(b"42"), Some(42));
+        assert_eq!(parse_uint(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_uint(b"18446744073709551616"), None);
+        assert_eq!(parse_uint(b"100000000000000000000"), None);
+        assert_eq!(parse_uint(b""), None);
+        assert_eq!(parse_uint(b"-1"), None);
+        assert_eq!(parse_uint(b"1.0"), None);
+    }
+
+    #[test]
+    fn unescape_decodes_every_escape() {
+        assert_eq!(unescape(br#"\"\\\/\b\f\n\r\t"#).as_deref(), Some("\"\\/\u{8}\u{c}\n\r\t"));
+        assert_eq!(unescape(br"\u00e9\u0041").as_deref(), Some("éA"));
+        assert_eq!(unescape(br"\ud83d\ude00").as_deref(), Some("😀"));
+        assert_eq!(unescape(br"\udbff\udfff").as_deref(), Some("\u{10ffff}"));
+        // Lone surrogates become U+FFFD, however they are followed.
+        assert_eq!(unescape(br"\ud800").as_deref(), Some("\u{fffd}"));
+        assert_eq!(unescape(br"\ude00").as_deref(), Some("\u{fffd}"));
+        assert_eq!(unescape(br"\ud800\ud800\ude00").as_deref(), Some("\u{fffd}\u{10200}"));
+        assert_eq!(unescape(br"\ud800\n").as_deref(), Some("\u{fffd}\n"));
+        assert_eq!(unescape(br"\ud800\u0041").as_deref(), Some("\u{fffd}A"));
+        assert_eq!(unescape(br"\ud800x").as_deref(), Some("\u{fffd}x"));
+        assert_eq!(unescape("plain é".as_bytes()).as_deref(), Some("plain é"));
+        assert_eq!(unescape(br"\x"), None);
+        assert_eq!(unescape(br"\uzzzz"), None);
+        assert_eq!(unescape(br"\"), None);
+        assert_eq!(unescape(b"\xff"), None);
+    }
+}

@@ -350,6 +350,7 @@ fn disconnect_reasons_match_the_reference_texts() {
     ];
     for (reason, text, recoverable) in all {
         assert_eq!(reason.as_str(), text);
+        assert_eq!(reason.to_string(), text);
         assert_eq!(reason.is_recoverable(), recoverable, "{text}");
     }
 }
@@ -628,4 +629,366 @@ fn engine_close_reasons_map_to_disconnect_reasons() {
     }
     assert_eq!(ProtocolVersion::from(engineio_parser::ProtocolVersion::V3), ProtocolVersion::V4);
     assert_eq!(ProtocolVersion::from(engineio_parser::ProtocolVersion::V4), ProtocolVersion::V5);
+}
+
+// -------------------------------------------------------------------------------------------
+// Which ack, which namespace: answers and deadlines match both
+
+#[test]
+fn a_client_ack_answers_only_the_id_awaited() {
+    let mut h = H::v5();
+    h.join("/", "s1");
+    h.c.expect_ack(&nsp("/"), 1, None);
+    h.text("35[\"other\"]");
+    assert_eq!(h.events(), [], "an id the server never sent");
+    h.text("31[\"mine\"]");
+    assert_eq!(h.events(), [Event::Ack { nsp: nsp("/"), id: 1, data: json(r#"["mine"]"#) }]);
+    assert!(!h.c.is_closed());
+}
+
+#[test]
+fn a_client_ack_answers_only_in_the_namespace_awaited() {
+    let mut h = H::v5();
+    h.join("/", "s1");
+    h.join("/admin", "s2");
+    h.c.expect_ack(&nsp("/"), 1, None);
+    h.text("3/admin,1[]");
+    assert_eq!(h.events(), [], "the same id in another namespace");
+    h.text("31[]");
+    assert_eq!(h.events(), [Event::Ack { nsp: nsp("/"), id: 1, data: json("[]") }]);
+}
+
+#[test]
+fn an_answered_ack_s_deadline_does_not_fire_for_another_ack() {
+    let mut h = H::v5();
+    h.join("/", "s1");
+    h.join("/admin", "s2");
+    h.c.expect_ack(&nsp("/"), 1, Some(h.at(5_000)));
+    h.text("31[]");
+    h.events();
+    // Two waits still open at the same instant: a different id in the same namespace and
+    // the same id in another namespace.
+    h.c.expect_ack(&nsp("/"), 2, Some(h.at(5_000)));
+    h.c.expect_ack(&nsp("/admin"), 1, Some(h.at(5_000)));
+    h.c.handle_timeout(h.at(5_000));
+    assert_eq!(
+        h.events(),
+        [Event::AckTimeout { nsp: nsp("/admin"), id: 1 }, Event::AckTimeout { nsp: nsp("/"), id: 2 }]
+    );
+    assert_eq!(h.c.poll_timeout(), None);
+}
+
+#[test]
+fn a_new_wait_on_an_answered_id_is_scheduled_at_its_own_deadline() {
+    let mut h = H::v5();
+    h.join("/", "s1");
+    h.c.expect_ack(&nsp("/"), 1, Some(h.at(5_000)));
+    h.text("31[]");
+    h.events();
+    h.c.expect_ack(&nsp("/"), 1, Some(h.at(9_000)));
+    assert_eq!(h.c.poll_timeout(), Some(h.at(9_000)));
+    h.c.handle_timeout(h.at(5_000));
+    assert_eq!(h.events(), []);
+    h.c.handle_timeout(h.at(9_000));
+    assert_eq!(h.events(), [Event::AckTimeout { nsp: nsp("/"), id: 1 }]);
+}
+
+#[test]
+fn a_forgotten_ack_is_no_longer_answered_and_others_still_are() {
+    let mut h = H::v5();
+    h.join("/", "s1");
+    h.join("/admin", "s2");
+    h.c.expect_ack(&nsp("/"), 3, None);
+    h.c.expect_ack(&nsp("/"), 4, None);
+    h.c.expect_ack(&nsp("/admin"), 3, None);
+    h.c.forget_ack("/", 3);
+    h.text("33[]");
+    assert_eq!(h.events(), []);
+    h.text("34[]");
+    h.text("3/admin,3[]");
+    assert_eq!(
+        h.events(),
+        [
+            Event::Ack { nsp: nsp("/"), id: 4, data: json("[]") },
+            Event::Ack { nsp: nsp("/admin"), id: 3, data: json("[]") },
+        ]
+    );
+}
+
+#[test]
+fn a_namespace_left_drops_its_awaited_acks_and_its_replies_only() {
+    for server_side in [false, true] {
+        let mut h = H::v5();
+        h.join("/", "s1");
+        h.join("/admin", "s2");
+        h.c.expect_ack(&nsp("/admin"), 1, None);
+        h.c.expect_ack(&nsp("/"), 1, None);
+        h.text(r#"2/admin,7["q"]"#);
+        h.text(r#"27["q"]"#);
+        h.events();
+        if server_side {
+            h.c.disconnect(&nsp("/admin"));
+        } else {
+            h.text("1/admin,");
+        }
+        h.events();
+        h.sent();
+        h.join("/admin", "s3");
+        assert!(!h.c.awaits_reply("/admin", 7));
+        assert!(!h.c.ack(&nsp("/admin"), 7, json("[]")));
+        h.text("3/admin,1[]");
+        assert_eq!(h.events(), [], "server side: {server_side}");
+        // The other namespace keeps its own.
+        assert!(h.c.awaits_reply("/", 7));
+        h.text("31[]");
+        assert_eq!(h.events(), [Event::Ack { nsp: nsp("/"), id: 1, data: json("[]") }]);
+    }
+}
+
+#[test]
+fn an_ack_without_an_id_or_without_arguments() {
+    let mut h = H::v5();
+    h.join("/", "s1");
+    h.c.expect_ack(&nsp("/"), 1, None);
+    h.text("3[]");
+    assert_eq!(h.events(), []);
+    assert!(!h.c.is_closed());
+}
+
+// -------------------------------------------------------------------------------------------
+// The application's calls only act on a namespace in the right state
+
+#[test]
+fn decisions_for_a_namespace_never_requested_do_nothing() {
+    let mut h = H::v5();
+    h.join("/", "s1");
+    h.c.accept(&nsp("/x"), "s2", None);
+    h.c.accept_restored(
+        &nsp("/x"),
+        "s2",
+        "p2",
+        [Packet::with_payload(PacketType::Event, nsp("/x"), json(r#"["m"]"#), None)],
+    );
+    h.c.reject(&nsp("/y"), "no", None);
+    h.c.reject_invalid_namespace(&nsp("/z"));
+    assert_eq!(h.sent(), Vec::<String>::new());
+    assert!(!h.c.is_connected("/x"));
+    // A decision for a namespace already joined does nothing either.
+    h.c.accept(&nsp("/"), "again", None);
+    h.c.reject(&nsp("/"), "no", None);
+    h.c.reject_invalid_namespace(&nsp("/"));
+    assert_eq!(h.sent(), Vec::<String>::new());
+    assert!(h.c.is_connected("/"));
+}
+
+#[test]
+fn emit_and_disconnect_for_a_namespace_never_joined_do_nothing() {
+    let mut h = H::v5();
+    h.join("/", "s1");
+    assert!(!h.c.emit(&nsp("/never"), json(r#"["x"]"#), None));
+    h.c.disconnect(&nsp("/never"));
+    assert_eq!(h.sent(), Vec::<String>::new());
+    assert_eq!(h.events(), []);
+    assert!(h.c.emit(&nsp("/"), json(r#"["x"]"#), None));
+    assert_eq!(h.sent(), [r#"2["x"]"#]);
+}
+
+#[test]
+fn nothing_is_sent_after_the_connection_closed() {
+    let mut h = H::v5();
+    h.join("/", "s1");
+    h.text(r#"21["q"]"#);
+    h.text("0/admin,");
+    h.events();
+    h.c.close_all(DisconnectReason::ServerShuttingDown);
+    h.sent();
+    h.events();
+    assert!(!h.c.emit(&nsp("/"), json(r#"["x"]"#), None));
+    assert!(!h.c.ack(&nsp("/"), 1, json("[]")));
+    let packet = EncodedPacket::event(Parser::Json, &nsp("/"), json(r#"["hi"]"#), Some(2));
+    assert!(!h.c.send_event(&packet, Some(h.at(10))));
+    h.c.expect_ack(&nsp("/"), 3, Some(h.at(10)));
+    h.c.accept(&nsp("/admin"), "s2", None);
+    h.c.reject(&nsp("/admin"), "no", None);
+    h.c.reject_invalid_namespace(&nsp("/admin"));
+    h.c.disconnect(&nsp("/"));
+    h.c.disconnect_and_close();
+    h.c.handle_transport_closed(DisconnectReason::TransportClose);
+    h.c.handle_timeout(h.at(60_000));
+    assert_eq!(h.c.poll_timeout(), None);
+    assert_eq!(h.sent(), Vec::<String>::new());
+    assert_eq!(h.events(), []);
+}
+
+// -------------------------------------------------------------------------------------------
+// The connect timeout and the exact events of a close
+
+#[test]
+fn the_connect_timeout_closes_a_client_still_waiting_for_the_decision() {
+    for websocket in [false, true] {
+        let mut h = H::v5();
+        if websocket {
+            h.c.handle_websocket();
+        }
+        h.text("0/admin,");
+        h.events();
+        assert_eq!(h.c.poll_timeout(), Some(h.at(45_000)));
+        h.c.handle_timeout(h.at(45_000));
+        assert_eq!(h.sent(), ["<close ConnectTimeout>"]);
+        // No namespace was joined: no socket sees a disconnect.
+        assert_eq!(h.events(), []);
+        // A decision that comes too late is dropped.
+        h.c.accept(&nsp("/admin"), "s", None);
+        assert_eq!(h.sent(), Vec::<String>::new());
+    }
+}
+
+#[test]
+fn the_connect_timeout_is_set_from_the_config() {
+    let config =
+        ConnectionConfig { connect_timeout: Duration::from_millis(1_000), ..ConnectionConfig::default() };
+    let mut h = H::with(config);
+    assert_eq!(h.c.config().connect_timeout, Duration::from_millis(1_000));
+    assert_eq!(h.c.poll_timeout(), Some(h.at(1_000)));
+    // An ack deadline earlier or later than the connect deadline: the earlier wins.
+    h.text("0");
+    h.events();
+    h.c.accept(&nsp("/"), "s", None);
+    h.sent();
+    assert_eq!(h.c.poll_timeout(), None);
+}
+
+#[test]
+fn the_earliest_of_the_connect_and_ack_deadlines_is_polled() {
+    let mut h = H::v5();
+    h.text("0/a,");
+    h.events();
+    h.c.accept(&nsp("/a"), "s", None);
+    h.sent();
+    // v4 keeps the connect deadline until the main namespace is accepted.
+    let mut v4 = H::with(ConnectionConfig { protocol: ProtocolVersion::V4, ..ConnectionConfig::default() });
+    v4.events();
+    assert_eq!(v4.c.poll_timeout(), Some(v4.at(45_000)));
+    v4.c.accept(&nsp("/"), "e", None);
+    v4.sent();
+    assert_eq!(v4.c.poll_timeout(), None);
+    v4.c.expect_ack(&nsp("/"), 1, Some(v4.at(100)));
+    assert_eq!(v4.c.poll_timeout(), Some(v4.at(100)));
+}
+
+#[test]
+fn a_close_reports_exactly_the_joined_namespaces() {
+    let mut h = H::v5();
+    h.join("/", "a");
+    h.join("/b", "b");
+    h.text("0/pending,");
+    h.events();
+    h.c.handle_transport_closed(DisconnectReason::PingTimeout);
+    assert_eq!(
+        h.events(),
+        [
+            Event::Disconnect { nsp: nsp("/"), reason: DisconnectReason::PingTimeout },
+            Event::Disconnect { nsp: nsp("/b"), reason: DisconnectReason::PingTimeout },
+        ]
+    );
+    assert!(h.c.is_closed());
+    assert!(!h.c.is_connected("/"));
+
+    let mut h = H::v5();
+    h.join("/", "s1");
+    h.join("/admin", "s2");
+    h.c.disconnect_and_close();
+    assert_eq!(
+        h.events(),
+        [
+            Event::Disconnect { nsp: nsp("/"), reason: DisconnectReason::ServerNamespaceDisconnect },
+            Event::Disconnect { nsp: nsp("/admin"), reason: DisconnectReason::ServerNamespaceDisconnect },
+        ]
+    );
+}
+
+#[test]
+fn a_decode_error_mid_binary_packet_forgets_the_partial_packet() {
+    let mut h = H::v5();
+    h.join("/", "s");
+    h.text(r#"51-["file",{"_placeholder":true,"num":0}]"#);
+    h.c.handle_transport_closed(DisconnectReason::TransportClose);
+    h.events();
+    // A closed connection ignores further messages.
+    h.binary(b"\x01");
+    assert_eq!(h.events(), []);
+}
+
+// -------------------------------------------------------------------------------------------
+// JSON written by the machine
+
+#[test]
+fn ids_in_the_connect_answer_are_escaped_as_json_stringify_does() {
+    let mut h = H::v5();
+    h.text("0");
+    h.events();
+    h.c.accept(&nsp("/"), "a\"b\\c\nd\re\tf\u{8}g\u{c}h\u{1}i\u{1f}j k\u{7f}é", Some("p\u{0}"));
+    assert_eq!(
+        h.sent(),
+        [r#"0{"sid":"a\"b\\c\nd\re\tf\bg\fh\u0001i\u001fj k"#.to_owned() + "\u{7f}é\",\"pid\":\"p\\u0000\"}"]
+    );
+    h.text("0/x,");
+    h.events();
+    h.c.reject(&nsp("/x"), "bad \"one\"", None);
+    assert_eq!(h.sent(), [r#"4/x,{"message":"bad \"one\""}"#]);
+}
+
+#[test]
+fn a_message_of_the_wrong_kind_for_the_parser() {
+    let mut h = H::v5();
+    h.join("/", "s");
+    // A binary message with no packet awaiting attachments is a decode error.
+    h.binary(b"\x01");
+    let events = h.events();
+    assert!(
+        matches!(
+            &events[..],
+            [Event::Error(_), Event::Disconnect { reason: DisconnectReason::ForcedClose, .. }]
+        ),
+        "{events:?}"
+    );
+    assert!(h.c.is_closed());
+}
+
+#[test]
+fn replies_are_matched_by_namespace_and_id() {
+    let mut h = H::v5();
+    h.join("/", "s1");
+    h.join("/admin", "s2");
+    h.text(r#"2/admin,1["a"]"#);
+    h.text(r#"21["b"]"#);
+    h.text(r#"22["c"]"#);
+    h.text(r#"2/admin,5["d"]"#);
+    h.text(r#"25["e"]"#);
+    h.events();
+    h.c.forget_reply("/", 1);
+    assert!(!h.c.awaits_reply("/", 1));
+    assert!(h.c.awaits_reply("/admin", 1));
+    assert!(h.c.awaits_reply("/", 2));
+    assert!(h.c.ack(&nsp("/"), 5, json("[]")));
+    assert_eq!(h.sent(), ["35[]"]);
+    assert!(h.c.awaits_reply("/admin", 5));
+    assert!(h.c.ack(&nsp("/admin"), 5, json("[]")));
+    assert!(h.c.ack(&nsp("/admin"), 1, json("[]")));
+    assert!(h.c.ack(&nsp("/"), 2, json("[]")));
+    assert_eq!(h.sent(), ["3/admin,5[]", "3/admin,1[]", "32[]"]);
+}
+
+#[test]
+fn the_shortest_auth_that_presents_a_session() {
+    let mut h = H::v5();
+    h.text(r#"0{"pid":"","offset":""}"#);
+    assert_eq!(
+        h.events(),
+        [Event::Connect {
+            nsp: nsp("/"),
+            auth: raw(r#"{"pid":"","offset":""}"#),
+            recovery: Some(Recovery { pid: String::new(), offset: String::new() }),
+        }]
+    );
 }

@@ -276,3 +276,28 @@ fn payload_accessors() {
     assert_eq!(p.json().map(RawJson::as_str), Some(r#"{"sid":"x"}"#));
     assert!(RawJson::new("{").is_err());
 }
+
+#[test]
+fn the_decoder_reports_its_limits_and_its_state() {
+    let config = DecoderConfig { max_attachments: 3, max_depth: 4, max_binary_packet_size: 100 };
+    let mut d = Decoder::new(config);
+    assert_eq!(d.config(), &config);
+    assert!(!d.is_reconstructing());
+    assert_eq!(
+        d.decode_text(text(r#"51-["a",{"_placeholder":true,"num":0}]"#)),
+        Ok(Decoded::NeedsAttachments { received: 0, expected: 1 })
+    );
+    assert!(d.is_reconstructing());
+    d.reset();
+    assert!(!d.is_reconstructing());
+    assert_eq!(d.decode_binary(Bytes::from_static(b"x")), Err(DecodeError::UnexpectedBinary));
+    // A text part exactly at the limit is held.
+    let header = r#"51-["a",{"_placeholder":true,"num":0}]"#;
+    let mut d =
+        Decoder::new(DecoderConfig { max_binary_packet_size: header.len(), ..DecoderConfig::default() });
+    assert_eq!(d.decode_text(text(header)), Ok(Decoded::NeedsAttachments { received: 0, expected: 1 }));
+    assert_eq!(
+        d.decode_binary(Bytes::from_static(b"x")),
+        Err(DecodeError::BinaryPacketTooLarge { max: header.len() })
+    );
+}
