@@ -12,7 +12,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::peers::{Launch, Peer, PeerProcess};
+use crate::peers::{Launch, Peer};
 
 /// One workload, in a small and a large size.
 pub struct Workload {
@@ -75,19 +75,7 @@ fn run(
     let out = dir.join(format!("{}-{}-{size}.callgrind", peer.name, workload.name));
     let _ = std::fs::remove_file(&out);
     let launch = Launch { callgrind: Some(out.clone()), ..Launch::default() };
-    let mut server = PeerProcess::start(peer, port, &launch)?;
-    let output = Command::new("taskset")
-        .args(["-c", "1", "target/release/loadgen", "--addr", &format!("127.0.0.1:{port}")])
-        .args(["--proto", peer.proto, "--pid", &server.pid().to_string()])
-        .args(args)
-        .output()
-        .map_err(|e| format!("cannot run loadgen: {e}"))?;
-    server.stop();
-    let text = String::from_utf8_lossy(&output.stdout);
-    let json: Value = serde_json::from_str(text.trim()).map_err(|_| format!("loadgen printed {text:?}"))?;
-    if let Some(e) = json.get("error") {
-        return Err(e.to_string());
-    }
+    let json = crate::peers::run_loadgen(peer, port, &launch, args)?;
     let ops = (workload.ops)(&json).ok_or_else(|| format!("loadgen reported no operation count: {json}"))?;
     Ok((total(&out)?, ops))
 }

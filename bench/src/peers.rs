@@ -254,6 +254,32 @@ impl PeerProcess {
     }
 }
 
+/// Starts `peer` on `port` as `launch` says (pinned to core 0), runs loadgen with `args` pinned
+/// to core 1 against it, stops the peer and returns loadgen's JSON report.
+pub fn run_loadgen(
+    peer: &Peer,
+    port: u16,
+    launch: &Launch,
+    args: &[&str],
+) -> Result<serde_json::Value, String> {
+    let mut server = PeerProcess::start(peer, port, launch)?;
+    let addr = format!("127.0.0.1:{port}");
+    let output = Command::new("taskset")
+        .args(["-c", "1", "target/release/loadgen", "--addr", &addr, "--proto", peer.proto])
+        .args(["--pid", &server.pid().to_string()])
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run loadgen: {e}"))?;
+    server.stop();
+    let text = String::from_utf8_lossy(&output.stdout);
+    let json: serde_json::Value =
+        serde_json::from_str(text.trim()).map_err(|_| format!("loadgen printed {text:?}"))?;
+    match json.get("error") {
+        Some(e) => Err(e.to_string()),
+        None => Ok(json),
+    }
+}
+
 impl Drop for PeerProcess {
     fn drop(&mut self) {
         self.stop();

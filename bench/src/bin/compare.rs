@@ -31,7 +31,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use bench::peers::{Launch, Peer, PeerProcess, PREV, PREV_DEFAULT_COMMIT};
+use bench::peers::{Launch, Peer, PREV, PREV_DEFAULT_COMMIT};
 use serde_json::Value;
 
 /// The bare WebSocket floor the targets are judged against: the faster tokio-tungstenite set-up.
@@ -320,21 +320,7 @@ fn instructions_table(peers: &[&Peer], counted: &BTreeMap<(&str, &str), f64>) ->
 
 /// Starts `peer` on `port` pinned to core 0, runs loadgen pinned to core 1, stops the peer.
 fn run_one(peer: &Peer, args: &[&str], port: u16) -> Result<Value, String> {
-    let mut server = PeerProcess::start(peer, port, &Launch::default())?;
-    let addr = format!("127.0.0.1:{port}");
-    let output = Command::new("taskset")
-        .args(["-c", "1", "target/release/loadgen", "--addr", &addr, "--proto", peer.proto])
-        .args(["--pid", &server.pid().to_string()])
-        .args(args)
-        .output()
-        .map_err(|e| format!("cannot run loadgen: {e}"))?;
-    server.stop();
-    let text = String::from_utf8_lossy(&output.stdout);
-    let json: Value = serde_json::from_str(text.trim()).map_err(|_| format!("loadgen printed {text:?}"))?;
-    match json.get("error") {
-        Some(e) => Err(e.to_string()),
-        None => Ok(json),
-    }
+    bench::peers::run_loadgen(peer, port, &Launch::default(), args)
 }
 
 /// Median, minimum and maximum.
