@@ -539,7 +539,11 @@ fn encode_client(sent: &Sent, out: &mut Vec<u8>, expected: &mut Vec<Message>) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        // `PROPTEST_CASES` lowers the count for mutation runs; the test command uses the default.
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn client_messages_round_trip(

@@ -513,7 +513,11 @@ fn as_client_fragments(server: &[u8], cuts: &[usize], key: [u8; 4]) -> Vec<u8> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        // `PROPTEST_CASES` lowers the count for mutation runs; the test command uses the default.
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(128),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn compressed_frames_round_trip(
