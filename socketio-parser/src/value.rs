@@ -259,16 +259,15 @@ pub fn event_name(payload: &Payload) -> Option<EventName<'_>> {
 /// ```
 pub fn event_name_string(payload: &Payload) -> bytestring::ByteString {
     use bytestring::ByteString;
-    let Some(name) = event_name(payload) else { return ByteString::new() };
-    let text = name.to_js_string();
-    if let (std::borrow::Cow::Borrowed(s), Payload::Json { json, .. }) = (&text, payload) {
-        let whole = json.as_str();
-        let (start, base) = (s.as_ptr() as usize, whole.as_ptr() as usize);
-        if start >= base && start + s.len() <= base + whole.len() {
-            return json.as_byte_string().slice_ref(s);
+    match (event_name(payload), payload) {
+        // A JSON name without escapes is borrowed from the payload's text: share its buffer.
+        (Some(EventName::String(Cow::Borrowed(s))), Payload::Json { json, .. }) => {
+            json.as_byte_string().slice_ref(s)
         }
+        (Some(EventName::String(s)), _) => ByteString::from(s.into_owned()),
+        (Some(EventName::Number(n)), _) => ByteString::from(js_number(n)),
+        (None, _) => ByteString::new(),
     }
-    ByteString::from(text.into_owned())
 }
 
 /// Reads the first element of a JSON array, `text` being valid JSON.

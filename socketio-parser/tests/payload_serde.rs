@@ -490,3 +490,38 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn error_messages_are_exact() {
+    // Without attachments serde_json reads the text itself, so its message has the position.
+    assert_eq!(
+        from_payload::<(u8,)>(&json(r#"["a"]"#)),
+        Err(PayloadError::Json(r#"invalid type: string "a", expected u8 at line 1 column 4"#.into()))
+    );
+    // With attachments the tree is read: no position to report.
+    assert_eq!(
+        from_payload::<(u8, Bytes)>(&with_attachments(r#"["a",{"_placeholder":true,"num":0}]"#, &[b"x"])),
+        Err(PayloadError::Json(r#"invalid type: string "a", expected u8"#.into()))
+    );
+    assert_eq!(
+        socketio_parser::first_arg::<u8>(&json("[]")),
+        Err(PayloadError::Json(
+            "invalid length 0, expected a non-empty array of arguments at line 1 column 2".into()
+        ))
+    );
+}
+
+#[test]
+fn event_name_strings() {
+    let payload = json(r#"["chat",1]"#);
+    let name = socketio_parser::event_name_string(&payload);
+    assert_eq!(name, "chat");
+    // The name shares the payload's buffer.
+    let Payload::Json { json: text, .. } = &payload else { unreachable!("a JSON payload") };
+    assert_eq!(name.as_ptr(), text.as_str()[2..].as_ptr());
+    for (text, expected) in
+        [(r#"[1.5,"x"]"#, "1.5"), (r#"["a\u0062"]"#, "ab"), ("[]", ""), ("{}", ""), ("[null]", "")]
+    {
+        assert_eq!(socketio_parser::event_name_string(&json(text)), expected, "{text}");
+    }
+}
