@@ -525,3 +525,32 @@ fn event_name_strings() {
         assert_eq!(socketio_parser::event_name_string(&json(text)), expected, "{text}");
     }
 }
+
+#[test]
+fn accessors_answer_only_for_their_own_kind() {
+    let values = [
+        Value::Null,
+        Value::Bool(false),
+        Value::from(7u8),
+        Value::from("s"),
+        Value::Array(vec![Value::Null]),
+        Value::Object(vec![("k".into(), Value::Null)]),
+        Value::Binary(Bytes::from_static(b"b")),
+    ];
+    for (i, v) in values.iter().enumerate() {
+        assert_eq!(v.is_null(), i == 0, "{v:?}");
+        assert_eq!(v.as_bool(), (i == 1).then_some(false), "{v:?}");
+        assert_eq!(v.as_u64(), (i == 2).then_some(7), "{v:?}");
+        assert_eq!(v.as_i64(), (i == 2).then_some(7), "{v:?}");
+        assert_eq!(v.as_f64(), (i == 2).then_some(7.0), "{v:?}");
+        assert_eq!(v.as_str(), (i == 3).then_some("s"), "{v:?}");
+        assert_eq!(v.as_array().map(<[_]>::len), (i == 4).then_some(1), "{v:?}");
+        assert_eq!(v.as_object().map(<[_]>::len), (i == 5).then_some(1), "{v:?}");
+        assert_eq!(v.get("k"), (i == 5).then_some(&Value::Null), "{v:?}");
+        assert_eq!(v.get_index(0), (i == 4).then_some(&Value::Null), "{v:?}");
+        assert_eq!(v.as_bytes(), (i == 6).then(|| Bytes::from_static(b"b")).as_ref(), "{v:?}");
+    }
+    assert_eq!(Value::from(-1i8).as_u64(), None);
+    assert_eq!(Value::from(u64::MAX).as_i64(), None);
+    assert_eq!(Value::from(1.5).as_i64(), None);
+}
