@@ -81,6 +81,8 @@ fn v3_text_lengths_are_checked() {
     // An empty entry is skipped, not an error.
     assert_eq!(decode_all(b"2:4a0:2:4b", f), [Ok(Packet::message("a")), Ok(Packet::message("b"))]);
     assert_eq!(decode_all(b":4", f), [Err(InvalidLength)]);
+    // A missing length is not an empty entry.
+    assert_eq!(decode_all(b":2:4a", f), [Err(InvalidLength)]);
     assert_eq!(decode_all(b"a:4", f), [Err(InvalidLength)]);
     assert_eq!(decode_all(b"24a", f), [Err(InvalidLength)]);
     assert_eq!(decode_all(b"3:4a", f), [Err(LengthMismatch)]);
