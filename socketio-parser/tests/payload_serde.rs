@@ -394,6 +394,14 @@ mod msgpack {
 
     #[test]
     fn msgpack_errors() {
+        // A map key that is an array ({[1]: 2}) names what keys may be.
+        let raw = RawMsgPack::new(Bytes::from_static(&[0x81, 0x91, 0x01, 0x02])).expect("valid msgpack");
+        assert_eq!(
+            from_payload::<Value>(&Payload::MsgPack(raw)),
+            Err(PayloadError::MsgPack(
+                "invalid type: sequence, expected a string, number or boolean key".into()
+            ))
+        );
         assert_eq!(from_args::<()>(&packed(&BTreeMap::from([("a", 1)]))), Err(PayloadError::NotAnArray));
         assert_eq!(from_args::<()>(&packed(&Vec::<u8>::new())), Err(PayloadError::MissingEventName));
         assert!(matches!(from_payload::<(u8, u8)>(&packed(&("a", 1))), Err(PayloadError::MsgPack(_))));
@@ -553,4 +561,57 @@ fn accessors_answer_only_for_their_own_kind() {
     assert_eq!(Value::from(-1i8).as_u64(), None);
     assert_eq!(Value::from(u64::MAX).as_i64(), None);
     assert_eq!(Value::from(1.5).as_i64(), None);
+}
+
+/// A deserializer that hands one chosen call to the visitor, for the visitor methods JSON and
+/// msgpack readers do not call.
+enum Visit {
+    I128(i128),
+    U128(u128),
+    String(&'static str),
+    ByteBuf(&'static [u8]),
+    None,
+    Some,
+    NewtypeStruct,
+    Enum,
+}
+
+impl<'de> serde::Deserializer<'de> for Visit {
+    type Error = serde::de::value::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        use serde::de::IntoDeserializer;
+        match self {
+            Visit::I128(v) => visitor.visit_i128(v),
+            Visit::U128(v) => visitor.visit_u128(v),
+            Visit::String(s) => visitor.visit_string(s.to_owned()),
+            Visit::ByteBuf(b) => visitor.visit_byte_buf(b.to_vec()),
+            Visit::None => visitor.visit_none(),
+            Visit::Some => visitor.visit_some(7u8.into_deserializer()),
+            Visit::NewtypeStruct => visitor.visit_newtype_struct("n".into_deserializer()),
+            Visit::Enum => visitor.visit_enum("e".into_deserializer()),
+        }
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
+        unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+#[test]
+fn value_reads_every_visitor_call() {
+    use serde::Deserialize as _;
+    let read = |v: Visit| Value::deserialize(v).map_err(|e| e.to_string());
+    assert_eq!(read(Visit::I128(-5)), Ok(Value::from(-5i64)));
+    assert_eq!(read(Visit::I128(i128::from(u64::MAX))), Ok(Value::from(u64::MAX)));
+    assert_eq!(read(Visit::I128(i128::MIN)), Ok(Value::from(i128::MIN as f64)));
+    assert_eq!(read(Visit::U128(9)), Ok(Value::from(9u64)));
+    assert_eq!(read(Visit::U128(u128::MAX)), Ok(Value::from(u128::MAX as f64)));
+    assert_eq!(read(Visit::String("s")), Ok(Value::from("s")));
+    assert_eq!(read(Visit::ByteBuf(b"\x01")), Ok(Value::Binary(Bytes::from_static(b"\x01"))));
+    assert_eq!(read(Visit::None), Ok(Value::Null));
+    assert_eq!(read(Visit::Some), Ok(Value::from(7u8)));
+    assert_eq!(read(Visit::NewtypeStruct), Ok(Value::from("n")));
+    assert_eq!(read(Visit::Enum), Err("invalid type: enum, expected any JSON or msgpack value".to_owned()));
 }
