@@ -393,6 +393,19 @@ mod msgpack {
     }
 
     #[test]
+    fn msgpack_keys_read_as_javascript_names_them() {
+        let mut wire = vec![0x86, 0xc3, 0x01, 0xc2, 0x02, 0xc0, 0x03, 0x05, 0x04, 0xff, 0x05, 0xcb];
+        wire.extend(1.5f64.to_be_bytes());
+        wire.push(0x06);
+        let raw = RawMsgPack::new(Bytes::from(wire)).expect("valid msgpack");
+        let keys = ["true", "false", "null", "5", "-1", "1.5"];
+        assert_eq!(
+            from_payload::<Value>(&Payload::MsgPack(raw)),
+            Ok(Value::Object(keys.iter().zip(1u8..).map(|(k, v)| (k.to_string(), v.into())).collect()))
+        );
+    }
+
+    #[test]
     fn msgpack_errors() {
         // A map key that is an array ({[1]: 2}) names what keys may be.
         let raw = RawMsgPack::new(Bytes::from_static(&[0x81, 0x91, 0x01, 0x02])).expect("valid msgpack");
@@ -601,6 +614,11 @@ impl<'de> serde::Deserializer<'de> for Visit {
 
 #[test]
 fn value_reads_every_visitor_call() {
+    // Keys of an owned map come as owned strings.
+    assert_eq!(
+        serde_json::from_value::<Value>(serde_json::json!({"k": 1})).map_err(|e| e.to_string()),
+        Ok(Value::Object(vec![("k".into(), 1.into())]))
+    );
     use serde::Deserialize as _;
     let read = |v: Visit| Value::deserialize(v).map_err(|e| e.to_string());
     assert_eq!(read(Visit::I128(-5)), Ok(Value::from(-5i64)));
