@@ -571,6 +571,10 @@ fn accessors_answer_only_for_their_own_kind() {
         assert_eq!(v.get_index(0), (i == 4).then_some(&Value::Null), "{v:?}");
         assert_eq!(v.as_bytes(), (i == 6).then(|| Bytes::from_static(b"b")).as_ref(), "{v:?}");
     }
+    assert_eq!(Value::from(0.5f32), Value::Number(serde_json::Number::from_f64(0.5).expect("finite")));
+    assert_eq!(Value::from(serde_json::Number::from(3)), Value::from(3u8));
+    assert_eq!(Value::from(String::from("s")), Value::String("s".into()));
+    assert_eq!([1u8, 2].into_iter().collect::<Value>(), Value::Array(vec![1.into(), 2.into()]));
     assert_eq!(Value::from(-1i8).as_u64(), None);
     assert_eq!(Value::from(u64::MAX).as_i64(), None);
     assert_eq!(Value::from(1.5).as_i64(), None);
