@@ -637,3 +637,58 @@ fn value_reads_every_visitor_call() {
     assert_eq!(read(Visit::NewtypeStruct), Ok(Value::from("n")));
     assert_eq!(read(Visit::Enum), Err("invalid type: enum, expected any JSON or msgpack value".to_owned()));
 }
+
+/// Reads the first two members of an object and stops.
+#[derive(Debug, PartialEq)]
+struct TwoMembers;
+
+impl<'de> serde::Deserialize<'de> for TwoMembers {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = TwoMembers;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<TwoMembers, A::Error> {
+                map.next_entry::<String, Value>()?;
+                map.next_entry::<String, Value>()?;
+                Ok(TwoMembers)
+            }
+        }
+        deserializer.deserialize_map(Visit)
+    }
+}
+
+#[test]
+fn payloads_with_attachments_are_read_exactly() {
+    let ph = r#"{"_placeholder":true,"num":0}"#;
+    // Elements or members a type leaves unread are an error, counting those it read.
+    let payload = with_attachments(&format!("[1,{ph},3]"), &[b"x"]);
+    assert_eq!(
+        from_payload::<(u8, Bytes)>(&payload),
+        Err(PayloadError::Json("invalid length 2, expected fewer elements in array".into()))
+    );
+    let payload = with_attachments(&format!(r#"[{{"a":1,"b":2,"c":3}},{ph}]"#), &[b"x"]);
+    assert_eq!(
+        from_payload::<(TwoMembers, Bytes)>(&payload),
+        Err(PayloadError::Json("invalid length 2, expected fewer members in object".into()))
+    );
+    // Integers above i64 stay integers.
+    let payload = with_attachments(&format!("[18446744073709551615,{ph}]"), &[b"x"]);
+    assert_eq!(
+        from_payload::<Value>(&payload),
+        Ok(Value::Array(vec![u64::MAX.into(), Value::Binary(Bytes::from_static(b"x"))]))
+    );
+    // An enum is a string or an object with exactly one member.
+    let payload = with_attachments(&format!(r#"[{{"Send":{{"to":"a","body":{ph}}},"Stop":null}}]"#), &[b"x"]);
+    assert_eq!(
+        from_payload::<(Command,)>(&payload),
+        Err(PayloadError::Json("invalid type: map, expected a string or an object with one member".into()))
+    );
+    let payload = with_attachments(&format!(r#"[{{"Send":{{"to":"a","body":{ph}}}}}]"#), &[b"x"]);
+    assert_eq!(
+        from_payload::<(Command,)>(&payload),
+        Ok((Command::Send { to: "a".into(), body: Bytes::from_static(b"x") },))
+    );
+}
