@@ -214,6 +214,21 @@ fn partial_writes_resume_inside_a_header() {
 }
 
 #[test]
+fn a_write_that_ends_inside_a_later_chunk_resumes_there() {
+    let mut conn = Connection::new(Limits::default());
+    conn.send_raw(Bytes::from_static(b"HTTP"));
+    conn.send(Frame::Binary(Bytes::from_static(&[1, 2, 3])));
+    conn.send(Frame::Text("4x".into()));
+    let all = [&b"HTTP"[..], &frame(OpCode::Binary, &[1, 2, 3]), &frame(OpCode::Text, b"4x")].concat();
+    assert_eq!(conn.output_len(), all.len());
+    // The raw bytes and the first byte of the next header.
+    conn.advance_output(5);
+    assert_eq!(conn.output_len(), all.len() - 5);
+    assert_eq!(written(&mut conn), all[5..]);
+    assert_eq!(conn.output_len(), 0);
+}
+
+#[test]
 fn deflate_compresses_large_frames() {
     let params = engineio_parser::ws::negotiate_deflate([&b"permessage-deflate"[..]]).expect("accepted");
     let mut conn = Connection::with_deflate(Limits::default(), params, Default::default());

@@ -692,3 +692,29 @@ fn payloads_with_attachments_are_read_exactly() {
         Ok((Command::Send { to: "a".into(), body: Bytes::from_static(b"x") },))
     );
 }
+
+#[test]
+fn read_values_hold_no_spare_capacity() {
+    let payload = with_attachments(
+        r#"[[1,2,3,4,5],{"a":1,"b":2,"c":3,"d":4,"e":5},{"_placeholder":true,"num":0}]"#,
+        &[b"x"],
+    );
+    let (array, object, _): (Value, Value, Bytes) = from_payload(&payload).expect("reads");
+    let (Value::Array(items), Value::Object(members)) = (array, object) else {
+        unreachable!("an array and an object")
+    };
+    assert_eq!((items.len(), items.capacity()), (5, 5));
+    assert_eq!((members.len(), members.capacity()), (5, 5));
+}
+
+#[test]
+fn unit_variants_carry_null_or_nothing() {
+    let ph = r#"{"_placeholder":true,"num":0}"#;
+    let read = |text: String| from_payload::<(Command, Bytes)>(&with_attachments(&text, &[b"x"]));
+    assert_eq!(read(format!(r#"["Stop",{ph}]"#)), Ok((Command::Stop, Bytes::from_static(b"x"))));
+    assert_eq!(read(format!(r#"[{{"Stop":null}},{ph}]"#)), Ok((Command::Stop, Bytes::from_static(b"x"))));
+    assert_eq!(
+        read(format!(r#"[{{"Stop":1}},{ph}]"#)),
+        Err(PayloadError::Json("invalid type: integer `1`, expected unit variant".into()))
+    );
+}
