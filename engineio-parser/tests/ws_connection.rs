@@ -221,6 +221,10 @@ fn a_write_that_ends_inside_a_later_chunk_resumes_there() {
     conn.send(Frame::Text("4x".into()));
     let all = [&b"HTTP"[..], &frame(OpCode::Binary, &[1, 2, 3]), &frame(OpCode::Text, b"4x")].concat();
     assert_eq!(conn.output_len(), all.len());
+    // Two slices per chunk at most, and never more than given.
+    let mut four = [IoSlice::new(&[]); 4];
+    assert_eq!(conn.output(&mut four), 3, "the raw bytes, then the first frame's header and data");
+    assert_eq!(&*four[0], b"HTTP");
     // The raw bytes and the first byte of the next header.
     conn.advance_output(5);
     assert_eq!(conn.output_len(), all.len() - 5);
