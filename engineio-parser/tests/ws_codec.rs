@@ -336,6 +336,15 @@ fn continuation_needs_an_open_message() {
     check(&masked(CONT, b"x"), &[], Some(WsError::UnexpectedContinuation));
     let input = concat(&[masked(FIN | TEXT, b"done"), masked(FIN | CONT, b"x")]);
     check(&input, &[text("done")], Some(WsError::UnexpectedContinuation));
+    // Refused at its header, before the payload it announces arrives.
+    let frame = masked(FIN | CONT, &[0; 100]);
+    assert_eq!(decode_whole(Limits::default(), &frame[..6]), (vec![], Some(WsError::UnexpectedContinuation)));
+}
+
+#[test]
+fn the_decoder_keeps_its_limits() {
+    let limits = Limits::default().with_max_message_size(77).with_max_fragments(3);
+    assert_eq!(Decoder::new(limits).limits(), &limits);
 }
 
 #[test]
