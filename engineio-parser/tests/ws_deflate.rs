@@ -56,11 +56,12 @@ fn masked(first: u8, payload: &[u8]) -> Vec<u8> {
 /// The first header byte and the payload of an unmasked server frame.
 fn split_server_frame(frame: &[u8]) -> (u8, &[u8]) {
     assert_eq!(frame[1] & 0x80, 0, "server frames are unmasked");
-    let header_len = match frame[1] {
-        126 => 4,
-        127 => 10,
-        _ => 2,
+    let (header_len, len) = match frame[1] {
+        126 => (4, u64::from(u16::from_be_bytes([frame[2], frame[3]]))),
+        127 => (10, u64::from_be_bytes(frame[2..10].try_into().expect("eight bytes"))),
+        n => (2, u64::from(n)),
     };
+    assert_eq!(len, (frame.len() - header_len) as u64, "the header gives the payload's length");
     (frame[0], &frame[header_len..])
 }
 

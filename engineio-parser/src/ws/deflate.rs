@@ -291,12 +291,18 @@ impl Compressed {
         let header = header.as_bytes();
         let start = MAX_HEADER_LEN - header.len();
         buf[start..MAX_HEADER_LEN].copy_from_slice(header);
-        if buf.capacity() - buf.len() > buf.len() / 4 {
-            buf.shrink_to_fit();
-        }
+        shrink_spare(&mut buf);
         let mut frame = Bytes::from(buf);
         bytes::Buf::advance(&mut frame, start);
         frame
+    }
+}
+
+/// Frees the spare capacity of `buf` when it is more than a quarter of its length: a frame
+/// may wait in a slow client's queue.
+fn shrink_spare(buf: &mut Vec<u8>) {
+    if buf.capacity() - buf.len() > buf.len() / 4 {
+        buf.shrink_to_fit();
     }
 }
 
