@@ -314,22 +314,10 @@ fn compress(payload: &[u8], level: u32) -> Option<Compressed> {
     // means compression does not pay.
     let mut buf = Vec::with_capacity(MAX_HEADER_LEN + payload.len() + TAIL.len());
     buf.resize(MAX_HEADER_LEN, 0);
-    loop {
-        let consumed = usize::try_from(compressor.total_in()).ok()?;
-        let written = buf.len();
-        compressor.compress_vec(&payload[consumed..], &mut buf, FlushCompress::Sync).ok()?;
-        let consumed_now = usize::try_from(compressor.total_in()).ok()?;
-        if buf.len() == buf.capacity() {
-            return None;
-        }
-        if consumed_now == payload.len() {
-            break;
-        }
-        if consumed_now == consumed && buf.len() == written {
-            return None;
-        }
-    }
-    if !buf.ends_with(&TAIL) {
+    compressor.compress_vec(payload, &mut buf, FlushCompress::Sync).ok()?;
+    // With output room left the call took the whole payload and ended with the sync flush,
+    // whose last bytes are `TAIL`; a full buffer means the result is not shorter.
+    if buf.len() == buf.capacity() || !buf.ends_with(&TAIL) {
         return None;
     }
     buf.truncate(buf.len() - TAIL.len());
