@@ -467,6 +467,24 @@ fn server_frames_are_unmasked_and_shared() {
     assert_eq!(&builder.finish()[..], [0x82, 3, 1, 2, 3]);
 }
 
+#[test]
+fn frame_builders_take_every_kind_of_write() {
+    let mut builder = FrameBuilder::new(OpCode::Text);
+    assert_eq!(std::io::Write::write(&mut builder, b"4a").expect("writes to memory"), 2);
+    std::fmt::Write::write_str(&mut builder, "bc").expect("writes to memory");
+    builder.extend_from_slice(b"d");
+    std::io::Write::flush(&mut builder).expect("nothing to flush");
+    assert_eq!(builder.payload_len(), 5);
+    assert_eq!(&builder.finish()[..], b"\x81\x054abcd");
+}
+
+#[test]
+fn frame_headers_show_their_bytes() {
+    let header = engineio_parser::ws::FrameHeader::new(OpCode::Binary, true, 300);
+    assert_eq!(AsRef::<[u8]>::as_ref(&header), [0x82, 126, 1, 44]);
+    assert_eq!(format!("{header:?}"), "FrameHeader([130, 126, 1, 44])");
+}
+
 // ---- properties ----
 
 /// A data message and how a client sends it: where it is cut into fragments, and an optional
