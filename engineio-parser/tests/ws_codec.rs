@@ -622,3 +622,13 @@ proptest! {
         prop_assert_eq!(decode_chunked(limits, &input, &[1]), whole);
     }
 }
+
+#[test]
+fn upgrade_requests_name_websocket_among_their_protocols() {
+    use engineio_parser::ws::is_upgrade_request;
+    assert!(is_upgrade_request([&b"websocket"[..]]));
+    assert!(is_upgrade_request([&b"h2c"[..], b"h2c, WebSocket"]));
+    assert!(!is_upgrade_request([&b"h2c"[..]]));
+    assert!(!is_upgrade_request([&b"websockets"[..]]));
+    assert!(!is_upgrade_request(std::iter::empty()));
+}
