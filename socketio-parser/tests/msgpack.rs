@@ -812,3 +812,32 @@ proptest! {
         let _ = RawMsgPack::new(Bytes::from(bytes));
     }
 }
+
+#[test]
+fn keys_and_scalars_in_their_longer_forms() {
+    // `type` and `nsp` as str8 keys, the type as a uint8.
+    let mut wire = vec![0x83, 0xd9, 4];
+    wire.extend_from_slice(b"type");
+    wire.extend_from_slice(&[0xcc, 2, 0xd9, 3]);
+    wire.extend_from_slice(b"nsp");
+    wire.extend_from_slice(&[0xa2, b'/', b'x', 0xa4]);
+    wire.extend_from_slice(b"data");
+    wire.extend_from_slice(&[0x91, 0xa1, b'a']);
+    let packet = decode(&wire).expect("a valid event");
+    assert_eq!((packet.kind, &packet.nsp[..], packet.id), (PacketType::Event, "/x", None));
+
+    // `undefined` (fixext 1 of type 0) is an absent id; a longer extension of type 0 is not.
+    let event = |id: &[u8]| {
+        let mut wire = vec![0x84, 0xa4];
+        wire.extend_from_slice(b"type");
+        wire.extend_from_slice(&[2, 0xa3]);
+        wire.extend_from_slice(b"nsp");
+        wire.extend_from_slice(&[0xa1, b'/', 0xa4]);
+        wire.extend_from_slice(b"data");
+        wire.extend_from_slice(&[0x91, 0xa1, b'a', 0xa2, b'i', b'd']);
+        wire.extend_from_slice(id);
+        decode(&wire)
+    };
+    assert_eq!(event(&[0xd4, 0, 0]).map(|p| p.id), Ok(None));
+    assert_eq!(event(&[0xd5, 0, 0, 0]).map(|p| p.id), Err(DecodeError::InvalidAckId));
+}
