@@ -841,3 +841,12 @@ fn keys_and_scalars_in_their_longer_forms() {
     assert_eq!(event(&[0xd4, 0, 0]).map(|p| p.id), Ok(None));
     assert_eq!(event(&[0xd5, 0, 0, 0]).map(|p| p.id), Err(DecodeError::InvalidAckId));
 }
+
+#[test]
+fn long_strings_take_the_32_bit_header() {
+    let text = "x".repeat(70_000);
+    let json = RawJson::new(serde_json::to_string(&[&text]).expect("serialises")).expect("valid JSON");
+    let raw = RawMsgPack::from_json(&json, &[]);
+    assert_eq!(&raw.as_bytes()[..6], [0x91, 0xdb, 0, 1, 0x11, 0x70]);
+    assert_eq!(raw.deserialize::<Vec<String>>().expect("decodes"), [text]);
+}
