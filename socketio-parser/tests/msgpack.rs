@@ -850,3 +850,21 @@ fn long_strings_take_the_32_bit_header() {
     assert_eq!(&raw.as_bytes()[..6], [0x91, 0xdb, 0, 1, 0x11, 0x70]);
     assert_eq!(raw.deserialize::<Vec<String>>().expect("decodes"), [text]);
 }
+
+#[test]
+fn the_main_namespace_keeps_no_part_of_the_message() {
+    let mut wire = vec![0x83, 0xa4];
+    wire.extend_from_slice(b"type");
+    wire.extend_from_slice(&[2, 0xa3]);
+    wire.extend_from_slice(b"nsp");
+    wire.extend_from_slice(&[0xa1, b'/', 0xa4]);
+    wire.extend_from_slice(b"data");
+    wire.extend_from_slice(&[0x91, 0xa1, b'a']);
+    let wire = Bytes::from(wire);
+    let packet = msgpack::decode(wire.clone(), &DecoderConfig::default()).expect("a valid event");
+    assert_eq!(&packet.nsp[..], "/");
+    assert!(
+        !wire.as_ptr_range().contains(&packet.nsp.as_ptr()),
+        "the namespace is not a slice of the message"
+    );
+}
