@@ -822,16 +822,19 @@ proptest! {
 
 #[test]
 fn keys_and_scalars_in_their_longer_forms() {
-    // `type` and `nsp` as str8 keys, the type as a uint8.
-    let mut wire = vec![0x83, 0xd9, 4];
+    // Every key as a str8, the type as a uint8.
+    let mut wire = vec![0x84, 0xd9, 4];
     wire.extend_from_slice(b"type");
     wire.extend_from_slice(&[0xcc, 2, 0xd9, 3]);
     wire.extend_from_slice(b"nsp");
-    wire.extend_from_slice(&[0xa2, b'/', b'x', 0xa4]);
+    wire.extend_from_slice(&[0xa2, b'/', b'x', 0xd9, 4]);
     wire.extend_from_slice(b"data");
-    wire.extend_from_slice(&[0x91, 0xa1, b'a']);
+    wire.extend_from_slice(&[0x91, 0xa1, b'a', 0xd9, 2]);
+    wire.extend_from_slice(b"id");
+    wire.push(7);
     let packet = decode(&wire).expect("a valid event");
-    assert_eq!((packet.kind, &packet.nsp[..], packet.id), (PacketType::Event, "/x", None));
+    assert_eq!((packet.kind, &packet.nsp[..], packet.id), (PacketType::Event, "/x", Some(7)));
+    assert_eq!(payload(&packet), [0x91, 0xa1, b'a']);
 
     // `undefined` (fixext 1 of type 0) is an absent id; a longer extension of type 0 is not.
     let event = |id: &[u8]| {
