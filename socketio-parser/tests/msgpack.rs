@@ -835,6 +835,13 @@ fn keys_and_scalars_in_their_longer_forms() {
     let packet = decode(&wire).expect("a valid event");
     assert_eq!((packet.kind, &packet.nsp[..], packet.id), (PacketType::Event, "/x", Some(7)));
     assert_eq!(payload(&packet), [0x91, 0xa1, b'a']);
+    // The type as a float 32 (a disconnect).
+    let mut wire = vec![0x82, 0xa4];
+    wire.extend_from_slice(b"type");
+    wire.push(0xca);
+    wire.extend_from_slice(&1f32.to_be_bytes());
+    wire.extend_from_slice(&[0xa3, b'n', b's', b'p', 0xa1, b'/']);
+    assert_eq!(decode(&wire).map(|p| p.kind), Ok(PacketType::Disconnect));
 
     // `undefined` (fixext 1 of type 0) is an absent id; a longer extension of type 0 is not.
     let event = |id: &[u8]| {
