@@ -870,14 +870,7 @@ fn long_strings_take_the_32_bit_header() {
 
 #[test]
 fn the_main_namespace_keeps_no_part_of_the_message() {
-    let mut wire = vec![0x83, 0xa4];
-    wire.extend_from_slice(b"type");
-    wire.extend_from_slice(&[2, 0xa3]);
-    wire.extend_from_slice(b"nsp");
-    wire.extend_from_slice(&[0xa1, b'/', 0xa4]);
-    wire.extend_from_slice(b"data");
-    wire.extend_from_slice(&[0x91, 0xa1, b'a']);
-    let wire = Bytes::from(wire);
+    let wire = Bytes::from(event(&[0x91, 0xa1, b'a']));
     let packet = msgpack::decode(wire.clone(), &DecoderConfig::default()).expect("a valid event");
     assert_eq!(&packet.nsp[..], "/");
     assert!(
