@@ -111,8 +111,12 @@ enum Shape {
 }
 
 /// How `value` serialises, learnt from the first serializer call (nothing else is serialised).
+/// Only a zero-sized value that serialises as a unit is "no argument" (`()`): a null held by a
+/// value type (`Value::Null`, `serde_json::Value::Null`) is one `null` argument, as JavaScript's
+/// `emit("ev", null)` sends.
 fn shape<T: Serialize + ?Sized>(value: &T) -> Shape {
     match value.serialize(Probe) {
+        Err(Probed(Shape::Unit)) if std::mem::size_of_val(value) != 0 => Shape::Single,
         Err(Probed(shape)) => shape,
         Ok(()) => Shape::Single,
     }

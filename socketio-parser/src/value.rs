@@ -84,7 +84,20 @@ pub fn from_payload<T: DeserializeOwned>(payload: &Payload) -> Result<T, Payload
             T::deserialize(Tree { value: &tree, attachments }).map_err(|e| e.0)
         }
         #[cfg(feature = "msgpack")]
-        Payload::MsgPack(raw) => raw.deserialize().map_err(msgpack_error),
+        Payload::MsgPack(raw) => from_msgpack(raw),
+    }
+}
+
+/// Reads a msgpack payload. `rmp_serde` hands `bin` values to string visitors, which accept
+/// UTF-8 bytes; so a payload that may hold a `bin` value (one of its marker bytes appears
+/// anywhere) is read through a [`Value`], where binary data is never text.
+#[cfg(feature = "msgpack")]
+fn from_msgpack<T: DeserializeOwned>(raw: &crate::msgpack::RawMsgPack) -> Result<T, PayloadError> {
+    if raw.as_bytes().iter().any(|b| matches!(b, 0xc4..=0xc6)) {
+        let tree: Value = raw.deserialize().map_err(msgpack_error)?;
+        T::deserialize(Tree { value: &tree, attachments: &[] }).map_err(|e| e.0)
+    } else {
+        raw.deserialize().map_err(msgpack_error)
     }
 }
 
@@ -166,7 +179,7 @@ fn from_args_inner<T: DeserializeOwned>(payload: &Payload) -> Result<T, PayloadE
             if !matches!(raw.as_bytes().first(), Some(0x90..=0x9f | 0xdc | 0xdd)) {
                 return Err(PayloadError::NotAnArray);
             }
-            rmp_serde::from_slice(raw.as_bytes()).map_err(msgpack_error)?
+            from_msgpack(raw)?
         }
     };
     args.0.ok_or(PayloadError::MissingEventName)
@@ -948,9 +961,36 @@ impl<'de> Deserializer<'de> for Tree<'de> {
         visitor.visit_unit()
     }
 
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.text(visitor)
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.text(visitor)
+    }
+
+    fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.text(visitor)
+    }
+
     forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf unit
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 bytes byte_buf unit
         unit_struct seq tuple tuple_struct map struct identifier
+    }
+}
+
+impl<'de> Tree<'de> {
+    /// Text asked for: binary data is not text, even when its bytes are valid UTF-8 (serde's
+    /// string visitors accept bytes; a JavaScript handler gets a `Buffer`, not a string).
+    fn text<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        let binary = match self.value {
+            Value::Binary(bytes) => Some(bytes),
+            _ => self.placeholder()?,
+        };
+        match binary {
+            Some(bytes) => Err(de::Error::invalid_type(Unexpected::Bytes(bytes), &visitor)),
+            None => self.deserialize_any(visitor),
+        }
     }
 }
 
