@@ -12,8 +12,12 @@
 //! ```text
 //! cargo run -p socketio-server --example echo -- --port 3000
 //! ```
+//!
+//! The browser client is served at `/socket.io/socket.io.min.js` when an installed
+//! `socket.io-client` is found (`SOCKETIO_CLIENT_DIST`, or `node_modules` here or above);
+//! `--serve-client DIR` serves it from `DIR`, `--no-serve-client` not at all.
 
-use socketio_server::{shutdown_signal, Config, SocketIo, Spread};
+use socketio_server::{shutdown_signal, Config, ServeClient, SocketIo, Spread};
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -25,7 +29,12 @@ async fn main() -> std::io::Result<()> {
         match arg.as_str() {
             "--port" => port = args.next().and_then(|p| p.parse().ok()).unwrap_or(port),
             "--allow-eio3" => config.engine.allow_eio3 = true,
-            "--serve-client" => config.serve_client = args.next().map(Into::into),
+            "--serve-client" => {
+                if let Some(dir) = args.next() {
+                    config.serve_client = ServeClient::Dir(dir.into());
+                }
+            }
+            "--no-serve-client" => config.serve_client = ServeClient::Off,
             #[cfg(feature = "msgpack")]
             "--msgpack" => config.parser = socketio_server::ParserKind::MsgPack,
             other => eprintln!("unknown argument {other}"),

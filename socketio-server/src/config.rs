@@ -47,15 +47,80 @@ pub struct Config {
     pub max_binary_packet_size: Option<usize>,
     /// Remove a child namespace of a dynamic namespace when its last socket leaves (false).
     pub cleanup_empty_child_namespaces: bool,
-    /// Serve the browser client bundle (`socket.io.js`, `socket.io.min.js`,
-    /// `socket.io.esm.min.js`, `socket.io.msgpack.min.js` and their source maps) under the
-    /// server's path from this folder: the `dist` folder of the `socket.io-client` npm package
-    /// (off by default; the reference's `serveClient`).
-    pub serve_client: Option<std::path::PathBuf>,
+    /// Whether, and from which folder, the browser client bundle (`socket.io.js`,
+    /// `socket.io.min.js`, `socket.io.esm.min.js`, `socket.io.msgpack.min.js` and their source
+    /// maps) is served under the server's path: on by default, from the `socket.io-client`
+    /// npm package the server finds by itself (the reference's `serveClient`). See
+    /// [`ServeClient`].
+    pub serve_client: ServeClient,
     /// Connection state recovery (off by default; the reference's `connectionStateRecovery`):
     /// a client that lost its connection and comes back in time gets its socket back, with
     /// the same id, rooms and data, and the packets it missed.
     pub connection_state_recovery: Option<ConnectionStateRecovery>,
+}
+
+/// Whether, and from which folder, the server serves the browser client bundle under its path
+/// (`/socket.io/socket.io.min.js` and the others), as the reference's `serveClient` does.
+///
+/// The folder is the `dist` folder of the `socket.io-client` npm package; the files' ETag is
+/// the package's version, read from the `package.json` next to it. The crate ships no
+/// JavaScript: the bundle is read from disk once, when the server is built, and the server logs
+/// (`tracing`, target `socketio_server`) where it found it, or why it could not. While serving
+/// is on, a request for one of the bundle names that is not there answers `404`; the other
+/// paths under the server's path are Engine.IO's.
+///
+/// ```
+/// use socketio_server::{Config, ServeClient};
+///
+/// // The default: look for an installed `socket.io-client`.
+/// assert_eq!(Config::default().serve_client, ServeClient::Find);
+/// // From a folder of your own, or not at all.
+/// let config = Config { serve_client: ServeClient::Dir("static/socket.io".into()), ..Config::default() };
+/// let config = Config { serve_client: ServeClient::Off, ..config };
+/// # let _ = config;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ServeClient {
+    /// Not served: every path under the server's path goes to Engine.IO (the reference's
+    /// `serveClient: false`).
+    Off,
+    /// Served from the folder the environment variable `SOCKETIO_CLIENT_DIST` names when it is
+    /// set, or else from the first `node_modules/socket.io-client/dist` found in the working
+    /// directory or one of its parents, the folders Node.js would look in for
+    /// `require("socket.io-client")`. Finding none is not an error: the server says so in a
+    /// `debug` log and answers `404` to the bundle names. A variable naming a folder that holds
+    /// none of the files is logged as a `warn`ing (the search does not run then).
+    #[default]
+    Find,
+    /// Served from this folder (a `socket.io-client/dist` folder, or a copy of its files). A
+    /// folder that holds none of them is logged as a `warn`ing.
+    Dir(std::path::PathBuf),
+}
+
+impl From<std::path::PathBuf> for ServeClient {
+    /// [`ServeClient::Dir`].
+    fn from(dir: std::path::PathBuf) -> Self {
+        ServeClient::Dir(dir)
+    }
+}
+
+impl From<&std::path::Path> for ServeClient {
+    /// [`ServeClient::Dir`].
+    fn from(dir: &std::path::Path) -> Self {
+        ServeClient::Dir(dir.to_owned())
+    }
+}
+
+impl From<bool> for ServeClient {
+    /// `true` is [`ServeClient::Find`], `false` is [`ServeClient::Off`], as the reference's
+    /// `serveClient(bool)`.
+    fn from(on: bool) -> Self {
+        if on {
+            ServeClient::Find
+        } else {
+            ServeClient::Off
+        }
+    }
 }
 
 /// The options of connection state recovery.
@@ -117,7 +182,7 @@ impl Default for Config {
             max_depth: decoder.max_depth,
             max_binary_packet_size: None,
             cleanup_empty_child_namespaces: false,
-            serve_client: None,
+            serve_client: ServeClient::Find,
             connection_state_recovery: None,
         }
     }

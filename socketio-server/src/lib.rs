@@ -60,7 +60,7 @@ mod server;
 mod socket;
 
 pub use client::ClientCommand;
-pub use config::{Config, ConnectionStateRecovery, ParserKind};
+pub use config::{Config, ConnectionStateRecovery, ParserKind, ServeClient};
 pub use engineio_server::{self as engine, shutdown_signal, Cors, CorsOrigin};
 pub use error::{AckError, BroadcastAckError, ConnectError, EmitError, SocketError};
 pub use handshake::Handshake;

@@ -13,7 +13,7 @@ use serde::Serialize;
 use socketio_adapter::{Adapter, AdapterError, MemoryAdapter};
 
 use crate::client::{Client, ClientCommand, Command, PostCommand};
-use crate::client_files::ClientFiles;
+use crate::client_files;
 use crate::config::Config;
 use crate::error::{BroadcastAckError, ConnectError, EmitError};
 use crate::namespace::{Handlers, Matcher, Namespace, NsInner, ParentInner, ParentNamespace};
@@ -230,11 +230,9 @@ impl Builder {
         });
         let engine_config = inner.config.engine.clone();
         let mut engine = (self.engine)(engineio_server::Builder::new(engine_config.clone()));
-        if let Some(dist) = &inner.config.serve_client {
-            match ClientFiles::load(dist, engine_config.normalized_path()) {
-                Ok(files) => engine = engine.intercept(move |parts| files.answer(parts)),
-                Err(e) => tracing::error!(error = %e, "serve_client: the client bundle is not served"),
-            }
+        if let Some(files) = client_files::setup(&inner.config.serve_client, &engine_config.normalized_path())
+        {
+            engine = engine.intercept(move |parts| files.answer(parts));
         }
         let engine = engine.build(SocketIoHandler { inner: inner.clone() });
         let io = SocketIo { inner, engine };

@@ -33,7 +33,7 @@ use axum::routing::get;
 use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use socketio_server::{Config, ConnectError, DisconnectReason, Event, Socket, SocketIo};
+use socketio_server::{Config, ConnectError, DisconnectReason, Event, ServeClient, Socket, SocketIo};
 use tracing::{debug, info};
 
 /// The page and its assets, compiled into the binary.
@@ -64,7 +64,7 @@ pub(crate) fn install_client() -> Result<PathBuf, String> {
 /// The Socket.IO server with the chat's handlers, and the router serving the page with the
 /// Socket.IO layer in front of it. `client_dist` is the `socket.io-client/dist` folder.
 pub(crate) fn app(client_dist: PathBuf) -> (SocketIo, Router) {
-    let config = Config { serve_client: Some(client_dist), ..Config::default() };
+    let config = Config { serve_client: ServeClient::Dir(client_dist), ..Config::default() };
     let io = SocketIo::new(config);
     io.use_middleware(|socket: Socket| async move { admit(&socket) });
     let server = io.clone();
