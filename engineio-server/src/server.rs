@@ -202,11 +202,15 @@ impl Builder {
 
     /// Answers some requests under the server's path before Engine.IO sees them: a hook that
     /// returns a response takes the request (Socket.IO serves its client bundle this way).
+    /// Several hooks are asked in the order they were added, until one answers.
     pub fn intercept(
         mut self,
         hook: impl Fn(&http::request::Parts) -> Option<http::Response<ResponseBody>> + Send + Sync + 'static,
     ) -> Self {
-        self.hooks.intercept = Some(Box::new(hook));
+        self.hooks.intercept = Some(match self.hooks.intercept.take() {
+            None => Box::new(hook),
+            Some(first) => Box::new(move |parts| first(parts).or_else(|| hook(parts))),
+        });
         self
     }
 

@@ -340,3 +340,31 @@ async fn the_served_minified_bundle_connects_from_node() {
     assert_eq!(report, serde_json::json!({ "status": 200, "hello": "from the server" }));
     server.close().await;
 }
+
+#[tokio::test]
+async fn an_application_intercept_hook_is_asked_first_and_the_bundle_still_served() {
+    let dist = installed_dist();
+    let config = Config { serve_client: ServeClient::Dir(dist.clone()), ..Config::default() };
+    let io = SocketIo::builder(config)
+        .engine(|engine| {
+            engine.intercept(|parts| {
+                (parts.uri.path() == "/socket.io/health" || parts.uri.path() == "/socket.io/socket.io.js")
+                    .then(|| {
+                        ::http::Response::builder()
+                            .status(200)
+                            .body(socketio_server::engine::ResponseBody::new("ok".into()))
+                            .expect("a response")
+                    })
+            })
+        })
+        .build();
+    let server = TestServer::serve(io).await;
+    let health = http(server.addr, "GET", "/socket.io/health", &[], &[]).await;
+    assert_eq!((health.status, &health.body[..]), (200, &b"ok"[..]));
+    let overridden = http(server.addr, "GET", "/socket.io/socket.io.js", &[], &[]).await;
+    assert_eq!(&overridden.body[..], b"ok", "the application's hook answers first");
+    let bundle = http(server.addr, "GET", "/socket.io/socket.io.min.js", &[], &[]).await;
+    assert_eq!(bundle.status, 200);
+    assert_eq!(bundle.body, std::fs::read(dist.join("socket.io.min.js")).expect("read the file"));
+    server.close().await;
+}
