@@ -35,19 +35,18 @@ impl Connections {
         Live(self)
     }
 
-    /// Resolves once [`drain`](Self::drain) has started: the connection should finish the
-    /// response it is writing, if any, and close.
+    /// Resolves once a [`drain`](Self::drain) has started (at once while one runs): the
+    /// connection should finish the response it is writing, if any, and close.
     pub(crate) async fn draining(&self) {
-        loop {
-            let notified = self.drain.notified();
-            if self.draining.load(Ordering::Acquire) {
-                return;
-            }
-            notified.await;
+        let notified = self.drain.notified();
+        if self.draining.load(Ordering::Acquire) {
+            return;
         }
+        notified.await;
     }
 
     /// Tells every connection to finish, and waits until all have ended, at most `within`.
+    /// Connections that start afterwards are served as usual.
     pub(crate) async fn drain(&self, within: Duration) {
         self.draining.store(true, Ordering::Release);
         self.drain.notify_waiters();
@@ -66,5 +65,6 @@ impl Connections {
                 "connections still writing when the server closed"
             );
         }
+        self.draining.store(false, Ordering::Release);
     }
 }

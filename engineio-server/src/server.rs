@@ -226,6 +226,7 @@ impl Builder {
                 handler,
                 sessions: Mutex::new(HashMap::new()),
                 closing: AtomicBool::new(false),
+                close_started: Notify::new(),
                 emptied: Notify::new(),
                 connections: Connections::default(),
             }),
@@ -252,7 +253,10 @@ pub(crate) struct Inner<H: Handler> {
     hooks: Hooks,
     pub(crate) handler: H,
     sessions: Mutex<HashMap<ByteString, Arc<Socket<H::Command>>>>,
+    /// Set while [`EngineIo::close`] runs: new handshakes are refused.
     closing: AtomicBool,
+    /// Notified when a close starts, so that the serving loops return.
+    close_started: Notify,
     emptied: Notify,
     /// The HTTP connections served by [`EngineIo::serve_http`].
     connections: Connections,
@@ -768,14 +772,18 @@ impl<H: Handler> EngineIo<H> {
     /// refused meanwhile. Then the HTTP connections the server serves itself finish the
     /// responses they are writing (for at most `shutdown_timeout` more) and close, so that a
     /// program may exit as soon as this returns.
+    ///
+    /// Closing is not final, as in the reference: once this returns, the server may serve
+    /// again (a new [`listen`](Self::listen) or [`serve`](Self::serve)) and takes handshakes.
     pub async fn close(&self) {
         self.inner.closing.store(true, Ordering::Release);
-        self.inner.emptied.notify_waiters();
+        self.inner.close_started.notify_waiters();
         loop {
             let emptied = self.inner.emptied.notified();
             let sockets: Vec<Arc<Socket<H::Command>>> = self.inner.sessions().values().cloned().collect();
             if sockets.is_empty() {
                 self.inner.connections.drain(self.inner.config.shutdown_timeout).await;
+                self.inner.closing.store(false, Ordering::Release);
                 return;
             }
             for socket in sockets {
@@ -785,15 +793,14 @@ impl<H: Handler> EngineIo<H> {
         }
     }
 
-    /// Resolves once [`close`](Self::close) has been called.
+    /// Resolves once [`close`](Self::close) has been called after this was first polled, or
+    /// at once while a close runs.
     async fn closed(&self) {
-        loop {
-            let notified = self.inner.emptied.notified();
-            if self.inner.closing.load(Ordering::Acquire) {
-                return;
-            }
-            notified.await;
+        let started = self.inner.close_started.notified();
+        if self.inner.closing.load(Ordering::Acquire) {
+            return;
         }
+        started.await;
     }
 }
 

@@ -98,9 +98,11 @@ pub(crate) struct AwaitAck {
 
 /// The answer to a `CONNECT`.
 pub(crate) enum Decision {
-    Accept(Socket),
-    /// A session restored by connection state recovery, with the packets the client missed.
-    Restore(Socket, RestoredSession),
+    /// The socket, with the rooms its middlewares made it join.
+    Accept(Socket, Vec<Room>),
+    /// A session restored by connection state recovery, with the packets the client missed
+    /// and the rooms its middlewares made it join.
+    Restore(Socket, RestoredSession, Vec<Room>),
     Refuse(ConnectError),
     InvalidNamespace,
 }
@@ -285,7 +287,7 @@ impl Client {
             }
             (Some(ns), _, _) if ns.handlers().middlewares.is_empty() => {
                 let socket = self.new_socket(&ns, auth);
-                self.accept(socket);
+                self.accept(socket, Vec::new());
             }
             (Some(ns), _, _) => {
                 let socket = self.new_socket(&ns, auth);
@@ -320,8 +322,8 @@ impl Client {
     fn decided(&mut self, nsp: ByteString, decision: Decision) {
         self.sockets.retain(|s| *s.nsp() != nsp || s.connected());
         match decision {
-            Decision::Accept(socket) => self.accept(socket),
-            Decision::Restore(socket, restored) => self.restore(socket, restored),
+            Decision::Accept(socket, rooms) => self.accept(socket, rooms),
+            Decision::Restore(socket, restored, rooms) => self.restore(socket, restored, rooms),
             Decision::Refuse(error) => {
                 let data = error.data.as_ref().and_then(|d| socketio_parser::RawJson::from_serialize(d).ok());
                 self.machine.reject(&nsp, &error.message, data);
@@ -335,22 +337,23 @@ impl Client {
         }
     }
 
-    /// Admits `socket`: the client is told (`CONNECT`), the socket joins its own room, then the
-    /// namespace's connection handlers run.
-    fn accept(&mut self, socket: Socket) {
+    /// Admits `socket`: the client is told (`CONNECT`), the socket joins its own room and the
+    /// rooms its middlewares joined, then the namespace's connection handlers run.
+    fn accept(&mut self, socket: Socket, joined: Vec<Room>) {
         self.machine.accept(socket.nsp(), socket.id(), socket.pid().map(|p| &**p));
-        let own = [socket.id().clone()];
-        self.admit(socket, &own);
+        let rooms = own_room_first(socket.id(), joined);
+        self.admit(socket, &rooms);
     }
 
     /// Admits the socket of a restored session: the machine writes the packets the client
-    /// missed before the `CONNECT` answer, then the socket is admitted in the rooms it was in.
-    fn restore(&mut self, socket: Socket, restored: RestoredSession) {
+    /// missed before the `CONNECT` answer, then the socket is admitted in the rooms it was in
+    /// and those its middlewares joined.
+    fn restore(&mut self, socket: Socket, restored: RestoredSession, joined: Vec<Room>) {
         let pid = socket.pid().map(|p| &**p).unwrap_or_default();
         self.machine.accept_restored(socket.nsp(), socket.id(), pid, restored.missed);
         let mut rooms = restored.session.rooms;
-        rooms.retain(|room| room != socket.id());
-        rooms.insert(0, socket.id().clone());
+        rooms.extend(joined);
+        let rooms = own_room_first(socket.id(), rooms);
         self.admit(socket, &rooms);
     }
 
@@ -369,6 +372,18 @@ impl Client {
             run_now_or_spawn(handler(socket.clone()));
         }
     }
+}
+
+/// `rooms` after the socket's own room, each once, in order.
+fn own_room_first(id: &Sid, rooms: Vec<Room>) -> Vec<Room> {
+    let mut all = Vec::with_capacity(rooms.len() + 1);
+    all.push(id.clone());
+    for room in rooms {
+        if !all.contains(&room) {
+            all.push(room);
+        }
+    }
+    all
 }
 
 /// A fresh socket or private id: 20 characters from the CSPRNG.
@@ -395,9 +410,9 @@ impl Joining {
         };
         let socket = Socket::recovered_from(&restored.session, self.ns.clone(), self.engine.clone(), auth);
         let decision = match skip_middlewares {
-            true => Decision::Restore(socket, restored),
+            true => Decision::Restore(socket, restored, Vec::new()),
             false => match self.ns.run_middlewares(&socket).await {
-                Ok(()) => Decision::Restore(socket, restored),
+                Ok(rooms) => Decision::Restore(socket, restored, rooms),
                 Err(error) => Decision::Refuse(error),
             },
         };
@@ -408,7 +423,7 @@ impl Joining {
     /// Runs the namespace's middlewares for the socket, then reports the decision.
     async fn run_middlewares(self) {
         let decision = match self.ns.run_middlewares(&self.socket).await {
-            Ok(()) => Decision::Accept(self.socket),
+            Ok(rooms) => Decision::Accept(self.socket, rooms),
             Err(error) => Decision::Refuse(error),
         };
         let _ =

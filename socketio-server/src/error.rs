@@ -51,8 +51,9 @@ pub enum BroadcastAckError {
     Adapter(#[from] socketio_adapter::AdapterError),
 }
 
-/// A connection middleware's refusal: the client receives it as a `connect_error` whose
-/// `err.message` is `message` and `err.data` is `data`.
+/// A middleware's refusal, with a message and data. From a connection middleware, the client
+/// receives it as a `connect_error` whose `err.message` is `message` and `err.data` is `data`;
+/// from a packet middleware, it reaches the socket's error handlers.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{message}")]
 pub struct ConnectError {
@@ -77,13 +78,25 @@ impl ConnectError {
 }
 
 /// An error reported to a socket's `on_error` handlers.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SocketError {
     /// The client sent a packet that could not be decoded; the connection is closed.
     #[error("invalid packet: {0}")]
     Decode(#[from] socketio_parser::DecodeError),
-    /// A packet middleware (`Socket::use_middleware`) refused a packet; it was dropped.
+    /// A packet middleware (`Socket::use_middleware`) refused a packet, with this message and
+    /// data; the packet was dropped.
     #[error("{0}")]
-    Middleware(String),
+    Middleware(ConnectError),
+}
+
+/// Why a handler could not be added.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ListenerError {
+    /// A server socket never emits this event (`connect`, `connect_error`, `newListener`,
+    /// `removeListener`): the handler could never run. `connect_error` is a client event;
+    /// a server learns of a refused connection in its middlewares.
+    #[error("a server socket never emits \"{0}\": its handler could never run")]
+    NeverEmitted(String),
 }

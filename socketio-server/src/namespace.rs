@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 use std::time::Duration;
 
 use bytestring::ByteString;
@@ -46,6 +46,9 @@ pub(crate) struct NsInner {
     handlers: RwLock<Handlers>,
     server_side: RwLock<Vec<(String, ServerSideHandler)>>,
     ack_ids: AckIds,
+    /// The rooms joined by sockets whose connection middlewares are running, which are not in
+    /// the adapter yet: they join them when admitted.
+    pending_rooms: Mutex<Vec<(Sid, Vec<Room>)>>,
     /// The dynamic namespace that created this one.
     pub(crate) parent: Option<Weak<ParentInner>>,
 }
@@ -72,6 +75,7 @@ impl NsInner {
             handlers: RwLock::new(handlers),
             server_side: RwLock::new(Vec::new()),
             ack_ids: AckIds::new(),
+            pending_rooms: Mutex::new(Vec::new()),
             parent,
         });
         ns.adapter.init(Arc::new(Link { ns: Arc::downgrade(&ns), name: ns.name.to_string() }));
@@ -108,12 +112,35 @@ impl NsInner {
     }
 
     /// Runs the namespace's connection middlewares for `socket`, in order, until one refuses.
-    pub(crate) async fn run_middlewares(&self, socket: &Socket) -> Result<(), ConnectError> {
+    /// On success, the rooms the middlewares made the socket join (and did not leave), in
+    /// join order, which it joins when admitted.
+    pub(crate) async fn run_middlewares(&self, socket: &Socket) -> Result<Vec<Room>, ConnectError> {
+        /// Forgets the socket's pending rooms however the middlewares end.
+        struct Pending<'a>(&'a NsInner, &'a Sid);
+        impl Drop for Pending<'_> {
+            fn drop(&mut self) {
+                self.0.pending().retain(|(sid, _)| sid != self.1);
+            }
+        }
         let middlewares = self.handlers().middlewares.clone();
+        self.pending().push((socket.id().clone(), Vec::new()));
+        let pending = Pending(self, socket.id());
         for middleware in middlewares {
             middleware(socket.clone()).await?;
         }
-        Ok(())
+        let rooms = self.with_pending(socket.id(), std::mem::take).unwrap_or_default();
+        drop(pending);
+        Ok(rooms)
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Vec<(Sid, Vec<Room>)>> {
+        self.pending_rooms.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` on the rooms of `sid` while its middlewares run; `None` when they do not.
+    pub(crate) fn with_pending<R>(&self, sid: &Sid, f: impl FnOnce(&mut Vec<Room>) -> R) -> Option<R> {
+        let mut pending = self.pending();
+        pending.iter_mut().find(|(id, _)| id == sid).map(|(_, rooms)| f(rooms))
     }
 
     pub(crate) fn handlers(&self) -> RwLockReadGuard<'_, Handlers> {

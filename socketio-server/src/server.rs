@@ -467,6 +467,10 @@ impl SocketIo {
 
     /// Shuts down: every socket is disconnected with `server shutting down`, every connection
     /// closed after its queued packets, adapters closed; `listen` and `serve` return.
+    ///
+    /// As in the reference, a closed server is not dead: it may `listen` or `serve` again,
+    /// with its namespaces and handlers. Its adapters stay closed (the in-memory adapter holds
+    /// nothing to close; a cluster adapter no longer hears other nodes).
     pub async fn close(&self) {
         for sid in self.engine.session_ids() {
             if let Some(socket) = self.engine.socket(&sid) {

@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::client::{AckSink, AwaitAck, Command, PostCommand};
 use crate::encode;
-use crate::error::{AckError, EmitError, SocketError};
+use crate::error::{AckError, ConnectError, EmitError, ListenerError, SocketError};
 use crate::handshake::Handshake;
 use crate::namespace::NsInner;
 use crate::operators::{BroadcastOperator, IntoRooms};
@@ -31,7 +31,8 @@ pub(crate) type EventHandler = Arc<dyn Fn(Socket, Event) -> HandlerFuture + Send
 pub(crate) type DisconnectHandler = Arc<dyn Fn(Socket, DisconnectReason) -> HandlerFuture + Send + Sync>;
 pub(crate) type OutgoingHandler = Arc<dyn Fn(&Socket, &str, &Payload) + Send + Sync>;
 pub(crate) type ErrorHandler = Arc<dyn Fn(&Socket, &SocketError) + Send + Sync>;
-pub(crate) type PacketMiddleware = Arc<dyn Fn(&Socket, &Event) -> Result<(), String> + Send + Sync>;
+pub(crate) type PacketMiddleware =
+    Arc<dyn Fn(Socket, Event) -> crate::BoxFuture<'static, Result<Event, ConnectError>> + Send + Sync>;
 pub(crate) type UpgradeHandler = Arc<dyn Fn(&Socket) + Send + Sync>;
 
 /// One client connected to one namespace. Cloning gives another handle on the same socket;
@@ -84,11 +85,83 @@ impl Listeners {
         self.rare.get_or_insert_with(Box::default)
     }
 
+    /// The handlers of event `name`, and whether one of them runs once.
+    fn named(&self, name: &str) -> (Vec<EventHandler>, bool) {
+        let mut once = false;
+        let handlers = self
+            .events
+            .iter()
+            .filter(|(n, _, _)| n == name)
+            .map(|(_, handler, is_once)| {
+                once |= *is_once;
+                handler.clone()
+            })
+            .collect();
+        (handlers, once)
+    }
+
+    /// Takes the handlers of event `name`, dropping those that run once.
+    fn take_named(&mut self, name: &str) -> Vec<EventHandler> {
+        let (handlers, once) = self.named(name);
+        if once {
+            self.events.retain(|(n, _, is_once)| !(*is_once && n == name));
+        }
+        handlers
+    }
+
     /// A copy of one list of the rare handlers (empty, without allocating, when there is none).
     fn rare_list<T: Clone>(&self, list: impl Fn(&RareListeners) -> &Vec<T>) -> Vec<T> {
         self.rare.as_deref().map(|r| list(r).clone()).unwrap_or_default()
     }
 }
+
+/// A handler added to a socket: [`Socket::remove_listener`] removes it. Holding the handle
+/// does not keep the handler alive.
+#[derive(Clone)]
+pub struct Listener(ListenerRef);
+
+#[derive(Clone)]
+enum ListenerRef {
+    Event(Weak<dyn Fn(Socket, Event) -> HandlerFuture + Send + Sync>),
+    Disconnect(Weak<dyn Fn(Socket, DisconnectReason) -> HandlerFuture + Send + Sync>),
+    Outgoing(Weak<dyn Fn(&Socket, &str, &Payload) + Send + Sync>),
+    Error(Weak<dyn Fn(&Socket, &SocketError) + Send + Sync>),
+    Middleware(Weak<dyn Fn(Socket, Event) -> crate::BoxFuture<'static, Result<Event, ConnectError>> + Send + Sync>),
+    Upgrade(Weak<dyn Fn(&Socket) + Send + Sync>),
+}
+
+impl fmt::Debug for Listener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.0 {
+            ListenerRef::Event(_) => "event",
+            ListenerRef::Disconnect(_) => "disconnect",
+            ListenerRef::Outgoing(_) => "outgoing",
+            ListenerRef::Error(_) => "error",
+            ListenerRef::Middleware(_) => "middleware",
+            ListenerRef::Upgrade(_) => "upgrade",
+        };
+        f.debug_tuple("Listener").field(&kind).finish()
+    }
+}
+
+/// Whether `handler` is the one `weak` refers to.
+fn same<T: ?Sized>(handler: &Arc<T>, weak: &Weak<T>) -> bool {
+    std::ptr::addr_eq(Arc::as_ptr(handler), weak.as_ptr())
+}
+
+/// Removes the first handler of `list` that `weak` refers to.
+fn remove_from<T: ?Sized>(list: &mut Vec<Arc<T>>, weak: &Weak<T>) -> bool {
+    match list.iter().position(|h| same(h, weak)) {
+        Some(i) => {
+            list.remove(i);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Names a server socket never emits: a handler for one of them could never run.
+const NEVER_EMITTED: [&str; 4] = ["connect", "connect_error", "newListener", "removeListener"];
 
 impl fmt::Debug for Socket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -198,8 +271,12 @@ impl Socket {
         &self.0.auth
     }
 
-    /// The rooms the socket is in, its own id's room included, in join order.
+    /// The rooms the socket is in, its own id's room included, in join order. While its
+    /// connection middlewares run, the rooms they joined.
     pub fn rooms(&self) -> Vec<Room> {
+        if let Some(rooms) = self.pending_rooms(|rooms| rooms.clone()) {
+            return rooms;
+        }
         self.0.ns.adapter.socket_rooms(&self.0.id).unwrap_or_default()
     }
 
@@ -257,72 +334,238 @@ impl Socket {
 
     /// Calls `handler` for every event named `event`. Several handlers of one event run in
     /// registration order. A handler that finishes without waiting runs on the connection's
-    /// task; one that waits continues on a task of its own.
+    /// task; one that waits continues on a task of its own. Returns the handler's handle, for
+    /// [`remove_listener`](Self::remove_listener).
     ///
-    /// An event named `error` sent by the client reaches `on("error")` handlers like any
-    /// other; server-side errors go to [`on_error`](Self::on_error).
-    pub fn on<F, Fut>(&self, event: impl Into<Cow<'static, str>>, handler: F)
+    /// The socket's own events reach `on` as in the reference, as events whose arguments are
+    /// what a JavaScript listener gets:
+    /// * `"disconnecting"` and `"disconnect"`: one argument, the reason as a string
+    ///   (`"client namespace disconnect"`, `"ping timeout"`, …; see [`DisconnectReason`]), after
+    ///   the [`on_disconnecting`](Self::on_disconnecting) and
+    ///   [`on_disconnect`](Self::on_disconnect) handlers;
+    /// * `"error"`: server-side errors (a packet middleware's refusal, an invalid packet), with
+    ///   one argument `{"message": …}` (and `"data"` when the refusal has data), after the
+    ///   [`on_error`](Self::on_error) handlers; an event named `error` sent by the client
+    ///   reaches these handlers too, with its own arguments.
+    ///
+    /// # Panics
+    ///
+    /// For `connect`, `connect_error`, `newListener` and `removeListener`, which a server
+    /// socket never emits (the handler could never run); [`try_on`](Self::try_on) returns
+    /// the error instead.
+    pub fn on<F, Fut>(&self, event: impl Into<Cow<'static, str>>, handler: F) -> Listener
     where
         F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.add_listener(event.into(), handler, false);
+        self.try_on(event, handler).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like [`on`](Self::on), with an error for a name a server socket never emits.
+    pub fn try_on<F, Fut>(&self, event: impl Into<Cow<'static, str>>, handler: F) -> Result<Listener, ListenerError>
+    where
+        F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.add_listener(event.into(), handler, false)
     }
 
     /// Like [`on`](Self::on), for the next such event only.
-    pub fn once<F, Fut>(&self, event: impl Into<Cow<'static, str>>, handler: F)
+    ///
+    /// # Panics
+    ///
+    /// As [`on`](Self::on).
+    pub fn once<F, Fut>(&self, event: impl Into<Cow<'static, str>>, handler: F) -> Listener
     where
         F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.add_listener(event.into(), handler, true);
+        self.add_listener(event.into(), handler, true).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    fn add_listener<F, Fut>(&self, event: Cow<'static, str>, handler: F, once: bool)
+    fn add_listener<F, Fut>(&self, event: Cow<'static, str>, handler: F, once: bool) -> Result<Listener, ListenerError>
     where
         F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
+        if NEVER_EMITTED.contains(&&*event) {
+            return Err(ListenerError::NeverEmitted(event.into_owned()));
+        }
         let handler: EventHandler = Arc::new(move |s, e| Box::pin(handler(s, e)));
+        let listener = Listener(ListenerRef::Event(Arc::downgrade(&handler)));
         let mut listeners = self.listeners();
         // Exactly the room needed: a socket's handlers are set up once.
         listeners.events.reserve_exact(1);
         listeners.events.push((event, handler, once));
+        Ok(listener)
     }
 
-    /// Removes every handler of `event`.
+    /// Removes every handler of `event` (the reference's `removeAllListeners(event)`); for
+    /// `"disconnect"`, `"disconnecting"` and `"error"`, the dedicated handlers too.
     pub fn off(&self, event: &str) {
-        self.listeners().events.retain(|(name, _, _)| name != event);
+        let mut listeners = self.listeners();
+        listeners.events.retain(|(name, _, _)| name != event);
+        match event {
+            "disconnect" => listeners.disconnect.clear(),
+            "disconnecting" => listeners.rare().disconnecting.clear(),
+            "error" => listeners.rare().error.clear(),
+            _ => {}
+        }
+    }
+
+    /// Removes one handler, of any kind, by the handle its registration returned; `false`
+    /// when it is not there (any more).
+    pub fn remove_listener(&self, listener: &Listener) -> bool {
+        let mut listeners = self.listeners();
+        let removed = match &listener.0 {
+            ListenerRef::Event(weak) => {
+                let found = listeners.events.iter().position(|(_, h, _)| same(h, weak));
+                found.map(|i| listeners.events.remove(i)).is_some()
+                    || listeners.rare.as_deref_mut().is_some_and(|r| remove_from(&mut r.any, weak))
+            }
+            ListenerRef::Disconnect(weak) => {
+                remove_from(&mut listeners.disconnect, weak)
+                    || listeners.rare.as_deref_mut().is_some_and(|r| remove_from(&mut r.disconnecting, weak))
+            }
+            ListenerRef::Outgoing(weak) => {
+                listeners.rare.as_deref_mut().is_some_and(|r| remove_from(&mut r.outgoing, weak))
+            }
+            ListenerRef::Error(weak) => listeners.rare.as_deref_mut().is_some_and(|r| remove_from(&mut r.error, weak)),
+            ListenerRef::Middleware(weak) => {
+                listeners.rare.as_deref_mut().is_some_and(|r| remove_from(&mut r.middlewares, weak))
+            }
+            ListenerRef::Upgrade(weak) => {
+                listeners.rare.as_deref_mut().is_some_and(|r| remove_from(&mut r.upgrade, weak))
+            }
+        };
+        let outgoing = listeners.rare.as_deref().is_some_and(|r| !r.outgoing.is_empty());
+        self.0.has_outgoing.store(outgoing, Ordering::Release);
+        removed
+    }
+
+    /// Removes the handlers of every event (the reference's `removeAllListeners()`): `on`,
+    /// `once`, disconnect, disconnecting and error handlers. Catch-all handlers, packet
+    /// middlewares and upgrade handlers stay.
+    pub fn remove_all_listeners(&self) {
+        let mut listeners = self.listeners();
+        listeners.events.clear();
+        listeners.disconnect.clear();
+        if let Some(rare) = listeners.rare.as_deref_mut() {
+            rare.disconnecting.clear();
+            rare.error.clear();
+        }
+    }
+
+    /// The names of the events that have handlers, each once, in the order of their first
+    /// handler; `"disconnect"`, `"disconnecting"` and `"error"` are listed when they have
+    /// dedicated handlers too (the reference's `eventNames()`).
+    pub fn event_names(&self) -> Vec<String> {
+        let listeners = self.listeners();
+        let mut names: Vec<String> = Vec::new();
+        let mut add = |name: &str| {
+            if !names.iter().any(|n| n == name) {
+                names.push(name.to_owned());
+            }
+        };
+        for (name, _, _) in &listeners.events {
+            add(name);
+        }
+        if !listeners.disconnect.is_empty() {
+            add("disconnect");
+        }
+        if let Some(rare) = listeners.rare.as_deref() {
+            if !rare.disconnecting.is_empty() {
+                add("disconnecting");
+            }
+            if !rare.error.is_empty() {
+                add("error");
+            }
+        }
+        names
+    }
+
+    /// How many handlers `event` has (`on` and `once`, and the dedicated ones of
+    /// `"disconnect"`, `"disconnecting"` and `"error"`).
+    pub fn listener_count(&self, event: &str) -> usize {
+        let listeners = self.listeners();
+        let named = listeners.events.iter().filter(|(name, _, _)| name == event).count();
+        let rare = listeners.rare.as_deref();
+        named
+            + match event {
+                "disconnect" => listeners.disconnect.len(),
+                "disconnecting" => rare.map_or(0, |r| r.disconnecting.len()),
+                "error" => rare.map_or(0, |r| r.error.len()),
+                _ => 0,
+            }
     }
 
     /// Calls `handler` for every incoming event, before the event's own handlers.
-    pub fn on_any<F, Fut>(&self, handler: F)
+    pub fn on_any<F, Fut>(&self, handler: F) -> Listener
     where
         F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.listeners().rare().any.push(Arc::new(move |s, e| Box::pin(handler(s, e))));
+        self.add_any(Arc::new(move |s, e| Box::pin(handler(s, e))), false)
     }
 
     /// Like [`on_any`](Self::on_any), but runs before the catch-all handlers already added.
-    pub fn prepend_any<F, Fut>(&self, handler: F)
+    pub fn prepend_any<F, Fut>(&self, handler: F) -> Listener
     where
         F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.listeners().rare().any.insert(0, Arc::new(move |s, e| Box::pin(handler(s, e))));
+        self.add_any(Arc::new(move |s, e| Box::pin(handler(s, e))), true)
     }
 
-    /// Removes every catch-all handler.
+    fn add_any(&self, handler: EventHandler, first: bool) -> Listener {
+        let listener = Listener(ListenerRef::Event(Arc::downgrade(&handler)));
+        let mut listeners = self.listeners();
+        let any = &mut listeners.rare().any;
+        if first {
+            any.insert(0, handler);
+        } else {
+            any.push(handler);
+        }
+        listener
+    }
+
+    /// Removes every catch-all handler (one of them: [`remove_listener`](Self::remove_listener)).
     pub fn off_any(&self) {
         self.listeners().rare().any.clear();
     }
 
+    /// The catch-all handlers, in the order they run (the reference's `listenersAny()`).
+    pub fn listeners_any(&self) -> Vec<Listener> {
+        let any = self.listeners().rare_list(|r| &r.any);
+        any.iter().map(|h| Listener(ListenerRef::Event(Arc::downgrade(h)))).collect()
+    }
+
     /// Calls `handler` with the name and payload of every event sent to this client (its own
     /// emits and the broadcasts that reach it), before it is queued.
-    pub fn on_any_outgoing(&self, handler: impl Fn(&Socket, &str, &Payload) + Send + Sync + 'static) {
-        self.listeners().rare().outgoing.push(Arc::new(handler));
+    pub fn on_any_outgoing(&self, handler: impl Fn(&Socket, &str, &Payload) + Send + Sync + 'static) -> Listener {
+        self.add_any_outgoing(Arc::new(handler), false)
+    }
+
+    /// Like [`on_any_outgoing`](Self::on_any_outgoing), but runs before the outgoing catch-all
+    /// handlers already added.
+    pub fn prepend_any_outgoing(
+        &self,
+        handler: impl Fn(&Socket, &str, &Payload) + Send + Sync + 'static,
+    ) -> Listener {
+        self.add_any_outgoing(Arc::new(handler), true)
+    }
+
+    fn add_any_outgoing(&self, handler: OutgoingHandler, first: bool) -> Listener {
+        let listener = Listener(ListenerRef::Outgoing(Arc::downgrade(&handler)));
+        let mut listeners = self.listeners();
+        let outgoing = &mut listeners.rare().outgoing;
+        if first {
+            outgoing.insert(0, handler);
+        } else {
+            outgoing.push(handler);
+        }
         self.0.has_outgoing.store(true, Ordering::Release);
+        listener
     }
 
     /// Removes every outgoing catch-all handler.
@@ -331,43 +574,82 @@ impl Socket {
         self.0.has_outgoing.store(false, Ordering::Release);
     }
 
-    /// Adds a packet middleware (the reference's `socket.use`): it sees every incoming event
-    /// before the handlers; an `Err` drops the event and reaches the
-    /// [`on_error`](Self::on_error) handlers.
-    pub fn use_middleware(
-        &self,
-        middleware: impl Fn(&Socket, &Event) -> Result<(), String> + Send + Sync + 'static,
-    ) {
-        self.listeners().rare().middlewares.push(Arc::new(middleware));
+    /// The outgoing catch-all handlers, in the order they run (the reference's
+    /// `listenersAnyOutgoing()`).
+    pub fn listeners_any_outgoing(&self) -> Vec<Listener> {
+        let outgoing = self.listeners().rare_list(|r| &r.outgoing);
+        outgoing.iter().map(|h| Listener(ListenerRef::Outgoing(Arc::downgrade(h)))).collect()
+    }
+
+    /// Adds a packet middleware (the reference's `socket.use`): every incoming event goes
+    /// through the middlewares in registration order, each awaited, before any handler. A
+    /// middleware passes the event on (`Ok(event)`, possibly rewritten with
+    /// [`Event::with_args`]) or refuses it with an error carrying a message and data: the
+    /// event is dropped and the error reaches the [`on_error`](Self::on_error) handlers (and
+    /// `on("error")` handlers) as [`SocketError::Middleware`].
+    ///
+    /// ```no_run
+    /// # fn f(socket: socketio_server::Socket) {
+    /// use socketio_server::ConnectError;
+    ///
+    /// socket.use_middleware(|_socket, event| async move {
+    ///     match event.name() {
+    ///         "admin" => Err(ConnectError::new("forbidden").with_data(serde_json::json!({"code": 403}))),
+    ///         _ => Ok(event),
+    ///     }
+    /// });
+    /// # }
+    /// ```
+    pub fn use_middleware<F, Fut>(&self, middleware: F) -> Listener
+    where
+        F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Event, ConnectError>> + Send + 'static,
+    {
+        let middleware: PacketMiddleware = Arc::new(move |s, e| Box::pin(middleware(s, e)));
+        let listener = Listener(ListenerRef::Middleware(Arc::downgrade(&middleware)));
+        self.listeners().rare().middlewares.push(middleware);
+        listener
     }
 
     /// Calls `handler` with server-side errors: a packet middleware's refusal, or an invalid
     /// packet (after which the connection closes).
-    pub fn on_error(&self, handler: impl Fn(&Socket, &SocketError) + Send + Sync + 'static) {
-        self.listeners().rare().error.push(Arc::new(handler));
+    pub fn on_error(&self, handler: impl Fn(&Socket, &SocketError) + Send + Sync + 'static) -> Listener {
+        let handler: ErrorHandler = Arc::new(handler);
+        let listener = Listener(ListenerRef::Error(Arc::downgrade(&handler)));
+        self.listeners().rare().error.push(handler);
+        listener
     }
 
     /// Calls `handler` when the socket is about to leave: it is still in its rooms.
-    pub fn on_disconnecting<F, Fut>(&self, handler: F)
+    pub fn on_disconnecting<F, Fut>(&self, handler: F) -> Listener
     where
         F: Fn(Socket, DisconnectReason) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.listeners().rare().disconnecting.push(Arc::new(move |s, r| Box::pin(handler(s, r))));
+        let handler: DisconnectHandler = Arc::new(move |s, r| Box::pin(handler(s, r)));
+        let listener = Listener(ListenerRef::Disconnect(Arc::downgrade(&handler)));
+        self.listeners().rare().disconnecting.push(handler);
+        listener
     }
 
     /// Calls `handler` once the socket has left, with the reason.
-    pub fn on_disconnect<F, Fut>(&self, handler: F)
+    pub fn on_disconnect<F, Fut>(&self, handler: F) -> Listener
     where
         F: Fn(Socket, DisconnectReason) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.listeners().disconnect.push(Arc::new(move |s, r| Box::pin(handler(s, r))));
+        let handler: DisconnectHandler = Arc::new(move |s, r| Box::pin(handler(s, r)));
+        let listener = Listener(ListenerRef::Disconnect(Arc::downgrade(&handler)));
+        self.listeners().disconnect.push(handler);
+        listener
     }
 
     /// Calls `handler` when the connection moves from long-polling to WebSocket.
-    pub fn on_upgrade(&self, handler: impl Fn(&Socket) + Send + Sync + 'static) {
-        self.listeners().rare().upgrade.push(Arc::new(handler));
+    pub fn on_upgrade(&self, handler: impl Fn(&Socket) + Send + Sync + 'static) -> Listener {
+        let handler: UpgradeHandler = Arc::new(handler);
+        let listener = Listener(ListenerRef::Upgrade(Arc::downgrade(&handler)));
+        self.listeners().rare().upgrade.push(handler);
+        listener
     }
 
     // -------------------------------------------------------------------------------------
@@ -437,17 +719,40 @@ impl Socket {
     // -------------------------------------------------------------------------------------
     // Rooms and disconnection
 
-    /// Joins `rooms`.
+    /// Joins `rooms`. In a connection middleware, the socket joins them when it is admitted
+    /// (if it is), as in the reference.
     pub fn join(&self, rooms: impl IntoRooms) {
         let rooms = rooms.into_rooms();
-        self.0.ns.adapter.add_all(&self.0.id, &rooms);
+        let joined = self.pending_rooms(|pending| {
+            for room in &rooms {
+                if !pending.contains(room) {
+                    pending.push(room.clone());
+                }
+            }
+        });
+        if joined.is_none() {
+            self.0.ns.adapter.add_all(&self.0.id, &rooms);
+        }
     }
 
     /// Leaves `rooms`.
     pub fn leave(&self, rooms: impl IntoRooms) {
-        for room in rooms.into_rooms() {
+        let rooms = rooms.into_rooms();
+        if self.pending_rooms(|pending| pending.retain(|room| !rooms.contains(room))).is_some() {
+            return;
+        }
+        for room in rooms {
             self.0.ns.adapter.del(&self.0.id, &room);
         }
+    }
+
+    /// Runs `f` on the rooms joined while the socket's connection middlewares run; `None`
+    /// when they do not (the socket's rooms are in the adapter).
+    fn pending_rooms<R>(&self, f: impl FnOnce(&mut Vec<Room>) -> R) -> Option<R> {
+        if self.0.state.load(Ordering::Acquire) != PENDING {
+            return None;
+        }
+        self.0.ns.with_pending(&self.0.id, f)
     }
 
     /// Disconnects the socket (the client sees `io server disconnect`); with `close`, closes
@@ -481,8 +786,27 @@ impl Socket {
 
     /// An incoming event: packet middlewares, then catch-all handlers, then the event's own.
     pub(crate) fn dispatch(&self, event: Event) {
+        let middlewares = self.listeners().rare_list(|r| &r.middlewares);
+        if middlewares.is_empty() {
+            return self.run_handlers(event);
+        }
+        let socket = self.clone();
+        run_now_or_spawn(Box::pin(async move {
+            let mut event = event;
+            for middleware in middlewares {
+                match middleware(socket.clone(), event).await {
+                    Ok(next) => event = next,
+                    Err(refusal) => return socket.report_error(&SocketError::Middleware(refusal)),
+                }
+            }
+            socket.run_handlers(event);
+        }));
+    }
+
+    /// Runs the catch-all handlers, then the event's own.
+    fn run_handlers(&self, event: Event) {
         // The event's handlers, taken without allocating when there is one (the usual case).
-        let (first, more, middlewares, any) = {
+        let (first, more, any) = {
             let mut listeners = self.listeners();
             let mut first: Option<EventHandler> = None;
             let mut more: Vec<EventHandler> = Vec::new();
@@ -499,14 +823,8 @@ impl Socket {
             if once {
                 listeners.events.retain(|(name, _, is_once)| !(*is_once && name == event.name()));
             }
-            (first, more, listeners.rare_list(|r| &r.middlewares), listeners.rare_list(|r| &r.any))
+            (first, more, listeners.rare_list(|r| &r.any))
         };
-        for middleware in &middlewares {
-            if let Err(message) = middleware(self, &event) {
-                self.report_error(&SocketError::Middleware(message));
-                return;
-            }
-        }
         let handlers = any.iter().chain(first.iter()).chain(&more);
         let count = any.len() + usize::from(first.is_some()) + more.len();
         let mut event = Some(event);
@@ -519,10 +837,32 @@ impl Socket {
         }
     }
 
+    /// A server-side error: the `on_error` handlers, then the `on("error")` handlers with
+    /// `{"message", "data"}`.
     pub(crate) fn report_error(&self, error: &SocketError) {
-        let handlers = self.listeners().rare_list(|r| &r.error);
+        let (handlers, named) = {
+            let mut listeners = self.listeners();
+            (listeners.rare_list(|r| &r.error), listeners.take_named("error"))
+        };
         for handler in handlers {
             handler(self, error);
+        }
+        if !named.is_empty() {
+            let mut details = serde_json::Map::new();
+            details.insert("message".into(), error.to_string().into());
+            if let SocketError::Middleware(ConnectError { data: Some(data), .. }) = error {
+                details.insert("data".into(), data.clone());
+            }
+            self.emit_lifecycle(named, "error", &details);
+        }
+    }
+
+    /// Runs `handlers` of the socket's own event `name` with one argument.
+    fn emit_lifecycle<T: Serialize + ?Sized>(&self, handlers: Vec<EventHandler>, name: &'static str, arg: &T) {
+        let Ok(payload) = encode::event_payload(self.0.ns.parser, name, &(arg,)) else { return };
+        let event = Event::new(ByteString::from_static(name), payload, None);
+        for handler in handlers {
+            run_now_or_spawn(handler(self.clone(), event.clone()));
         }
     }
 
@@ -539,18 +879,26 @@ impl Socket {
         if was == DISCONNECTED {
             return;
         }
-        let disconnecting = self.listeners().rare_list(|r| &r.disconnecting);
+        let (disconnecting, named) = {
+            let mut listeners = self.listeners();
+            (listeners.rare_list(|r| &r.disconnecting), listeners.take_named("disconnecting"))
+        };
         for handler in disconnecting {
             run_now_or_spawn(handler(self.clone(), reason));
         }
+        self.emit_lifecycle(named, "disconnecting", reason.as_str());
         if was == CONNECTED && reason.is_recoverable() {
             self.persist();
         }
         self.0.ns.remove_socket(&self.0.id);
-        let disconnect = std::mem::take(&mut self.listeners().disconnect);
+        let (disconnect, named) = {
+            let mut listeners = self.listeners();
+            (std::mem::take(&mut listeners.disconnect), listeners.take_named("disconnect"))
+        };
         for handler in disconnect {
             run_now_or_spawn(handler(self.clone(), reason));
         }
+        self.emit_lifecycle(named, "disconnect", reason.as_str());
         // Handlers hold clones of this socket: drop them so the socket can be freed.
         *self.listeners() = Listeners::default();
     }
@@ -734,6 +1082,19 @@ impl Event {
     /// The arguments, untyped.
     pub fn values(&self) -> Result<Vec<Value>, PayloadError> {
         from_args(&self.payload)
+    }
+
+    /// The same event (name and awaited acknowledgement) with other arguments, spread like
+    /// [`Socket::emit`]'s: a packet middleware rewrites an event this way.
+    pub fn with_args<T: Serialize + ?Sized>(self, args: &T) -> Result<Event, EmitError> {
+        let parser = match &self.payload {
+            Payload::Json { .. } => socketio_parser::connection::Parser::Json,
+            #[cfg(feature = "msgpack")]
+            Payload::MsgPack(_) => socketio_parser::connection::Parser::MsgPack,
+        };
+        let payload = socketio_parser::args::event_payload(parser, &self.name, args)
+            .map_err(|e| EmitError::Serialize(e.to_string()))?;
+        Ok(Event { payload, ..self })
     }
 
     /// The acknowledgement the client awaits, if it asked for one.
