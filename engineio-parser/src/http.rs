@@ -32,7 +32,8 @@
 //! ```
 
 use std::io::Write;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 
@@ -53,6 +54,9 @@ pub struct Cors {
     pub allowed_headers: Vec<String>,
     /// `Access-Control-Max-Age` of preflights, if any.
     pub max_age: Option<Duration>,
+    /// Response headers a page may read (`Access-Control-Expose-Headers`, on every answer);
+    /// none by default.
+    pub exposed_headers: Vec<String>,
 }
 
 impl Default for Cors {
@@ -63,6 +67,7 @@ impl Default for Cors {
             methods: ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE"].map(str::to_owned).to_vec(),
             allowed_headers: Vec::new(),
             max_age: None,
+            exposed_headers: Vec::new(),
         }
     }
 }
@@ -72,25 +77,157 @@ impl Default for Cors {
 pub enum CorsOrigin {
     /// `*` (or, with credentials, the request's own origin).
     Any,
-    /// Exactly these origins (`https://example.com`).
+    /// Exactly these origins (`https://example.com`), compared byte for byte.
     List(Vec<String>),
+    /// The origins that match one of these patterns: exact origins, or every subdomain of a
+    /// domain (`https://*.example.com`), see [`OriginPattern`].
+    Patterns(Vec<OriginPattern>),
+    /// The origins for which a function of the origin returns true (the `cors` middleware's
+    /// `origin` function), see [`OriginPredicate`].
+    Predicate(OriginPredicate),
 }
+
+impl CorsOrigin {
+    /// Whether a request with this `Origin` value is allowed. A predicate is only asked about
+    /// an origin that is UTF-8 text.
+    ///
+    /// ```
+    /// use engineio_parser::http::{CorsOrigin, OriginPattern, OriginPredicate};
+    /// let pattern = OriginPattern::new("https://*.example.com").expect("a pattern");
+    /// assert!(CorsOrigin::Patterns(vec![pattern]).allows(b"https://app.example.com"));
+    /// let local = OriginPredicate::new(|origin| origin.starts_with("http://localhost:"));
+    /// assert!(CorsOrigin::Predicate(local).allows(b"http://localhost:8080"));
+    /// ```
+    pub fn allows(&self, origin: &[u8]) -> bool {
+        match self {
+            CorsOrigin::Any => true,
+            CorsOrigin::List(list) => list.iter().any(|o| o.as_bytes() == origin),
+            CorsOrigin::Patterns(patterns) => patterns.iter().any(|p| p.matches(origin)),
+            CorsOrigin::Predicate(predicate) => predicate.allows(origin),
+        }
+    }
+}
+
+/// An allowed origin, or all the subdomains of one: `https://example.com` allows that origin
+/// only; `https://*.example.com` allows `https://a.example.com` and `https://a.b.example.com`
+/// (one or more DNS labels of letters, digits and `-` in place of the `*`), but neither
+/// `https://example.com`, `http://a.example.com`, `https://a.example.com:8443` nor
+/// `https://a.example.com.evil.net`. Compared without regard to ASCII case.
+///
+/// A suffix wildcard rather than regular expressions: an unescaped `.` or a missing anchor in
+/// a regular expression is a classic way to allow an attacker's origin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginPattern {
+    /// Everything before the `*` (`https://`), or the whole origin.
+    head: String,
+    /// Everything after the `*` (`.example.com`), for a wildcard.
+    tail: Option<String>,
+}
+
+/// A pattern [`OriginPattern::new`] refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid origin pattern {0:?}: a `*` may only stand for the subdomains, as in `https://*.example.com`"
+)]
+pub struct InvalidOriginPattern(pub String);
+
+impl OriginPattern {
+    /// A pattern: an origin without `*`, or `<scheme>://*.<domain>[:<port>]`.
+    pub fn new(pattern: &str) -> Result<Self, InvalidOriginPattern> {
+        let invalid = || InvalidOriginPattern(pattern.to_owned());
+        if !pattern.contains('*') {
+            return Ok(OriginPattern { head: pattern.to_owned(), tail: None });
+        }
+        let (scheme, domain) = pattern.split_once("://*.").ok_or_else(invalid)?;
+        let scheme_ok =
+            !scheme.is_empty() && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+        let domain_ok = !domain.is_empty() && !domain.contains(['*', '/']);
+        if !(scheme_ok && domain_ok) {
+            return Err(invalid());
+        }
+        Ok(OriginPattern { head: format!("{scheme}://"), tail: Some(format!(".{domain}")) })
+    }
+
+    /// Whether `origin` (an `Origin` value) matches.
+    pub fn matches(&self, origin: &[u8]) -> bool {
+        let Some(tail) = &self.tail else { return origin.eq_ignore_ascii_case(self.head.as_bytes()) };
+        let (head, tail) = (self.head.as_bytes(), tail.as_bytes());
+        let Some(tail_at) = origin.len().checked_sub(tail.len()) else { return false };
+        match (origin.get(..head.len()), origin.get(head.len()..tail_at)) {
+            (Some(origin_head), Some(labels)) => {
+                origin_head.eq_ignore_ascii_case(head)
+                    && origin[tail_at..].eq_ignore_ascii_case(tail)
+                    && labels.split(|&b| b == b'.').all(is_label)
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::str::FromStr for OriginPattern {
+    type Err = InvalidOriginPattern;
+
+    fn from_str(s: &str) -> Result<Self, InvalidOriginPattern> {
+        OriginPattern::new(s)
+    }
+}
+
+/// A DNS label as a subdomain wildcard takes it: one or more letters, digits and `-`.
+fn is_label(label: &[u8]) -> bool {
+    !label.is_empty() && label.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// A function that decides which origins CORS allows, from the `Origin` value. Two predicates
+/// are equal when they are the same function (clones of one `OriginPredicate`).
+#[derive(Clone)]
+pub struct OriginPredicate(Arc<dyn Fn(&str) -> bool + Send + Sync>);
+
+impl OriginPredicate {
+    /// A predicate calling `allows` with each request's origin.
+    pub fn new(allows: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
+        OriginPredicate(Arc::new(allows))
+    }
+
+    /// Whether `origin` is allowed: false for an origin that is not UTF-8.
+    pub fn allows(&self, origin: &[u8]) -> bool {
+        std::str::from_utf8(origin).is_ok_and(|origin| (self.0)(origin))
+    }
+}
+
+impl std::fmt::Debug for OriginPredicate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OriginPredicate(..)")
+    }
+}
+
+impl PartialEq for OriginPredicate {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for OriginPredicate {}
 
 /// The sticky-session cookie (the reference's `cookie` option).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cookie {
     /// The cookie's name (`io`).
     pub name: String,
-    /// Its `Path` (`/`).
+    /// Its `Path` (`/`); empty for none.
     pub path: String,
+    /// Its `Domain`, if any (`example.com`, or `.example.com`).
+    pub domain: Option<String>,
     /// `HttpOnly` (true).
     pub http_only: bool,
     /// `SameSite` (`Lax`).
     pub same_site: Option<String>,
     /// `Secure` (false).
     pub secure: bool,
-    /// `Max-Age`, if any.
+    /// `Max-Age`, if any, in whole seconds.
     pub max_age: Option<Duration>,
+    /// `Expires`, if any: an instant, written as an HTTP date in whole seconds
+    /// (`Wed, 21 Oct 2015 07:28:00 GMT`).
+    pub expires: Option<SystemTime>,
 }
 
 impl Default for Cookie {
@@ -98,43 +235,148 @@ impl Default for Cookie {
         Cookie {
             name: "io".to_owned(),
             path: "/".to_owned(),
+            domain: None,
             http_only: true,
             same_site: Some("Lax".to_owned()),
             secure: false,
             max_age: None,
+            expires: None,
         }
     }
 }
 
 impl Cookie {
-    /// The `Set-Cookie` value for session `sid`: `name=sid; Path=path` and the attributes set.
-    /// A value a header cannot carry (a control character in the name, path or `sid`) is
-    /// replaced by `io=; Path=/`.
+    /// The `Set-Cookie` value for session `sid`, written as the Node `cookie` package writes it:
+    /// `name=sid`, then `Max-Age`, `Domain`, `Path`, `Expires`, `HttpOnly`, `Secure` and
+    /// `SameSite`, each when set (an empty path or domain is not set).
+    ///
+    /// A value the cookie cannot carry is replaced by `io=; Path=/`: a control character in the
+    /// name or `sid`, a domain that is not a host name (the `cookie` package's rule: labels of
+    /// letters, digits and inner `-`, up to 63 characters, an optional leading `.`), or a path
+    /// with a character outside visible ASCII and space, or `;` or `<`.
     ///
     /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
     /// use engineio_parser::http::Cookie;
     /// assert_eq!(Cookie::default().set_cookie("abc"), "io=abc; Path=/; HttpOnly; SameSite=Lax");
+    /// let cookie = Cookie {
+    ///     domain: Some("example.com".into()),
+    ///     expires: Some(UNIX_EPOCH + Duration::from_secs(1_445_412_480)),
+    ///     ..Cookie::default()
+    /// };
+    /// assert_eq!(
+    ///     cookie.set_cookie("abc"),
+    ///     "io=abc; Domain=example.com; Path=/; Expires=Wed, 21 Oct 2015 07:28:00 GMT; HttpOnly; SameSite=Lax"
+    /// );
     /// ```
     pub fn set_cookie(&self, sid: &str) -> String {
-        let mut value = format!("{}={}; Path={}", self.name, sid, self.path);
+        const UNUSABLE: &str = "io=; Path=/";
+        let mut value = format!("{}={}", self.name, sid);
+        if let Some(max_age) = self.max_age {
+            value.push_str(&format!("; Max-Age={}", max_age.as_secs()));
+        }
+        if let Some(domain) = self.domain.as_deref().filter(|d| !d.is_empty()) {
+            if !is_cookie_domain(domain) {
+                return UNUSABLE.to_owned();
+            }
+            value.push_str("; Domain=");
+            value.push_str(domain);
+        }
+        if !self.path.is_empty() {
+            if !self.path.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b';' && b != b'<') {
+                return UNUSABLE.to_owned();
+            }
+            value.push_str("; Path=");
+            value.push_str(&self.path);
+        }
+        if let Some(expires) = self.expires {
+            value.push_str("; Expires=");
+            value.push_str(&http_date(expires));
+        }
         if self.http_only {
             value.push_str("; HttpOnly");
+        }
+        if self.secure {
+            value.push_str("; Secure");
         }
         if let Some(same_site) = &self.same_site {
             value.push_str("; SameSite=");
             value.push_str(same_site);
         }
-        if self.secure {
-            value.push_str("; Secure");
-        }
-        if let Some(max_age) = self.max_age {
-            value.push_str(&format!("; Max-Age={}", max_age.as_secs()));
-        }
         if !is_header_value(&value) {
-            return "io=; Path=/".to_owned();
+            return UNUSABLE.to_owned();
         }
         value
     }
+}
+
+/// Whether `domain` is a cookie domain as the Node `cookie` package accepts one: an optional
+/// leading `.`, then dot-separated labels of 1 to 63 letters, digits and `-`, each starting and
+/// ending with a letter or digit.
+fn is_cookie_domain(domain: &str) -> bool {
+    let domain = domain.strip_prefix('.').unwrap_or(domain);
+    domain.split('.').all(|label| {
+        let bytes = label.as_bytes();
+        let ends = match (bytes.first(), bytes.last()) {
+            (Some(first), Some(last)) => first.is_ascii_alphanumeric() && last.is_ascii_alphanumeric(),
+            _ => false,
+        };
+        ends && bytes.len() <= 63 && bytes.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-')
+    })
+}
+
+/// `time` as an HTTP date (RFC 9110 IMF-fixdate, as JavaScript's `Date.prototype.toUTCString`
+/// writes it): `Wed, 21 Oct 2015 07:28:00 GMT`, the fraction of a second dropped (towards the
+/// past). Years before 1000 are written with four digits, years before 1 with a `-`.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use engineio_parser::http::http_date;
+/// assert_eq!(http_date(UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 GMT");
+/// assert_eq!(http_date(UNIX_EPOCH - Duration::from_millis(1)), "Wed, 31 Dec 1969 23:59:59 GMT");
+/// ```
+pub fn http_date(time: SystemTime) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let seconds: i64 = match time.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
+        Err(before) => {
+            let before = before.duration();
+            let whole = i64::try_from(before.as_secs()).unwrap_or(i64::MAX);
+            -whole - i64::from(before.subsec_nanos() > 0)
+        }
+    };
+    let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    let weekday = DAYS[days.rem_euclid(7) as usize];
+    let sign = if year < 0 { "-" } else { "" };
+    format!(
+        "{weekday}, {day:02} {} {sign}{:04} {:02}:{:02}:{:02} GMT",
+        MONTHS[(month - 1) as usize],
+        year.unsigned_abs(),
+        second_of_day / 3600,
+        second_of_day / 60 % 60,
+        second_of_day % 60,
+    )
+}
+
+/// The proleptic Gregorian (year, month 1–12, day 1–31) of a day counted from 1970-01-01.
+///
+/// The count is shifted to start on 0000-03-01, so that the leap day ends a year; then split
+/// into eras of 400 years (146 097 days each), years of the era, and days of the year, whose
+/// months (March first) are 153 days per 5 months.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 { month_from_march + 3 } else { month_from_march - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 /// Compression of polling responses.
@@ -164,7 +406,7 @@ pub enum Value<'a, V: ?Sized> {
 }
 
 /// The most fields one answer has (a preflight's).
-const CAPACITY: usize = 8;
+const CAPACITY: usize = 9;
 
 /// A response header field: its name (in its usual capitalisation) and value.
 pub type Field<'a, V> = (&'static str, Value<'a, V>);
@@ -399,9 +641,13 @@ impl Encoding {
 ///
 /// * `Access-Control-Allow-Origin`: `*` for any origin, or the request's own origin when
 ///   credentials are allowed (a browser refuses `*` with credentials; `*` again without an
-///   `Origin`); for a list, the request's origin if it is in the list, else nothing;
+///   `Origin`); for a list, patterns or a predicate, the request's origin if
+///   [allowed](CorsOrigin::allows), else nothing;
 /// * `Access-Control-Allow-Credentials: true` with credentials;
-/// * `Vary: Origin` whenever the answer depends on the origin (a list, or credentials).
+/// * `Vary: Origin` whenever the answer depends on the origin (anything but any origin, or
+///   credentials);
+/// * `Access-Control-Expose-Headers` with the exposed headers, if any (left out if a header
+///   cannot carry them).
 pub fn cors_headers<'a, V: AsRef<[u8]> + ?Sized>(
     cors: Option<&Cors>,
     origin: Option<&'a V>,
@@ -409,17 +655,27 @@ pub fn cors_headers<'a, V: AsRef<[u8]> + ?Sized>(
     let mut headers = Headers::new();
     if let Some(cors) = cors {
         push_cors(&mut headers, cors, origin);
+        push_exposed(&mut headers, cors);
     }
     headers
+}
+
+/// `Access-Control-Expose-Headers`, when headers are exposed (whatever the origin, as the `cors`
+/// middleware does).
+fn push_exposed<V: ?Sized>(headers: &mut Headers<'_, V>, cors: &Cors) {
+    if cors.exposed_headers.is_empty() {
+        return;
+    }
+    if let Some(exposed) = header_list(&cors.exposed_headers) {
+        headers.push("Access-Control-Expose-Headers", exposed);
+    }
 }
 
 fn push_cors<'a, V: AsRef<[u8]> + ?Sized>(headers: &mut Headers<'a, V>, cors: &Cors, origin: Option<&'a V>) {
     let allowed = match &cors.origin {
         CorsOrigin::Any if cors.credentials => Some(origin.map_or(Value::Static("*"), Value::Request)),
         CorsOrigin::Any => Some(Value::Static("*")),
-        CorsOrigin::List(list) => {
-            origin.filter(|origin| list.iter().any(|o| o.as_bytes() == origin.as_ref())).map(Value::Request)
-        }
+        listed => origin.filter(|origin| listed.allows(origin.as_ref())).map(Value::Request),
     };
     if let Some(allowed) = allowed {
         headers.push("Access-Control-Allow-Origin", allowed);
@@ -435,9 +691,10 @@ fn push_cors<'a, V: AsRef<[u8]> + ?Sized>(headers: &mut Headers<'a, V>, cors: &C
 /// The answer to a CORS preflight: with CORS configured, an `OPTIONS` request is answered `204`
 /// with the [CORS fields](cors_headers) for its `origin`, `Access-Control-Allow-Methods`,
 /// `Access-Control-Allow-Headers` (the configured ones, or the `requested_headers` of its
-/// `Access-Control-Request-Headers` sent back with `Vary: Access-Control-Request-Headers`), and
-/// `Access-Control-Max-Age` if configured. `None` for any other request, or without CORS: the
-/// request goes to the endpoint (which refuses an `OPTIONS` handshake).
+/// `Access-Control-Request-Headers` sent back with `Vary: Access-Control-Request-Headers`),
+/// `Access-Control-Max-Age` if configured, and `Access-Control-Expose-Headers` as on every
+/// answer. `None` for any other request, or without CORS: the request goes to the endpoint
+/// (which refuses an `OPTIONS` handshake).
 ///
 /// A configured list that a header cannot carry (a control character) is left out.
 pub fn preflight<'a, V: AsRef<[u8]> + ?Sized>(
@@ -463,6 +720,7 @@ pub fn preflight<'a, V: AsRef<[u8]> + ?Sized>(
     if let Some(max_age) = cors.max_age {
         headers.push("Access-Control-Max-Age", Value::Owned(max_age.as_secs().to_string()));
     }
+    push_exposed(&mut headers, cors);
     headers.push("Content-Length", Value::Static("0"));
     Some(HttpResponse { status: 204, headers, body: Bytes::new() })
 }
@@ -599,6 +857,171 @@ mod tests {
     }
 
     #[test]
+    fn origin_patterns_allow_an_origin_or_its_subdomains() {
+        let exact = OriginPattern::new("https://example.com").expect("valid");
+        assert!(exact.matches(b"https://example.com"));
+        assert!(exact.matches(b"HTTPS://Example.COM"));
+        assert!(!exact.matches(b"https://example.co"));
+        assert!(!exact.matches(b"https://example.com:443"));
+        let wild: OriginPattern = "https://*.example.com".parse().expect("valid");
+        for allowed in [
+            "https://a.example.com",
+            "https://a-1.b.example.com",
+            "HTTPS://A.Example.Com",
+            "https://x--y.example.com",
+        ] {
+            assert!(wild.matches(allowed.as_bytes()), "{allowed}");
+        }
+        for refused in [
+            "https://example.com",
+            "https://.example.com",
+            "https://a..example.com",
+            "https://a.example.com.evil.net",
+            "https://evilexample.com",
+            "https://a_b.example.com",
+            "https://a.example.com:8443",
+            "http://a.example.com",
+            "https://a/b.example.com",
+            "https://a:1@b.example.com",
+            "https:/a.example.com",
+            "https://",
+            ".example.com",
+            "",
+        ] {
+            assert!(!wild.matches(refused.as_bytes()), "{refused}");
+        }
+        let port = OriginPattern::new("http://*.localhost:3000").expect("valid");
+        assert!(port.matches(b"http://app.localhost:3000"));
+        assert!(!port.matches(b"http://app.localhost:3001"));
+        assert!(!port.matches(b"http://app.localhost"));
+        let custom = OriginPattern::new("chrome-extension+x.1://*.a").expect("valid");
+        assert!(custom.matches(b"chrome-extension+x.1://b.a"));
+    }
+
+    #[test]
+    fn origin_patterns_with_a_misplaced_star_are_refused() {
+        for bad in [
+            "*",
+            "https://*",
+            "https://*.",
+            "https://*example.com",
+            "https://a.*.example.com",
+            "https://*.example.*",
+            "https://*.*.example.com",
+            "https://*.example.com/path",
+            "*://*.example.com",
+            "://*.example.com",
+            "ht tp://*.example.com",
+            "https://example.com*",
+        ] {
+            assert_eq!(OriginPattern::new(bad), Err(InvalidOriginPattern(bad.to_owned())), "{bad}");
+        }
+        assert_eq!(
+            InvalidOriginPattern("*".into()).to_string(),
+            "invalid origin pattern \"*\": a `*` may only stand for the subdomains, as in `https://*.example.com`"
+        );
+    }
+
+    #[test]
+    fn origin_predicates_see_utf8_origins() {
+        let predicate = OriginPredicate::new(|origin| origin.ends_with(".test"));
+        assert!(predicate.allows(b"https://a.test"));
+        assert!(!predicate.allows(b"https://a.example"));
+        let anything = OriginPredicate::new(|_| true);
+        assert!(!anything.allows(b"https://\xff.test"), "never asked about bytes that are not text");
+        assert_eq!(format!("{predicate:?}"), "OriginPredicate(..)");
+        assert_eq!(predicate, predicate.clone());
+        assert_ne!(predicate, anything);
+    }
+
+    #[test]
+    fn each_kind_of_origin_setting_allows_its_origins() {
+        let origin = b"https://app.example.com";
+        assert!(CorsOrigin::Any.allows(origin));
+        assert!(CorsOrigin::List(vec!["https://app.example.com".into()]).allows(origin));
+        assert!(!CorsOrigin::List(vec!["https://APP.example.com".into()]).allows(origin));
+        let patterns =
+            |p: &[&str]| CorsOrigin::Patterns(p.iter().map(|p| p.parse().expect("valid")).collect());
+        assert!(patterns(&["https://x.org", "https://*.example.com"]).allows(origin));
+        assert!(!patterns(&["https://x.org", "https://*.example.org"]).allows(origin));
+        assert!(!patterns(&[]).allows(origin));
+        assert!(CorsOrigin::Predicate(OriginPredicate::new(|o| o.contains("app."))).allows(origin));
+        assert!(!CorsOrigin::Predicate(OriginPredicate::new(|o| o.contains("web."))).allows(origin));
+    }
+
+    #[test]
+    fn patterns_and_predicates_reflect_an_allowed_origin() {
+        let origins = [
+            CorsOrigin::Patterns(vec!["https://*.example.com".parse().expect("valid")]),
+            CorsOrigin::Predicate(OriginPredicate::new(|o| o == "https://app.example.com")),
+        ];
+        for origin in origins {
+            let cors = Cors { origin, ..Cors::default() };
+            assert_eq!(
+                fields(cors_headers(Some(&cors), Some("https://app.example.com"))),
+                [
+                    ("Access-Control-Allow-Origin", Value::Request("https://app.example.com")),
+                    ("Vary", st("Origin"))
+                ]
+            );
+            assert_eq!(
+                fields(cors_headers(Some(&cors), Some("https://evil.example"))),
+                [("Vary", st("Origin"))]
+            );
+            assert_eq!(fields(cors_headers::<str>(Some(&cors), None)), [("Vary", st("Origin"))]);
+        }
+    }
+
+    #[test]
+    fn exposed_headers_go_on_every_answer() {
+        let cors = Cors { exposed_headers: vec!["x-total".into(), "x-request-id".into()], ..listed(false) };
+        assert_eq!(
+            fields(cors_headers(Some(&cors), Some(ORIGIN))),
+            [
+                ("Access-Control-Allow-Origin", Value::Request(ORIGIN)),
+                ("Vary", st("Origin")),
+                ("Access-Control-Expose-Headers", owned("x-total,x-request-id")),
+            ]
+        );
+        // As the `cors` middleware: whatever the origin.
+        assert_eq!(
+            fields(cors_headers::<str>(Some(&cors), Some("https://evil"))),
+            [("Vary", st("Origin")), ("Access-Control-Expose-Headers", owned("x-total,x-request-id"))]
+        );
+        let unusable = Cors { exposed_headers: vec!["a\nb".into()], ..Cors::default() };
+        assert_eq!(
+            fields(cors_headers::<str>(Some(&unusable), None)),
+            [("Access-Control-Allow-Origin", st("*"))]
+        );
+    }
+
+    #[test]
+    fn the_fullest_preflight_fits_its_headers() {
+        let cors = Cors {
+            credentials: true,
+            max_age: Some(Duration::from_secs(60)),
+            exposed_headers: vec!["x-a".into()],
+            ..listed(true)
+        };
+        let answer = preflight(Some(&cors), Method::Options, Some(ORIGIN), Some("x-b")).expect("a preflight");
+        assert_eq!(answer.headers.len(), Headers::<str>::CAPACITY);
+        assert_eq!(
+            fields(answer.headers),
+            [
+                ("Access-Control-Allow-Origin", Value::Request(ORIGIN)),
+                ("Access-Control-Allow-Credentials", st("true")),
+                ("Vary", st("Origin")),
+                ("Access-Control-Allow-Methods", owned(METHODS)),
+                ("Access-Control-Allow-Headers", Value::Request("x-b")),
+                ("Vary", st("Access-Control-Request-Headers")),
+                ("Access-Control-Max-Age", owned("60")),
+                ("Access-Control-Expose-Headers", owned("x-a")),
+                ("Content-Length", st("0")),
+            ]
+        );
+    }
+
+    #[test]
     fn a_default_preflight_allows_the_requested_headers() {
         let cors = Cors::default();
         let answer = preflight(Some(&cors), Method::Options, Some(ORIGIN), Some("content-type, x-a"));
@@ -682,14 +1105,128 @@ mod tests {
         let cookie = Cookie {
             name: "sid".into(),
             path: "/x".into(),
+            domain: None,
             http_only: false,
             same_site: None,
             secure: true,
             max_age: Some(Duration::from_millis(3_600_500)),
+            expires: None,
         };
-        assert_eq!(cookie.set_cookie("abc"), "sid=abc; Path=/x; Secure; Max-Age=3600");
+        assert_eq!(cookie.set_cookie("abc"), "sid=abc; Max-Age=3600; Path=/x; Secure");
         let strict = Cookie { same_site: Some("Strict".into()), ..Cookie::default() };
         assert_eq!(strict.set_cookie("abc"), "io=abc; Path=/; HttpOnly; SameSite=Strict");
+    }
+
+    #[test]
+    fn every_cookie_attribute_in_the_order_of_the_cookie_package() {
+        let cookie = Cookie {
+            name: "io".into(),
+            path: "/app".into(),
+            domain: Some(".example.com".into()),
+            http_only: true,
+            same_site: Some("None".into()),
+            secure: true,
+            max_age: Some(Duration::from_secs(86_400)),
+            expires: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480)),
+        };
+        assert_eq!(
+            cookie.set_cookie("abc"),
+            "io=abc; Max-Age=86400; Domain=.example.com; Path=/app; \
+             Expires=Wed, 21 Oct 2015 07:28:00 GMT; HttpOnly; Secure; SameSite=None"
+        );
+        // An empty path or domain is left out.
+        let bare = Cookie { path: String::new(), domain: Some(String::new()), ..Cookie::default() };
+        assert_eq!(bare.set_cookie("abc"), "io=abc; HttpOnly; SameSite=Lax");
+        let secure = Cookie { secure: true, ..Cookie::default() };
+        assert_eq!(secure.set_cookie("abc"), "io=abc; Path=/; HttpOnly; Secure; SameSite=Lax");
+    }
+
+    #[test]
+    fn cookie_domains_are_host_names() {
+        let with = |domain: &str| Cookie { domain: Some(domain.into()), ..Cookie::default() }.set_cookie("s");
+        for good in ["example.com", ".example.com", "a", "A-1.b2", "0", &"a".repeat(63), "x.y-z.com"] {
+            assert_eq!(with(good), format!("io=s; Domain={good}; Path=/; HttpOnly; SameSite=Lax"), "{good}");
+        }
+        let too_long = "a".repeat(64);
+        for bad in [
+            ".",
+            "..example.com",
+            "example.com.",
+            "example..com",
+            "-example.com",
+            "example-.com",
+            "exa_mple.com",
+            "example.com; Secure",
+            "ex ample.com",
+            "exämple.com",
+            too_long.as_str(),
+        ] {
+            assert_eq!(with(bad), "io=; Path=/", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn cookie_paths_are_visible_ascii_without_semicolons() {
+        let with = |path: &str| Cookie { path: path.into(), ..Cookie::default() }.set_cookie("s");
+        assert_eq!(with("/a b:=~"), "io=s; Path=/a b:=~; HttpOnly; SameSite=Lax");
+        assert_eq!(with(" "), "io=s; Path= ; HttpOnly; SameSite=Lax");
+        assert_eq!(with("~"), "io=s; Path=~; HttpOnly; SameSite=Lax");
+        for bad in ["/a;b", "/a<b", "/a\x7f", "/a\x1f", "/é", "/a\tb"] {
+            assert_eq!(with(bad), "io=; Path=/", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn http_dates_as_javascript_writes_them() {
+        let at = |seconds: i64| {
+            let offset = Duration::from_secs(seconds.unsigned_abs());
+            let time =
+                if seconds < 0 { SystemTime::UNIX_EPOCH - offset } else { SystemTime::UNIX_EPOCH + offset };
+            http_date(time)
+        };
+        let cases: [(i64, &str); 20] = [
+            (0, "Thu, 01 Jan 1970 00:00:00 GMT"),
+            (59, "Thu, 01 Jan 1970 00:00:59 GMT"),
+            (3_599, "Thu, 01 Jan 1970 00:59:59 GMT"),
+            (86_399, "Thu, 01 Jan 1970 23:59:59 GMT"),
+            (86_400, "Fri, 02 Jan 1970 00:00:00 GMT"),
+            (-1, "Wed, 31 Dec 1969 23:59:59 GMT"),
+            (-86_400, "Wed, 31 Dec 1969 00:00:00 GMT"),
+            (-86_401, "Tue, 30 Dec 1969 23:59:59 GMT"),
+            (1_445_412_480, "Wed, 21 Oct 2015 07:28:00 GMT"),
+            (951_782_400, "Tue, 29 Feb 2000 00:00:00 GMT"),
+            (951_868_800, "Wed, 01 Mar 2000 00:00:00 GMT"),
+            (978_220_800, "Sun, 31 Dec 2000 00:00:00 GMT"),
+            (-2_203_977_600, "Wed, 28 Feb 1900 00:00:00 GMT"),
+            (-2_203_891_200, "Thu, 01 Mar 1900 00:00:00 GMT"),
+            (4_107_456_000, "Sun, 28 Feb 2100 00:00:00 GMT"),
+            (4_107_542_400, "Mon, 01 Mar 2100 00:00:00 GMT"),
+            (1_709_164_800, "Thu, 29 Feb 2024 00:00:00 GMT"),
+            (253_402_300_799, "Fri, 31 Dec 9999 23:59:59 GMT"),
+            (253_402_300_800, "Sat, 01 Jan 10000 00:00:00 GMT"),
+            (-62_135_596_800, "Mon, 01 Jan 0001 00:00:00 GMT"),
+        ];
+        for (seconds, expected) in cases {
+            assert_eq!(at(seconds), expected, "{seconds}");
+        }
+        assert_eq!(at(-62_135_596_801), "Sun, 31 Dec 0000 23:59:59 GMT");
+        assert_eq!(at(-62_167_219_201), "Fri, 31 Dec -0001 23:59:59 GMT");
+        assert_eq!(at(-12_219_292_800), "Fri, 15 Oct 1582 00:00:00 GMT");
+        assert_eq!(at(1_234_567_890), "Fri, 13 Feb 2009 23:31:30 GMT");
+        assert_eq!(at(1_000_000_000), "Sun, 09 Sep 2001 01:46:40 GMT");
+        // Fractions of a second are dropped towards the past.
+        assert_eq!(
+            http_date(SystemTime::UNIX_EPOCH + Duration::from_millis(1_999)),
+            "Thu, 01 Jan 1970 00:00:01 GMT"
+        );
+        assert_eq!(
+            http_date(SystemTime::UNIX_EPOCH - Duration::from_millis(1_001)),
+            "Wed, 31 Dec 1969 23:59:58 GMT"
+        );
+        assert_eq!(
+            http_date(SystemTime::UNIX_EPOCH - Duration::from_secs(2)),
+            "Wed, 31 Dec 1969 23:59:58 GMT"
+        );
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //! * The HTTP rules around the endpoint ([`http`]): the served path and its `404`, CORS and
 //!   preflights, the session cookie, compression of polling responses, and the status and
 //!   header fields of every answer, as name/value pairs a driver converts.
+//! * The client's address behind reverse proxies ([`forwarded`]): trusted proxy ranges and the
+//!   `X-Forwarded-For` / `Forwarded` (RFC 7239) header they write.
 //! * The WebSocket layer ([`ws`]): RFC 6455 framing, permessage-deflate, and the
 //!   [`ws::Connection`] machine that turns a socket's bytes into frames for the session.
 //!
@@ -165,6 +167,7 @@
 
 pub mod body;
 pub mod endpoint;
+pub mod forwarded;
 pub mod http;
 pub mod packet;
 pub mod payload;

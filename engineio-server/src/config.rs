@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use engineio_parser::endpoint::Transports;
+pub use engineio_parser::forwarded::{ForwardedHeader, IpNet, TrustProxy};
 use engineio_parser::http::normalize_path;
-pub use engineio_parser::http::{Cookie, Cors, CorsOrigin, HttpCompression};
+pub use engineio_parser::http::{Cookie, Cors, CorsOrigin, HttpCompression, OriginPattern, OriginPredicate};
 use engineio_parser::{EndpointConfig, SessionConfig};
 
 /// Engine.IO server options. `Config::default()` gives the reference server's defaults.
@@ -62,6 +63,12 @@ pub struct Config {
     pub cors: Option<Cors>,
     /// The sticky-session cookie set on the handshake response; off unless configured.
     pub cookie: Option<Cookie>,
+    /// Reverse proxies trusted to report the client's address (off: the client's address is
+    /// the connection's peer). When the peer is one of `proxies`, the client's address
+    /// ([`Handshake::address`](crate::Handshake::address)) is the right-most address of the
+    /// configured header (`X-Forwarded-For` or `Forwarded`) that is not a trusted proxy; see
+    /// [`TrustProxy::client_ip`].
+    pub trust_proxy: Option<TrustProxy>,
     /// gzip/deflate compression of polling responses; on with a 1 024-byte threshold.
     pub http_compression: Option<HttpCompression>,
     /// permessage-deflate on WebSockets; off, as in the reference. When on, each message of at
@@ -92,6 +99,7 @@ impl Default for Config {
             allow_eio3: false,
             cors: None,
             cookie: None,
+            trust_proxy: None,
             http_compression: Some(HttpCompression::default()),
             per_message_deflate: None,
         }

@@ -21,6 +21,23 @@
 //! idle connection holds no read or write buffer, and a frame can be built once and sent to many
 //! connections.
 //!
+//! # Options and hooks
+//!
+//! [`Config`] holds the reference server's options (heartbeat, limits, transports, [`Cors`]
+//! with origins as a list, [`OriginPattern`]s or an [`OriginPredicate`] and exposed headers,
+//! the sticky-session [`Cookie`] with its `domain` and `expires`, [`TrustProxy`] for the
+//! client's address behind reverse proxies); [`Builder`] adds the hooks (`allow_request`,
+//! `initial_headers`, `headers`, `generate_id`, `on_connection_error`).
+//!
+//! # The client's address
+//!
+//! [`Handshake::remote_addr`] is the connection's peer and [`Handshake::address`] the client's IP
+//! address (the peer's, or the one a trusted proxy forwarded, see [`Config::trust_proxy`]).
+//! [`EngineIo::listen`], [`EngineIo::serve`] and [`EngineIo::serve_connection`] know the peer;
+//! behind [`EngineIoLayer`] or the [`EngineIo`] `Service`, it comes from the request's extensions
+//! ([`remote_addr`]): axum's `ConnectInfo<SocketAddr>` with the `axum` feature, else a
+//! `SocketAddr` the application's hyper accept loop inserted.
+//!
 //! # Example: an echo server
 //!
 //! ```no_run
@@ -61,9 +78,12 @@ mod service;
 mod signal;
 mod socket;
 
-pub use config::{Config, Cookie, Cors, CorsOrigin, HttpCompression};
+pub use config::{
+    Config, Cookie, Cors, CorsOrigin, ForwardedHeader, HttpCompression, IpNet, OriginPattern,
+    OriginPredicate, TrustProxy,
+};
 pub use server::{generate_id, BoxFuture, Builder, ConnectionError, EngineIo, Handler, Outbox, ResponseBody};
-pub use service::{EngineIoLayer, EngineIoService};
+pub use service::{remote_addr, EngineIoLayer, EngineIoService};
 pub use signal::shutdown_signal;
 pub use socket::{Closed, Handshake, Socket};
 

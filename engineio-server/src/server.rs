@@ -166,7 +166,10 @@ impl Builder {
         self
     }
 
-    /// Adds headers to the first response of a session (the reference's `initial_headers`).
+    /// Adds headers to the first response of a session (the reference's `initial_headers`): the
+    /// answer to a polling handshake, or the `101` of a WebSocket handshake without `sid`. It
+    /// runs on the answer's fields, after the sticky-session cookie is set and before the
+    /// [`headers`](Self::headers) hook.
     pub fn initial_headers(
         mut self,
         hook: impl Fn(&http::request::Parts, &mut HeaderMap) + Send + Sync + 'static,
@@ -175,7 +178,12 @@ impl Builder {
         self
     }
 
-    /// Adds headers to every polling response (the reference's `headers`).
+    /// Adds headers to every answer that is not a refusal (the reference's `headers`): polling
+    /// responses, and the `101` of every WebSocket, both a WebSocket handshake and the upgrade
+    /// of a polling session. It runs last, on the answer's fields: on a session's first answer,
+    /// what it sets replaces what [`initial_headers`](Self::initial_headers) set under the same
+    /// name. Only the CORS fields are added after it. (A hook that replaces a `101`'s own
+    /// `Upgrade`, `Connection` or `Sec-WebSocket-*` fields breaks the handshake.)
     pub fn headers(
         mut self,
         hook: impl Fn(&http::request::Parts, &mut HeaderMap) + Send + Sync + 'static,
@@ -505,7 +513,9 @@ impl<H: Handler> EngineIo<H> {
         if sid.is_empty() {
             return Err(RequestError::bad_request(ErrorContext::IdGenerationError));
         }
-        let handshake = Handshake::new(http_util::compact_uri(&parts.uri), &parts.headers, remote);
+        let trust_proxy = inner.config.trust_proxy.as_ref();
+        let handshake =
+            Handshake::new(http_util::compact_uri(&parts.uri), &parts.headers, remote, trust_proxy);
         Ok(Arc::new(Socket::new(ByteString::from(sid), version, transport, handshake)))
     }
 
@@ -545,41 +555,53 @@ impl<H: Handler> EngineIo<H> {
             Transport::Polling => None,
         };
         let socket = self.handshake(parts, transport, version, remote).await?;
-        let first_headers = self.first_headers(parts, socket.id());
-        let mut response = match accept {
+        let sid = socket.id().clone();
+        match accept {
             None => {
                 let (tx, rx) = oneshot::channel();
                 self.start(socket, base64, First::Poll(tx));
                 let response = rx.await.map_err(|_| RequestError::new(ErrorCode::UnknownSid))?;
-                self.polling_response(parts, response)
+                Ok(self.polling_response(parts, response, Some(&sid)))
             }
             Some(accept) => {
                 let engine = self.clone();
-                let response = self.switch(parts, &accept, on_upgrade, move |io, read, held, deflate| {
-                    let mut ws = WsConn::new(SocketId(0), io, engine.inner.ws_connection(deflate), &read);
-                    ws.send_raw(held);
-                    engine.start(socket, base64, First::WebSocket(ws));
-                })?;
+                let mut response =
+                    self.switch(parts, &accept, on_upgrade, move |io, read, held, deflate| {
+                        let mut ws = WsConn::new(SocketId(0), io, engine.inner.ws_connection(deflate), &read);
+                        ws.send_raw(held);
+                        engine.start(socket, base64, First::WebSocket(ws));
+                    })?;
+                self.add_hook_headers(parts, response.headers_mut(), Some(&sid));
                 // The session writes its open packet at once: the `101` goes with it.
                 if let Some(hold) = parts.extensions.get::<HoldWrites>() {
                     hold.hold();
                 }
-                response
+                Ok(response)
             }
-        };
-        response.headers_mut().extend(first_headers);
-        Ok(response)
+        }
     }
 
-    /// The headers of a new session's first answer: the sticky-session cookie and the
-    /// application's `initial_headers`.
-    fn first_headers(&self, parts: &http::request::Parts, sid: &str) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        http_util::add_fields(&mut headers, first_headers(self.inner.config.cookie.as_ref(), sid));
-        if let Some(hook) = &self.inner.hooks.initial_headers {
-            hook(parts, &mut headers);
+    /// The header fields the options and the application's hooks add to an answer that is not a
+    /// refusal (a polling answer, or the `101` of a WebSocket), in the reference's order, each
+    /// on the fields set before: for the first answer of session `first_of` (a handshake), the
+    /// sticky-session cookie and then the `initial_headers` hook; then, on every answer, the
+    /// `headers` hook, which therefore has the last word.
+    fn add_hook_headers(
+        &self,
+        parts: &http::request::Parts,
+        headers: &mut HeaderMap,
+        first_of: Option<&str>,
+    ) {
+        let hooks = &self.inner.hooks;
+        if let Some(sid) = first_of {
+            http_util::add_fields(headers, first_headers(self.inner.config.cookie.as_ref(), sid));
+            if let Some(hook) = &hooks.initial_headers {
+                hook(parts, headers);
+            }
         }
-        headers
+        if let Some(hook) = &hooks.headers {
+            hook(parts, headers);
+        }
     }
 
     /// Answers a WebSocket handshake with `101` (with permessage-deflate when negotiated); once
@@ -623,10 +645,12 @@ impl<H: Handler> EngineIo<H> {
     ) -> Result<http::Response<ResponseBody>, RequestError> {
         let accept = http_util::websocket_accept(parts)?;
         self.check_upgrade(&socket, version).await?;
-        self.switch(parts, &accept, on_upgrade, move |io, read, _held, deflate| {
+        let mut response = self.switch(parts, &accept, on_upgrade, move |io, read, _held, deflate| {
             // Nothing was held: the client only speaks once it has the `101`.
             let _ = socket.push(Input::Socket(io, read, deflate));
-        })
+        })?;
+        self.add_hook_headers(parts, response.headers_mut(), None);
+        Ok(response)
     }
 
     /// Asks the session whether a WebSocket may upgrade it.
@@ -689,22 +713,23 @@ impl<H: Handler> EngineIo<H> {
         let response = rx.await;
         guard.armed = false;
         let response = response.map_err(|_| RequestError::new(ErrorCode::UnknownSid))?;
-        Ok(self.polling_response(parts, response))
+        Ok(self.polling_response(parts, response, None))
     }
 
+    /// A polling answer, with the [hooks' headers](Self::add_hook_headers) (and for the first
+    /// answer of session `first_of`, its first headers).
     fn polling_response(
         &self,
         parts: &http::request::Parts,
         response: Response,
+        first_of: Option<&str>,
     ) -> http::Response<ResponseBody> {
         let accept_encoding = parts.headers.get(header::ACCEPT_ENCODING).map(HeaderValue::as_bytes);
         let user_agent = parts.headers.get(header::USER_AGENT).map(HeaderValue::as_bytes);
         let compression = self.inner.config.http_compression;
         let answer = polling_response(response, compression, accept_encoding, user_agent);
         let mut out = http_util::to_http(answer);
-        if let Some(hook) = &self.inner.hooks.headers {
-            hook(parts, out.headers_mut());
-        }
+        self.add_hook_headers(parts, out.headers_mut(), first_of);
         out
     }
 
@@ -903,7 +928,7 @@ mod tests {
         // inline): 976 bytes in a debug build before the driver became a struct.
         let engine = EngineIo::new(Config::default(), Silent);
         let (version, transport) = (ProtocolVersion::V4, Transport::Polling);
-        let handshake = Handshake::new(http::Uri::from_static("/"), &HeaderMap::new(), None);
+        let handshake = Handshake::new(http::Uri::from_static("/"), &HeaderMap::new(), None, None);
         let socket = Arc::new(Socket::new(ByteString::from_static("x"), version, transport, handshake));
         let config = engine.inner.session_config.clone();
         let initial = Initial::Polling(RequestId(0));

@@ -1,6 +1,7 @@
 //! tower integration: [`EngineIoLayer`] mounts the server in front of another service (an axum
 //! router, a hyper service), which keeps every request outside the server's path; and
-//! [`EngineIo`] itself is a `Service` that answers 404 outside its path.
+//! [`EngineIo`] itself is a `Service` that answers 404 outside its path. Both read the client's
+//! address from the request's extensions, see [`remote_addr`].
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -15,10 +16,25 @@ use tower_service::Service;
 
 use crate::server::{BoxFuture, EngineIo, Handler, ResponseBody};
 
-/// The peer address of a request, if the server that accepted it recorded one as a
-/// `SocketAddr` extension.
-fn remote_addr<B>(req: &Request<B>) -> Option<SocketAddr> {
-    req.extensions().get::<SocketAddr>().copied()
+/// The peer address of a request served through [`EngineIoLayer`] or the [`EngineIo`]
+/// `Service`, from the request's extensions, read in this order:
+///
+/// 1. `axum::extract::ConnectInfo<SocketAddr>` (with the crate's `axum` feature), which axum
+///    adds when the application is served with
+///    `into_make_service_with_connect_info::<SocketAddr>()`;
+/// 2. a `std::net::SocketAddr`, which a hyper accept loop adds itself
+///    (`req.extensions_mut().insert(remote)` in its `service_fn`).
+///
+/// `None` when neither is there. With [`trust_proxy`](crate::Config::trust_proxy), the address
+/// a trusted proxy forwarded replaces it in [`Handshake::address`](crate::Handshake::address).
+pub fn remote_addr(extensions: &http::Extensions) -> Option<SocketAddr> {
+    #[cfg(feature = "axum")]
+    if let Some(axum::extract::ConnectInfo(remote)) =
+        extensions.get::<axum::extract::ConnectInfo<SocketAddr>>()
+    {
+        return Some(*remote);
+    }
+    extensions.get::<SocketAddr>().copied()
 }
 
 impl<H, B> Service<Request<B>> for EngineIo<H>
@@ -39,7 +55,7 @@ where
         let engine = self.clone();
         Box::pin(async move {
             if engine.matches(req.uri().path()) {
-                let remote = remote_addr(&req);
+                let remote = remote_addr(req.extensions());
                 Ok(engine.handle(req, remote).await)
             } else {
                 Ok(crate::http_util::to_http(engineio_parser::http::HttpResponse::not_found()))
@@ -107,7 +123,7 @@ where
         if self.engine.matches(req.uri().path()) {
             let engine = self.engine.clone();
             Box::pin(async move {
-                let remote = remote_addr(&req);
+                let remote = remote_addr(req.extensions());
                 Ok(engine.handle(req, remote).await.map(Either::Left))
             })
         } else {

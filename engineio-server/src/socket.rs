@@ -1,13 +1,14 @@
 //! The application's handle on one Engine.IO session, and the inbox through which everything
 //! reaches the session's task.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use bytes::Bytes;
 use bytestring::ByteString;
 use engineio_parser::endpoint::HeaderList;
+use engineio_parser::forwarded::TrustProxy;
 use engineio_parser::session::RequestKind;
 use engineio_parser::{Packet, ProtocolVersion, Queue, RequestError, RequestId, Response, Transport};
 use futures_util::task::AtomicWaker;
@@ -23,16 +24,34 @@ use crate::io::BoxedIo;
 pub struct Handshake {
     /// The request's URI (path and query).
     pub uri: http::Uri,
-    /// The peer's address, when the server knows it.
+    /// The peer's address (the other end of the connection), when the server knows it: see
+    /// [`remote_addr`](crate::remote_addr) for a server mounted in axum or hyper.
     pub remote_addr: Option<SocketAddr>,
+    /// The client's IP address: the peer's, or, when the peer is a proxy the
+    /// [`trust_proxy`](crate::Config::trust_proxy) option trusts, the address it forwarded.
+    /// `None` when the peer is unknown.
+    pub address: Option<IpAddr>,
     headers: HeaderList,
 }
 
 impl Handshake {
-    pub(crate) fn new(uri: http::Uri, headers: &http::HeaderMap, remote_addr: Option<SocketAddr>) -> Self {
+    pub(crate) fn new(
+        uri: http::Uri,
+        headers: &http::HeaderMap,
+        remote_addr: Option<SocketAddr>,
+        trust_proxy: Option<&TrustProxy>,
+    ) -> Self {
+        let address = remote_addr.map(|peer| match trust_proxy {
+            Some(trust) => {
+                let values =
+                    headers.get_all(trust.header.name()).into_iter().map(http::HeaderValue::as_bytes);
+                trust.client_ip(peer.ip(), values)
+            }
+            None => peer.ip(),
+        });
         let len = headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 2).sum();
         let headers = HeaderList::with_len(len, headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())));
-        Handshake { uri, remote_addr, headers }
+        Handshake { uri, remote_addr, address, headers }
     }
 
     /// The request's headers, in order, as (lowercase name, raw value) pairs.

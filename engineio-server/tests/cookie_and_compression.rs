@@ -6,7 +6,7 @@
 mod support;
 
 use std::io::Read;
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use engineio_parser::Packet;
 use engineio_server::{Config, Cookie, HttpCompression};
@@ -39,15 +39,37 @@ async fn the_cookie_carries_the_sid_on_the_first_answer_only() {
         same_site: None,
         secure: true,
         max_age: Some(Duration::from_secs(3600)),
+        ..Cookie::default()
     };
     let server = TestServer::start(Config { cookie: Some(custom), ..Config::default() }).await;
     let handshake = http(server.addr, "GET", HANDSHAKE, &[], b"").await;
-    let expected = format!("sid={}; Path=/x; Secure; Max-Age=3600", sid_of(&handshake.body_text()));
+    let expected = format!("sid={}; Max-Age=3600; Path=/x; Secure", sid_of(&handshake.body_text()));
     assert_eq!(handshake.header("set-cookie"), Some(expected.as_str()), "{handshake:?}");
 
     let server = TestServer::start(Config::default()).await;
     let handshake = http(server.addr, "GET", HANDSHAKE, &[], b"").await;
     assert!(!handshake.has_header("set-cookie"), "no cookie unless configured: {handshake:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cookie_carries_domain_and_expires_as_the_cookie_package_writes_them() {
+    let cookie = Cookie {
+        domain: Some("example.com".into()),
+        // 2015-10-21 07:28:00.750 UTC: the fraction is dropped.
+        expires: Some(UNIX_EPOCH + Duration::from_millis(1_445_412_480_750)),
+        max_age: Some(Duration::from_secs(600)),
+        secure: true,
+        same_site: Some("Strict".into()),
+        ..Cookie::default()
+    };
+    let server = TestServer::start(Config { cookie: Some(cookie), ..Config::default() }).await;
+    let handshake = http(server.addr, "GET", HANDSHAKE, &[], b"").await;
+    let expected = format!(
+        "io={}; Max-Age=600; Domain=example.com; Path=/; Expires=Wed, 21 Oct 2015 07:28:00 GMT; \
+         HttpOnly; Secure; SameSite=Strict",
+        sid_of(&handshake.body_text())
+    );
+    assert_eq!(handshake.header("set-cookie"), Some(expected.as_str()), "{handshake:?}");
 }
 
 fn inflate(encoding: &str, body: &[u8]) -> String {

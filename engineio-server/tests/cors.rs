@@ -4,7 +4,7 @@
 
 mod support;
 
-use engineio_server::{Config, Cors, CorsOrigin};
+use engineio_server::{Config, Cors, CorsOrigin, OriginPattern, OriginPredicate};
 use support::{http, TestServer};
 
 const ORIGIN: &str = "http://example.com";
@@ -128,4 +128,75 @@ async fn other_paths_get_404() {
     // The server's path without its trailing slash is served.
     let handshake = http(server.addr, "GET", "/engine.io?EIO=4&transport=polling", &[], b"").await;
     assert_eq!(handshake.status, 200, "{handshake:?}");
+}
+
+/// The `Access-Control-Allow-Origin` of a handshake and of a preflight from `origin`.
+async fn allowed_origin(server: &TestServer, origin: &str) -> [Option<String>; 2] {
+    let target = "/engine.io/?EIO=4&transport=polling";
+    let handshake = http(server.addr, "GET", target, &[("Origin", origin)], b"").await;
+    assert_eq!(handshake.status, 200, "{handshake:?}");
+    let preflight = http(server.addr, "OPTIONS", target, &preflight_headers(origin), b"").await;
+    assert_eq!(preflight.status, 204, "{preflight:?}");
+    [&handshake, &preflight].map(|r| r.header("access-control-allow-origin").map(str::to_owned))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn origins_allowed_by_a_subdomain_pattern() {
+    let pattern = OriginPattern::new("https://*.example.com").expect("a valid pattern");
+    let config = Config {
+        cors: Some(Cors { origin: CorsOrigin::Patterns(vec![pattern]), ..Cors::default() }),
+        ..Config::default()
+    };
+    let server = TestServer::start(config).await;
+    let allowed = "https://app.example.com";
+    assert_eq!(allowed_origin(&server, allowed).await, [Some(allowed.to_owned()), Some(allowed.to_owned())]);
+    for refused in ["https://example.com", "https://app.example.com.evil.net", "http://app.example.com"] {
+        assert_eq!(allowed_origin(&server, refused).await, [None, None], "{refused}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn origins_allowed_by_a_predicate() {
+    let predicate = OriginPredicate::new(|origin| origin.starts_with("http://localhost:"));
+    let config = Config {
+        cors: Some(Cors { origin: CorsOrigin::Predicate(predicate), credentials: true, ..Cors::default() }),
+        ..Config::default()
+    };
+    let server = TestServer::start(config).await;
+    let allowed = "http://localhost:5173";
+    assert_eq!(allowed_origin(&server, allowed).await, [Some(allowed.to_owned()), Some(allowed.to_owned())]);
+    assert_eq!(allowed_origin(&server, "http://example.com").await, [None, None]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exposed_headers_are_listed_on_answers_and_preflights() {
+    let config = Config {
+        cors: Some(Cors {
+            exposed_headers: vec!["x-request-id".into(), "x-total".into()],
+            ..cors_config().cors.expect("configured")
+        }),
+        ..Config::default()
+    };
+    let builder = engineio_server::Builder::new(config).headers(|_, headers| {
+        headers.insert("x-request-id", http::HeaderValue::from_static("42"));
+    });
+    let server = TestServer::start_with(builder).await;
+    let target = "/engine.io/?EIO=4&transport=polling";
+    let handshake = http(server.addr, "GET", target, &[("Origin", ORIGIN)], b"").await;
+    assert_eq!(
+        handshake.header("access-control-expose-headers"),
+        Some("x-request-id,x-total"),
+        "{handshake:?}"
+    );
+    assert_eq!(handshake.header("x-request-id"), Some("42"), "{handshake:?}");
+    let preflight = http(server.addr, "OPTIONS", target, &preflight_headers(ORIGIN), b"").await;
+    assert_eq!(
+        preflight.header("access-control-expose-headers"),
+        Some("x-request-id,x-total"),
+        "{preflight:?}"
+    );
+    // Without exposed headers, none is listed.
+    let server = TestServer::start(cors_config()).await;
+    let handshake = http(server.addr, "GET", target, &[("Origin", ORIGIN)], b"").await;
+    assert!(!handshake.has_header("access-control-expose-headers"), "{handshake:?}");
 }

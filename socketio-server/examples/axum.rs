@@ -43,6 +43,9 @@ async fn main() -> std::io::Result<()> {
         }
         io.close().await;
     };
+    // With connect info (and the `axum` feature of socketio-server), every socket's
+    // `handshake().address` is its client's address.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
 

@@ -14,7 +14,9 @@ pub struct Handshake {
     /// When the socket connected, as JavaScript's `Date.prototype.toString` writes it (UTC):
     /// `Sun Nov 22 2026 10:00:00 GMT+0000 (Coordinated Universal Time)`.
     pub time: String,
-    /// The client's IP address.
+    /// The client's IP address (empty when unknown): the connection's peer, or the address a
+    /// trusted proxy forwarded (the engine's `trust_proxy` option). Behind axum or hyper the
+    /// peer is read from the request's extensions, see [`engineio_server::remote_addr`].
     pub address: String,
     /// Whether the request was cross-origin (it had an `Origin` header).
     pub xdomain: bool,
@@ -37,7 +39,7 @@ impl Handshake {
         Handshake {
             headers: request.headers(),
             time: js_date_string(issued),
-            address: request.remote_addr.map(|a| a.ip().to_string()).unwrap_or_default(),
+            address: request.address.map(|a| a.to_string()).unwrap_or_default(),
             xdomain: request.header("origin").is_some(),
             secure: false,
             issued,

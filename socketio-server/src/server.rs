@@ -461,6 +461,11 @@ impl SocketIo {
 
     /// A tower `Layer` serving Socket.IO under the server's path in front of another service
     /// (an axum router, say).
+    ///
+    /// The client's address ([`Handshake::address`](crate::Handshake::address)) comes from
+    /// the request's extensions: axum's `ConnectInfo<SocketAddr>` (feature `axum`, with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`), else a `SocketAddr` a hyper
+    /// accept loop inserted; see [`engineio_server::remote_addr`].
     pub fn layer(&self) -> EngineIoLayer<SocketIoHandler> {
         EngineIoLayer::new(self.engine.clone())
     }

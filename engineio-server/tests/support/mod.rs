@@ -572,6 +572,8 @@ pub(crate) async fn polling_handshake(addr: SocketAddr) -> String {
 
 /// A client WebSocket spoken by hand.
 pub(crate) struct RawWs {
+    /// The status line and header fields of the server's `101`.
+    pub(crate) head: HttpResponse,
     stream: TcpStream,
     buf: Vec<u8>,
 }
@@ -611,7 +613,7 @@ pub(crate) async fn ws_connect(addr: SocketAddr, target: &str) -> Result<RawWs, 
     let mut response = HttpResponse::parse_head(&buf[..end]);
     let rest = buf[end + 4..].to_vec();
     if response.status == 101 {
-        return Ok(RawWs { stream, buf: rest });
+        return Ok(RawWs { head: response, stream, buf: rest });
     }
     let mut body = rest;
     let _ = timeout(WAIT, stream.read_to_end(&mut body)).await;
