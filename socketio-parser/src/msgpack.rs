@@ -124,7 +124,7 @@ impl RawMsgPack {
     /// `attachments[N]`; numbers, strings and headers take `notepack.io`'s forms.
     pub fn from_json(json: &RawJson, attachments: &[Bytes]) -> Self {
         let mut out = Vec::with_capacity(json.as_str().len() + 8);
-        match plan_json(json.as_str().as_bytes(), attachments) {
+        match plan_json(json.as_str().as_bytes()) {
             Ok(plan) => write_json(json.as_str().as_bytes(), attachments, &plan, &mut out),
             Err(BadJson) => out.put_u8(NIL),
         }
@@ -291,7 +291,7 @@ pub fn encode(packet: &Packet, buf: &mut impl BufMut) {
         Some(Payload::MsgPack(raw)) => Some(Data::Raw(raw.as_bytes())),
         Some(Payload::Json { json, attachments }) => {
             let text = json.as_str().as_bytes();
-            Some(match plan_json(text, attachments) {
+            Some(match plan_json(text) {
                 Ok(plan) => Data::Json { text, attachments, plan },
                 // A `RawJson` is valid JSON, so this does not happen.
                 Err(BadJson) => Data::Raw(&NIL_BYTES),
@@ -1352,10 +1352,11 @@ fn member(key: &[u8]) -> Member {
     }
 }
 
-/// The first pass: counts each container's items and finds the placeholders to replace (an object
-/// whose last `_placeholder` member is `true` and whose last `num` member indexes
-/// `attachments`, as the reference's `reconstructPacket` reads it).
-fn plan_json(text: &[u8], attachments: &[Bytes]) -> Result<Vec<Container>, BadJson> {
+/// The first pass: counts each container's items and finds the placeholders (an object whose
+/// last `_placeholder` member is `true` and whose last `num` member is a non-negative integer, as
+/// the reference's `reconstructPacket` reads it); the second pass replaces those whose `num`
+/// indexes the attachments.
+fn plan_json(text: &[u8]) -> Result<Vec<Container>, BadJson> {
     let mut plan: Vec<Container> = Vec::new();
     let mut open: Vec<Open> = Vec::new();
     let mut tokens = Tokens::new(text);
@@ -1368,8 +1369,8 @@ fn plan_json(text: &[u8], attachments: &[Bytes]) -> Result<Vec<Container>, BadJs
                 let container = plan.get_mut(done.index).ok_or(BadJson)?;
                 container.next = next;
                 if done.object && done.is_placeholder {
-                    container.placeholder =
-                        done.num.and_then(|n| usize::try_from(n).ok()).filter(|&n| n < attachments.len());
+                    // An index past the attachments keeps the object (see `write_json`).
+                    container.placeholder = done.num.and_then(|n| usize::try_from(n).ok());
                 }
                 continue;
             }
