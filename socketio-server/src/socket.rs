@@ -126,7 +126,9 @@ enum ListenerRef {
     Disconnect(Weak<dyn Fn(Socket, DisconnectReason) -> HandlerFuture + Send + Sync>),
     Outgoing(Weak<dyn Fn(&Socket, &str, &Payload) + Send + Sync>),
     Error(Weak<dyn Fn(&Socket, &SocketError) + Send + Sync>),
-    Middleware(Weak<dyn Fn(Socket, Event) -> crate::BoxFuture<'static, Result<Event, ConnectError>> + Send + Sync>),
+    Middleware(
+        Weak<dyn Fn(Socket, Event) -> crate::BoxFuture<'static, Result<Event, ConnectError>> + Send + Sync>,
+    ),
     Upgrade(Weak<dyn Fn(&Socket) + Send + Sync>),
 }
 
@@ -362,7 +364,11 @@ impl Socket {
     }
 
     /// Like [`on`](Self::on), with an error for a name a server socket never emits.
-    pub fn try_on<F, Fut>(&self, event: impl Into<Cow<'static, str>>, handler: F) -> Result<Listener, ListenerError>
+    pub fn try_on<F, Fut>(
+        &self,
+        event: impl Into<Cow<'static, str>>,
+        handler: F,
+    ) -> Result<Listener, ListenerError>
     where
         F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
@@ -383,7 +389,12 @@ impl Socket {
         self.add_listener(event.into(), handler, true).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    fn add_listener<F, Fut>(&self, event: Cow<'static, str>, handler: F, once: bool) -> Result<Listener, ListenerError>
+    fn add_listener<F, Fut>(
+        &self,
+        event: Cow<'static, str>,
+        handler: F,
+        once: bool,
+    ) -> Result<Listener, ListenerError>
     where
         F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
@@ -430,7 +441,9 @@ impl Socket {
             ListenerRef::Outgoing(weak) => {
                 listeners.rare.as_deref_mut().is_some_and(|r| remove_from(&mut r.outgoing, weak))
             }
-            ListenerRef::Error(weak) => listeners.rare.as_deref_mut().is_some_and(|r| remove_from(&mut r.error, weak)),
+            ListenerRef::Error(weak) => {
+                listeners.rare.as_deref_mut().is_some_and(|r| remove_from(&mut r.error, weak))
+            }
             ListenerRef::Middleware(weak) => {
                 listeners.rare.as_deref_mut().is_some_and(|r| remove_from(&mut r.middlewares, weak))
             }
@@ -542,7 +555,10 @@ impl Socket {
 
     /// Calls `handler` with the name and payload of every event sent to this client (its own
     /// emits and the broadcasts that reach it), before it is queued.
-    pub fn on_any_outgoing(&self, handler: impl Fn(&Socket, &str, &Payload) + Send + Sync + 'static) -> Listener {
+    pub fn on_any_outgoing(
+        &self,
+        handler: impl Fn(&Socket, &str, &Payload) + Send + Sync + 'static,
+    ) -> Listener {
         self.add_any_outgoing(Arc::new(handler), false)
     }
 
@@ -858,7 +874,12 @@ impl Socket {
     }
 
     /// Runs `handlers` of the socket's own event `name` with one argument.
-    fn emit_lifecycle<T: Serialize + ?Sized>(&self, handlers: Vec<EventHandler>, name: &'static str, arg: &T) {
+    fn emit_lifecycle<T: Serialize + ?Sized>(
+        &self,
+        handlers: Vec<EventHandler>,
+        name: &'static str,
+        arg: &T,
+    ) {
         let Ok(payload) = encode::event_payload(self.0.ns.parser, name, &(arg,)) else { return };
         let event = Event::new(ByteString::from_static(name), payload, None);
         for handler in handlers {

@@ -6,8 +6,10 @@
 //! that is not yet connected; a refusal reaches the client as `connect_error` with `err.message`
 //! and `err.data` (none when the error has no data) and no connection handler runs; a
 //! namespace's middleware refuses that namespace only, the other namespaces of the connection
-//! live on. A packet middleware's refusal drops the event: neither the catch-all nor the event's
-//! handlers run, and the socket's `on_error` handlers get `SocketError::Middleware`.
+//! live on. Packet middlewares run in order, each awaited, and may rewrite an event's arguments;
+//! a refusal (message and data) drops the event: neither the catch-all nor the event's handlers
+//! run, the socket's `on_error` handlers get `SocketError::Middleware` and its `on("error")`
+//! handlers `{message, data}`.
 
 mod support;
 
@@ -119,28 +121,55 @@ async fn a_packet_middleware_refusal_reaches_on_error_and_skips_the_handlers() {
     let log = Log::default();
     let seen = log.clone();
     socket.use_middleware(move |_, event| {
-        seen.push(format!("middleware 1 {}", event.name()));
-        Ok(())
+        let seen = seen.clone();
+        async move {
+            // A middleware that really waits: the next one and the handlers wait for it.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            seen.push(format!("middleware 1 {}", event.name()));
+            Ok(event)
+        }
     });
     let seen = log.clone();
     socket.use_middleware(move |_, event| {
-        seen.push(format!("middleware 2 {}", event.name()));
-        let args = event.values().map_err(|e| e.to_string())?;
-        match event.name() {
-            "forbidden" => Err(format!("blocked {}", args.len())),
-            _ => Ok(()),
+        let seen = seen.clone();
+        async move {
+            seen.push(format!("middleware 2 {}", event.name()));
+            let args = event.values().map_err(|e| ConnectError::new(e.to_string()))?;
+            match event.name() {
+                "forbidden" => {
+                    Err(ConnectError::new(format!("blocked {}", args.len())).with_data(json!({"code": 403})))
+                }
+                // Rewrites the arguments: the handler sees the new ones, the ack stays.
+                "allowed" => {
+                    event.with_args(&("rewritten", args.len())).map_err(|e| ConnectError::new(e.to_string()))
+                }
+                _ => Ok(event),
+            }
         }
     });
     let (errors, mut errored) = inbox::<SocketError>();
     socket.on_error(move |_, error| {
         let _ = errors.send(error.clone());
     });
+    // The reference's `socket.on("error", ..)` gets the refusal too, as `{message, data}`.
+    let (named, mut named_errors) = inbox::<serde_json::Value>();
+    socket.on("error", move |_, event| {
+        let named = named.clone();
+        async move {
+            let _ = named.send(event.arg::<serde_json::Value>().expect("one argument"));
+        }
+    });
     for name in ["forbidden", "allowed"] {
         let seen = log.clone();
         socket.on(name, move |_, event| {
             let seen = seen.clone();
             async move {
-                seen.push(format!("handler {}", event.name()));
+                let args = event.values().expect("arguments");
+                seen.push(format!(
+                    "handler {} {}",
+                    event.name(),
+                    serde_json::to_string(&args).expect("json")
+                ));
                 event.reply(&"ok").expect("reply");
             }
         });
@@ -152,8 +181,15 @@ async fn a_packet_middleware_refusal_reaches_on_error_and_skips_the_handlers() {
     });
 
     node.emit("a", "forbidden", json!([1, 2])).await;
-    assert_eq!(node.call("a", "allowed", json!([])).await, json!(["ok"]));
-    assert_eq!(errored.next("the refusal").await, SocketError::Middleware("blocked 2".into()));
+    assert_eq!(node.call("a", "allowed", json!([7])).await, json!(["ok"]));
+    assert_eq!(
+        errored.next("the refusal").await,
+        SocketError::Middleware(ConnectError::new("blocked 2").with_data(json!({"code": 403})))
+    );
+    assert_eq!(
+        named_errors.next("the refusal").await,
+        json!({"message": "blocked 2", "data": {"code": 403}})
+    );
     assert_eq!(
         log.entries(),
         [
@@ -162,7 +198,7 @@ async fn a_packet_middleware_refusal_reaches_on_error_and_skips_the_handlers() {
             "middleware 1 allowed",
             "middleware 2 allowed",
             "any allowed",
-            "handler allowed",
+            r#"handler allowed ["rewritten",1]"#,
         ]
     );
     assert!(socket.connected(), "a refused packet does not disconnect");
