@@ -330,9 +330,21 @@ async fn cve_2026_33151_binary_only_while_reconstructing() {
     bad.expect_closed().await;
     assert_eq!(server.disconnect_reason(&bad_id).await, DisconnectReason::ForcedClose);
     server.assert_decode_error(&bad_id, |e| matches!(e, DecodeError::UnexpectedBinary));
-    assert_eq!(server.handled_of(&bad_id), vec!["hello"]);
+    // The socket's `error` handlers hear of the invalid packet, as in the reference.
+    assert_eq!(server.handled_of(&bad_id), vec!["hello", "error"]);
     let (args, _) = server.handled(&bad_id, "hello").await;
     assert_eq!(args, vec![Value::Binary(Bytes::from_static(&[1]))]);
+    let (args, _) = server.handled(&bad_id, "error").await;
+    assert_eq!(
+        format!("{args:?}"),
+        format!(
+            "{:?}",
+            [Value::Object(vec![(
+                "message".into(),
+                Value::String("invalid packet: got binary data when not reconstructing a packet".into())
+            )])]
+        )
+    );
     // Text while attachments are awaited.
     let outs = [
         text(r#"452-["hello",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#),
