@@ -177,6 +177,24 @@ pub enum AdapterError {
     Transport(String),
 }
 
+/// Why a server-side emit with acknowledgement did not get every node's answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerSideAckError {
+    /// Not every node answered in time (the reference's error text); `responses` are the
+    /// answers that did arrive, in arrival order, as the reference's callback gets them.
+    #[error("timeout reached: only {} responses received out of {expected}", responses.len())]
+    Timeout {
+        /// The answers that arrived.
+        responses: Vec<serde_json::Value>,
+        /// The nodes expected to answer.
+        expected: usize,
+    },
+    /// The event could not be sent.
+    #[error(transparent)]
+    Adapter(#[from] AdapterError),
+}
+
 /// Called for every room event of a namespace's adapter.
 pub type RoomEventListener = Arc<dyn Fn(&RoomEvent<Sid>) + Send + Sync>;
 
@@ -256,12 +274,13 @@ pub trait Adapter<S: LocalSocket>: Send + Sync + 'static {
     fn server_side_emit(&self, args: serde_json::Value) -> BoxFuture<'_, Result<usize, AdapterError>>;
 
     /// Sends `[event, ...args]` to the other nodes' server-side handlers and collects one answer
-    /// per node until `timeout`. Resolves to no answer on a single node.
+    /// per node until `timeout`. Resolves to no answer on a single node. When `timeout` fires
+    /// first, the error holds the answers that did arrive.
     fn server_side_emit_with_ack(
         &self,
         args: serde_json::Value,
         timeout: Duration,
-    ) -> BoxFuture<'_, Result<Vec<serde_json::Value>, AdapterError>>;
+    ) -> BoxFuture<'_, Result<Vec<serde_json::Value>, ServerSideAckError>>;
 
     /// The number of nodes, this one included.
     fn server_count(&self) -> BoxFuture<'_, Result<usize, AdapterError>>;

@@ -74,7 +74,8 @@ pub use self::redis::{
 };
 pub use adapter::{
     Adapter, AdapterError, BoxFuture, BroadcastFlags, BroadcastOptions, LocalSocket, NamespaceLink,
-    PersistedSession, RestoredSession, RoomEventListener, ServerSideReply, Sid, SocketDetails,
+    PersistedSession, RestoredSession, RoomEventListener, ServerSideAckError, ServerSideReply, Sid,
+    SocketDetails,
 };
 pub use handshake::{js_date_string, HandshakeFields};
 pub use memory::MemoryAdapter;

@@ -9,7 +9,7 @@ use socketio_parser::Packet;
 
 use crate::adapter::{
     Adapter, AdapterError, BoxFuture, BroadcastOptions, LocalSocket, PersistedSession, RestoredSession,
-    RoomEventListener, SocketDetails,
+    RoomEventListener, ServerSideAckError, SocketDetails,
 };
 use crate::recovery::{Clock, RecoveryOptions, SessionStore};
 use crate::rooms::{BroadcastTarget, Room, RoomEvent, RoomIndex, TargetScratch};
@@ -282,7 +282,7 @@ impl<S: LocalSocket> Adapter<S> for MemoryAdapter<S> {
         &self,
         _args: serde_json::Value,
         _timeout: Duration,
-    ) -> BoxFuture<'_, Result<Vec<serde_json::Value>, AdapterError>> {
+    ) -> BoxFuture<'_, Result<Vec<serde_json::Value>, ServerSideAckError>> {
         Box::pin(std::future::ready(Ok(Vec::new())))
     }
 

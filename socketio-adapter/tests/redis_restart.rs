@@ -9,7 +9,9 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use socketio_adapter::{Adapter, AdapterError, BroadcastOptions, RedisAdapterConfig, RedisClients, Room};
+use socketio_adapter::{
+    Adapter, AdapterError, BroadcastOptions, RedisAdapterConfig, RedisClients, Room, ServerSideAckError,
+};
 use support::{event, eventually, value, RedisServer, Sink, TestNode, WAIT};
 
 fn config() -> RedisAdapterConfig {
@@ -56,7 +58,7 @@ async fn the_cluster_survives_a_redis_restart() {
     ));
     assert!(matches!(
         a.adapter.server_side_emit_with_ack(serde_json::json!(["q"]), Duration::from_secs(1)).await,
-        Err(AdapterError::Transport(_))
+        Err(ServerSideAckError::Adapter(AdapterError::Transport(_)))
     ));
 
     redis.restart();

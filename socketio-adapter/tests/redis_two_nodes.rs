@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use socketio_adapter::{
     Adapter, AdapterError, BroadcastOptions, RedisAdapterConfig, RequestError, RequestKind, Room,
+    ServerSideAckError,
 };
 use socketio_parser::Value;
 use support::{event, eventually, raw_subscriber, value, RedisServer, Sink, TestNode};
@@ -278,6 +279,12 @@ async fn requests_time_out_with_partial_results() {
     };
     assert_eq!(timeout.to_string(), "timeout reached: only 1 responses received out of 2");
     assert_eq!(timeout.partial, [serde_json::json!("b")]);
+    // Through the adapter trait, the answers that arrived come with the error.
+    let answered =
+        a.adapter.server_side_emit_with_ack(serde_json::json!(["q"]), Duration::from_millis(300)).await;
+    let expected = ServerSideAckError::Timeout { responses: vec![serde_json::json!("b")], expected: 2 };
+    assert_eq!(answered.as_ref().map_err(ToString::to_string), Err(expected.to_string()));
+    assert_eq!(answered, Err(expected));
 
     let sink: Sink = Arc::new(|_| {});
     let mut opts = BroadcastOptions::all();

@@ -119,7 +119,7 @@ mod erased {
     use super::*;
 
     /// Any argument value, to list several types in one test.
-    pub trait Args {
+    pub(crate) trait Args {
         fn payload(&self) -> Payload;
     }
 

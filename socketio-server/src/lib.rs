@@ -69,7 +69,7 @@ pub use namespace::{Namespace, ParentNamespace};
 pub use operators::{BroadcastOperator, IntoRooms, RemoteSocket};
 pub use server::{AdapterFactory, Builder, ClientState, SocketIo, SocketIoHandler};
 pub use socket::{AckFuture, AckResponse, AckSender, Emitter, Event, Listener, Socket};
-pub use socketio_adapter::{self as adapter, Room};
+pub use socketio_adapter::{self as adapter, Room, ServerSideAckError};
 pub use socketio_parser::connection::DisconnectReason;
 pub use socketio_parser::EncodedPacket;
 pub use socketio_parser::Spread;

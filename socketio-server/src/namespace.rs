@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytestring::ByteString;
 use serde::Serialize;
-use socketio_adapter::{Adapter, AdapterError, BroadcastOptions, Room, RoomEvent, Sid};
+use socketio_adapter::{Adapter, AdapterError, BroadcastOptions, Room, RoomEvent, ServerSideAckError, Sid};
 use socketio_parser::{AckIds, EncodedPacket, Payload};
 
 use crate::config::ParserKind;
@@ -327,13 +327,15 @@ impl Namespace {
     }
 
     /// Sends `event` to the other nodes and collects one answer per node within `timeout`.
-    /// On a single node it reaches no one and resolves to no answer.
+    /// On a single node it reaches no one and resolves to no answer. When `timeout` fires
+    /// first, [`ServerSideAckError::Timeout`] holds the answers that did arrive (the reference's
+    /// callback form gets them with its error).
     pub async fn server_side_emit_with_ack<T: Serialize + ?Sized>(
         &self,
         event: &str,
         args: &T,
         timeout: Duration,
-    ) -> Result<Vec<serde_json::Value>, AdapterError> {
+    ) -> Result<Vec<serde_json::Value>, ServerSideAckError> {
         let args = server_side_args(event, args)?;
         self.0.adapter.server_side_emit_with_ack(args, timeout).await
     }

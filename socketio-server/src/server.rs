@@ -435,7 +435,7 @@ impl SocketIo {
         event: &str,
         args: &T,
         timeout: Duration,
-    ) -> Result<Vec<serde_json::Value>, AdapterError> {
+    ) -> Result<Vec<serde_json::Value>, socketio_adapter::ServerSideAckError> {
         self.sockets().server_side_emit_with_ack(event, args, timeout).await
     }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::json;
 use socketio_server::adapter::{
     Adapter, AdapterError, BoxFuture, BroadcastOptions, MemoryAdapter, NamespaceLink, RoomEventListener,
-    SocketDetails,
+    ServerSideAckError, SocketDetails,
 };
 use socketio_server::{
     AckError, Builder, Bytes, Config, EncodedPacket as Encoded, Payload, Room, Socket, Value,
@@ -102,7 +102,7 @@ impl Adapter<Socket> for Linked {
         &self,
         args: serde_json::Value,
         timeout: Duration,
-    ) -> BoxFuture<'_, Result<Vec<serde_json::Value>, AdapterError>> {
+    ) -> BoxFuture<'_, Result<Vec<serde_json::Value>, ServerSideAckError>> {
         self.inner.server_side_emit_with_ack(args, timeout)
     }
     fn server_count(&self) -> BoxFuture<'_, Result<usize, AdapterError>> {

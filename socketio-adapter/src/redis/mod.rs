@@ -75,7 +75,7 @@ pub use requests::{RequestError, RequestKind, RequestTimeout};
 
 use crate::adapter::{
     Adapter, AdapterError, BoxFuture, BroadcastOptions, LocalSocket, NamespaceLink, RoomEventListener,
-    ServerSideReply, SocketDetails,
+    ServerSideAckError, ServerSideReply, SocketDetails,
 };
 use crate::memory::MemoryAdapter;
 use crate::rooms::Room;
@@ -901,12 +901,17 @@ impl<S: LocalSocket> Adapter<S> for RedisAdapter<S> {
         &self,
         args: serde_json::Value,
         timeout: Duration,
-    ) -> BoxFuture<'_, Result<Vec<serde_json::Value>, AdapterError>> {
+    ) -> BoxFuture<'_, Result<Vec<serde_json::Value>, ServerSideAckError>> {
         Box::pin(async move {
             if !args.is_array() {
-                return Err(AdapterError::Unsupported("server-side event arguments must be an array"));
+                return Err(AdapterError::Unsupported("server-side event arguments must be an array").into());
             }
-            self.server_side_emit_with_ack_partial(args, timeout).await.map_err(AdapterError::from)
+            self.server_side_emit_with_ack_partial(args, timeout).await.map_err(|e| match e {
+                RequestError::Timeout(t) => {
+                    ServerSideAckError::Timeout { responses: t.partial, expected: t.expected }
+                }
+                RequestError::Transport(reason) => AdapterError::Transport(reason).into(),
+            })
         })
     }
 

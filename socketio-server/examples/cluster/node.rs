@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use socketio_server::adapter::{RedisAdapterConfig, RedisClients};
-use socketio_server::{Config, Event, Socket, SocketIo};
+use socketio_server::{Config, Event, ServerSideAckError, Socket, SocketIo};
 use tracing::{info, warn};
 
 /// A node named `name`, on the Redis at `redis_url`.
@@ -102,7 +102,11 @@ async fn nodes(io: SocketIo, node: String, event: Event) {
     let mut names = vec![serde_json::Value::String(node)];
     match io.server_side_emit_with_ack("whoami", &(), Duration::from_secs(5)).await {
         Ok(others) => names.extend(others),
-        Err(e) => warn!(error = %e, "not every node answered"),
+        Err(ServerSideAckError::Timeout { responses, expected }) => {
+            warn!(answered = responses.len(), expected, "not every node answered");
+            names.extend(responses);
+        }
+        Err(e) => warn!(error = %e, "the other nodes could not be asked"),
     }
     let _ = event.reply(&names);
 }
