@@ -124,13 +124,16 @@ pub struct Listener(ListenerRef);
 enum ListenerRef {
     Event(Weak<dyn Fn(Socket, Event) -> HandlerFuture + Send + Sync>),
     Disconnect(Weak<dyn Fn(Socket, DisconnectReason) -> HandlerFuture + Send + Sync>),
-    Outgoing(Weak<dyn Fn(&Socket, &str, &Payload) + Send + Sync>),
-    Error(Weak<dyn Fn(&Socket, &SocketError) + Send + Sync>),
-    Middleware(
-        Weak<dyn Fn(Socket, Event) -> crate::BoxFuture<'static, Result<Event, ConnectError>> + Send + Sync>,
-    ),
+    Outgoing(Weak<OutgoingFn>),
+    Error(Weak<ErrorFn>),
+    Middleware(Weak<MiddlewareFn>),
     Upgrade(Weak<dyn Fn(&Socket) + Send + Sync>),
 }
+
+type OutgoingFn = dyn Fn(&Socket, &str, &Payload) + Send + Sync;
+type ErrorFn = dyn Fn(&Socket, &SocketError) + Send + Sync;
+type MiddlewareFn =
+    dyn Fn(Socket, Event) -> crate::BoxFuture<'static, Result<Event, ConnectError>> + Send + Sync;
 
 impl fmt::Debug for Listener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
