@@ -8,6 +8,9 @@
 //! per connection, feeds the Socket.IO machine inside it, and gives the application its
 //! handles: [`SocketIo`], [`Namespace`], [`Socket`], [`BroadcastOperator`].
 //!
+//! Coming from a Node.js `socket.io` server? The [`porting`] guide maps every item of its API
+//! to this crate and puts the usual examples side by side.
+//!
 //! # Example
 //!
 //! ```no_run
@@ -55,6 +58,8 @@ mod handshake;
 mod link;
 mod namespace;
 mod operators;
+#[doc = include_str!("../PORTING.md")]
+pub mod porting {}
 mod run;
 mod server;
 mod socket;
