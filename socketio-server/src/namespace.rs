@@ -202,6 +202,17 @@ impl Namespace {
         self.0.handlers_mut().connection.push(Arc::new(move |s| Box::pin(handler(s))));
     }
 
+    /// Like [`on_connection`](Self::on_connection), with `state` handed to every call of
+    /// `handler` (a clone per connection).
+    pub fn on_connection_with<S, F, Fut>(&self, state: S, handler: F)
+    where
+        S: Clone + Send + Sync + 'static,
+        F: Fn(S, Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.on_connection(move |socket| handler(state.clone(), socket));
+    }
+
     /// Calls `handler` for every server-side event `event` that another node sends with
     /// [`server_side_emit`](Self::server_side_emit) (or a Node.js node with
     /// `serverSideEmit`): the reference's `namespace.on(event, ...)` for events between
@@ -298,6 +309,17 @@ impl Namespace {
     /// Every socket of the namespace, on every node.
     pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, AdapterError> {
         self.operator().fetch_sockets().await
+    }
+
+    /// The ids of every socket of the namespace, on every node (the reference's
+    /// `allSockets()`).
+    pub async fn all_sockets(&self) -> Result<Vec<Sid>, AdapterError> {
+        self.operator().all_sockets().await
+    }
+
+    /// Sends a `message` event with `args` to every socket of the namespace.
+    pub fn send<T: Serialize + ?Sized>(&self, args: &T) -> Result<(), EmitError> {
+        self.operator().send(args)
     }
 
     /// Makes every socket join `rooms`.

@@ -374,6 +374,36 @@ impl SocketIo {
         self.sockets().on_connection(handler);
     }
 
+    /// Like [`on_connection`](Self::on_connection), with `state` handed to every call of
+    /// `handler` (a clone per connection): the handler's future owns what it needs.
+    ///
+    /// ```no_run
+    /// # fn f(io: socketio_server::SocketIo) {
+    /// use std::sync::Arc;
+    ///
+    /// struct Db;
+    /// impl Db {
+    ///     async fn name_of(&self, _id: &str) -> String {
+    ///         "ada".into()
+    ///     }
+    /// }
+    ///
+    /// io.on_connection_with(Arc::new(Db), |db, socket| async move {
+    ///     socket.on_with("whoami", db, |db, socket, event| async move {
+    ///         event.reply(&db.name_of(socket.id()).await).ok();
+    ///     });
+    /// });
+    /// # }
+    /// ```
+    pub fn on_connection_with<S, F, Fut>(&self, state: S, handler: F)
+    where
+        S: Clone + Send + Sync + 'static,
+        F: Fn(S, Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.sockets().on_connection_with(state, handler);
+    }
+
     /// A broadcast to `rooms` of `/`.
     pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
         self.sockets().to(rooms)
@@ -412,6 +442,16 @@ impl SocketIo {
     /// Sends `event` to every socket of `/`.
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), EmitError> {
         self.sockets().emit(event, args)
+    }
+
+    /// Sends a `message` event with `args` to every socket of `/`.
+    pub fn send<T: Serialize + ?Sized>(&self, args: &T) -> Result<(), EmitError> {
+        self.sockets().send(args)
+    }
+
+    /// The ids of every socket of `/`, on every node (the reference's `allSockets()`).
+    pub async fn all_sockets(&self) -> Result<Vec<socketio_adapter::Sid>, socketio_adapter::AdapterError> {
+        self.sockets().all_sockets().await
     }
 
     /// Sends `event` to every socket of `/` and collects their acknowledgements.
