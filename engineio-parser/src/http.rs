@@ -348,7 +348,7 @@ pub fn http_date(time: SystemTime) -> String {
         }
     };
     let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
-    let (year, month, day) = civil_from_days(days);
+    let (year, month, day) = crate::date::civil_date(days);
     let weekday = DAYS[days.rem_euclid(7) as usize];
     let sign = if year < 0 { "-" } else { "" };
     format!(
@@ -359,24 +359,6 @@ pub fn http_date(time: SystemTime) -> String {
         second_of_day / 60 % 60,
         second_of_day % 60,
     )
-}
-
-/// The proleptic Gregorian (year, month 1–12, day 1–31) of a day counted from 1970-01-01.
-///
-/// The count is shifted to start on 0000-03-01, so that the leap day ends a year; then split
-/// into eras of 400 years (146 097 days each), years of the era, and days of the year, whose
-/// months (March first) are 153 days per 5 months.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 { month_from_march + 3 } else { month_from_march - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// Compression of polling responses.

@@ -166,6 +166,7 @@
 //! ```
 
 pub mod body;
+pub mod date;
 pub mod endpoint;
 pub mod forwarded;
 pub mod http;

@@ -68,7 +68,7 @@ pub fn js_date_string(millis: u64) -> String {
     let secs = millis / 1000;
     let days = secs / 86_400;
     let rem = secs % 86_400;
-    let (year, month, day) = civil_from_days(days as i64);
+    let (year, month, day) = engineio_parser::date::civil_date(days as i64);
     format!(
         "{} {} {:02} {:04} {:02}:{:02}:{:02} GMT+0000 (Coordinated Universal Time)",
         DAYS[(days % 7) as usize],
@@ -79,20 +79,6 @@ pub fn js_date_string(millis: u64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]

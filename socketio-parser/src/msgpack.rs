@@ -844,7 +844,7 @@ fn timestamp_ms(data: &[u8]) -> Option<i128> {
 fn iso_8601(ms: i64) -> String {
     let days = ms.div_euclid(86_400_000);
     let in_day = ms.rem_euclid(86_400_000);
-    let (year, month, day) = civil_date(days);
+    let (year, month, day) = engineio_parser::date::civil_date(days);
     let year = if (0..=9999).contains(&year) {
         format!("{year:04}")
     } else {
@@ -857,25 +857,6 @@ fn iso_8601(ms: i64) -> String {
         in_day / 1000 % 60,
         in_day % 1000
     )
-}
-
-/// The proleptic Gregorian date `days` after 1970-01-01, counted in 400-year cycles that start on
-/// 1 March so that the leap day ends each year.
-fn civil_date(days: i64) -> (i64, u32, u32) {
-    const CYCLE_DAYS: i64 = 146_097;
-    // Days from 0000-03-01 to 1970-01-01.
-    let from_march_0000 = days + 719_468;
-    let cycle = from_march_0000.div_euclid(CYCLE_DAYS);
-    let day_of_cycle = from_march_0000.rem_euclid(CYCLE_DAYS);
-    let year_of_cycle =
-        (day_of_cycle - day_of_cycle / 1460 + day_of_cycle / 36_524 - day_of_cycle / (CYCLE_DAYS - 1)) / 365;
-    let day_of_year = day_of_cycle - (365 * year_of_cycle + year_of_cycle / 4 - year_of_cycle / 100);
-    // Months counted from March: 0 = March .. 11 = February.
-    let march_month = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * march_month + 2) / 5 + 1;
-    let month = if march_month < 10 { march_month + 3 } else { march_month - 9 };
-    let year = cycle * 400 + year_of_cycle + i64::from(month <= 2);
-    (year, month as u32, day as u32)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ use socketio_parser::{EncodedAck, EncodedPacket, Payload, RawJson};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{AckError, ConnectError, SocketError};
-use crate::namespace::NsInner;
+use crate::namespace::{NamespaceRequest, NsInner};
 use crate::run::run_now_or_spawn;
 use crate::server::ServerInner;
 use crate::socket::{AckSender, Event, Socket};
@@ -299,15 +299,16 @@ impl Client {
                 let engine = self.engine.clone();
                 let (id, _) = self.machine.socket_ids(&nsp, engine.id(), false, random_id);
                 tokio::spawn(async move {
-                    let Some(ns) = server.resolve_dynamic(&nsp, &auth).await else {
-                        let _ = engine.command(Command::Decided {
-                            nsp,
-                            decision: Box::new(Decision::InvalidNamespace),
-                        });
-                        return;
+                    let request = NamespaceRequest::new(&nsp, &engine.handshake().uri, &auth);
+                    let refused = match server.resolve_dynamic(&nsp, &request).await {
+                        Ok(Some(ns)) => {
+                            let socket = Socket::new(id, None, ns.clone(), engine.clone(), auth);
+                            return Joining { ns, socket, engine }.run_middlewares().await;
+                        }
+                        Ok(None) => Decision::InvalidNamespace,
+                        Err(refusal) => Decision::Refuse(refusal),
                     };
-                    let socket = Socket::new(id, None, ns.clone(), engine.clone(), auth);
-                    Joining { ns, socket, engine }.run_middlewares().await;
+                    let _ = engine.command(Command::Decided { nsp, decision: Box::new(refused) });
                 });
             }
         }

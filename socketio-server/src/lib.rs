@@ -70,7 +70,7 @@ pub use engineio_server::{self as engine, shutdown_signal, Cors, CorsOrigin};
 pub use error::{AckError, BroadcastAckError, ConnectError, EmitError, ListenerError, SocketError};
 pub use handshake::Handshake;
 pub use link::ServerAck;
-pub use namespace::{Namespace, ParentNamespace};
+pub use namespace::{Namespace, NamespaceRequest, ParentBroadcastOperator, ParentNamespace};
 pub use operators::{BroadcastOperator, IntoRooms, RemoteSocket};
 pub use server::{AdapterFactory, Builder, ClientState, SocketIo, SocketIoHandler};
 pub use socket::{AckFuture, AckResponse, AckSender, Emitter, Event, Listener, Socket};

@@ -202,6 +202,17 @@ impl Namespace {
         self.0.handlers_mut().connection.push(Arc::new(move |s| Box::pin(handler(s))));
     }
 
+    /// Like [`on_connection`](Self::on_connection), with `state` handed to every call of
+    /// `handler` (a clone per connection).
+    pub fn on_connection_with<S, F, Fut>(&self, state: S, handler: F)
+    where
+        S: Clone + Send + Sync + 'static,
+        F: Fn(S, Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.on_connection(move |socket| handler(state.clone(), socket));
+    }
+
     /// Calls `handler` for every server-side event `event` that another node sends with
     /// [`server_side_emit`](Self::server_side_emit) (or a Node.js node with
     /// `serverSideEmit`): the reference's `namespace.on(event, ...)` for events between
@@ -300,6 +311,17 @@ impl Namespace {
         self.operator().fetch_sockets().await
     }
 
+    /// The ids of every socket of the namespace, on every node (the reference's
+    /// `allSockets()`).
+    pub async fn all_sockets(&self) -> Result<Vec<Sid>, AdapterError> {
+        self.operator().all_sockets().await
+    }
+
+    /// Sends a `message` event with `args` to every socket of the namespace.
+    pub fn send<T: Serialize + ?Sized>(&self, args: &T) -> Result<(), EmitError> {
+        self.operator().send(args)
+    }
+
     /// Makes every socket join `rooms`.
     pub fn sockets_join(&self, rooms: impl IntoRooms) {
         self.operator().sockets_join(rooms)
@@ -353,7 +375,35 @@ fn server_side_args<T: Serialize + ?Sized>(event: &str, args: &T) -> Result<serd
 }
 
 pub(crate) type Predicate =
-    Arc<dyn Fn(&str, &serde_json::Value) -> crate::BoxFuture<'static, bool> + Send + Sync>;
+    Arc<dyn Fn(NamespaceRequest) -> crate::BoxFuture<'static, Result<bool, ConnectError>> + Send + Sync>;
+
+/// A client's request for a namespace that does not exist yet, as a dynamic namespace's
+/// predicate sees it ([`SocketIo::of_dynamic`](crate::SocketIo::of_dynamic)).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct NamespaceRequest {
+    /// The namespace's name (`/orders-42`).
+    pub name: String,
+    /// The query string of the connection's handshake, decoded, in order.
+    pub query: Vec<(String, String)>,
+    /// The `auth` payload of the client's `CONNECT` (an empty object when none was sent).
+    pub auth: serde_json::Value,
+}
+
+impl NamespaceRequest {
+    pub(crate) fn new(name: &str, uri: &http::Uri, auth: &serde_json::Value) -> Self {
+        NamespaceRequest {
+            name: name.to_owned(),
+            query: engineio_parser::endpoint::parse_query(uri.query().unwrap_or("")),
+            auth: auth.clone(),
+        }
+    }
+
+    /// The first value of query parameter `name`.
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
 
 /// Decides whether a dynamic namespace accepts a name.
 pub(crate) enum Matcher {
@@ -388,10 +438,12 @@ impl ParentInner {
         ParentInner { matcher, handlers: RwLock::default(), children: RwLock::default() }
     }
 
-    pub(crate) async fn accepts(&self, name: &str, auth: &serde_json::Value) -> bool {
+    /// Whether this parent takes the namespace `request` asks for; a predicate's error refuses
+    /// the connection to it.
+    pub(crate) async fn accepts(&self, request: &NamespaceRequest) -> Result<bool, ConnectError> {
         match &self.matcher {
-            Matcher::Pattern(re) => re.is_match(name),
-            Matcher::Predicate(f) => f(name, auth).await,
+            Matcher::Pattern(re) => Ok(re.is_match(&request.name)),
+            Matcher::Predicate(f) => f(request.clone()).await,
         }
     }
 
@@ -432,9 +484,157 @@ impl ParentNamespace {
 
     /// Sends `event` to every socket of every child namespace.
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), EmitError> {
-        for child in self.children() {
-            child.emit(event, args)?;
+        self.broadcast().emit(event, args)
+    }
+
+    /// A broadcast to the sockets of every child namespace (those that exist when it runs).
+    pub fn broadcast(&self) -> ParentBroadcastOperator {
+        ParentBroadcastOperator { parent: self.clone(), modifiers: Vec::new() }
+    }
+
+    /// A broadcast to `rooms` of every child namespace.
+    pub fn to(&self, rooms: impl IntoRooms) -> ParentBroadcastOperator {
+        self.broadcast().to(rooms)
+    }
+
+    /// Same as [`to`](Self::to).
+    pub fn within(&self, rooms: impl IntoRooms) -> ParentBroadcastOperator {
+        self.to(rooms)
+    }
+
+    /// A broadcast to every socket of every child namespace but those in `rooms`.
+    pub fn except(&self, rooms: impl IntoRooms) -> ParentBroadcastOperator {
+        self.broadcast().except(rooms)
+    }
+
+    /// A broadcast to the sockets of this node only.
+    pub fn local(&self) -> ParentBroadcastOperator {
+        self.broadcast().local()
+    }
+
+    /// The sockets of every child namespace, on every node.
+    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, AdapterError> {
+        self.broadcast().fetch_sockets().await
+    }
+
+    /// Makes the sockets of every child namespace join `rooms`.
+    pub fn sockets_join(&self, rooms: impl IntoRooms) {
+        self.broadcast().sockets_join(rooms);
+    }
+
+    /// Makes the sockets of every child namespace leave `rooms`.
+    pub fn sockets_leave(&self, rooms: impl IntoRooms) {
+        self.broadcast().sockets_leave(rooms);
+    }
+
+    /// Disconnects the sockets of every child namespace (with `close`, their connections).
+    pub fn disconnect_sockets(&self, close: bool) {
+        self.broadcast().disconnect_sockets(close);
+    }
+}
+
+/// A broadcast across the children of a dynamic namespace: the reference's operators on
+/// `io.of(/regex/)`. Each modifier applies to every child; the children are those that exist
+/// when the operation runs.
+#[derive(Clone)]
+#[must_use]
+pub struct ParentBroadcastOperator {
+    parent: ParentNamespace,
+    modifiers: Vec<Modifier>,
+}
+
+#[derive(Clone)]
+enum Modifier {
+    To(Vec<Room>),
+    Except(Vec<Room>),
+    Local,
+    Volatile,
+    Compress(bool),
+}
+
+impl fmt::Debug for ParentBroadcastOperator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ParentBroadcastOperator").field("parent", &self.parent).finish_non_exhaustive()
+    }
+}
+
+impl ParentBroadcastOperator {
+    fn with(mut self, modifier: Modifier) -> Self {
+        self.modifiers.push(modifier);
+        self
+    }
+
+    /// Only the sockets in `rooms` (added to the rooms already named).
+    pub fn to(self, rooms: impl IntoRooms) -> Self {
+        self.with(Modifier::To(rooms.into_rooms()))
+    }
+
+    /// Same as [`to`](Self::to).
+    pub fn within(self, rooms: impl IntoRooms) -> Self {
+        self.to(rooms)
+    }
+
+    /// Not the sockets in `rooms`.
+    pub fn except(self, rooms: impl IntoRooms) -> Self {
+        self.with(Modifier::Except(rooms.into_rooms()))
+    }
+
+    /// The sockets of this node only.
+    pub fn local(self) -> Self {
+        self.with(Modifier::Local)
+    }
+
+    /// Dropped for a client whose transport cannot take it right now.
+    pub fn volatile(self) -> Self {
+        self.with(Modifier::Volatile)
+    }
+
+    /// Sets the `compress` flag.
+    pub fn compress(self, compress: bool) -> Self {
+        self.with(Modifier::Compress(compress))
+    }
+
+    /// The operator of each child namespace, with the modifiers applied.
+    fn per_child(&self) -> impl Iterator<Item = BroadcastOperator> + '_ {
+        self.parent.children().into_iter().map(|child| {
+            self.modifiers.iter().fold(BroadcastOperator::new(child.0), |op, modifier| match modifier {
+                Modifier::To(rooms) => op.to(rooms.clone()),
+                Modifier::Except(rooms) => op.except(rooms.clone()),
+                Modifier::Local => op.local(),
+                Modifier::Volatile => op.volatile(),
+                Modifier::Compress(compress) => op.compress(*compress),
+            })
+        })
+    }
+
+    /// Sends `event` with `args` to the sockets reached in every child namespace.
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), EmitError> {
+        self.per_child().try_for_each(|op| op.emit(event, args))
+    }
+
+    /// The sockets reached, in every child namespace, on every node.
+    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, AdapterError> {
+        let mut sockets = Vec::new();
+        for op in self.per_child().collect::<Vec<_>>() {
+            sockets.extend(op.fetch_sockets().await?);
         }
-        Ok(())
+        Ok(sockets)
+    }
+
+    /// Makes the sockets reached join `rooms`.
+    pub fn sockets_join(&self, rooms: impl IntoRooms) {
+        let rooms = rooms.into_rooms();
+        self.per_child().for_each(|op| op.sockets_join(rooms.clone()));
+    }
+
+    /// Makes the sockets reached leave `rooms`.
+    pub fn sockets_leave(&self, rooms: impl IntoRooms) {
+        let rooms = rooms.into_rooms();
+        self.per_child().for_each(|op| op.sockets_leave(rooms.clone()));
+    }
+
+    /// Disconnects the sockets reached (with `close`, their connections).
+    pub fn disconnect_sockets(&self, close: bool) {
+        self.per_child().for_each(|op| op.disconnect_sockets(close));
     }
 }

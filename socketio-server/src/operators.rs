@@ -197,6 +197,21 @@ impl BroadcastOperator {
         })
     }
 
+    /// Sends a `message` event with `args` (the reference's `send`, for clients that listen to
+    /// `message`).
+    pub fn send<T: Serialize + ?Sized>(&self, args: &T) -> Result<(), EmitError> {
+        self.emit("message", args)
+    }
+
+    /// The ids of the sockets reached, on every node (unless [`local`](Self::local)), each once:
+    /// the reference's `allSockets()`, which [`fetch_sockets`](Self::fetch_sockets) supersedes.
+    pub async fn all_sockets(&self) -> Result<Vec<Sid>, AdapterError> {
+        let mut ids: Vec<Sid> = self.fetch_sockets().await?.into_iter().map(|s| s.details.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
+
     /// The sockets reached, on every node (unless [`local`](Self::local)).
     pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, AdapterError> {
         let details = self.ns.adapter.fetch_sockets(&self.opts).await?;

@@ -16,7 +16,9 @@ use crate::client::{Client, ClientCommand, Command, PostCommand};
 use crate::client_files;
 use crate::config::Config;
 use crate::error::{BroadcastAckError, ConnectError, EmitError};
-use crate::namespace::{Handlers, Matcher, Namespace, NsInner, ParentInner, ParentNamespace};
+use crate::namespace::{
+    Handlers, Matcher, Namespace, NamespaceRequest, NsInner, ParentInner, ParentNamespace,
+};
 use crate::operators::{BroadcastOperator, IntoRooms, RemoteSocket};
 use crate::socket::Socket;
 use crate::{AckResponse, BoxFuture};
@@ -60,11 +62,11 @@ impl ServerInner {
     pub(crate) async fn resolve_dynamic(
         self: &Arc<Self>,
         name: &ByteString,
-        auth: &serde_json::Value,
-    ) -> Option<Arc<NsInner>> {
+        request: &NamespaceRequest,
+    ) -> Result<Option<Arc<NsInner>>, ConnectError> {
         let parents: Vec<Arc<ParentInner>> = self.parents.read().unwrap_or_else(|e| e.into_inner()).clone();
         for parent in parents {
-            if !parent.accepts(name, auth).await {
+            if !parent.accepts(request).await? {
                 continue;
             }
             let (ns, created) = {
@@ -86,9 +88,9 @@ impl ServerInner {
             if created {
                 self.announce(&ns);
             }
-            return Some(ns.0);
+            return Ok(Some(ns.0));
         }
-        None
+        Ok(None)
     }
 
     /// Removes an empty child namespace (`cleanup_empty_child_namespaces`).
@@ -305,14 +307,37 @@ impl SocketIo {
         self.add_parent(Matcher::Pattern(pattern))
     }
 
-    /// A dynamic namespace: a child namespace is created for every name `accept` agrees to,
-    /// given the client's `auth` (the reference's `io.of((name, auth, next) => ...)`).
+    /// A dynamic namespace: a child namespace is created for every name `accept` agrees to
+    /// (the reference's `io.of((name, auth, next) => ...)`). `accept` sees the name, the
+    /// handshake's query and the client's `auth`. `Ok(false)` leaves the name to the next
+    /// dynamic namespace (the client gets `Invalid namespace` when none takes it); an error
+    /// refuses the client's connection to it with that message and data, as a middleware's
+    /// refusal does.
+    ///
+    /// ```no_run
+    /// # fn f(io: socketio_server::SocketIo) {
+    /// use socketio_server::ConnectError;
+    ///
+    /// let orders = io.of_dynamic(|request| async move {
+    ///     if !request.name.starts_with("/orders-") {
+    ///         return Ok(false);
+    ///     }
+    ///     match request.auth["token"].as_str() {
+    ///         Some(_) => Ok(true),
+    ///         None => Err(ConnectError::new("a token is needed")),
+    ///     }
+    /// });
+    /// orders.on_connection(|socket| async move {
+    ///     socket.emit("welcome", &socket.nsp().to_string()).ok();
+    /// });
+    /// # }
+    /// ```
     pub fn of_dynamic<F, Fut>(&self, accept: F) -> ParentNamespace
     where
-        F: Fn(&str, &serde_json::Value) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = bool> + Send + 'static,
+        F: Fn(NamespaceRequest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<bool, ConnectError>> + Send + 'static,
     {
-        self.add_parent(Matcher::Predicate(Arc::new(move |name, auth| Box::pin(accept(name, auth)))))
+        self.add_parent(Matcher::Predicate(Arc::new(move |request| Box::pin(accept(request)))))
     }
 
     fn add_parent(&self, matcher: Matcher) -> ParentNamespace {
@@ -347,6 +372,36 @@ impl SocketIo {
         Fut: Future<Output = ()> + Send + 'static,
     {
         self.sockets().on_connection(handler);
+    }
+
+    /// Like [`on_connection`](Self::on_connection), with `state` handed to every call of
+    /// `handler` (a clone per connection): the handler's future owns what it needs.
+    ///
+    /// ```no_run
+    /// # fn f(io: socketio_server::SocketIo) {
+    /// use std::sync::Arc;
+    ///
+    /// struct Db;
+    /// impl Db {
+    ///     async fn name_of(&self, _id: &str) -> String {
+    ///         "ada".into()
+    ///     }
+    /// }
+    ///
+    /// io.on_connection_with(Arc::new(Db), |db, socket| async move {
+    ///     socket.on_with("whoami", db, |db, socket, event| async move {
+    ///         event.reply(&db.name_of(socket.id()).await).ok();
+    ///     });
+    /// });
+    /// # }
+    /// ```
+    pub fn on_connection_with<S, F, Fut>(&self, state: S, handler: F)
+    where
+        S: Clone + Send + Sync + 'static,
+        F: Fn(S, Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.sockets().on_connection_with(state, handler);
     }
 
     /// A broadcast to `rooms` of `/`.
@@ -387,6 +442,16 @@ impl SocketIo {
     /// Sends `event` to every socket of `/`.
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), EmitError> {
         self.sockets().emit(event, args)
+    }
+
+    /// Sends a `message` event with `args` to every socket of `/`.
+    pub fn send<T: Serialize + ?Sized>(&self, args: &T) -> Result<(), EmitError> {
+        self.sockets().send(args)
+    }
+
+    /// The ids of every socket of `/`, on every node (the reference's `allSockets()`).
+    pub async fn all_sockets(&self) -> Result<Vec<socketio_adapter::Sid>, socketio_adapter::AdapterError> {
+        self.sockets().all_sockets().await
     }
 
     /// Sends `event` to every socket of `/` and collects their acknowledgements.

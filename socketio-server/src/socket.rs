@@ -276,6 +276,24 @@ impl Socket {
         &self.0.auth
     }
 
+    /// The `auth` payload read as `T`.
+    ///
+    /// ```no_run
+    /// # fn f(socket: socketio_server::Socket) {
+    /// #[derive(serde::Deserialize)]
+    /// struct Auth {
+    ///     token: String,
+    /// }
+    /// match socket.auth_as::<Auth>() {
+    ///     Ok(auth) => println!("token {}", auth.token),
+    ///     Err(e) => println!("no usable auth: {e}"),
+    /// }
+    /// # }
+    /// ```
+    pub fn auth_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        T::deserialize(&self.0.auth)
+    }
+
     /// The rooms the socket is in, its own id's room included, in join order. While its
     /// connection middlewares run, the rooms they joined.
     pub fn rooms(&self) -> Vec<Room> {
@@ -289,6 +307,12 @@ impl Socket {
     /// it is disconnected).
     pub fn connected(&self) -> bool {
         self.0.state.load(Ordering::Acquire) == CONNECTED
+    }
+
+    /// Whether the socket is not connected (the reference's `disconnected`): true while its
+    /// connection middlewares run, and once it is disconnected.
+    pub fn disconnected(&self) -> bool {
+        !self.connected()
     }
 
     /// Whether the socket was restored by connection state recovery.
@@ -334,6 +358,35 @@ impl Socket {
         f(&mut self.0.extensions.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
+    /// Keeps `state` with the socket, one value per type, local to this node and typed: no
+    /// serialisation, unlike [`set_data`](Self::set_data) (which travels to other nodes).
+    /// Returns the value of that type it replaces.
+    ///
+    /// ```no_run
+    /// # fn f(socket: socketio_server::Socket) {
+    /// #[derive(Clone)]
+    /// struct User {
+    ///     name: String,
+    /// }
+    /// socket.set_state(User { name: "ada".into() });
+    /// let name = socket.state::<User>().map(|user| user.name);
+    /// socket.with_state(|user: &mut User| user.name.push('!'));
+    /// # }
+    /// ```
+    pub fn set_state<T: Clone + Send + Sync + 'static>(&self, state: T) -> Option<T> {
+        self.extensions(|e| e.insert(state))
+    }
+
+    /// A copy of the socket's state of type `T` (for a costly type, keep an `Arc` in it).
+    pub fn state<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        self.extensions(|e| e.get::<T>().cloned())
+    }
+
+    /// Runs `f` on the socket's state of type `T`; `None` when it has none.
+    pub fn with_state<T: Send + Sync + 'static, R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        self.extensions(|e| e.get_mut::<T>().map(f))
+    }
+
     // -------------------------------------------------------------------------------------
     // Listeners
 
@@ -377,6 +430,35 @@ impl Socket {
         Fut: Future<Output = ()> + Send + 'static,
     {
         self.add_listener(event.into(), handler, false)
+    }
+
+    /// Like [`on`](Self::on), with `state` handed to every call of `handler` (a clone per
+    /// event): the handler's future owns what it needs, without cloning it in the closure
+    /// first.
+    ///
+    /// ```no_run
+    /// # fn f(socket: socketio_server::Socket) {
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let count = Arc::new(AtomicUsize::new(0));
+    /// socket.on_with("hit", count, |count, _socket, event| async move {
+    ///     let n = count.fetch_add(1, Ordering::Relaxed) + 1;
+    ///     event.reply(&n).ok();
+    /// });
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`on`](Self::on).
+    pub fn on_with<S, F, Fut>(&self, event: impl Into<Cow<'static, str>>, state: S, handler: F) -> Listener
+    where
+        S: Clone + Send + Sync + 'static,
+        F: Fn(S, Socket, Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.on(event, move |socket, e| handler(state.clone(), socket, e))
     }
 
     /// Like [`on`](Self::on), for the next such event only.
@@ -679,6 +761,12 @@ impl Socket {
     /// values travel as binary attachments, at any depth.
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), EmitError> {
         self.emitter().emit(event, args)
+    }
+
+    /// Sends a `message` event with `args` (the reference's `send`, for clients that listen to
+    /// `message`).
+    pub fn send<T: Serialize + ?Sized>(&self, args: &T) -> Result<(), EmitError> {
+        self.emit("message", args)
     }
 
     /// Sends `event` and waits for the client's acknowledgement, without a deadline (the

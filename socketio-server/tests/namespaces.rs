@@ -12,7 +12,7 @@
 mod support;
 
 use serde_json::json;
-use socketio_server::Config;
+use socketio_server::{Config, ConnectError};
 use support::{inbox, Log, Mode, TestServer};
 
 async fn multiplexed(mode: Mode) {
@@ -170,11 +170,19 @@ async fn a_pattern_creates_child_namespaces_that_inherit_handlers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_predicate_decides_with_the_client_auth() {
+async fn a_predicate_decides_with_the_name_query_and_auth_and_may_refuse() {
     let server = TestServer::start(Config::default()).await;
-    let parent = server.io.of_dynamic(|name, auth| {
-        let accept = name.starts_with("/team-") && auth["key"] == "k";
-        async move { accept }
+    let parent = server.io.of_dynamic(|request| async move {
+        if !request.name.starts_with("/team-") {
+            return Ok(false);
+        }
+        match (request.auth["key"].as_str(), request.query_param("region")) {
+            (Some("k"), Some("eu")) => Ok(true),
+            (Some("k"), region) => {
+                Err(ConnectError::new("wrong region").with_data(json!({"region": region})))
+            }
+            _ => Ok(false),
+        }
     });
     parent.on_connection(|socket| async move {
         socket.on("auth?", |socket, event| async move {
@@ -184,9 +192,10 @@ async fn a_predicate_decides_with_the_client_auth() {
     let mut node = server.node(
         "predicate_namespaces",
         json!([
-            {"name": "t1", "nsp": "/team-a", "auth": {"key": "k"}},
-            {"name": "t2", "nsp": "/team-b", "auth": {"key": "wrong"}},
-            {"name": "t3", "nsp": "/other", "auth": {"key": "k"}},
+            {"name": "t1", "nsp": "/team-a", "auth": {"key": "k"}, "query": {"region": "eu"}},
+            {"name": "t2", "nsp": "/team-b", "auth": {"key": "wrong"}, "query": {"region": "eu"}},
+            {"name": "t3", "nsp": "/other", "auth": {"key": "k"}, "query": {"region": "eu"}},
+            {"name": "t4", "nsp": "/team-c", "auth": {"key": "k"}, "query": {"region": "us"}},
         ]),
     );
     let socket = server.connected(&mut node, "t1").await;
@@ -195,8 +204,59 @@ async fn a_predicate_decides_with_the_client_auth() {
     assert_eq!(node.call("t1", "auth?", json!([])).await, json!([{"key": "k"}]));
     assert_eq!(node.next("t2", "connect_error").await["message"], "Invalid namespace");
     assert_eq!(node.next("t3", "connect_error").await["message"], "Invalid namespace");
+    let refused = node.next("t4", "connect_error").await;
+    assert_eq!((&refused["message"], &refused["data"]), (&json!("wrong region"), &json!({"region": "us"})));
     let children: Vec<String> = parent.children().iter().map(|ns| ns.name().to_string()).collect();
     assert_eq!(children, ["/team-a"]);
+
+    node.exit().await;
+    server.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_namespace_broadcasts_joins_fetches_and_disconnects_across_its_children() {
+    let server = TestServer::start(Config::default()).await;
+    let parent = server.io.of_pattern(regex::Regex::new(r"^/shop-[a-z]+$").expect("regex"));
+    parent.on_connection(|socket| async move {
+        if socket.handshake().auth["vip"] == json!(true) {
+            socket.join("vip");
+        }
+    });
+    let mut node = server.node(
+        "parent_operators",
+        json!([
+            {"name": "a", "nsp": "/shop-a", "auth": {"vip": true}},
+            {"name": "b", "nsp": "/shop-b", "auth": {"vip": false}},
+            {"name": "c", "nsp": "/shop-c", "auth": {"vip": true}},
+        ]),
+    );
+    for client in ["a", "b", "c"] {
+        node.next(client, "connect").await;
+    }
+    server.wait_sessions(3).await;
+
+    parent.to("vip").emit("vip", &"hello").expect("broadcast");
+    parent.except("vip").emit("others", &"hi").expect("broadcast");
+    for client in ["a", "c"] {
+        assert_eq!(node.received(client, "vip").await["args"], json!(["hello"]));
+    }
+    assert_eq!(node.received("b", "others").await["args"], json!(["hi"]));
+    assert_eq!(parent.fetch_sockets().await.expect("every child").len(), 3);
+    let vip = parent.to("vip").fetch_sockets().await.expect("the vip sockets");
+    assert_eq!(vip.len(), 2);
+
+    parent.except("vip").sockets_join("late");
+    let late = parent.to("late").fetch_sockets().await.expect("joined");
+    assert_eq!(late.len(), 1);
+    parent.sockets_leave("vip");
+    assert!(parent.to("vip").fetch_sockets().await.expect("left").is_empty());
+
+    parent.to("late").disconnect_sockets(false);
+    assert_eq!(node.next("b", "disconnect").await["reason"], "io server disconnect");
+    assert_eq!(parent.fetch_sockets().await.expect("the rest").len(), 2);
+    // Only the children's events reached the clients, each once.
+    assert_eq!(node.events_of("a").len(), 1);
+    assert_eq!(node.events_of("b").len(), 1);
 
     node.exit().await;
     server.close().await;

@@ -322,3 +322,88 @@ async fn a_closed_server_serves_again() {
     node.exit().await;
     server.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_all_sockets_and_disconnected_as_in_the_reference() {
+    let server = TestServer::start(Config::default()).await;
+    let (states, mut state) = inbox::<(bool, bool)>();
+    server.io.use_middleware(move |socket| {
+        let _ = states.send((socket.connected(), socket.disconnected()));
+        async { Ok(()) }
+    });
+    let mut node = server.node("send_and_all_sockets", json!([{"name": "a"}, {"name": "b"}]));
+    let a = server.connected(&mut node, "a").await;
+    let b = server.connected(&mut node, "b").await;
+    assert_eq!(state.next("in the middleware").await, (false, true));
+    assert_eq!((a.connected(), a.disconnected()), (true, false));
+
+    // `send` is an emit of `message`, from a socket, an operator, a namespace and the server.
+    a.send(&"one").expect("send");
+    server.io.to(b.id().clone()).send(&("two", 2)).expect("send");
+    server.io.sockets().send(&()).expect("send");
+    server.io.send(&"all").expect("send");
+    assert_eq!(node.received("a", "message").await["args"], json!(["one"]));
+    assert_eq!(node.received("b", "message").await["args"], json!(["two", 2]));
+    assert_eq!(node.received("a", "message").await["args"], json!([]));
+    assert_eq!(node.received("a", "message").await["args"], json!(["all"]));
+
+    let mut ids = vec![a.id().clone(), b.id().clone()];
+    ids.sort();
+    assert_eq!(server.io.all_sockets().await.expect("all sockets"), ids);
+    a.join("room");
+    assert_eq!(server.io.to("room").all_sockets().await.expect("in the room"), [a.id().clone()]);
+
+    let (gone, mut left) = inbox::<()>();
+    a.on_disconnect(move |_, _| {
+        let _ = gone.send(());
+        async {}
+    });
+    node.command("disconnect", "a").await;
+    left.next("a's disconnection on the server").await;
+    assert_eq!(server.io.all_sockets().await.expect("all sockets"), [b.id().clone()]);
+    assert!(a.disconnected());
+    node.exit().await;
+    server.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_auth_typed_state_and_handlers_that_own_their_state() {
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Auth {
+        token: String,
+        level: u8,
+    }
+    #[derive(Clone, Debug, PartialEq)]
+    struct Session {
+        user: String,
+        hits: u32,
+    }
+    let server = TestServer::start(Config::default()).await;
+    let counter = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    server.io.on_connection_with(counter.clone(), |counter, socket| async move {
+        let auth = socket.auth_as::<Auth>().expect("typed auth");
+        assert!(socket.auth_as::<(u8, u8)>().is_err(), "an object is not a pair");
+        socket.set_state(Session { user: auth.token.clone(), hits: 0 });
+        socket.on_with("hit", counter, |counter, socket, event| async move {
+            let total = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            let hits = socket.with_state(|s: &mut Session| {
+                s.hits += 1;
+                s.hits
+            });
+            let session = socket.state::<Session>().expect("the state");
+            event.reply(&(session.user, hits, total)).expect("reply");
+        });
+    });
+    let mut node = server.node(
+        "typed_state",
+        json!([{"name": "a", "auth": {"token": "ada", "level": 3}}, {"name": "b", "auth": {"token": "bob", "level": 1}}]),
+    );
+    node.next("a", "connect").await;
+    node.next("b", "connect").await;
+    assert_eq!(node.call("a", "hit", json!([])).await, json!(["ada", 1, 1]));
+    assert_eq!(node.call("a", "hit", json!([])).await, json!(["ada", 2, 2]));
+    assert_eq!(node.call("b", "hit", json!([])).await, json!(["bob", 1, 3]));
+    assert_eq!(counter.load(std::sync::atomic::Ordering::Relaxed), 3);
+    node.exit().await;
+    server.close().await;
+}
