@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -235,6 +235,7 @@ impl Builder {
                 sessions: Mutex::new(HashMap::new()),
                 closing: AtomicBool::new(false),
                 close_started: Notify::new(),
+                closes: AtomicU64::new(0),
                 emptied: Notify::new(),
                 connections: Connections::default(),
             }),
@@ -265,6 +266,9 @@ pub(crate) struct Inner<H: Handler> {
     closing: AtomicBool,
     /// Notified when a close starts, so that the serving loops return.
     close_started: Notify,
+    /// How many closes have started: a serving loop returns once this moves past the count it
+    /// started with.
+    closes: AtomicU64,
     emptied: Notify,
     /// The HTTP connections served by [`EngineIo::serve_http`].
     connections: Connections,
@@ -364,10 +368,11 @@ impl<H: Handler> EngineIo<H> {
     /// resumes by itself once descriptors are free.
     pub async fn serve(self, listener: TcpListener) -> std::io::Result<()> {
         let mut acceptor = Acceptor::new(listener);
+        let closes = self.inner.closes.load(Ordering::Acquire);
         loop {
             let (stream, remote) = tokio::select! {
                 accepted = acceptor.accept() => accepted,
-                () = self.closed() => return Ok(()),
+                () = self.closed(closes) => return Ok(()),
             };
             let _ = stream.set_nodelay(true);
             let stream = HoldingStream::new(stream);
@@ -802,6 +807,7 @@ impl<H: Handler> EngineIo<H> {
     /// again (a new [`listen`](Self::listen) or [`serve`](Self::serve)) and takes handshakes.
     pub async fn close(&self) {
         self.inner.closing.store(true, Ordering::Release);
+        self.inner.closes.fetch_add(1, Ordering::AcqRel);
         self.inner.close_started.notify_waiters();
         loop {
             let emptied = self.inner.emptied.notified();
@@ -818,14 +824,18 @@ impl<H: Handler> EngineIo<H> {
         }
     }
 
-    /// Resolves once [`close`](Self::close) has been called after this was first polled, or
-    /// at once while a close runs.
-    async fn closed(&self) {
-        let started = self.inner.close_started.notified();
-        if self.inner.closing.load(Ordering::Acquire) {
-            return;
+    /// Resolves once a [`close`](Self::close) has started since `closes` closes had, or at
+    /// once while a close runs.
+    async fn closed(&self, closes: u64) {
+        loop {
+            let started = self.inner.close_started.notified();
+            if self.inner.closing.load(Ordering::Acquire)
+                || self.inner.closes.load(Ordering::Acquire) != closes
+            {
+                return;
+            }
+            started.await;
         }
-        started.await;
     }
 }
 
