@@ -55,6 +55,17 @@ pub enum Parser {
     MsgPack,
 }
 
+impl Parser {
+    /// The format `payload` is written in.
+    pub fn of(payload: &Payload) -> Parser {
+        match payload {
+            Payload::Json { .. } => Parser::Json,
+            #[cfg(feature = "msgpack")]
+            Payload::MsgPack(_) => Parser::MsgPack,
+        }
+    }
+}
+
 /// A connection's settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionConfig {

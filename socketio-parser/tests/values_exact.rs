@@ -157,6 +157,8 @@ fn a_msgpack_bin_argument_is_not_text() {
     use socketio_parser::msgpack::RawMsgPack;
     let raw = RawMsgPack::from_serialize(&("ev", Bytes::from_static(b"hello"), "text")).expect("msgpack");
     let payload = Payload::MsgPack(raw);
+    assert_eq!(Parser::of(&payload), Parser::MsgPack);
+    assert_eq!(Parser::of(&json(r#"["ev"]"#)), Parser::Json);
     assert!(from_args::<(String,)>(&payload).is_err(), "a bin value is not a string");
     let (bytes, text): (Bytes, String) = from_args(&payload).expect("bytes then text");
     assert_eq!((&bytes[..], text.as_str()), (&b"hello"[..], "text"));

@@ -1199,11 +1199,7 @@ impl Event {
     /// The same event (name and awaited acknowledgement) with other arguments, spread like
     /// [`Socket::emit`]'s: a packet middleware rewrites an event this way.
     pub fn with_args<T: Serialize + ?Sized>(self, args: &T) -> Result<Event, EmitError> {
-        let parser = match &self.payload {
-            Payload::Json { .. } => socketio_parser::connection::Parser::Json,
-            #[cfg(feature = "msgpack")]
-            Payload::MsgPack(_) => socketio_parser::connection::Parser::MsgPack,
-        };
+        let parser = socketio_parser::connection::Parser::of(&self.payload);
         let payload = socketio_parser::args::event_payload(parser, &self.name, args)
             .map_err(|e| EmitError::Serialize(e.to_string()))?;
         Ok(Event { payload, ..self })
