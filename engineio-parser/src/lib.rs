@@ -189,7 +189,8 @@ pub use packet::{Data, Frame, FrameKind, Packet, PacketType};
 pub use payload::{decode_payload, encode_payload, payload_len, utf16_len, Packets, PayloadFormat};
 pub use queue::Queue;
 pub use session::{
-    CloseReason, Event, Initial, RequestId, RequestKind, Response, Session, SessionConfig, SocketId, Transmit,
+    CloseReason, Event, Initial, RequestId, RequestKind, Response, Session, SessionConfig, SocketId, Trace,
+    Transmit,
 };
 
 /// The Engine.IO protocol revision a session speaks (its `EIO` query parameter).

@@ -167,6 +167,17 @@ pub enum Event {
     Upgrading,
     /// The session now runs on the WebSocket.
     Upgraded,
+    /// A packet arrived from the client on the session's transport while the session is open,
+    /// before the session acts on it: the reference socket's `packet` event. Only with
+    /// [`Trace::RECEIVED`] (see [`Session::set_trace`]). Boxed, as the next one: events wait in
+    /// the session, which must stay small.
+    PacketReceived(Box<Packet>),
+    /// The session queued a packet for the client (a `message`, a heartbeat `ping`, a v3
+    /// `pong`): the reference socket's `packetCreate` event. Only with [`Trace::CREATED`].
+    PacketCreated(Box<Packet>),
+    /// Queued packets were handed to the transport and nothing is left to send: the reference
+    /// socket's `drain` event. Only with [`Trace::DRAINED`].
+    Drained,
     /// The session is over. Nothing follows this event.
     Closed {
         /// Why.
@@ -174,6 +185,46 @@ pub enum Event {
         /// The reference's description of what happened, for logs.
         description: &'static str,
     },
+}
+
+/// Which of the observer events ([`Event::PacketReceived`], [`Event::PacketCreated`],
+/// [`Event::Drained`]) a session queues, a set of flags combined with `|`. A session starts with
+/// [`Trace::NONE`]: an application that does not watch its packets pays nothing for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Trace(u8);
+
+impl Trace {
+    /// No observer event.
+    pub const NONE: Trace = Trace(0);
+    /// [`Event::PacketReceived`].
+    pub const RECEIVED: Trace = Trace(1);
+    /// [`Event::PacketCreated`].
+    pub const CREATED: Trace = Trace(2);
+    /// [`Event::Drained`].
+    pub const DRAINED: Trace = Trace(4);
+
+    /// Whether every flag of `other` is set.
+    pub fn contains(self, other: Trace) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Whether no flag is set.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl std::ops::BitOr for Trace {
+    type Output = Trace;
+    fn bitor(self, other: Trace) -> Trace {
+        Trace(self.0 | other.0)
+    }
+}
+
+impl std::ops::BitOrAssign for Trace {
+    fn bitor_assign(&mut self, other: Trace) {
+        self.0 |= other.0;
+    }
 }
 
 /// The kind of an HTTP response, for the driver's compression and logging decisions.
@@ -398,6 +449,8 @@ pub struct Session {
     socket_blocked: bool,
     /// A server shutdown: over polling, the queued packets and `close` go in one response.
     discard: bool,
+    /// The observer events to queue.
+    trace: Trace,
     buffer: VecDeque<Packet>,
     buffered: usize,
     transmits: Queue<Transmit>,
@@ -433,6 +486,7 @@ impl Session {
             ping_refreshed: false,
             socket_blocked: false,
             discard: false,
+            trace: Trace::NONE,
             buffer: VecDeque::new(),
             buffered: 0,
             transmits: Queue::new(),
@@ -511,6 +565,16 @@ impl Session {
     /// Bytes of packets waiting for the client.
     pub fn buffered_bytes(&self) -> usize {
         self.buffered
+    }
+
+    /// Chooses the observer events the session queues from now on (none at first).
+    pub fn set_trace(&mut self, trace: Trace) {
+        self.trace = trace;
+    }
+
+    /// The observer events the session queues.
+    pub fn trace(&self) -> Trace {
+        self.trace
     }
 
     // ---------------------------------------------------------------------------------------
@@ -675,9 +739,9 @@ impl Session {
         }
         if self.active == Active::WebSocket(socket) {
             match Packet::decode_frame(frame, self.version) {
-                // The reference ignores `close` over WebSocket: the session ends when the socket
-                // does.
-                Ok(packet) if packet.kind == PacketType::Close => {}
+                // The reference ignores `close` over WebSocket (after its `packet` event): the
+                // session ends when the socket does.
+                Ok(packet) if packet.kind == PacketType::Close => self.report_received(&packet),
                 Ok(packet) => self.on_packet(packet, now),
                 Err(_) => self.close_with(CloseReason::ParseError, "undecodable packet"),
             }
@@ -775,6 +839,7 @@ impl Session {
     // Packets from the client
 
     fn on_packet(&mut self, packet: Packet, now: Instant) {
+        self.report_received(&packet);
         // engine.io 6.6.11: while a pong is awaited, the first other packet buys the client one
         // more ping timeout (a busy client may be sending a large upload).
         if self.version == ProtocolVersion::V4
@@ -804,6 +869,14 @@ impl Session {
         }
     }
 
+    /// Queues [`Event::PacketReceived`] if asked for, while the session is open: the reference
+    /// reports packets only in its `open` state (a polling `close` never reaches it).
+    fn report_received(&mut self, packet: &Packet) {
+        if self.trace.contains(Trace::RECEIVED) && self.state == State::Open {
+            self.events.push_back(Event::PacketReceived(Box::new(packet.clone())));
+        }
+    }
+
     // ---------------------------------------------------------------------------------------
     // Packets to the client
 
@@ -826,12 +899,16 @@ impl Session {
             self.close_with(CloseReason::TransportError, "write buffer full");
             return Err(SendError::BufferFull);
         }
+        if self.trace.contains(Trace::CREATED) {
+            self.events.push_back(Event::PacketCreated(Box::new(packet.clone())));
+        }
         // On a WebSocket that takes writes, with nothing waiting before it, the packet is a
         // frame at once: what `flush` would do on the next poll, without holding it meanwhile.
         if let Active::WebSocket(socket) = self.active {
             if !self.socket_blocked && self.buffer.is_empty() {
                 let frame = packet.to_frame(self.version, self.base64);
                 self.transmits.push_back(Transmit::Send { socket, frame });
+                self.report_drained();
                 return Ok(());
             }
         }
@@ -855,6 +932,9 @@ impl Session {
                 let Some(get) = self.get.take() else { return };
                 let mut packets: Vec<Packet> = self.buffer.drain(..).collect();
                 self.buffered = 0;
+                if !packets.is_empty() {
+                    self.report_drained();
+                }
                 if closing && !packets.is_empty() && !self.discard {
                     // As the reference: what was queued goes first, and `close` answers the
                     // next poll (a client handles a payload's packets in order but may act on
@@ -873,6 +953,9 @@ impl Session {
                 if self.socket_blocked && !closing {
                     return;
                 }
+                if !self.buffer.is_empty() {
+                    self.report_drained();
+                }
                 while let Some(packet) = self.buffer.pop_front() {
                     let frame = packet.to_frame(self.version, self.base64);
                     self.transmits.push_back(Transmit::Send { socket, frame });
@@ -886,6 +969,14 @@ impl Session {
         }
         if closing {
             self.close_with(CloseReason::ForcedClose, "server closed the session");
+        }
+    }
+
+    /// Queues [`Event::Drained`] if asked for: the write buffer went to the transport, as
+    /// the reference's `flush` does when it emits `drain`.
+    fn report_drained(&mut self) {
+        if self.trace.contains(Trace::DRAINED) {
+            self.events.push_back(Event::Drained);
         }
     }
 

@@ -261,6 +261,9 @@ impl<H: Handler> Driver<H> {
         match event {
             Event::Message(data) => self.inner.handler.on_message(conn, data),
             Event::Upgrading => {}
+            Event::PacketReceived(packet) => self.inner.handler.on_packet(conn, &packet),
+            Event::PacketCreated(packet) => self.inner.handler.on_packet_create(conn, &packet),
+            Event::Drained => self.inner.handler.on_drain(conn),
             Event::Upgraded => {
                 self.socket.set_transport(Transport::WebSocket);
                 self.inner.handler.on_upgrade(conn);
@@ -270,7 +273,7 @@ impl<H: Handler> Driver<H> {
                 self.inner.remove_session(self.socket.id());
                 tracing::debug!(sid = %self.socket.id(), %reason, description, "session closed");
                 if let Some(conn) = self.conn.take() {
-                    self.inner.handler.on_close(conn, reason);
+                    self.inner.handler.on_close_with_description(conn, reason, description);
                 }
                 return true;
             }
@@ -371,7 +374,13 @@ impl<H: Handler> Driver<H> {
                     }
                 }
             }
-            Input::Close => self.session.close(now()),
+            Input::Close => {
+                // What the handler still holds was sent before the close: it goes first.
+                if let Some(conn) = self.conn.as_mut() {
+                    self.inner.handler.flush(conn, &mut Outbox(&mut self.session));
+                }
+                self.session.close(now());
+            }
             Input::Shutdown => self.session.shutdown(now()),
             Input::Command(command) => {
                 if let Some(conn) = self.conn.as_mut() {

@@ -63,6 +63,41 @@ pub trait Handler: Send + Sync + 'static {
     /// The session closed; nothing follows.
     fn on_close(&self, connection: Self::Connection, reason: engineio_parser::CloseReason);
 
+    /// The session closed, with the session's description of what happened (for logs: `"no
+    /// heartbeat in time"`, `"websocket closed"`, ...); nothing follows. This is what the
+    /// session's task calls: by default it calls [`on_close`](Self::on_close), which a handler
+    /// that wants the description implements by calling this with any text.
+    fn on_close_with_description(
+        &self,
+        connection: Self::Connection,
+        reason: engineio_parser::CloseReason,
+        description: &'static str,
+    ) {
+        let _ = description;
+        self.on_close(connection, reason);
+    }
+
+    /// A packet arrived from the client (the reference socket's `packet` event). Called only
+    /// while the handler asks for [`Trace::RECEIVED`](engineio_parser::Trace::RECEIVED) through
+    /// [`Outbox::set_trace`].
+    fn on_packet(&self, connection: &mut Self::Connection, packet: &Packet) {
+        let _ = (connection, packet);
+    }
+
+    /// The session queued a packet for the client (the reference socket's `packetCreate`
+    /// event). Called only while the handler asks for
+    /// [`Trace::CREATED`](engineio_parser::Trace::CREATED).
+    fn on_packet_create(&self, connection: &mut Self::Connection, packet: &Packet) {
+        let _ = (connection, packet);
+    }
+
+    /// The session handed everything queued to the transport (the reference socket's `drain`
+    /// event). Called only while the handler asks for
+    /// [`Trace::DRAINED`](engineio_parser::Trace::DRAINED).
+    fn on_drain(&self, connection: &mut Self::Connection) {
+        let _ = connection;
+    }
+
     /// The next instant the handler needs [`on_timeout`](Self::on_timeout) for this session, if
     /// any. The session's task asks after every input and sleeps until the earlier of this and
     /// its own deadline.
@@ -103,6 +138,13 @@ impl Outbox<'_> {
     /// Closes the session (reason `forced close`) after the queued packets are delivered.
     pub fn close(&mut self) {
         self.0.close(crate::clock::now());
+    }
+
+    /// Chooses which packet events the handler gets from now on: [`Handler::on_packet`],
+    /// [`Handler::on_packet_create`], [`Handler::on_drain`]. None at first; a session costs
+    /// nothing more for them until a handler asks.
+    pub fn set_trace(&mut self, trace: engineio_parser::Trace) {
+        self.0.set_trace(trace);
     }
 }
 

@@ -315,7 +315,11 @@ fn on_engine_transmit(
 fn on_engine_event(client: &mut Client, event: EngineEvent, now: Instant) {
     match event {
         EngineEvent::Message(data) => client.conn.handle_message(data.into(), now),
-        EngineEvent::Upgrading => {}
+        // The observer events are not asked for.
+        EngineEvent::Upgrading
+        | EngineEvent::PacketReceived(_)
+        | EngineEvent::PacketCreated(_)
+        | EngineEvent::Drained => {}
         EngineEvent::Upgraded => {
             client.conn.handle_websocket();
             println!("upgraded {} to websocket", client.session.sid());

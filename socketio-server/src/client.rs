@@ -19,6 +19,7 @@ use socketio_parser::connection::{
 use socketio_parser::{EncodedAck, EncodedPacket, Payload, RawJson};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::conn::ConnHooks;
 use crate::error::{AckError, ConnectError, SocketError};
 use crate::namespace::{NamespaceRequest, NsInner};
 use crate::run::run_now_or_spawn;
@@ -88,6 +89,10 @@ pub(crate) enum Command {
     Disconnect { nsp: ByteString, close: bool },
     /// The server is shutting down.
     Shutdown,
+    /// A hook on the connection ([`crate::Conn`]).
+    ConnHook(crate::conn::Hook),
+    /// The connected sockets, for [`crate::ClientHandle::sockets`].
+    Sockets(oneshot::Sender<Vec<Socket>>),
 }
 
 /// An answer we await for an event sent with an ack id.
@@ -114,6 +119,8 @@ pub(crate) struct Client {
     /// The sockets of the namespaces joined, and of those whose middlewares are running.
     sockets: Vec<Socket>,
     acks: HashMap<(ByteString, u64), AckSink>,
+    /// The application's hooks on the connection, once it registered one.
+    conn_hooks: Option<Box<ConnHooks>>,
 }
 
 impl Client {
@@ -128,7 +135,8 @@ impl Client {
         if engine.transport() == Transport::WebSocket {
             machine.handle_websocket();
         }
-        let mut client = Client { server, engine, machine, sockets: Vec::new(), acks: HashMap::new() };
+        let mut client =
+            Client { server, engine, machine, sockets: Vec::new(), acks: HashMap::new(), conn_hooks: None };
         client.drain();
         client
     }
@@ -143,14 +151,25 @@ impl Client {
         for socket in self.sockets.clone() {
             socket.upgraded();
         }
+        if let Some(hooks) = self.conn_hooks.as_deref() {
+            hooks.upgraded();
+        }
     }
 
-    pub(crate) fn on_close(mut self, reason: CloseReason) {
+    pub(crate) fn on_close(mut self, reason: CloseReason, description: &str) {
         self.machine.handle_transport_closed(reason.into());
         self.drain();
         // Sockets still waiting for their middlewares never joined.
         self.sockets.clear();
         self.fail_acks(None);
+        if let Some(hooks) = self.conn_hooks.take() {
+            hooks.closed(reason, description);
+        }
+    }
+
+    /// The application's hooks on the connection, if it registered any.
+    pub(crate) fn conn_hooks(&self) -> Option<&ConnHooks> {
+        self.conn_hooks.as_deref()
     }
 
     pub(crate) fn poll_timeout(&mut self) -> Option<Instant> {
@@ -168,6 +187,15 @@ impl Client {
             Command::Emit { packet, ack } => return self.emit(&packet, ack),
             Command::Ack(ack) => {
                 self.machine.send_ack(ack);
+                return;
+            }
+            Command::ConnHook(hook) => {
+                let engine = &self.engine;
+                self.conn_hooks.get_or_insert_with(|| Box::new(ConnHooks::new(engine.clone()))).add(hook);
+                return;
+            }
+            Command::Sockets(tx) => {
+                let _ = tx.send(self.sockets.iter().filter(|s| s.connected()).cloned().collect());
                 return;
             }
             Command::ForgetReply { nsp, id } => self.machine.forget_reply(&nsp, id),
@@ -209,6 +237,9 @@ impl Client {
 
     /// Hands the machine's transmits to the Engine.IO session.
     pub(crate) fn flush(&mut self, outbox: &mut Outbox<'_>) {
+        if let Some(hooks) = self.conn_hooks.as_deref() {
+            outbox.set_trace(hooks.trace());
+        }
         while let Some(transmit) = self.machine.poll_transmit() {
             match transmit {
                 Transmit::Send(message) => {

@@ -52,6 +52,7 @@ mod client;
 mod client_files;
 mod clock;
 pub mod config;
+mod conn;
 mod encode;
 mod error;
 mod handshake;
@@ -66,6 +67,7 @@ mod socket;
 
 pub use client::ClientCommand;
 pub use config::{Config, ConnectionStateRecovery, ParserKind, ServeClient};
+pub use conn::{ClientHandle, Conn, EngineData, EnginePacket, EnginePacketType};
 pub use engineio_server::{self as engine, shutdown_signal, Cors, CorsOrigin};
 pub use error::{AckError, BroadcastAckError, ConnectError, EmitError, ListenerError, SocketError};
 pub use handshake::Handshake;

@@ -158,7 +158,29 @@ impl Handler for SocketIoHandler {
     }
 
     fn on_close(&self, client: ClientState, reason: CloseReason) {
-        client.0.on_close(reason);
+        client.0.on_close(reason, "");
+    }
+
+    fn on_close_with_description(&self, client: ClientState, reason: CloseReason, description: &'static str) {
+        client.0.on_close(reason, description);
+    }
+
+    fn on_packet(&self, client: &mut ClientState, packet: &engineio_parser::Packet) {
+        if let Some(hooks) = client.0.conn_hooks() {
+            hooks.packet(packet);
+        }
+    }
+
+    fn on_packet_create(&self, client: &mut ClientState, packet: &engineio_parser::Packet) {
+        if let Some(hooks) = client.0.conn_hooks() {
+            hooks.packet_create(packet);
+        }
+    }
+
+    fn on_drain(&self, client: &mut ClientState) {
+        if let Some(hooks) = client.0.conn_hooks() {
+            hooks.drained();
+        }
     }
 
     fn poll_timeout(&self, client: &mut ClientState) -> Option<std::time::Instant> {

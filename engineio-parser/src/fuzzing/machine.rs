@@ -392,7 +392,11 @@ impl Model {
                     assert!(!self.upgraded, "upgraded twice");
                     self.upgraded = true;
                 }
-                Event::Message(_) | Event::Upgrading => {}
+                Event::Message(_)
+                | Event::Upgrading
+                | Event::PacketReceived(_)
+                | Event::PacketCreated(_)
+                | Event::Drained => {}
             }
         }
     }
