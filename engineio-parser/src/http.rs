@@ -514,8 +514,9 @@ pub fn polling_response<'a, V: ?Sized>(
     accept_encoding: Option<&[u8]>,
     user_agent: Option<&[u8]>,
 ) -> HttpResponse<'a, V> {
-    let compress = compression
-        .is_some_and(|c| response.kind == ResponseKind::Payload && response.body.len() >= c.threshold);
+    let compress = compression.is_some_and(|c| {
+        response.kind == ResponseKind::Payload && response.compress && response.body.len() >= c.threshold
+    });
     let encoding = if compress { accept_encoding.and_then(Encoding::accepted) } else { None };
     let mut answer = answer(response, encoding);
     for (name, value) in polling_headers(user_agent) {
@@ -1252,6 +1253,7 @@ mod tests {
             kind: ResponseKind::Payload,
             content_type: Some("text/plain; charset=UTF-8"),
             body: Bytes::from(vec![b'x'; len]),
+            compress: true,
         }
     }
 
@@ -1305,6 +1307,9 @@ mod tests {
         let small = Some(HttpCompression { threshold: 1 });
         let ok = Response { kind: ResponseKind::Ok, ..payload(2000) };
         plain(polling_response(ok, small, gzip, None), 2000);
+        // A payload whose packets were all sent uncompressed (`compress(false)`).
+        let uncompressed = Response { compress: false, ..payload(2000) };
+        plain(polling_response(uncompressed, small, gzip, None), 2000);
     }
 
     #[test]

@@ -252,10 +252,14 @@ pub struct Response {
     pub content_type: Option<&'static str>,
     /// The body.
     pub body: Bytes,
+    /// Whether HTTP compression may apply: for a payload, unless every packet in it was sent
+    /// with [`Session::send_uncompressed`] (the reference compresses a poll's answer when any
+    /// of its packets allows it; the session's own packets do); never for other answers.
+    pub compress: bool,
 }
 
 impl Response {
-    fn payload(packets: &[Packet], version: ProtocolVersion, base64: bool) -> Self {
+    fn payload(packets: &[Packet], version: ProtocolVersion, base64: bool, compress: bool) -> Self {
         let format = PayloadFormat::for_response(version, !base64, packets);
         let mut body = Vec::with_capacity(payload_len(packets, format));
         encode_payload(packets, format, &mut body);
@@ -264,6 +268,7 @@ impl Response {
             kind: ResponseKind::Payload,
             content_type: Some(format.content_type()),
             body: body.into(),
+            compress,
         }
     }
 
@@ -273,12 +278,19 @@ impl Response {
             kind: ResponseKind::Ok,
             content_type: Some("text/html"),
             body: Bytes::from_static(b"ok"),
+            compress: false,
         }
     }
 
     /// An error status without a body.
     pub fn empty(status: u16) -> Self {
-        Response { status, kind: ResponseKind::Error, content_type: None, body: Bytes::new() }
+        Response {
+            status,
+            kind: ResponseKind::Error,
+            content_type: None,
+            body: Bytes::new(),
+            compress: false,
+        }
     }
 
     /// The JSON error answer to a polling request: `{"code":N,"message":"..."}`.
@@ -288,6 +300,7 @@ impl Response {
             kind: ResponseKind::Error,
             content_type: Some("application/json"),
             body: Bytes::from(error.json_body()),
+            compress: false,
         }
     }
 
@@ -304,6 +317,7 @@ impl Response {
             kind: ResponseKind::RefusedUpgrade,
             content_type: Some("text/html"),
             body: Bytes::from(error.message().to_owned()),
+            compress: false,
         }
     }
 }
@@ -344,6 +358,9 @@ pub enum Transmit {
         socket: SocketId,
         /// The frame.
         frame: Frame,
+        /// Whether permessage-deflate may compress it (false for a packet sent with
+        /// [`Session::send_uncompressed`]).
+        compress: bool,
     },
     /// Close a WebSocket (and forget its id).
     CloseSocket {
@@ -451,7 +468,8 @@ pub struct Session {
     discard: bool,
     /// The observer events to queue.
     trace: Trace,
-    buffer: VecDeque<Packet>,
+    /// Packets waiting for the transport, each with whether it may be compressed.
+    buffer: VecDeque<(Packet, bool)>,
     buffered: usize,
     transmits: Queue<Transmit>,
     events: Queue<Event>,
@@ -498,10 +516,10 @@ impl Session {
             // reference does: what the application sends from its first call waits for the
             // next poll (a Socket.IO 2 client's implicit `40` among it).
             Some(get) => {
-                let response = Response::payload(&[open], session.version, session.base64);
+                let response = Response::payload(&[open], session.version, session.base64, true);
                 session.respond(get, response);
             }
-            None => session.buffer.push_back(open),
+            None => session.buffer.push_back((open, true)),
         }
         match version {
             ProtocolVersion::V4 => session.set(Timer::Ping, now + session.config.ping_interval),
@@ -755,6 +773,7 @@ impl Session {
                 self.transmits.push_back(Transmit::Send {
                     socket,
                     frame: Frame::Text(ByteString::from_static("3probe")),
+                    compress: true,
                 });
                 if !upgrade.probed {
                     self.upgrade = Some(Upgrade { probed: true, ..upgrade });
@@ -774,7 +793,7 @@ impl Session {
         self.clear(Timer::Noop);
         self.clear(Timer::Close);
         if let Some(get) = self.get.take() {
-            let noop = Response::payload(&[Packet::new(PacketType::Noop)], self.version, self.base64);
+            let noop = Response::payload(&[Packet::new(PacketType::Noop)], self.version, self.base64, true);
             self.respond(get, noop);
         }
         self.active = Active::WebSocket(socket);
@@ -884,16 +903,32 @@ impl Session {
     /// batch per poll, or one frame each on a WebSocket, when [`poll_transmit`](Self::poll_transmit)
     /// is called.
     pub fn send(&mut self, packet: Packet) -> Result<(), SendError> {
+        self.send_with(packet, true)
+    }
+
+    /// Like [`send`](Self::send), for a packet that must not be compressed (the reference's
+    /// `compress: false`): no permessage-deflate for its frame, and a poll's answer holding
+    /// only such packets is not HTTP-compressed.
+    pub fn send_uncompressed(&mut self, packet: Packet) -> Result<(), SendError> {
+        self.send_with(packet, false)
+    }
+
+    fn send_with(&mut self, packet: Packet, compress: bool) -> Result<(), SendError> {
         if self.state != State::Open {
             return Err(SendError::Closed);
         }
-        self.push(packet)
+        self.push_with(packet, compress)
+    }
+
+    /// Queues one of the session's own packets (a heartbeat), which may be compressed.
+    fn push(&mut self, packet: Packet) -> Result<(), SendError> {
+        self.push_with(packet, true)
     }
 
     /// Queues a packet for the client, the application's or the session's own (a heartbeat):
     /// all count against `max_buffered`, so that a client that pings (v3) or is pinged (v4)
     /// but never reads is disconnected too.
-    fn push(&mut self, packet: Packet) -> Result<(), SendError> {
+    fn push_with(&mut self, packet: Packet, compress: bool) -> Result<(), SendError> {
         let len = packet.text_len(self.version);
         if self.buffered + len > self.config.max_buffered {
             self.close_with(CloseReason::TransportError, "write buffer full");
@@ -907,13 +942,13 @@ impl Session {
         if let Active::WebSocket(socket) = self.active {
             if !self.socket_blocked && self.buffer.is_empty() {
                 let frame = packet.to_frame(self.version, self.base64);
-                self.transmits.push_back(Transmit::Send { socket, frame });
+                self.transmits.push_back(Transmit::Send { socket, frame, compress });
                 self.report_drained();
                 return Ok(());
             }
         }
         self.buffered += len;
-        self.buffer.push_back(packet);
+        self.buffer.push_back((packet, compress));
         Ok(())
     }
 
@@ -930,7 +965,8 @@ impl Session {
                     return;
                 }
                 let Some(get) = self.get.take() else { return };
-                let mut packets: Vec<Packet> = self.buffer.drain(..).collect();
+                let compress = self.buffer.iter().any(|(_, compress)| *compress);
+                let mut packets: Vec<Packet> = self.buffer.drain(..).map(|(packet, _)| packet).collect();
                 self.buffered = 0;
                 if !packets.is_empty() {
                     self.report_drained();
@@ -939,14 +975,14 @@ impl Session {
                     // As the reference: what was queued goes first, and `close` answers the
                     // next poll (a client handles a payload's packets in order but may act on
                     // `close` before the others, losing e.g. a DISCONNECT).
-                    let response = Response::payload(&packets, self.version, self.base64);
+                    let response = Response::payload(&packets, self.version, self.base64, compress);
                     self.respond(get, response);
                     return;
                 }
                 if closing {
                     packets.push(Packet::new(PacketType::Close));
                 }
-                let response = Response::payload(&packets, self.version, self.base64);
+                let response = Response::payload(&packets, self.version, self.base64, compress);
                 self.respond(get, response);
             }
             Active::WebSocket(socket) => {
@@ -956,9 +992,9 @@ impl Session {
                 if !self.buffer.is_empty() {
                     self.report_drained();
                 }
-                while let Some(packet) = self.buffer.pop_front() {
+                while let Some((packet, compress)) = self.buffer.pop_front() {
                     let frame = packet.to_frame(self.version, self.base64);
-                    self.transmits.push_back(Transmit::Send { socket, frame });
+                    self.transmits.push_back(Transmit::Send { socket, frame, compress });
                 }
                 self.buffered = 0;
                 if closing {
@@ -1045,7 +1081,7 @@ impl Session {
             // `close` otherwise.
             let kind =
                 if reason == CloseReason::TransportClose { PacketType::Noop } else { PacketType::Close };
-            let response = Response::payload(&[Packet::new(kind)], self.version, self.base64);
+            let response = Response::payload(&[Packet::new(kind)], self.version, self.base64, true);
             self.respond(get, response);
         }
         if let Some(upgrade) = self.upgrade.take() {
@@ -1080,7 +1116,7 @@ impl Session {
                     if self.active == Active::Polling {
                         if let Some(get) = self.get.take() {
                             let noop = Packet::new(PacketType::Noop);
-                            let response = Response::payload(&[noop], self.version, self.base64);
+                            let response = Response::payload(&[noop], self.version, self.base64, true);
                             self.respond(get, response);
                         }
                     }

@@ -127,7 +127,11 @@ fn binary_frames_are_binary_messages() {
     h.session.send(Packet::binary(&[3u8][..])).expect("open");
     assert_eq!(
         h.transmits(),
-        [Transmit::Send { socket: SocketId(1), frame: Frame::Binary(Bytes::from_static(&[3])) }]
+        [Transmit::Send {
+            socket: SocketId(1),
+            frame: Frame::Binary(Bytes::from_static(&[3])),
+            compress: true
+        }]
     );
 }
 

@@ -70,6 +70,7 @@ fn refusals_of_websocket_upgrades_are_400_text() {
             kind: ResponseKind::RefusedUpgrade,
             content_type: Some("text/html"),
             body: Bytes::from_static(b"go away"),
+            compress: false,
         }
     );
     assert_eq!(
@@ -79,12 +80,19 @@ fn refusals_of_websocket_upgrades_are_400_text() {
             kind: ResponseKind::Error,
             content_type: Some("application/json"),
             body: Bytes::from_static(br#"{"code":4,"message":"go away"}"#),
+            compress: false,
         }
     );
     assert_eq!(Response::refusal(&error, false), Response::error(&error));
     assert_eq!(
         Response::empty(500),
-        Response { status: 500, kind: ResponseKind::Error, content_type: None, body: Bytes::new() }
+        Response {
+            status: 500,
+            kind: ResponseKind::Error,
+            content_type: None,
+            body: Bytes::new(),
+            compress: false
+        }
     );
 }
 

@@ -248,6 +248,14 @@ fn deflate_compresses_large_frames() {
     let out = written(&mut conn);
     assert_eq!(out[0], 0xC1, "FIN, RSV1, text");
     assert!(out.len() < 200);
+    // The same frame sent uncompressed (`compress(false)`) goes as it is.
+    conn.send_with(Frame::PrefixedText(b'4', ByteString::from("ab".repeat(2000))), false);
+    let out = written(&mut conn);
+    assert_eq!(&out[..4], [0x81, 126, 0x0F, 0xA1], "FIN, text, 4 001 bytes, no RSV1");
+    assert_eq!(out.len(), 4 + 4001);
+    assert_eq!(&out[4..6], b"4a");
+    conn.send_with(Frame::PrefixedText(b'4', ByteString::from("ab".repeat(2000))), true);
+    assert_eq!(written(&mut conn)[0], 0xC1, "compressed again");
 }
 
 // -------------------------------------------------------------------------------------------

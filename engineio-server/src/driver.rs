@@ -242,9 +242,9 @@ impl<H: Handler> Driver<H> {
         let mut sockets = self.ws.as_mut().into_iter().chain(extra);
         match transmit {
             Transmit::Respond { request, response } => self.responders.answer(request, response),
-            Transmit::Send { socket, frame } => {
+            Transmit::Send { socket, frame, compress } => {
                 if let Some(ws) = sockets.find(|w| w.id == socket) {
-                    ws.conn.send(frame);
+                    ws.conn.send_with(frame, compress);
                 }
             }
             Transmit::CloseSocket { socket, code } => {
@@ -366,6 +366,9 @@ impl<H: Handler> Driver<H> {
             Input::Socket(io, read, deflate) => self.accept_socket(io, &read, deflate),
             Input::Send(packet) => {
                 let _ = self.session.send(packet);
+            }
+            Input::SendUncompressed(packet) => {
+                let _ = self.session.send_uncompressed(packet);
             }
             Input::SendMany(packets) => {
                 for packet in packets {

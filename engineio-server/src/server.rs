@@ -135,6 +135,12 @@ impl Outbox<'_> {
         self.0.send(packet).map_err(|_| Closed)
     }
 
+    /// Like [`send`](Self::send), for a packet that must not be compressed (see
+    /// [`Session::send_uncompressed`](engineio_parser::session::Session::send_uncompressed)).
+    pub fn send_uncompressed(&mut self, packet: Packet) -> Result<(), Closed> {
+        self.0.send_uncompressed(packet).map_err(|_| Closed)
+    }
+
     /// Closes the session (reason `forced close`) after the queued packets are delivered.
     pub fn close(&mut self) {
         self.0.close(crate::clock::now());

@@ -127,6 +127,8 @@ pub(crate) enum Input<C> {
     Socket(BoxedIo, Bytes, Option<crate::driver::Deflate>),
     /// A packet from the application.
     Send(Packet),
+    /// A packet from the application, never compressed.
+    SendUncompressed(Packet),
     /// Several packets from the application, in order.
     SendMany(Vec<Packet>),
     /// A close from the application.
@@ -213,6 +215,13 @@ impl<C> Socket<C> {
     /// Queues a packet for the client.
     pub fn send(&self, packet: Packet) -> Result<(), Closed> {
         self.push(Input::Send(packet))
+    }
+
+    /// Queues `packet`, never compressed: no permessage-deflate for its frame, and a poll's
+    /// answer that holds only such packets is not HTTP-compressed (the reference's
+    /// `compress: false`).
+    pub fn send_uncompressed(&self, packet: Packet) -> Result<(), Closed> {
+        self.push(Input::SendUncompressed(packet))
     }
 
     /// Queues a text `message`.

@@ -269,6 +269,11 @@ fn drive_one(state: &mut State, sid: &ByteString, now: Instant, broadcasts: &mut
                         let _ = client.session.send(message.clone());
                     }
                 }
+                Transmit::EncodedUncompressed(packet) => {
+                    for message in packet.messages() {
+                        let _ = client.session.send_uncompressed(message.clone());
+                    }
+                }
                 Transmit::Close(cause) => {
                     println!("closing {sid}: {cause:?}");
                     client.session.close(now);
@@ -298,7 +303,7 @@ fn on_engine_transmit(
         EngineTransmit::Respond { request, response } => {
             answers.insert(request, response);
         }
-        EngineTransmit::Send { socket, frame } => {
+        EngineTransmit::Send { socket, frame, .. } => {
             if let Some(out) = client.socket(socket) {
                 let _ = out.send(Out::Frame(ws_frame(&frame)));
             }

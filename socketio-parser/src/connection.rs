@@ -213,6 +213,9 @@ pub enum Transmit {
     Send(Message),
     /// Send the Engine.IO messages of a packet encoded once for many connections (in order).
     Encoded(EncodedPacket),
+    /// Like [`Encoded`](Self::Encoded), for a packet sent with `compress(false)`: the
+    /// Engine.IO session must not compress its messages.
+    EncodedUncompressed(EncodedPacket),
     /// Close the Engine.IO connection. Nothing follows.
     Close(CloseCause),
 }
@@ -610,6 +613,21 @@ impl Connection {
     /// `ack_deadline` if given ([`Event::Ack`] or [`Event::AckTimeout`]). Returns false, and
     /// sends nothing, when the namespace is not joined.
     pub fn send_event(&mut self, packet: &EncodedPacket, ack_deadline: Option<Instant>) -> bool {
+        self.send_event_with(packet, ack_deadline, true)
+    }
+
+    /// Like [`send_event`](Self::send_event), for an event sent with `compress(false)`: it
+    /// leaves as [`Transmit::EncodedUncompressed`].
+    pub fn send_event_uncompressed(&mut self, packet: &EncodedPacket, ack_deadline: Option<Instant>) -> bool {
+        self.send_event_with(packet, ack_deadline, false)
+    }
+
+    fn send_event_with(
+        &mut self,
+        packet: &EncodedPacket,
+        ack_deadline: Option<Instant>,
+        compress: bool,
+    ) -> bool {
         let nsp = &packet.packet().nsp;
         if self.closed || self.state(nsp).is_none() {
             return false;
@@ -617,7 +635,12 @@ impl Connection {
         if let Some(id) = packet.packet().id {
             self.expect_ack(nsp, id, ack_deadline);
         }
-        self.transmits.push_back(Transmit::Encoded(packet.clone()));
+        let packet = packet.clone();
+        self.transmits.push_back(if compress {
+            Transmit::Encoded(packet)
+        } else {
+            Transmit::EncodedUncompressed(packet)
+        });
         true
     }
 

@@ -48,6 +48,12 @@ impl H {
                 Transmit::Encoded(packet) => {
                     out.extend(packet.messages().iter().map(|m| show(Message::from(m.data.clone()))))
                 }
+                Transmit::EncodedUncompressed(packet) => out.extend(
+                    packet
+                        .messages()
+                        .iter()
+                        .map(|m| format!("<uncompressed> {}", show(Message::from(m.data.clone())))),
+                ),
                 Transmit::Close(cause) => out.push(format!("<close {cause:?}>")),
             }
         }
@@ -407,6 +413,22 @@ fn an_encoded_event_goes_only_to_a_joined_namespace() {
     let other = EncodedPacket::event(Parser::Json, &nsp("/admin"), json(r#"["hi"]"#), None);
     assert!(!h.c.send_event(&other, None), "a namespace never joined");
     assert_eq!(h.sent(), Vec::<String>::new());
+}
+
+#[test]
+fn an_event_sent_uncompressed_says_so_and_awaits_its_ack_like_any() {
+    let mut h = H::v5();
+    let packet = EncodedPacket::event(Parser::Json, &nsp("/"), json(r#"["hi",1]"#), Some(4));
+    assert!(!h.c.send_event_uncompressed(&packet, None), "not joined yet");
+    assert_eq!(h.sent(), Vec::<String>::new());
+    h.join("/", "s1");
+    assert!(h.c.send_event_uncompressed(&packet, Some(h.at(1_000))));
+    assert_eq!(h.sent(), [r#"<uncompressed> 24["hi",1]"#]);
+    let plain = EncodedPacket::event(Parser::Json, &nsp("/"), json(r#"["hi",2]"#), None);
+    assert!(h.c.send_event(&plain, None));
+    assert_eq!(h.sent(), [r#"2["hi",2]"#], "the other form is compressible");
+    h.c.handle_timeout(h.at(1_000));
+    assert_eq!(h.events(), [Event::AckTimeout { nsp: nsp("/"), id: 4 }]);
 }
 
 #[test]

@@ -75,7 +75,8 @@ impl PostCommand for Engine {
 pub(crate) enum Command {
     /// Send an event (an emit, or one recipient's share of a broadcast); with `ack`, await the
     /// client's answer.
-    Emit { packet: EncodedPacket, ack: Option<AwaitAck> },
+    /// An event for the client; `compress: false` keeps its messages uncompressed.
+    Emit { packet: EncodedPacket, ack: Option<AwaitAck>, compress: bool },
     /// Answer the client's ack.
     Ack(EncodedAck),
     /// The handle that could answer the client's ack `id` of `nsp` is gone.
@@ -184,7 +185,7 @@ impl Client {
     pub(crate) fn on_command(&mut self, command: Command) {
         match command {
             // Sending raises no event: nothing to drain.
-            Command::Emit { packet, ack } => return self.emit(&packet, ack),
+            Command::Emit { packet, ack, compress } => return self.emit(&packet, ack, compress),
             Command::Ack(ack) => {
                 self.machine.send_ack(ack);
                 return;
@@ -211,9 +212,12 @@ impl Client {
         self.drain();
     }
 
-    fn emit(&mut self, packet: &EncodedPacket, ack: Option<AwaitAck>) {
+    fn emit(&mut self, packet: &EncodedPacket, ack: Option<AwaitAck>, compress: bool) {
         let deadline = ack.as_ref().and_then(|a| a.deadline);
-        let sent = self.machine.send_event(packet, deadline);
+        let sent = match compress {
+            true => self.machine.send_event(packet, deadline),
+            false => self.machine.send_event_uncompressed(packet, deadline),
+        };
         let (Some(ack), Some(id)) = (ack, packet.packet().id) else { return };
         if sent {
             self.acks.insert((packet.packet().nsp.clone(), id), ack.sink);
@@ -248,6 +252,11 @@ impl Client {
                 Transmit::Encoded(packet) => {
                     for message in packet.messages() {
                         let _ = outbox.send(message.clone());
+                    }
+                }
+                Transmit::EncodedUncompressed(packet) => {
+                    for message in packet.messages() {
+                        let _ = outbox.send_uncompressed(message.clone());
                     }
                 }
                 Transmit::Close(cause) => {

@@ -41,12 +41,13 @@
 //!   recipient.
 //! * Acknowledgement ids come from one counter per namespace, as in the reference; their
 //!   deadlines are the Socket.IO machine's, fired by the connection's timer.
+//! * `compress(false)` works as in the reference: the packet's frames skip permessage-deflate,
+//!   and a poll's answer that holds only such packets is not HTTP-compressed; the flag also
+//!   travels to other nodes.
 //!
 //! # What it does not do
 //!
 //! TLS (put a proxy or a TLS-terminating listener in front), JSONP polling and WebTransport.
-//! The `compress` flag is carried (and sent to other nodes) but frames are compressed by the
-//! Engine.IO options alone.
 
 mod client;
 mod client_files;

@@ -1038,7 +1038,8 @@ impl Socket {
         if let Some(data) = &packet.packet().data {
             self.notify_outgoing(data);
         }
-        self.0.engine.command(Command::Emit { packet: packet.clone(), ack }).is_ok()
+        let compress = flags.compress != Some(false);
+        self.0.engine.command(Command::Emit { packet: packet.clone(), ack, compress }).is_ok()
     }
 
     fn ack_deadline(timeout: Option<Duration>) -> Option<std::time::Instant> {

@@ -421,7 +421,7 @@ impl Model {
                     }
                 }
             }
-            Transmit::Send { socket, frame } => {
+            Transmit::Send { socket, frame, .. } => {
                 assert!(!self.closed, "a frame after Closed");
                 let state = self.sockets.get(socket.0 as usize).expect("a frame on a socket never opened");
                 assert_eq!(*state, SocketState::Live, "a frame on socket {} that is not open", socket.0);

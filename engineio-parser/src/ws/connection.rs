@@ -215,6 +215,12 @@ impl Connection {
     /// the header and its data stays the shared bytes it is; with permessage-deflate, a frame
     /// over the threshold is compressed. Ignored once the connection is closing.
     pub fn send(&mut self, frame: Frame) {
+        self.send_with(frame, true);
+    }
+
+    /// Like [`send`](Self::send); without `compress`, the frame is not compressed whatever its
+    /// size (the reference's `compress: false`).
+    pub fn send_with(&mut self, frame: Frame, compress: bool) {
         if self.closing {
             return;
         }
@@ -222,7 +228,7 @@ impl Connection {
             FrameKind::Text => OpCode::Text,
             FrameKind::Binary => OpCode::Binary,
         };
-        match (frame.prefix(), self.deflate) {
+        match (frame.prefix(), self.deflate.filter(|_| compress)) {
             (_, Some(config)) => self.push_data(compress_frame(opcode, &frame.payload(), &config)),
             (Some(prefix), None) => {
                 let body = frame.body();

@@ -98,6 +98,7 @@ pub fn respond_ok(request: RequestId) -> Transmit {
             kind: ResponseKind::Ok,
             content_type: Some("text/html"),
             body: Bytes::from_static(b"ok"),
+            compress: false,
         },
     }
 }
@@ -111,6 +112,7 @@ pub fn payload(request: RequestId, body: &str) -> Transmit {
             kind: ResponseKind::Payload,
             content_type: Some("text/plain; charset=UTF-8"),
             body: Bytes::copy_from_slice(body.as_bytes()),
+            compress: true,
         },
     }
 }
@@ -120,7 +122,11 @@ pub fn empty(request: RequestId, status: u16) -> Transmit {
 }
 
 pub fn text_frame(socket: u64, text: &str) -> Transmit {
-    Transmit::Send { socket: SocketId(socket), frame: Frame::Text(ByteString::from(text.to_owned())) }
+    Transmit::Send {
+        socket: SocketId(socket),
+        frame: Frame::Text(ByteString::from(text.to_owned())),
+        compress: true,
+    }
 }
 
 pub fn close_socket(socket: u64) -> Transmit {

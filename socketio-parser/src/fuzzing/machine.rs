@@ -426,7 +426,7 @@ impl Model {
             assert!(!was_closed, "a transmit after the connection closed: {transmit:?}");
             match transmit {
                 Transmit::Send(message) => self.sent(message),
-                Transmit::Encoded(packet) => {
+                Transmit::Encoded(packet) | Transmit::EncodedUncompressed(packet) => {
                     for message in packet.messages() {
                         self.sent(Message::from(message.data.clone()));
                     }

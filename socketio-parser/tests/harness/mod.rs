@@ -659,7 +659,7 @@ impl Stack {
     fn deliver(&mut self, transmit: EngineTransmit) {
         match transmit {
             EngineTransmit::Respond { request, response } => self.answer(request, response),
-            EngineTransmit::Send { socket, frame } => match frame.joined() {
+            EngineTransmit::Send { socket, frame, .. } => match frame.joined() {
                 Frame::Text(t) => self.receive(Received::Text(socket, t.to_string())),
                 binary => self.receive(Received::Binary(socket, binary.payload())),
             },
@@ -705,7 +705,7 @@ impl Stack {
             while let Some(transmit) = self.conn.poll_transmit() {
                 match transmit {
                     IoTransmit::Send(message) => self.inbox.push(Input::Send(message.into())),
-                    IoTransmit::Encoded(packet) => {
+                    IoTransmit::Encoded(packet) | IoTransmit::EncodedUncompressed(packet) => {
                         self.inbox.extend(packet.messages().iter().cloned().map(Input::Send))
                     }
                     IoTransmit::Close(cause) => {
