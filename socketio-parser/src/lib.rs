@@ -163,6 +163,7 @@
 
 pub mod args;
 mod binary;
+pub mod bundle;
 pub mod connection;
 mod decoder;
 pub mod json;

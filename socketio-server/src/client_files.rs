@@ -11,24 +11,13 @@ use std::sync::Arc;
 use bytes::Bytes;
 use engineio_server::ResponseBody;
 use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
-use http::{Method, Response, StatusCode};
+use http::{Response, StatusCode};
+use socketio_parser::bundle::{self, Answer, FILES};
 
 use crate::config::ServeClient;
 
 /// The environment variable that names the bundle's folder for [`ServeClient::Find`].
 pub(crate) const DIST_VAR: &str = "SOCKETIO_CLIENT_DIST";
-
-/// The files the reference serves, by name.
-const FILES: [&str; 8] = [
-    "socket.io.js",
-    "socket.io.js.map",
-    "socket.io.min.js",
-    "socket.io.min.js.map",
-    "socket.io.esm.min.js",
-    "socket.io.esm.min.js.map",
-    "socket.io.msgpack.min.js",
-    "socket.io.msgpack.min.js.map",
-];
 
 /// Where the bundle's folder is, and who said so.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,44 +165,39 @@ impl ClientFiles {
             let reason = if dist.is_dir() { "holds none of the bundle's files" } else { "is not a folder" };
             return Err(io::Error::new(io::ErrorKind::NotFound, format!("{} {reason}", dist.display())));
         }
-        let etag = format!("\"{}\"", version(dist).unwrap_or_else(|| content_tag(&files)));
+        let etag = format!(
+            "\"{}\"",
+            version(dist).unwrap_or_else(|| bundle::content_tag(files.iter().map(|(_, body)| &body[..])))
+        );
         Ok(ClientFiles { prefix, etag, files })
     }
 
     /// The answer to a `GET` or `HEAD` of one of the bundle names, if it is one.
     pub(crate) fn answer(&self, parts: &http::request::Parts) -> Option<Response<ResponseBody>> {
-        if parts.method != Method::GET && parts.method != Method::HEAD {
-            return None;
-        }
-        let name = parts.uri.path().strip_prefix(&self.prefix)?;
-        let name = FILES.into_iter().find(|n| *n == name)?;
-        let Some((_, body)) = self.files.iter().find(|(n, _)| *n == name) else {
-            return Response::builder()
-                .status(StatusCode::NOT_FOUND)
-                .body(ResponseBody::new(Bytes::new()))
-                .ok();
-        };
-        let builder = Response::builder().header(ETAG, &self.etag).header(CACHE_CONTROL, "public, max-age=0");
-        let cached = parts
-            .headers
-            .get_all(IF_NONE_MATCH)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .any(|value| etag_matches(value, &self.etag));
-        let response = if cached {
-            builder.status(StatusCode::NOT_MODIFIED).body(ResponseBody::new(Bytes::new()))
-        } else {
-            let kind = if name.ends_with(".map") {
-                "application/json; charset=utf-8"
-            } else {
-                "application/javascript; charset=utf-8"
-            };
-            let builder = builder.status(StatusCode::OK).header(CONTENT_TYPE, kind);
-            if parts.method == Method::HEAD {
-                // The length of what a GET would get.
-                builder.header(CONTENT_LENGTH, body.len()).body(ResponseBody::new(Bytes::new()))
-            } else {
-                builder.body(ResponseBody::new(body.clone()))
+        let tags = parts.headers.get_all(IF_NONE_MATCH).iter().filter_map(|value| value.to_str().ok());
+        let file = |name: &str| self.files.iter().find(|(n, _)| *n == name).map(|(_, body)| body);
+        let answer = bundle::answer(
+            parts.method.as_str(),
+            parts.uri.path(),
+            &self.prefix,
+            tags,
+            &self.etag,
+            |name| file(name).is_some(),
+        )?;
+        let tagged =
+            || Response::builder().header(ETAG, &self.etag).header(CACHE_CONTROL, bundle::CACHE_CONTROL);
+        let empty = ResponseBody::new(Bytes::new());
+        let response = match answer {
+            Answer::NotFound => Response::builder().status(StatusCode::NOT_FOUND).body(empty),
+            Answer::NotModified => tagged().status(StatusCode::NOT_MODIFIED).body(empty),
+            Answer::File { name, content_type, body } => {
+                let bytes = file(name)?;
+                let builder = tagged().status(StatusCode::OK).header(CONTENT_TYPE, content_type);
+                match body {
+                    true => builder.body(ResponseBody::new(bytes.clone())),
+                    // The length of what a GET would get.
+                    false => builder.header(CONTENT_LENGTH, bytes.len()).body(empty),
+                }
             }
         };
         response.ok()
@@ -228,22 +212,6 @@ fn version(dist: &Path) -> Option<String> {
         .as_str()
         .filter(|v| v.bytes().all(|b| b.is_ascii_graphic() && b != b'"'))
         .map(str::to_owned)
-}
-
-/// A tag of the files' bytes (FNV-1a, 64 bits), for a folder without `package.json`.
-fn content_tag(files: &[(&'static str, Bytes)]) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in files.iter().flat_map(|(_, body)| body.iter()) {
-        hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{hash:016x}")
-}
-
-/// Whether an `If-None-Match` value names `etag`: `*`, or a list of tags, weak (`W/"…"`) or
-/// strong, compared weakly (RFC 9110, 13.1.2). The reference compares the whole value with the
-/// strong and the weak tag; this answers those too.
-fn etag_matches(value: &str, etag: &str) -> bool {
-    value.split(',').map(str::trim).any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
 }
 
 #[cfg(test)]
@@ -336,17 +304,6 @@ mod tests {
         let dir = PathBuf::from("/configured/dist");
         assert_eq!(locate(&ServeClient::Dir(dir.clone()), env(), &tmp.0), Located::Configured(dir));
         assert_eq!(locate(&ServeClient::Off, env(), &tmp.0), Located::Off);
-    }
-
-    #[test]
-    fn if_none_match_accepts_the_strong_and_weak_tags_and_lists() {
-        let etag = "\"4.8.4\"";
-        for value in ["\"4.8.4\"", "W/\"4.8.4\"", "*", "\"1.0.0\", W/\"4.8.4\"", " \"4.8.4\" "] {
-            assert!(etag_matches(value, etag), "{value} matches");
-        }
-        for value in ["4.8.4", "\"4.8.5\"", "w/\"4.8.4\"", "\"1.0.0\", \"2.0.0\"", ""] {
-            assert!(!etag_matches(value, etag), "{value} does not match");
-        }
     }
 
     #[test]
