@@ -75,6 +75,10 @@ pub struct Config {
     /// least `threshold` bytes is compressed on its own (no context takeover either way), so an
     /// idle connection still holds no compression state.
     pub per_message_deflate: Option<crate::ws::DeflateConfig>,
+    /// A `message` every session sends first, right after `open` (the reference's
+    /// `initialPacket`); none by default. For Engine.IO applications only: a Socket.IO client
+    /// would read it as a Socket.IO packet.
+    pub initial_packet: Option<crate::Data>,
 }
 
 impl Default for Config {
@@ -102,6 +106,7 @@ impl Default for Config {
             trust_proxy: None,
             http_compression: Some(HttpCompression::default()),
             per_message_deflate: None,
+            initial_packet: None,
         }
     }
 }

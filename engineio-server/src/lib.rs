@@ -89,3 +89,5 @@ pub use socket::{Closed, Handshake, Socket};
 
 /// The WebSocket codec, re-exported from [`engineio_parser::ws`].
 pub use engineio_parser::ws;
+/// A packet's data, for [`Config::initial_packet`] and the [`Handler`] hooks.
+pub use engineio_parser::Data;

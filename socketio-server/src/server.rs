@@ -253,6 +253,11 @@ impl Builder {
             new_namespace: RwLock::new(Vec::new()),
         });
         let engine_config = inner.config.engine.clone();
+        if engine_config.initial_packet.is_some() {
+            tracing::warn!(
+                "engine.initial_packet is set: Socket.IO clients read that message as a Socket.IO packet and fail"
+            );
+        }
         let mut engine = (self.engine)(engineio_server::Builder::new(engine_config.clone()));
         if let Some(files) = client_files::setup(&inner.config.serve_client, &engine_config.normalized_path())
         {
