@@ -982,7 +982,8 @@ impl Session {
                 if closing {
                     packets.push(Packet::new(PacketType::Close));
                 }
-                let response = Response::payload(&packets, self.version, self.base64, compress);
+                // `close` is the session's own packet: compressible, as every one of those.
+                let response = Response::payload(&packets, self.version, self.base64, compress || closing);
                 self.respond(get, response);
             }
             Active::WebSocket(socket) => {
