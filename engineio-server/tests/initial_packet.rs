@@ -13,7 +13,7 @@ use support::TestServer;
 /// What client `a` (in `echo` mode, sending one message) received first, over `transport`.
 async fn first_message(initial: Option<Data>, transport: &str) -> Value {
     let config = Config { initial_packet: initial, ..Config::default() };
-    let mut server = TestServer::start(config).await;
+    let server = TestServer::start(config).await;
     let mut node = server.node(json!([{
         "name": "a", "mode": "echo", "transports": [transport], "messages": [{"t": "text", "v": "hi"}],
     }]));
