@@ -171,3 +171,25 @@ fn nothing_is_received_while_a_server_close_waits() {
     assert_eq!(h.transmits(), [payload(get, "1")]);
     assert_eq!(h.events(), [closed_with(CloseReason::ForcedClose, "server closed the session")]);
 }
+
+#[test]
+fn trace_flags_combine_with_or_and_are_tested_whole() {
+    let both = Trace::RECEIVED | Trace::DRAINED;
+    assert!(both.contains(Trace::RECEIVED) && both.contains(Trace::DRAINED));
+    assert!(!both.contains(Trace::CREATED));
+    assert!(both.contains(Trace::RECEIVED | Trace::DRAINED));
+    assert!(!both.contains(Trace::RECEIVED | Trace::CREATED), "every flag of the argument");
+    assert_eq!(Trace::RECEIVED | Trace::RECEIVED, Trace::RECEIVED, "or, not xor");
+    assert!(Trace::NONE.is_empty());
+    assert!(Trace::default().is_empty());
+    assert!(!Trace::CREATED.is_empty());
+    assert!(!both.is_empty());
+    let mut trace = Trace::NONE;
+    trace |= Trace::CREATED;
+    assert_eq!(trace, Trace::CREATED);
+    trace |= Trace::CREATED;
+    assert_eq!(trace, Trace::CREATED, "or, not xor");
+    trace |= Trace::RECEIVED;
+    assert_eq!(trace, Trace::CREATED | Trace::RECEIVED);
+    assert_eq!(all(), Trace::RECEIVED | Trace::CREATED | Trace::DRAINED);
+}
