@@ -275,6 +275,16 @@ pub struct TrustProxy {
 }
 
 impl TrustProxy {
+    /// Records a trust list that trusts no proxy: the setting would change nothing.
+    pub fn check(&self, checker: &mut crate::options::Checker) {
+        if self.proxies.is_empty() {
+            checker.refuse(
+                "proxies",
+                "is empty: no proxy would be trusted; use `trust_proxy: None` to mean that",
+            );
+        }
+    }
+
     /// Whether `ip` is one of the trusted proxies.
     pub fn trusts(&self, ip: IpAddr) -> bool {
         self.proxies.iter().any(|net| net.contains(ip))

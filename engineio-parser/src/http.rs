@@ -38,6 +38,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 
 use crate::endpoint::{is_header_char, polling_headers, Method, RequestError};
+use crate::options::Checker;
 use crate::session::{Response, ResponseKind};
 
 /// CORS settings, answered like the `cors` middleware the reference uses.
@@ -307,6 +308,63 @@ impl Cookie {
             return UNUSABLE.to_owned();
         }
         value
+    }
+}
+
+impl Cookie {
+    /// Records the settings that make [`set_cookie`](Self::set_cookie) write the unusable
+    /// `io=; Path=/`: a name that is not an RFC 6265 token (letters, digits and
+    /// ``!#$%&'*+-.^_`|~``), a domain that is not a host name, a path with a character outside
+    /// visible ASCII and space, or `;` or `<`, a `SameSite` other than `Strict`, `Lax` or
+    /// `None`; and `SameSite=None` without `Secure`, which browsers drop.
+    pub fn check(&self, checker: &mut Checker) {
+        let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        if self.name.is_empty() || !self.name.bytes().all(token) {
+            checker.refuse("name", format!("is {:?}, but a cookie name is a non-empty token", self.name));
+        }
+        if let Some(domain) = self.domain.as_deref().filter(|d| !d.is_empty()) {
+            if !is_cookie_domain(domain) {
+                checker.refuse("domain", format!("is {domain:?}, but a cookie domain is a host name"));
+            }
+        }
+        if !self.path.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b';' && b != b'<') {
+            checker.refuse("path", format!("is {:?}, which a cookie cannot carry", self.path));
+        }
+        if let Some(same_site) = self.same_site.as_deref() {
+            let is = |value: &str| same_site.eq_ignore_ascii_case(value);
+            if !(is("Strict") || is("Lax") || is("None")) {
+                checker.refuse("same_site", format!("is {same_site:?}, not \"Strict\", \"Lax\" or \"None\""));
+            } else if is("None") && !self.secure {
+                checker.refuse("same_site", "is \"None\" without `secure`: browsers refuse such a cookie");
+            }
+        }
+    }
+}
+
+impl Cors {
+    /// Records the settings that cannot be meant: credentials allowed for any origin (every
+    /// web site could then act with the users' cookies; list the origins, or say so with a
+    /// [`CorsOrigin::Predicate`] that allows all), an empty origin list, an empty method list.
+    pub fn check(&self, checker: &mut Checker) {
+        match &self.origin {
+            CorsOrigin::Any if self.credentials => checker.refuse(
+                "credentials",
+                "is true with origin Any: every web site could send requests with your users' cookies; \
+                 list the allowed origins (CorsOrigin::List or Patterns)",
+            ),
+            CorsOrigin::List(list) if list.is_empty() => checker.refuse(
+                "origin",
+                "is an empty list: no cross-origin page could connect; use `cors: None` to mean that",
+            ),
+            CorsOrigin::Patterns(list) if list.is_empty() => checker.refuse(
+                "origin",
+                "is an empty pattern list: no cross-origin page could connect; use `cors: None` to mean that",
+            ),
+            _ => {}
+        }
+        if self.methods.is_empty() {
+            checker.refuse("methods", "is empty: every preflight would be refused");
+        }
     }
 }
 

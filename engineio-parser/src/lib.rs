@@ -170,6 +170,7 @@ pub mod date;
 pub mod endpoint;
 pub mod forwarded;
 pub mod http;
+pub mod options;
 pub mod packet;
 pub mod payload;
 pub mod queue;
@@ -185,6 +186,7 @@ pub use endpoint::{
     format_id, route, EndpointConfig, ErrorCode, Method, Query, RequestError, RequestInfo, Route, Transport,
     ID_BYTES,
 };
+pub use options::{ConfigError, InvalidOption};
 pub use packet::{Data, Frame, FrameKind, Packet, PacketType};
 pub use payload::{decode_payload, encode_payload, payload_len, utf16_len, Packets, PayloadFormat};
 pub use queue::Queue;

@@ -17,6 +17,7 @@ use bytes::Bytes;
 use bytestring::ByteString;
 
 use crate::endpoint::{ErrorCode, ErrorContext, Method, RequestError, Transport, Transports};
+use crate::options::{Checker, ConfigError, JS_TIMER_MAX};
 use crate::ws::{self, WsError};
 use crate::{
     encode_payload, payload_len, Data, Frame, Packet, PacketType, PayloadFormat, ProtocolVersion, Queue,
@@ -71,6 +72,57 @@ impl Default for SessionConfig {
             max_buffered: 16 * 1024 * 1024,
             allow_upgrades: true,
             transports: Transports::default(),
+        }
+    }
+}
+
+impl SessionConfig {
+    /// Checks that every setting can work: see [`SessionConfig::check`].
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut checker = Checker::new();
+        self.check(&mut checker);
+        checker.finish()
+    }
+
+    /// Records the settings that cannot work: a heartbeat, upgrade or close time under 1 ms
+    /// (sent to clients in whole milliseconds, zero would drop them at once), a ping interval
+    /// and timeout whose sum a JavaScript client cannot time ([`JS_TIMER_MAX`]), a zero
+    /// `max_payload` or `max_buffered`, a `shutdown_timeout` longer than `close_timeout` (the
+    /// close waits the shorter), no transport enabled.
+    pub fn check(&self, checker: &mut Checker) {
+        checker.at_least_1ms("ping_interval", self.ping_interval, "the heartbeat");
+        checker.at_least_1ms("ping_timeout", self.ping_timeout, "the heartbeat");
+        if self.ping_interval.saturating_add(self.ping_timeout) > JS_TIMER_MAX {
+            checker.refuse(
+                "ping_timeout",
+                format!(
+                    "is {:?}, but with ping_interval ({:?}) it is more than a JavaScript client can time ({} ms): \
+                     its timer would fire at once and drop the connection",
+                    self.ping_timeout,
+                    self.ping_interval,
+                    JS_TIMER_MAX.as_millis()
+                ),
+            );
+        }
+        checker.at_least_1ms("upgrade_timeout", self.upgrade_timeout, "an upgrade");
+        checker.at_least_1ms("close_timeout", self.close_timeout, "a server-side close over polling");
+        if self.shutdown_timeout > self.close_timeout {
+            checker.refuse(
+                "shutdown_timeout",
+                format!(
+                    "is {:?}, longer than close_timeout ({:?}), which bounds it: a shutdown would wait only {:?}",
+                    self.shutdown_timeout, self.close_timeout, self.close_timeout
+                ),
+            );
+        }
+        checker.nonzero(
+            "max_payload",
+            self.max_payload,
+            "no request body or WebSocket message could be read",
+        );
+        checker.nonzero("max_buffered", self.max_buffered, "every packet sent would drop its client");
+        if !self.transports.polling && !self.transports.websocket {
+            checker.refuse("transports", "enables neither polling nor websocket: no client could connect");
         }
     }
 }

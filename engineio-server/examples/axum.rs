@@ -40,12 +40,11 @@ async fn main() -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port_arg())).await?;
     println!("listening on http://{}", listener.local_addr()?);
     // SIGINT or SIGTERM: every session is closed (clients get a close) before the process exits.
-    let shutdown = async move {
+    let shutdown = engine.close_after(async {
         if let Ok(signal) = engineio_server::shutdown_signal().await {
             println!("{signal}: closing");
         }
-        engine.close().await;
-    };
+    });
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
 

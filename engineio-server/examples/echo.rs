@@ -75,17 +75,18 @@ fn main() -> std::io::Result<()> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind((host.as_str(), port)).await?;
-        eprintln!("engine.io echo server on http://{}{}", listener.local_addr()?, config.normalized_path());
-        let server = EngineIo::new(config, Echo);
-        tokio::select! {
-            served = server.clone().serve(listener) => served,
-            signal = engineio_server::shutdown_signal() => {
-                eprintln!("{}: closing", signal?);
-                server.close().await;
-                Ok(())
-            }
-        }
+        let path = config.normalized_path();
+        let server = EngineIo::try_new(config, Echo).map_err(|e| invalid(&e.to_string()))?;
+        let listener = server.bind((host.as_str(), port)).await?;
+        eprintln!("engine.io echo server on http://{}{path}", listener.local_addr()?);
+        server
+            .serve_until(listener, async {
+                match engineio_server::shutdown_signal().await {
+                    Ok(signal) => eprintln!("{signal}: closing"),
+                    Err(e) => eprintln!("cannot wait for a signal ({e}): closing"),
+                }
+            })
+            .await
     })
 }
 

@@ -6,6 +6,8 @@ use engineio_parser::endpoint::Transports;
 pub use engineio_parser::forwarded::{ForwardedHeader, IpNet, TrustProxy};
 use engineio_parser::http::normalize_path;
 pub use engineio_parser::http::{Cookie, Cors, CorsOrigin, HttpCompression, OriginPattern, OriginPredicate};
+use engineio_parser::options::check_path;
+pub use engineio_parser::options::{Checker, ConfigError, InvalidOption};
 use engineio_parser::{EndpointConfig, SessionConfig};
 
 /// Engine.IO server options. `Config::default()` gives the reference server's defaults.
@@ -129,6 +131,42 @@ impl Config {
             max_buffered: self.max_buffered,
             allow_upgrades: self.allow_upgrades,
             transports: self.transports,
+        }
+    }
+
+    /// Checks that every option can work, listing each one that cannot: the session's
+    /// ([`SessionConfig::check`]: zero or out-of-range heartbeat values, a zero payload or
+    /// buffer limit, ...), a `path` that does not start with `/`, zero read timeouts, backlog
+    /// or fragment count, CORS credentials for any origin, a cookie a browser would refuse, a
+    /// proxy trust list that trusts nothing. [`EngineIo::new`](crate::EngineIo::new) and the
+    /// builder run it.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut checker = Checker::new();
+        self.check(&mut checker);
+        checker.finish()
+    }
+
+    /// Records the options that cannot work (see [`validate`](Self::validate)); a server
+    /// that holds this configuration checks it under its own name.
+    pub fn check(&self, checker: &mut Checker) {
+        check_path(checker, "path", &self.path);
+        self.session().check(checker);
+        checker.at_least_1ms("body_read_timeout", self.body_read_timeout, "reading a POST body");
+        checker.at_least_1ms("header_read_timeout", self.header_read_timeout, "reading a request's headers");
+        checker.nonzero(
+            "listen_backlog",
+            self.listen_backlog as usize,
+            "no connection could wait to be accepted",
+        );
+        checker.nonzero("max_ws_fragments", self.max_ws_fragments, "no WebSocket message could be read");
+        if let Some(cors) = &self.cors {
+            checker.nested("cors", |checker| cors.check(checker));
+        }
+        if let Some(cookie) = &self.cookie {
+            checker.nested("cookie", |checker| cookie.check(checker));
+        }
+        if let Some(trust_proxy) = &self.trust_proxy {
+            checker.nested("trust_proxy", |checker| trust_proxy.check(checker));
         }
     }
 

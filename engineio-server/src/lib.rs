@@ -79,8 +79,8 @@ mod signal;
 mod socket;
 
 pub use config::{
-    Config, Cookie, Cors, CorsOrigin, ForwardedHeader, HttpCompression, IpNet, OriginPattern,
-    OriginPredicate, TrustProxy,
+    Config, ConfigError, Cookie, Cors, CorsOrigin, ForwardedHeader, HttpCompression, InvalidOption, IpNet,
+    OriginPattern, OriginPredicate, TrustProxy,
 };
 pub use server::{generate_id, BoxFuture, Builder, ConnectionError, EngineIo, Handler, Outbox, ResponseBody};
 pub use service::{remote_addr, EngineIoLayer, EngineIoService};

@@ -31,7 +31,7 @@ use tokio::sync::{oneshot, Notify};
 use crate::accept::Acceptor;
 use crate::body::{read_body, BodyRead};
 use crate::clock::now;
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::connections::Connections;
 use crate::driver::{self, Deflate, Responders, WsConn};
 use crate::held::{HoldWrites, HoldingStream};
@@ -271,9 +271,24 @@ impl Builder {
     }
 
     /// The server, with `handler` receiving its sessions.
+    ///
+    /// # Panics
+    ///
+    /// When an option cannot work ([`Config::validate`]), with the message of the
+    /// [`ConfigError`]; [`try_build`](Self::try_build) returns it instead.
     pub fn build<H: Handler>(self, handler: H) -> EngineIo<H> {
+        match self.try_build(handler) {
+            Ok(server) => server,
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    /// The server, with `handler` receiving its sessions, or every option that cannot work
+    /// ([`Config::validate`]).
+    pub fn try_build<H: Handler>(self, handler: H) -> Result<EngineIo<H>, ConfigError> {
+        self.config.validate()?;
         let path = self.config.normalized_path();
-        EngineIo {
+        Ok(EngineIo {
             inner: Arc::new(Inner {
                 path,
                 session_config: Arc::new(self.config.session()),
@@ -287,7 +302,7 @@ impl Builder {
                 emptied: Notify::new(),
                 connections: Connections::default(),
             }),
-        }
+        })
     }
 }
 
@@ -367,8 +382,18 @@ impl<H: Handler> Inner<H> {
 
 impl<H: Handler> EngineIo<H> {
     /// A server with `config` and no hooks.
+    ///
+    /// # Panics
+    ///
+    /// When an option cannot work ([`Config::validate`]); [`try_new`](Self::try_new) returns
+    /// the [`ConfigError`] instead.
     pub fn new(config: Config, handler: H) -> Self {
         Builder::new(config).build(handler)
+    }
+
+    /// A server with `config` and no hooks, or every option that cannot work.
+    pub fn try_new(config: Config, handler: H) -> Result<Self, ConfigError> {
+        Builder::new(config).try_build(handler)
     }
 
     /// The options.
@@ -406,6 +431,59 @@ impl<H: Handler> EngineIo<H> {
     pub async fn listen(self, addr: impl tokio::net::ToSocketAddrs) -> std::io::Result<()> {
         let listener = bind(addr, self.inner.config.listen_backlog).await?;
         self.serve(listener).await
+    }
+
+    /// A listener on the first of `addr`'s addresses that can be bound, with the configured
+    /// `listen_backlog`, as [`listen`](Self::listen) opens it. The error names the address:
+    /// `cannot listen on 127.0.0.1:3000: Address already in use (os error 98)`.
+    pub async fn bind(&self, addr: impl tokio::net::ToSocketAddrs) -> std::io::Result<TcpListener> {
+        bind(addr, self.inner.config.listen_backlog).await
+    }
+
+    /// Waits for `signal`, then closes gracefully ([`close`](Self::close)): the future to give
+    /// a server that runs the connections itself, such as axum's `with_graceful_shutdown`.
+    pub fn close_after(&self, signal: impl Future<Output = ()>) -> impl Future<Output = ()> {
+        let server = self.clone();
+        async move {
+            signal.await;
+            server.close().await;
+        }
+    }
+
+    /// Serves on `addr` until `shutdown` resolves, then closes gracefully
+    /// ([`close`](Self::close)): the listener stops accepting, every client is told, queued
+    /// packets are written (for a bounded time), and this returns once every session ended.
+    ///
+    /// ```no_run
+    /// # async fn run(server: engineio_server::EngineIo<impl engineio_server::Handler>) -> std::io::Result<()> {
+    /// // Until SIGINT or SIGTERM.
+    /// server.listen_until("127.0.0.1:3000", async { let _ = engineio_server::shutdown_signal().await; }).await
+    /// # }
+    /// ```
+    pub async fn listen_until(
+        self,
+        addr: impl tokio::net::ToSocketAddrs,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        let listener = bind(addr, self.inner.config.listen_backlog).await?;
+        self.serve_until(listener, shutdown).await
+    }
+
+    /// Serves connections from `listener` until `shutdown` resolves, then closes gracefully,
+    /// as [`listen_until`](Self::listen_until).
+    pub async fn serve_until(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        let serving = self.clone().serve(listener);
+        tokio::pin!(serving);
+        tokio::select! {
+            result = &mut serving => return result,
+            () = shutdown => {}
+        }
+        self.close().await;
+        serving.await
     }
 
     /// Serves connections from `listener` until [`close`](Self::close) is called. Requests
@@ -891,22 +969,41 @@ impl<H: Handler> EngineIo<H> {
     }
 }
 
-/// A listener on the first of `addr`'s addresses that can be bound, with `backlog`.
+/// A listener on the first of `addr`'s addresses that can be bound, with `backlog`. An error
+/// names the address: `cannot listen on 127.0.0.1:3000: Address already in use (os error 98)`
+/// (with every address tried when there were several), keeping the error's kind.
 async fn bind(addr: impl tokio::net::ToSocketAddrs, backlog: u32) -> std::io::Result<TcpListener> {
-    let mut last_error = None;
-    for addr in tokio::net::lookup_host(addr).await? {
-        let socket =
-            if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
-        #[cfg(unix)]
-        socket.set_reuseaddr(true)?;
-        match socket.bind(addr).and_then(|()| socket.listen(backlog)) {
-            Ok(listener) => return Ok(listener),
-            Err(e) => last_error = Some(e),
+    let mut failures: Vec<(SocketAddr, std::io::Error)> = Vec::new();
+    let addrs = tokio::net::lookup_host(addr).await.map_err(|e| {
+        std::io::Error::new(e.kind(), format!("cannot listen: resolving the address failed: {e}"))
+    })?;
+    for addr in addrs {
+        match bind_one(addr, backlog) {
+            Ok(listener) => {
+                tracing::info!(%addr, "listening");
+                return Ok(listener);
+            }
+            Err(e) => failures.push((addr, e)),
         }
     }
-    Err(last_error.unwrap_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, "the address resolved to nothing")
-    }))
+    let kind = failures.last().map_or(std::io::ErrorKind::InvalidInput, |(_, e)| e.kind());
+    let tried: Vec<String> = failures.iter().map(|(addr, e)| format!("{addr}: {e}")).collect();
+    let message = if tried.is_empty() {
+        "cannot listen: the address resolved to nothing".to_owned()
+    } else {
+        format!("cannot listen on {}", tried.join("; "))
+    };
+    Err(std::io::Error::new(kind, message))
+}
+
+/// A listener on `addr` with `backlog`.
+fn bind_one(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket =
+        if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
 }
 
 /// The transport a new session opens on. Moved once, into the session's task: boxing the large

@@ -41,3 +41,33 @@ async fn close_ends_polling_and_websocket_sessions_and_serve_returns() {
     assert_eq!(close["detail"]["code"], 1000, "a normal close frame: {close}");
     node.finish().await;
 }
+
+/// `serve_until`: the server serves until the shutdown future resolves, then closes every
+/// session (the WebSocket client gets a normal close frame) and returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_until_closes_gracefully_when_the_signal_comes() {
+    let (recorder, mut seen) = support::recorder();
+    let engine = engineio_server::EngineIo::new(Config::default(), recorder);
+    let listener = engine.bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("local address");
+    let (signal, stop) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(engine.clone().serve_until(listener, async {
+        let _ = stop.await;
+    }));
+    let mut node = support::NodeRun::spawn(
+        &format!("http://{addr}"),
+        json!([{"name": "ws", "mode": "hold", "transports": ["websocket"]}]),
+    );
+    let ws = node.wait_for("ws", "ready").await["sid"].as_str().expect("sid").to_owned();
+    assert_eq!(engine.clients_count(), 1);
+
+    signal.send(()).expect("serve_until waits for the signal");
+    tokio::time::timeout(WAIT, serving).await.expect("serve_until returns").expect("task").expect("Ok");
+    assert_eq!(engine.clients_count(), 0);
+    assert_eq!(seen.close_reason(&ws).await, CloseReason::ForcedClose);
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "the listener is closed");
+    let transcript = node.done().await;
+    let close = transcript.get("ws", "close");
+    assert_eq!(close["detail"]["code"], 1000, "a normal close frame: {close}");
+    node.finish().await;
+}

@@ -24,6 +24,19 @@ pub struct DecoderConfig {
     pub max_binary_packet_size: usize,
 }
 
+impl DecoderConfig {
+    /// Records the limits that cannot work: a `max_depth` of 0 (every event is an array) or a
+    /// `max_binary_packet_size` of 0 (no binary packet could be read).
+    pub fn check(&self, checker: &mut engineio_parser::options::Checker) {
+        checker.nonzero("max_depth", self.max_depth, "every event's arguments are an array, one level deep");
+        checker.nonzero(
+            "max_binary_packet_size",
+            self.max_binary_packet_size,
+            "no binary packet could be read",
+        );
+    }
+}
+
 impl Default for DecoderConfig {
     fn default() -> Self {
         DecoderConfig {

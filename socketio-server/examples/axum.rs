@@ -36,13 +36,13 @@ async fn main() -> std::io::Result<()> {
         .layer(io.layer());
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port_arg())).await?;
     println!("listening on http://{}", listener.local_addr()?);
-    // SIGINT or SIGTERM: every client is told before the process exits.
-    let shutdown = async move {
+    // SIGINT or SIGTERM: every client is told (`server shutting down`), queued packets are
+    // written and the adapters closed before the process exits.
+    let shutdown = io.close_after(async {
         if let Ok(signal) = shutdown_signal().await {
             println!("{signal}: closing");
         }
-        io.close().await;
-    };
+    });
     // With connect info (and the `axum` feature of socketio-server), every socket's
     // `handshake().address` is its client's address.
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();

@@ -42,14 +42,14 @@ async fn main() -> std::io::Result<()> {
     }
     let io = server(config);
     println!("listening on http://127.0.0.1:{port}");
-    tokio::select! {
-        served = io.listen(("127.0.0.1", port)) => served,
-        signal = shutdown_signal() => {
-            println!("{}: closing", signal?);
-            io.close().await;
-            Ok(())
+    // Until SIGINT or SIGTERM, then every client is told before the process exits.
+    io.listen_until(("127.0.0.1", port), async {
+        match shutdown_signal().await {
+            Ok(signal) => println!("{signal}: closing"),
+            Err(e) => eprintln!("cannot wait for a signal ({e}): closing"),
         }
-    }
+    })
+    .await
 }
 
 /// A server built from `config` with the contract's handlers (the bench's tests serve it

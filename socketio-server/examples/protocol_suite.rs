@@ -81,12 +81,11 @@ async fn main() -> std::io::Result<()> {
     }
     println!("listening on http://127.0.0.1:{port}");
     let io = server(config);
-    tokio::select! {
-        served = io.listen(("127.0.0.1", port)) => served,
-        signal = socketio_server::shutdown_signal() => {
-            println!("{}: closing", signal?);
-            io.close().await;
-            Ok(())
+    io.listen_until(("127.0.0.1", port), async {
+        match socketio_server::shutdown_signal().await {
+            Ok(signal) => println!("{signal}: closing"),
+            Err(e) => eprintln!("cannot wait for a signal ({e}): closing"),
         }
-    }
+    })
+    .await
 }

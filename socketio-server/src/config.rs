@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use engineio_server::config::{Checker, ConfigError};
 use socketio_parser::DecoderConfig;
 
 /// The wire format of Socket.IO packets; every client of a server must use the same one.
@@ -189,6 +190,46 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Checks that every option can work, listing each one that cannot: the engine's
+    /// ([`engineio_server::Config::validate`], named `engine.…`), a zero `connect_timeout`,
+    /// a zero `max_depth` or `max_binary_packet_size`, recovery that keeps nothing or for no
+    /// time. [`SocketIo::new`](crate::SocketIo::new) and the builder run it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use socketio_server::Config;
+    ///
+    /// let mut config = Config::default();
+    /// config.engine.ping_interval = Duration::ZERO;
+    /// config.engine.path = "socket.io".into();
+    /// let error = config.validate().expect_err("two options cannot work");
+    /// assert_eq!(
+    ///     error.to_string(),
+    ///     "invalid configuration: `engine.path` is \"socket.io\", but a request path starts with `/` \
+    ///      (as in \"/socket.io\"); `engine.ping_interval` is 0ns, but the heartbeat needs at least 1 ms"
+    /// );
+    /// ```
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut checker = Checker::new();
+        checker.nested("engine", |checker| self.engine.check(checker));
+        checker.at_least_1ms("connect_timeout", self.connect_timeout, "joining a first namespace");
+        // Unset, the binary packet limit is `engine.max_payload`, checked above.
+        let limit = self.max_binary_packet_size.unwrap_or(usize::MAX);
+        DecoderConfig { max_binary_packet_size: limit, ..self.decoder() }.check(&mut checker);
+        if let Some(recovery) = &self.connection_state_recovery {
+            checker.nested("connection_state_recovery", |checker| {
+                checker.at_least_1ms(
+                    "max_disconnection_duration",
+                    recovery.max_disconnection_duration,
+                    "keeping a session",
+                );
+                checker.nonzero("max_packets", recovery.max_packets, "no missed packet could be kept");
+                checker.nonzero("max_sessions", recovery.max_sessions, "no session could be kept");
+            });
+        }
+        checker.finish()
+    }
+
     pub(crate) fn decoder(&self) -> DecoderConfig {
         DecoderConfig {
             max_attachments: self.max_attachments,

@@ -22,6 +22,7 @@ use crate::namespace::{
 use crate::operators::{BroadcastOperator, IntoRooms, RemoteSocket};
 use crate::socket::Socket;
 use crate::{AckResponse, BoxFuture};
+use engineio_server::ConfigError;
 
 /// Creates the adapter of each namespace (by name).
 pub type AdapterFactory = Arc<dyn Fn(&ByteString) -> Arc<dyn Adapter<Socket>> + Send + Sync>;
@@ -244,7 +245,22 @@ impl Builder {
     }
 
     /// The server, with the main namespace `/` created.
+    ///
+    /// # Panics
+    ///
+    /// When an option cannot work ([`Config::validate`]), with the message of the
+    /// [`ConfigError`]; [`try_build`](Self::try_build) returns it instead.
     pub fn build(self) -> SocketIo {
+        match self.try_build() {
+            Ok(io) => io,
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    /// The server, with the main namespace `/` created, or every option that cannot work
+    /// ([`Config::validate`]).
+    pub fn try_build(self) -> Result<SocketIo, ConfigError> {
+        self.config.validate()?;
         let inner = Arc::new(ServerInner {
             config: self.config,
             namespaces: RwLock::new(HashMap::new()),
@@ -263,10 +279,10 @@ impl Builder {
         {
             engine = engine.intercept(move |parts| files.answer(parts));
         }
-        let engine = engine.build(SocketIoHandler { inner: inner.clone() });
+        let engine = engine.try_build(SocketIoHandler { inner: inner.clone() })?;
         let io = SocketIo { inner, engine };
         io.of("/");
-        io
+        Ok(io)
     }
 }
 
@@ -288,8 +304,18 @@ impl fmt::Debug for SocketIo {
 
 impl SocketIo {
     /// A server with `config` and the in-memory adapter.
+    ///
+    /// # Panics
+    ///
+    /// When an option cannot work ([`Config::validate`]); [`try_new`](Self::try_new) returns
+    /// the [`ConfigError`] instead.
     pub fn new(config: Config) -> Self {
         Builder::new(config).build()
+    }
+
+    /// A server with `config` and the in-memory adapter, or every option that cannot work.
+    pub fn try_new(config: Config) -> Result<Self, ConfigError> {
+        Builder::new(config).try_build()
     }
 
     /// A builder, for a custom adapter or Engine.IO hooks.
@@ -549,6 +575,68 @@ impl SocketIo {
     /// Serves connections from `listener` until [`close`](Self::close).
     pub async fn serve(&self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
         self.engine.clone().serve(listener).await
+    }
+
+    /// Serves on `addr` until `shutdown` resolves, then shuts down gracefully with
+    /// [`close`](Self::close) (the listener stops accepting, every socket is disconnected with
+    /// `server shutting down`, queued packets are written for a bounded time, the adapters
+    /// close) and returns once every client is gone.
+    ///
+    /// ```no_run
+    /// # async fn run(io: socketio_server::SocketIo) -> std::io::Result<()> {
+    /// // Until SIGINT or SIGTERM.
+    /// io.listen_until("127.0.0.1:3000", async {
+    ///     if let Ok(signal) = socketio_server::shutdown_signal().await {
+    ///         tracing::info!(signal, "shutting down");
+    ///     }
+    /// })
+    /// .await
+    /// # }
+    /// ```
+    pub async fn listen_until(
+        &self,
+        addr: impl tokio::net::ToSocketAddrs,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        self.serve_until(self.engine.clone().bind(addr).await?, shutdown).await
+    }
+
+    /// Serves connections from `listener` until `shutdown` resolves, then shuts down
+    /// gracefully, as [`listen_until`](Self::listen_until).
+    pub async fn serve_until(
+        &self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        let serving = self.serve(listener);
+        tokio::pin!(serving);
+        tokio::select! {
+            result = &mut serving => return result,
+            () = shutdown => {}
+        }
+        self.close().await;
+        serving.await
+    }
+
+    /// Waits for `signal`, then shuts down gracefully ([`close`](Self::close)): the future
+    /// to give a server that runs the connections itself, such as axum's
+    /// `with_graceful_shutdown`.
+    ///
+    /// ```no_run
+    /// # async fn run(io: socketio_server::SocketIo, app: axum::Router) -> std::io::Result<()> {
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    /// let shutdown = io.close_after(async {
+    ///     let _ = socketio_server::shutdown_signal().await;
+    /// });
+    /// axum::serve(listener, app.layer(io.layer())).with_graceful_shutdown(shutdown).await
+    /// # }
+    /// ```
+    pub fn close_after(&self, signal: impl Future<Output = ()>) -> impl Future<Output = ()> {
+        let io = self.clone();
+        async move {
+            signal.await;
+            io.close().await;
+        }
     }
 
     /// A tower `Layer` serving Socket.IO under the server's path in front of another service

@@ -5,6 +5,7 @@
 
 mod process;
 mod raw;
+mod support;
 
 use std::time::Duration;
 
@@ -65,6 +66,49 @@ async fn closes_gracefully(start: Start<'_>, serves: Serves, signal: &str) {
     assert!(status.success(), "{} exited with {status}:\n{}", example.name, example.output());
     let output = example.output();
     assert!(output.contains(&format!("SIG{signal}")), "{} did not log the signal:\n{output}", example.name);
+}
+
+/// The npm `socket.io-client`, one client on WebSocket and one on long-polling, sees the
+/// echo example stop on SIGTERM as the reference's clients see `io.close()`: the transport
+/// closes cleanly (a close frame with code 1000; the `close` packet over polling), the
+/// disconnect reason is `transport close`, and the process exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_clients_see_a_clean_close_on_sigterm() {
+    let mut example = Example::start(example("echo")).await;
+    let url = format!("http://{}", example.addr);
+    let mut node = support::Node::spawn(
+        "sigterm",
+        &url,
+        serde_json::json!([
+            {"name": "ws", "transports": ["websocket"]},
+            {"name": "polling", "transports": ["polling"]},
+        ]),
+    );
+    for client in ["ws", "polling"] {
+        let connected = node.next(client, "connect").await;
+        assert_eq!(connected["recovered"], false, "{connected}");
+    }
+    example.signal("TERM");
+
+    let ws = node.next("ws", "close").await;
+    assert_eq!(
+        (&ws["reason"], &ws["code"], &ws["wasClean"]),
+        (&serde_json::json!("transport close"), &serde_json::json!(1000), &serde_json::json!(true)),
+        "{ws}"
+    );
+    let polling = node.next("polling", "close").await;
+    assert_eq!(
+        (&polling["reason"], &polling["description"]),
+        (&serde_json::json!("transport close"), &serde_json::json!("transport closed by the server")),
+        "{polling}"
+    );
+    for client in ["ws", "polling"] {
+        let gone = node.next(client, "disconnect").await;
+        assert_eq!(gone["reason"], "transport close", "{gone}");
+    }
+    let status = example.exit_status().await;
+    assert!(status.success(), "echo exited with {status}:\n{}", example.output());
+    node.exit().await;
 }
 
 fn example(name: &str) -> Start<'_> {

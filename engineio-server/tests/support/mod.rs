@@ -184,6 +184,12 @@ impl SeenLog {
     }
 }
 
+/// An echo handler, and the log of what it sees.
+pub(crate) fn recorder() -> (Recorder, SeenLog) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    (Recorder { tx }, SeenLog { rx, history: Vec::new() })
+}
+
 /// An Engine.IO server on 127.0.0.1, serving in a task of the test's runtime.
 pub(crate) struct TestServer {
     pub(crate) engine: EngineIo<Recorder>,
@@ -198,12 +204,12 @@ impl TestServer {
     }
 
     pub(crate) async fn start_with(builder: Builder) -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let engine = builder.build(Recorder { tx });
+        let (recorder, seen) = recorder();
+        let engine = builder.build(recorder);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local address");
         let serve = tokio::spawn(engine.clone().serve(listener));
-        TestServer { engine, addr, seen: SeenLog { rx, history: Vec::new() }, serve: Some(serve) }
+        TestServer { engine, addr, seen, serve: Some(serve) }
     }
 
     pub(crate) fn url(&self) -> String {

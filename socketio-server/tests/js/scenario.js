@@ -50,7 +50,8 @@
 // Reports: {"client":C,"event":E,...} with E one of connect, connect_error (socket.io-client 2:
 // what its `error` listeners got, as "message"), disconnect (reason, active), event (an event
 // from the server: name, args, ack), ack, acks, sent, state, and for managers open, upgrade,
-// close, reconnect_attempt, reconnect, manager_error, opened, pong_stopped, wire; then
+// close (reason, description, and for a WebSocket its close code and whether it was clean),
+// reconnect_attempt, reconnect, manager_error, opened, pong_stopped, wire; then
 // {"client":"-","event":"bye"} on exit. The script prints
 // {"client":"-","event":"timeout"} and exits 2 if it is still running after timeoutMs, and
 // exits 1 on an unexpected error ({"client":"-","event":"fatal"}).
@@ -195,7 +196,17 @@ function managerFor(spec) {
     out(name, "open", { engine: engine.id, transport: engine.transport.name });
     watchEngine(name, engine);
   });
-  manager.on("close", (reason) => out(name, "close", { reason: String(reason) }));
+  manager.on("close", (reason, details) => {
+    // How the transport ended: a WebSocket's close event (code, clean or not), or what
+    // long-polling saw (the server's close packet: "transport closed by the server").
+    const context = details && details.context;
+    out(name, "close", {
+      reason: String(reason),
+      description: details && details.description !== undefined ? String(details.description) : null,
+      code: context && typeof context.code === "number" ? context.code : null,
+      wasClean: context && typeof context.wasClean === "boolean" ? context.wasClean : null,
+    });
+  });
   manager.on("reconnect_attempt", (attempt) => out(name, "reconnect_attempt", { attempt }));
   manager.on("reconnect", (attempt) => out(name, "reconnect", { attempt }));
   manager.on("error", (err) => out(name, "manager_error", { message: String(err && err.message) }));
