@@ -10,7 +10,9 @@
 //! Environment: `REDIS_URL` (default `redis://127.0.0.1:6379/`), `PORT` (default 3000),
 //! `NODE_NAME` (default `node-<PORT>`), `HOST` (default `127.0.0.1`), `TRUST_PROXY` (none by
 //! default: the reverse proxies whose `X-Forwarded-For` tells the client's address, as
-//! addresses or CIDR ranges separated by commas, `127.0.0.1` or `10.0.0.0/8,::1`), `RUST_LOG`.
+//! addresses or CIDR ranges separated by commas, `127.0.0.1` or `10.0.0.0/8,::1`), `COOKIE`
+//! (none by default: the name of the sticky-session cookie set on each handshake, `io` for
+//! HAProxy's `cookie io prefix`), `RUST_LOG`.
 //!
 //! Behind a load balancer, HTTP long-polling needs sticky sessions (every request of an
 //! Engine.IO session on the node that holds it: hash on the client's address, or a cookie that
@@ -22,7 +24,7 @@ mod node;
 
 use std::process::ExitCode;
 
-use socketio_server::engine::{ForwardedHeader, TrustProxy};
+use socketio_server::engine::{Cookie, ForwardedHeader, TrustProxy};
 use socketio_server::Config;
 use tokio::net::TcpListener;
 use tracing::{error, info};
@@ -52,6 +54,9 @@ async fn run() -> Result<(), String> {
     let mut config = Config::default();
     if let Ok(proxies) = std::env::var("TRUST_PROXY") {
         config.engine.trust_proxy = Some(trust_proxy(&proxies)?);
+    }
+    if let Ok(name) = std::env::var("COOKIE") {
+        config.engine.cookie = Some(Cookie { name, ..Cookie::default() });
     }
     let (io, redis) = node::node(&name, &redis_url, config).await?;
     let listener = TcpListener::bind((host.as_str(), port))
