@@ -62,6 +62,10 @@ mod namespace;
 mod operators;
 #[doc = include_str!("../PORTING.md")]
 pub mod porting {}
+/// The Rust snippets of the deployment guide (`docs/deployment.md`), compiled as doctests.
+#[cfg(all(doctest, feature = "redis"))]
+#[doc = include_str!("../../docs/deployment.md")]
+mod deployment_guide {}
 mod run;
 mod server;
 mod socket;

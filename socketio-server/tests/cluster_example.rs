@@ -9,6 +9,7 @@ mod support;
 mod node;
 
 use serde_json::{json, Value as Json};
+use socketio_server::Config;
 use std::collections::BTreeSet;
 
 use cluster::{connected_id, eventually, RedisServer};
@@ -26,8 +27,8 @@ fn client(name: &str, room: Option<&str>) -> Json {
 async fn two_example_nodes_share_events_rooms_and_sockets() {
     ensure_clients();
     let redis = RedisServer::start();
-    let (io_a, redis_a) = node::node("a", &redis.url()).await.expect("node a");
-    let (io_b, redis_b) = node::node("b", &redis.url()).await.expect("node b");
+    let (io_a, redis_a) = node::node("a", &redis.url(), Config::default()).await.expect("node a");
+    let (io_b, redis_b) = node::node("b", &redis.url(), Config::default()).await.expect("node b");
     let a = TestServer::serve(io_a).await;
     let b = TestServer::serve(io_b).await;
     eventually("both nodes count two servers", || async {

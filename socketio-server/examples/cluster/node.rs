@@ -18,12 +18,17 @@ use socketio_server::adapter::{RedisAdapterConfig, RedisClients};
 use socketio_server::{Config, Event, ServerSideAckError, Socket, SocketIo};
 use tracing::{info, warn};
 
-/// A node named `name`, on the Redis at `redis_url`.
-pub(crate) async fn node(name: &str, redis_url: &str) -> Result<(SocketIo, RedisClients), String> {
+/// A node named `name`, on the Redis at `redis_url`, with the server options `config`
+/// (`Config::default()`, or with `trust_proxy` behind a reverse proxy).
+pub(crate) async fn node(
+    name: &str,
+    redis_url: &str,
+    config: Config,
+) -> Result<(SocketIo, RedisClients), String> {
     let redis = RedisClients::connect(redis_url, RedisAdapterConfig::default())
         .await
         .map_err(|e| format!("cannot reach Redis at {redis_url}: {e}"))?;
-    let io = SocketIo::builder(Config::default()).adapter(redis.factory::<Socket>()).build();
+    let io = SocketIo::builder(config).adapter(redis.factory::<Socket>()).build();
     let node = name.to_owned();
     io.on_server_side_emit("whoami", move |_args, ack| {
         let node = node.clone();

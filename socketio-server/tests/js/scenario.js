@@ -17,6 +17,10 @@
 //     "query": {...},           the handshake query string (manager option)
 //     "nspQuery": "token=abc",  the namespace query string (v2: its auth)
 //     "extraHeaders": {...},
+//     "agent": {...},           an http.Agent (https.Agent for an https URL) with these options,
+//                               for polling and WebSocket: {"localAddress": "127.0.0.2"} binds
+//                               the client to that address, {"ca": PEM} trusts that certificate
+//     "withCredentials": true,  keep cookies (the client's cookie jar), as a browser does
 //     "parser": "msgpack",      socket.io-msgpack-parser instead of the default parser
 //     "reconnection": false,    (default false: a test that wants reconnection says so)
 //     "autoConnect": true,      false: neither the manager nor the socket opens until told
@@ -166,6 +170,11 @@ function managerOptions(spec) {
   };
   if (spec.query) opts.query = spec.query;
   if (spec.extraHeaders) opts.extraHeaders = spec.extraHeaders;
+  if (spec.agent) {
+    const { Agent } = url.startsWith("https:") ? require("https") : require("http");
+    opts.agent = new Agent(spec.agent);
+  }
+  if (spec.withCredentials) opts.withCredentials = true;
   if (spec.parser === "msgpack") opts.parser = require("socket.io-msgpack-parser");
   return opts;
 }
