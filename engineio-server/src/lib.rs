@@ -73,6 +73,7 @@ mod driver;
 mod held;
 mod http_util;
 pub mod io;
+pub mod metrics;
 mod server;
 mod service;
 mod signal;
