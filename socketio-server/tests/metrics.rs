@@ -139,8 +139,12 @@ async fn a_client_s_life_is_counted_and_scraped() {
     // The one event sent: the broadcast to `b`.
     assert_eq!(value(s, "socketio_packets_total", &[("direction", "out"), ("type", "event")]), 1.0);
 
+    // `a` leaves its namespace (a DISCONNECT packet; its connection closes after); `b`'s
+    // connection is closed under its socket.
     node.send(json!({"cmd": "disconnect", "client": "a"})).await;
     node.next("a", "disconnect").await;
+    node.send(json!({"cmd": "close_engine", "client": "b"})).await;
+    node.next("b", "disconnect").await;
     node.exit().await;
 
     let (text, after) = scrape_until(addr, "every client gone", |s| {
@@ -153,8 +157,6 @@ async fn a_client_s_life_is_counted_and_scraped() {
     let s = &after;
     assert_eq!(value(s, "engineio_clients", &[("transport", "websocket")]), 0.0);
     assert_eq!(value(s, "socketio_sockets", &[("namespace", "/")]), 0.0);
-    // `a` left its namespace (a DISCONNECT packet), then its connection closed; `b`'s
-    // connection closed under it.
     assert_eq!(value(s, "socketio_disconnects_total", &[("reason", "client namespace disconnect")]), 1.0);
     assert_eq!(value(s, "socketio_disconnects_total", &[("reason", "transport close")]), 1.0);
     assert_eq!(value(s, "socketio_packets_total", &[("direction", "in"), ("type", "disconnect")]), 1.0);

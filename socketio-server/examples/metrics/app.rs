@@ -11,13 +11,13 @@ use socketio_server::{Config, SocketIo};
 /// Installs the process's metrics recorder, a Prometheus one. It must come before the server
 /// takes its first connection (the server registers its handles on first use), and there is one
 /// per process: a second call fails.
-pub fn install_recorder() -> Result<PrometheusHandle, BuildError> {
+pub(crate) fn install_recorder() -> Result<PrometheusHandle, BuildError> {
     PrometheusBuilder::new().install_recorder()
 }
 
 /// The Socket.IO server: every `chat` message goes to every other client of `/`, and the
 /// sender's ack gets `"ok"`.
-pub fn socketio() -> SocketIo {
+pub(crate) fn socketio() -> SocketIo {
     let io = SocketIo::new(Config::default());
     io.on_connection(|socket| async move {
         socket.on("chat", |socket, event| async move {
@@ -31,7 +31,7 @@ pub fn socketio() -> SocketIo {
 
 /// The HTTP application: `GET /metrics` renders `metrics`, and the Socket.IO layer serves
 /// `/socket.io/`.
-pub fn router(io: &SocketIo, metrics: PrometheusHandle) -> Router {
+pub(crate) fn router(io: &SocketIo, metrics: PrometheusHandle) -> Router {
     Router::new()
         .route(
             "/metrics",
