@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use engineio_parser::session::SendError;
-use engineio_parser::{Data, Event, Packet, PacketType, RequestId, Response, Session, SocketId, Transmit, Transport};
+use engineio_parser::{
+    Data, Event, Packet, PacketType, RequestId, Response, Session, SocketId, Transmit, Transport,
+};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::oneshot;
 use tokio::time::Sleep;
@@ -277,7 +279,12 @@ impl<H: Handler> Driver<H> {
         match event {
             Event::Message(data) => {
                 let len = data_len(&data);
-                tracing::trace!(r#type = "message", binary = matches!(data, Data::Binary(_)), size = len, "packet in");
+                tracing::trace!(
+                    r#type = "message",
+                    binary = matches!(data, Data::Binary(_)),
+                    size = len,
+                    "packet in"
+                );
                 metrics::packet(Direction::In, PacketType::Message, len);
                 self.inner.handler.on_message(conn, data);
             }

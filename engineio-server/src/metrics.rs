@@ -28,10 +28,10 @@ pub const DISCONNECTS: &str = "engineio_disconnects_total";
 /// `engineio_buffered_bytes`: bytes waiting for slow clients (gauge).
 pub const BUFFERED_BYTES: &str = "engineio_buffered_bytes";
 
-#[cfg(feature = "metrics")]
-pub(crate) use enabled::*;
 #[cfg(not(feature = "metrics"))]
 pub(crate) use disabled::*;
+#[cfg(feature = "metrics")]
+pub(crate) use enabled::*;
 
 /// Which way a packet went.
 #[derive(Debug, Clone, Copy)]
@@ -104,7 +104,8 @@ mod enabled {
                     .map(|t| metrics::gauge!(super::CLIENTS, "transport" => t.name())),
                 packets: [by_type(super::PACKETS, "in"), by_type(super::PACKETS, "out")],
                 bytes: [by_type(super::BYTES, "in"), by_type(super::BYTES, "out")],
-                handshake_errors: CODES.map(|code| metrics::counter!(super::HANDSHAKE_ERRORS, "code" => code)),
+                handshake_errors: CODES
+                    .map(|code| metrics::counter!(super::HANDSHAKE_ERRORS, "code" => code)),
                 disconnects: REASONS
                     .map(|reason| metrics::counter!(super::DISCONNECTS, "reason" => reason.as_str())),
                 buffered: metrics::gauge!(super::BUFFERED_BYTES),
@@ -188,6 +189,4 @@ mod disabled {
     pub(crate) fn packet(_: Direction, _: PacketType, _: usize) {}
     #[inline(always)]
     pub(crate) fn request_refused(_: ErrorCode) {}
-    #[inline(always)]
-    pub(crate) fn buffered(_: i64) {}
 }

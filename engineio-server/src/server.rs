@@ -358,7 +358,7 @@ impl<H: Handler> Inner<H> {
     }
 
     fn report(&self, uri: &http::Uri, error: &RequestError) {
-        tracing::debug!(%uri, code = error.code as u8, message = error.message(), %error, "request refused");
+        tracing::debug!(%uri, code = error.code as u8, %error, "request refused");
         crate::metrics::request_refused(error.code);
         if let Some(hook) = &self.hooks.connection_error {
             hook(&ConnectionError {

@@ -290,7 +290,7 @@ impl Client {
                     }
                 }
                 Transmit::Close(cause) => {
-                    tracing::debug!(sid = %self.engine.id(), ?cause, "closing the connection");
+                    tracing::debug!(?cause, "closing the connection");
                     outbox.close();
                 }
             }
@@ -410,7 +410,7 @@ impl Client {
             Decision::Accept(socket, rooms) => self.accept(socket, rooms),
             Decision::Restore(socket, restored, rooms) => self.restore(socket, restored, rooms),
             Decision::Refuse(error) => {
-                tracing::debug!(%nsp, message = %error.message, "namespace connect refused by a middleware");
+                tracing::debug!(%nsp, error = %error.message, "namespace connect refused by a middleware");
                 let data = error.data.as_ref().and_then(|d| socketio_parser::RawJson::from_serialize(d).ok());
                 self.machine.reject(&nsp, &error.message, data);
                 // The machine drops the acks the refused socket awaited.

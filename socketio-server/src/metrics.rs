@@ -44,10 +44,10 @@ pub use engineio_server::metrics::{
     PACKETS as ENGINEIO_PACKETS,
 };
 
-#[cfg(feature = "metrics")]
-pub(crate) use enabled::*;
 #[cfg(not(feature = "metrics"))]
 pub(crate) use disabled::*;
+#[cfg(feature = "metrics")]
+pub(crate) use enabled::*;
 
 /// Which way a packet went.
 #[derive(Debug, Clone, Copy)]
@@ -109,10 +109,13 @@ mod enabled {
     }
 
     /// The `socketio_sockets` gauge of one namespace, registered on first use.
-    #[derive(Default)]
     pub(crate) struct NamespaceGauge(OnceLock<Gauge>);
 
     impl NamespaceGauge {
+        pub(crate) const fn new() -> Self {
+            NamespaceGauge(OnceLock::new())
+        }
+
         fn get(&self, name: &str) -> &Gauge {
             self.0.get_or_init(|| metrics::gauge!(super::SOCKETS, "namespace" => name.to_owned()))
         }
@@ -124,7 +127,12 @@ mod enabled {
     }
 
     /// A socket of namespace `name` left for `reason`; `connected` when it had been admitted.
-    pub(crate) fn socket_disconnected(gauge: &NamespaceGauge, name: &str, connected: bool, reason: DisconnectReason) {
+    pub(crate) fn socket_disconnected(
+        gauge: &NamespaceGauge,
+        name: &str,
+        connected: bool,
+        reason: DisconnectReason,
+    ) {
         if connected {
             gauge.get(name).decrement(1.0);
         }
@@ -189,8 +197,14 @@ mod disabled {
     use super::Direction;
 
     /// Nothing, without the feature.
-    #[derive(Default)]
     pub(crate) struct NamespaceGauge;
+
+    impl NamespaceGauge {
+        #[inline(always)]
+        pub(crate) const fn new() -> Self {
+            NamespaceGauge
+        }
+    }
 
     #[inline(always)]
     pub(crate) fn socket_connected(_: &NamespaceGauge, _: &str) {}

@@ -79,7 +79,7 @@ impl NsInner {
             ack_ids: AckIds::new(),
             pending_rooms: Mutex::new(Vec::new()),
             parent,
-            sockets_gauge: crate::metrics::NamespaceGauge::default(),
+            sockets_gauge: crate::metrics::NamespaceGauge::new(),
         });
         ns.adapter.init(Arc::new(Link { ns: Arc::downgrade(&ns), name: ns.name.to_string() }));
         ns
