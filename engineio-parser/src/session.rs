@@ -219,6 +219,13 @@ pub enum Event {
     Upgrading,
     /// The session now runs on the WebSocket.
     Upgraded,
+    /// An upgrade under way was given up: the candidate WebSocket was closed (or had closed)
+    /// and the session goes on over polling.
+    UpgradeAborted {
+        /// What happened, for logs: `"upgrade timed out"`, `"unexpected packet during
+        /// upgrade"`, `"websocket closed during upgrade"`, `"websocket failed during upgrade"`.
+        reason: &'static str,
+    },
     /// A packet arrived from the client on the session's transport while the session is open,
     /// before the session acts on it: the reference socket's `packet` event. Only with
     /// [`Trace::RECEIVED`] (see [`Session::set_trace`]). Boxed, as the next one: events wait in
@@ -835,7 +842,7 @@ impl Session {
             }
             Ok(Packet { kind: PacketType::Upgrade, .. }) => self.complete_upgrade(socket),
             // Anything else before `upgrade` aborts the upgrade.
-            _ => self.abort_upgrade(),
+            _ => self.abort_upgrade("unexpected packet during upgrade"),
         }
     }
 
@@ -853,11 +860,12 @@ impl Session {
         // Buffered packets (and a pending server-side close) now go out on the WebSocket.
     }
 
-    fn abort_upgrade(&mut self) {
+    fn abort_upgrade(&mut self, reason: &'static str) {
         if let Some(upgrade) = self.upgrade.take() {
             self.clear(Timer::Upgrade);
             self.clear(Timer::Noop);
             self.close_socket(upgrade.socket, CloseCode::Normal);
+            self.events.push_back(Event::UpgradeAborted { reason });
         }
     }
 
@@ -879,6 +887,7 @@ impl Session {
             self.upgrade = None;
             self.clear(Timer::Upgrade);
             self.clear(Timer::Noop);
+            self.events.push_back(Event::UpgradeAborted { reason: "websocket closed during upgrade" });
         }
     }
 
@@ -903,6 +912,7 @@ impl Session {
             self.clear(Timer::Upgrade);
             self.clear(Timer::Noop);
             self.close_socket(socket, code);
+            self.events.push_back(Event::UpgradeAborted { reason: "websocket failed during upgrade" });
         }
     }
 
@@ -1164,7 +1174,7 @@ impl Session {
                     }
                 }
                 Timer::PingTimeout => self.close_with(CloseReason::PingTimeout, "no heartbeat in time"),
-                Timer::Upgrade => self.abort_upgrade(),
+                Timer::Upgrade => self.abort_upgrade("upgrade timed out"),
                 Timer::Noop => {
                     if self.active == Active::Polling {
                         if let Some(get) = self.get.take() {

@@ -67,7 +67,7 @@ fn upgrade_timeout_closes_the_candidate_and_polling_goes_on() {
     h.advance_to(10_000);
     assert_eq!(h.transmits(), [close_socket(1)]);
     assert_eq!(h.session.transport(), Transport::Polling);
-    assert!(h.events().is_empty());
+    assert_eq!(h.events(), [Event::UpgradeAborted { reason: "upgrade timed out" }]);
     h.session.send(Packet::message("still here")).expect("open");
     let get = h.get();
     assert_eq!(h.transmits(), [payload(get, "4still here")]);
@@ -78,6 +78,7 @@ fn any_other_packet_before_upgrade_aborts_it() {
     let mut h = probed();
     h.frame(1, "4too early");
     assert_eq!(h.transmits(), [close_socket(1)]);
+    assert_eq!(h.events(), [Event::UpgradeAborted { reason: "unexpected packet during upgrade" }]);
     assert_eq!(h.session.transport(), Transport::Polling);
     assert!(!h.session.is_closed());
 }
@@ -114,6 +115,7 @@ fn upgrades_can_be_disabled() {
 fn candidate_closing_before_upgrade_leaves_polling_alone() {
     let mut h = probed();
     h.session.handle_socket_closed(SocketId(1));
+    assert_eq!(h.events(), [Event::UpgradeAborted { reason: "websocket closed during upgrade" }]);
     assert_eq!(h.session.transport(), Transport::Polling);
     h.advance_to(500);
     let get = h.get();
@@ -153,7 +155,7 @@ fn a_ping_other_than_probe_on_the_candidate_aborts_the_upgrade() {
     h.session.handle_socket(SocketId(1), h.now);
     h.frame(1, "2hello");
     assert_eq!(h.transmits(), [close_socket(1)]);
-    assert_eq!(h.events(), []);
+    assert_eq!(h.events(), [Event::UpgradeAborted { reason: "unexpected packet during upgrade" }]);
     assert_eq!(h.session.transport(), Transport::Polling);
     // The upgrade deadline went with it: the next deadline is the ping.
     assert_eq!(h.session.poll_timeout(), Some(h.at(25_000)));
@@ -176,7 +178,7 @@ fn a_failing_candidate_is_closed_with_its_code_and_polling_goes_on() {
     let get = h.get();
     h.session.handle_socket_error(SocketId(1), SocketError::MessageTooBig);
     assert_eq!(h.transmits(), [Transmit::CloseSocket { socket: SocketId(1), code: CloseCode::TooBig }]);
-    assert_eq!(h.events(), []);
+    assert_eq!(h.events(), [Event::UpgradeAborted { reason: "websocket failed during upgrade" }]);
     assert!(!h.session.is_closed());
     assert_eq!(h.session.transport(), Transport::Polling);
     // No upgrade deadline and no noop cycle any more: the poll waits.
@@ -187,7 +189,7 @@ fn a_failing_candidate_is_closed_with_its_code_and_polling_goes_on() {
     h.session.handle_socket(SocketId(2), h.now);
     h.session.handle_socket_error(SocketId(2), SocketError::Protocol);
     assert_eq!(h.transmits(), [close_socket(2)]);
-    assert_eq!(h.events(), []);
+    assert_eq!(h.events(), [Event::UpgradeAborted { reason: "websocket failed during upgrade" }]);
 }
 
 #[test]

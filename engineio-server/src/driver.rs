@@ -11,13 +11,17 @@ use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use engineio_parser::{Event, RequestId, Response, Session, SocketId, Transmit, Transport};
+use engineio_parser::session::SendError;
+use engineio_parser::{
+    Data, Event, Packet, PacketType, RequestId, Response, Session, SocketId, Transmit, Transport,
+};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::oneshot;
 use tokio::time::Sleep;
 
 use crate::clock::now;
 use crate::io::BoxedIo;
+use crate::metrics::{self, Direction};
 use crate::server::{Handler, Inner, Outbox};
 use crate::socket::{Input, Socket};
 use crate::ws;
@@ -193,6 +197,9 @@ struct Driver<H: Handler> {
     next_socket: u64,
     /// The deadline the timer is set to.
     armed: Option<Instant>,
+    /// The session's buffered bytes as last added to the `engineio_buffered_bytes` gauge.
+    #[cfg(feature = "metrics")]
+    buffered: usize,
 }
 
 impl<H: Handler> Driver<H> {
@@ -204,7 +211,18 @@ impl<H: Handler> Driver<H> {
         ws: Option<WsConn>,
     ) -> Self {
         let next_socket = ws.as_ref().map_or(0, |w| w.id.0) + 1;
-        Driver { inner, socket, session, responders, ws, conn: None, next_socket, armed: None }
+        Driver {
+            inner,
+            socket,
+            session,
+            responders,
+            ws,
+            conn: None,
+            next_socket,
+            armed: None,
+            #[cfg(feature = "metrics")]
+            buffered: 0,
+        }
     }
 
     /// Tells the handler the session opened (in the session's task, before anything else).
@@ -219,7 +237,7 @@ impl<H: Handler> Driver<H> {
     fn drain_outputs(&mut self) -> bool {
         loop {
             if let Some(conn) = self.conn.as_mut() {
-                self.inner.handler.flush(conn, &mut Outbox(&mut self.session));
+                self.inner.handler.flush(conn, &mut Outbox(&mut self.session, self.inner.max_buffered()));
             }
             while let Some(transmit) = self.session.poll_transmit() {
                 self.transmit(transmit, None);
@@ -259,19 +277,35 @@ impl<H: Handler> Driver<H> {
     fn deliver(&mut self, event: Event) -> bool {
         let Some(conn) = self.conn.as_mut() else { return true };
         match event {
-            Event::Message(data) => self.inner.handler.on_message(conn, data),
-            Event::Upgrading => {}
+            Event::Message(data) => {
+                let len = data_len(&data);
+                tracing::trace!(
+                    r#type = "message",
+                    binary = matches!(data, Data::Binary(_)),
+                    size = len,
+                    "packet in"
+                );
+                metrics::packet(Direction::In, PacketType::Message, len);
+                self.inner.handler.on_message(conn, data);
+            }
+            Event::Upgrading => tracing::debug!("upgrade started"),
+            Event::UpgradeAborted { reason } => tracing::debug!(reason, "upgrade aborted"),
             Event::PacketReceived(packet) => self.inner.handler.on_packet(conn, &packet),
             Event::PacketCreated(packet) => self.inner.handler.on_packet_create(conn, &packet),
             Event::Drained => self.inner.handler.on_drain(conn),
             Event::Upgraded => {
                 self.socket.set_transport(Transport::WebSocket);
+                self.socket.span().record("transport", Transport::WebSocket.name());
+                tracing::debug!("upgrade done");
+                metrics::session_upgraded();
                 self.inner.handler.on_upgrade(conn);
             }
             Event::Closed { reason, description } => {
                 self.socket.mark_closed();
                 self.inner.remove_session(self.socket.id());
-                tracing::debug!(sid = %self.socket.id(), %reason, description, "session closed");
+                tracing::debug!(%reason, description, "session closed");
+                metrics::session_closed(self.socket.transport(), reason);
+                self.report_buffered();
                 if let Some(conn) = self.conn.take() {
                     self.inner.handler.on_close_with_description(conn, reason, description);
                 }
@@ -293,6 +327,7 @@ impl<H: Handler> Driver<H> {
     /// session's and the handler's deadlines; `false` when there is none.
     fn arm(&mut self, timer: Pin<&mut Sleep>) -> bool {
         self.socket.set_writable(self.session.is_writable());
+        self.report_buffered();
         let deadline = match (self.session.poll_timeout(), self.handler_deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -304,6 +339,21 @@ impl<H: Handler> Driver<H> {
         }
         deadline.is_some()
     }
+
+    /// Moves the `engineio_buffered_bytes` gauge by what the session's buffer grew or shrank
+    /// since the last report (a closed session's buffer is empty).
+    #[cfg(feature = "metrics")]
+    fn report_buffered(&mut self) {
+        let now = self.session.buffered_bytes();
+        if now != self.buffered {
+            metrics::buffered(now as i64 - self.buffered as i64);
+            self.buffered = now;
+        }
+    }
+
+    #[cfg(not(feature = "metrics"))]
+    #[inline(always)]
+    fn report_buffered(&mut self) {}
 
     /// The next instant the handler wants [`Handler::on_timeout`] for.
     fn handler_deadline(&mut self) -> Option<Instant> {
@@ -365,14 +415,14 @@ impl<H: Handler> Driver<H> {
             }
             Input::Socket(io, read, deflate) => self.accept_socket(io, &read, deflate),
             Input::Send(packet) => {
-                let _ = self.session.send(packet);
+                let _ = send(&mut self.session, packet, true, self.inner.max_buffered());
             }
             Input::SendUncompressed(packet) => {
-                let _ = self.session.send_uncompressed(packet);
+                let _ = send(&mut self.session, packet, false, self.inner.max_buffered());
             }
             Input::SendMany(packets) => {
                 for packet in packets {
-                    if self.session.send(packet).is_err() {
+                    if send(&mut self.session, packet, true, self.inner.max_buffered()).is_err() {
                         break;
                     }
                 }
@@ -380,7 +430,7 @@ impl<H: Handler> Driver<H> {
             Input::Close => {
                 // What the handler still holds was sent before the close: it goes first.
                 if let Some(conn) = self.conn.as_mut() {
-                    self.inner.handler.flush(conn, &mut Outbox(&mut self.session));
+                    self.inner.handler.flush(conn, &mut Outbox(&mut self.session, self.inner.max_buffered()));
                 }
                 self.session.close(now());
             }
@@ -443,6 +493,44 @@ impl<H: Handler> Driver<H> {
             self.inner.handler.on_timeout(conn, now);
         }
     }
+}
+
+/// The length of a packet's data, in bytes.
+fn data_len(data: &Data) -> usize {
+    match data {
+        Data::Text(text) => text.len(),
+        Data::Binary(bytes) => bytes.len(),
+    }
+}
+
+/// Queues a packet of the application on `session` (compressible or not), counts it, and tells
+/// the operator when the session closes because its client does not read (`max_buffered` is
+/// the session's limit).
+pub(crate) fn send(
+    session: &mut Session,
+    packet: Packet,
+    compress: bool,
+    max_buffered: usize,
+) -> Result<(), SendError> {
+    let (kind, len) = (packet.kind, data_len(&packet.data));
+    let buffered = session.buffered_bytes();
+    let sent = if compress { session.send(packet) } else { session.send_uncompressed(packet) };
+    match sent {
+        Ok(()) => {
+            tracing::trace!(r#type = kind.name(), size = len, "packet out");
+            metrics::packet(Direction::Out, kind, len);
+        }
+        Err(SendError::BufferFull) => {
+            tracing::debug!(
+                buffered,
+                packet = len,
+                limit = max_buffered,
+                "client dropped: it does not read fast enough (write buffer full)"
+            );
+        }
+        Err(_) => {}
+    }
+    sent
 }
 
 /// Closes a WebSocket with `code` (a refused request), without a session.

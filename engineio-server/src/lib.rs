@@ -38,6 +38,16 @@
 //! ([`remote_addr`]): axum's `ConnectInfo<SocketAddr>` with the `axum` feature, else a
 //! `SocketAddr` the application's hyper accept loop inserted.
 //!
+//! # Logs and metrics
+//!
+//! Each session runs in a `tracing` span `engineio` (`sid`, `transport`, recorded again on
+//! upgrade, `remote`), entered by its task and around the requests routed to it. At `debug`:
+//! the handshake, upgrades (started, done, aborted with the session's reason), refused requests
+//! (code and message), clients dropped because they do not read (buffered bytes and the limit),
+//! and the close with its reason; at `info`, listening and closing; at `trace`, every packet of
+//! the application in and out (type and size, never its data). With the feature `metrics`, the
+//! server counts through the `metrics` facade: see [`metrics`].
+//!
 //! # Example: an echo server
 //!
 //! ```no_run
@@ -73,6 +83,7 @@ mod driver;
 mod held;
 mod http_util;
 pub mod io;
+pub mod metrics;
 mod server;
 mod service;
 mod signal;

@@ -126,19 +126,19 @@ pub trait Handler: Send + Sync + 'static {
 }
 
 /// The session as [`Handler::flush`] sees it: packets go straight into its buffer.
-pub struct Outbox<'a>(pub(crate) &'a mut Session);
+pub struct Outbox<'a>(pub(crate) &'a mut Session, pub(crate) usize);
 
 impl Outbox<'_> {
     /// Queues `packet`. Fails once the session is closed, or when its buffer is full (the
     /// session then closes: the client does not read what it is sent).
     pub fn send(&mut self, packet: Packet) -> Result<(), Closed> {
-        self.0.send(packet).map_err(|_| Closed)
+        driver::send(self.0, packet, true, self.1).map_err(|_| Closed)
     }
 
     /// Like [`send`](Self::send), for a packet that must not be compressed (see
     /// [`Session::send_uncompressed`](engineio_parser::session::Session::send_uncompressed)).
     pub fn send_uncompressed(&mut self, packet: Packet) -> Result<(), Closed> {
-        self.0.send_uncompressed(packet).map_err(|_| Closed)
+        driver::send(self.0, packet, false, self.1).map_err(|_| Closed)
     }
 
     /// Closes the session (reason `forced close`) after the queued packets are delivered.
@@ -338,6 +338,11 @@ pub(crate) struct Inner<H: Handler> {
 }
 
 impl<H: Handler> Inner<H> {
+    /// The most bytes a session buffers for its client (`max_buffered`).
+    pub(crate) fn max_buffered(&self) -> usize {
+        self.config.max_buffered
+    }
+
     pub(crate) fn ws_limits(&self) -> ws::Limits {
         ws::Limits::DEFAULT
             .with_max_message_size(self.config.max_payload)
@@ -368,7 +373,8 @@ impl<H: Handler> Inner<H> {
     }
 
     fn report(&self, uri: &http::Uri, error: &RequestError) {
-        tracing::debug!(%uri, %error, "request refused");
+        tracing::debug!(%uri, code = error.code as u8, %error, "request refused");
+        crate::metrics::request_refused(error.code);
         if let Some(hook) = &self.hooks.connection_error {
             hook(&ConnectionError {
                 uri: uri.clone(),
@@ -493,6 +499,10 @@ impl<H: Handler> EngineIo<H> {
     /// at once (with a `warn` log line), so their clients fail fast instead of hanging; serving
     /// resumes by itself once descriptors are free.
     pub async fn serve(self, listener: TcpListener) -> std::io::Result<()> {
+        match listener.local_addr() {
+            Ok(address) => tracing::info!(%address, path = %self.inner.path, "listening"),
+            Err(error) => tracing::info!(%error, path = %self.inner.path, "listening (address unknown)"),
+        }
         let mut acceptor = Acceptor::new(listener);
         let closes = self.inner.closes.load(Ordering::Acquire);
         loop {
@@ -585,12 +595,15 @@ impl<H: Handler> EngineIo<H> {
             Ok(Route::Session { sid, transport, version }) => match self.session(&sid) {
                 Err(error) => Err(error),
                 Ok(socket) if transport == Transport::WebSocket && websocket_upgrade => {
-                    self.upgrade(&parts, socket, version, on_upgrade).await
+                    let span = socket.span().clone();
+                    let upgrade = self.upgrade(&parts, socket, version, on_upgrade);
+                    tracing::Instrument::instrument(upgrade, span).await
                 }
                 Ok(socket) => {
                     let content_type = parts.headers.get(header::CONTENT_TYPE).map(HeaderValue::as_bytes);
                     let kind = RequestKind::new(method, content_type);
-                    self.poll(&parts, &socket, kind, transport, version, body).await
+                    let poll = self.poll(&parts, &socket, kind, transport, version, body);
+                    tracing::Instrument::instrument(poll, socket.span().clone()).await
                 }
             },
         };
@@ -670,7 +683,14 @@ impl<H: Handler> EngineIo<H> {
             let _ = session.send(Packet { kind: PacketType::Message, data: data.clone() });
         }
         self.inner.sessions().insert(sid, socket.clone());
-        tokio::spawn(driver::run(self.inner.clone(), socket, session, responders, ws));
+        let span = socket.span().clone();
+        span.in_scope(|| {
+            let transport = socket.transport().name();
+            tracing::debug!(transport, protocol = socket.protocol() as u8, "handshake");
+        });
+        crate::metrics::session_opened(socket.transport());
+        let task = driver::run(self.inner.clone(), socket, session, responders, ws);
+        tokio::spawn(tracing::Instrument::instrument(task, span));
     }
 
     /// A handshake through hyper: a polling one is answered with the session's `open` packet, a
@@ -936,6 +956,7 @@ impl<H: Handler> EngineIo<H> {
     /// Closing is not final, as in the reference: once this returns, the server may serve
     /// again (a new [`listen`](Self::listen) or [`serve`](Self::serve)) and takes handshakes.
     pub async fn close(&self) {
+        tracing::info!(sessions = self.inner.sessions().len(), "closing the server");
         self.inner.closing.store(true, Ordering::Release);
         self.inner.closes.fetch_add(1, Ordering::AcqRel);
         self.inner.close_started.notify_waiters();
@@ -945,6 +966,7 @@ impl<H: Handler> EngineIo<H> {
             if sockets.is_empty() {
                 self.inner.connections.drain(self.inner.config.shutdown_timeout).await;
                 self.inner.closing.store(false, Ordering::Release);
+                tracing::info!("server closed");
                 return;
             }
             for socket in sockets {

@@ -102,6 +102,9 @@ pub struct Socket<C = ()> {
     parked: AtomicBool,
     /// The session task, while it waits.
     waker: AtomicWaker,
+    /// The session's `tracing` span (`sid`, `transport`, `remote`), entered around everything
+    /// its task and its requests do.
+    span: tracing::Span,
 }
 
 /// An input for the session's task.
@@ -157,6 +160,15 @@ impl<C> Socket<C> {
         transport: Transport,
         handshake: Handshake,
     ) -> Self {
+        let span = tracing::debug_span!(
+            "engineio",
+            sid = %id,
+            transport = transport.name(),
+            remote = tracing::field::Empty,
+        );
+        if let Some(remote) = handshake.remote_addr {
+            span.record("remote", tracing::field::display(remote));
+        }
         Socket {
             id,
             protocol,
@@ -169,7 +181,14 @@ impl<C> Socket<C> {
             queued: AtomicUsize::new(0),
             parked: AtomicBool::new(true),
             waker: AtomicWaker::new(),
+            span,
         }
+    }
+
+    /// The session's `tracing` span: `sid`, `transport` (recorded again on upgrade) and
+    /// `remote` (the peer's address, when known).
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
     }
 
     /// The session id (`sid`).

@@ -322,6 +322,7 @@ fn on_engine_event(client: &mut Client, event: EngineEvent, now: Instant) {
         EngineEvent::Message(data) => client.conn.handle_message(data.into(), now),
         // The observer events are not asked for.
         EngineEvent::Upgrading
+        | EngineEvent::UpgradeAborted { .. }
         | EngineEvent::PacketReceived(_)
         | EngineEvent::PacketCreated(_)
         | EngineEvent::Drained => {}

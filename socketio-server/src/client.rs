@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytestring::ByteString;
 use engineio_parser::{CloseReason, Data, Transport};
@@ -99,7 +99,17 @@ pub(crate) enum Command {
 /// An answer we await for an event sent with an ack id.
 pub(crate) struct AwaitAck {
     pub(crate) deadline: Option<Instant>,
+    /// The timeout the deadline came from, for logs.
+    pub(crate) timeout: Option<Duration>,
     pub(crate) sink: AckSink,
+}
+
+/// An answer we await, as the connection keeps it.
+struct Awaited {
+    sink: AckSink,
+    /// The event's name and timeout, kept for the log line of a timeout (only while `debug`
+    /// events are enabled: the name is copied out of the packet, not to keep it alive).
+    logged: Option<(ByteString, Option<Duration>)>,
 }
 
 /// The answer to a `CONNECT`.
@@ -119,7 +129,7 @@ pub(crate) struct Client {
     machine: Connection,
     /// The sockets of the namespaces joined, and of those whose middlewares are running.
     sockets: Vec<Socket>,
-    acks: HashMap<(ByteString, u64), AckSink>,
+    acks: HashMap<(ByteString, u64), Awaited>,
     /// The application's hooks on the connection, once it registered one.
     conn_hooks: Option<Box<ConnHooks>>,
 }
@@ -143,14 +153,25 @@ impl Client {
     }
 
     pub(crate) fn on_message(&mut self, data: Data) {
+        // Kept (a reference count) only to show the start of an undecodable message.
+        let input = tracing::enabled!(tracing::Level::DEBUG).then(|| data.clone());
         self.machine.handle_message(data.into(), crate::clock::now());
-        self.drain();
+        while let Some(event) = self.machine.poll_event() {
+            if let (MachineEvent::Error(error), Some(input)) = (&event, &input) {
+                let bytes = match input {
+                    Data::Text(text) => text.as_bytes(),
+                    Data::Binary(bytes) => bytes,
+                };
+                tracing::debug!(reason = %error, size = bytes.len(), input = %Prefix(bytes), "parse error");
+            }
+            self.on_event(event);
+        }
     }
 
     pub(crate) fn on_upgrade(&mut self) {
         self.machine.handle_websocket();
         for socket in self.sockets.clone() {
-            socket.upgraded();
+            socket.span().in_scope(|| socket.upgraded());
         }
         if let Some(hooks) = self.conn_hooks.as_deref() {
             hooks.upgraded();
@@ -218,9 +239,18 @@ impl Client {
             true => self.machine.send_event(packet, deadline),
             false => self.machine.send_event_uncompressed(packet, deadline),
         };
+        if sent {
+            let kind = packet.packet().kind;
+            tracing::trace!(r#type = packet_type_name(kind), nsp = %packet.packet().nsp, "socket.io packet out");
+            crate::metrics::packet(crate::metrics::Direction::Out, kind);
+        }
         let (Some(ack), Some(id)) = (ack, packet.packet().id) else { return };
         if sent {
-            self.acks.insert((packet.packet().nsp.clone(), id), ack.sink);
+            let logged = tracing::enabled!(tracing::Level::DEBUG).then(|| {
+                let name = packet.packet().data.as_ref().map(socketio_parser::event_name_string);
+                (name.map(|n| ByteString::from(&*n)).unwrap_or_default(), ack.timeout)
+            });
+            self.acks.insert((packet.packet().nsp.clone(), id), Awaited { sink: ack.sink, logged });
         } else {
             ack.sink.complete(Err(AckError::Disconnected));
         }
@@ -260,7 +290,7 @@ impl Client {
                     }
                 }
                 Transmit::Close(cause) => {
-                    tracing::debug!(sid = %self.engine.id(), ?cause, "closing the connection");
+                    tracing::debug!(?cause, "closing the connection");
                     outbox.close();
                 }
             }
@@ -268,28 +298,39 @@ impl Client {
     }
 
     fn on_event(&mut self, event: MachineEvent) {
+        if let Some(kind) = received_type(&event) {
+            tracing::trace!(r#type = packet_type_name(kind), "socket.io packet in");
+            crate::metrics::packet(crate::metrics::Direction::In, kind);
+        }
         match event {
             MachineEvent::Connect { nsp, auth, recovery } => self.connect(nsp, &auth, recovery),
             MachineEvent::Event { nsp, data, id } => {
                 let Some(socket) = self.socket(&nsp).cloned() else { return };
                 let name = socketio_parser::event_name_string(&data);
                 let ack = id.map(|id| AckSender::new(socket.clone(), id));
+                let _span = socket.span().enter();
                 socket.dispatch(Event::new(name, data, ack));
             }
             MachineEvent::Ack { nsp, id, data } => {
-                if let Some(sink) = self.acks.remove(&(nsp, id)) {
-                    sink.complete(Ok(data));
+                if let Some(awaited) = self.acks.remove(&(nsp, id)) {
+                    awaited.sink.complete(Ok(data));
                 }
             }
             MachineEvent::AckTimeout { nsp, id } => {
-                if let Some(sink) = self.acks.remove(&(nsp, id)) {
-                    sink.complete(Err(AckError::Timeout));
+                crate::metrics::ack_timeout();
+                let awaited = self.acks.remove(&(nsp.clone(), id));
+                let (event, timeout) = awaited.as_ref().and_then(|a| a.logged.clone()).unzip();
+                let timeout_ms = timeout.flatten().map(|t| t.as_millis() as u64);
+                tracing::debug!(%nsp, id, event = event.as_deref(), timeout_ms, "ack timed out");
+                if let Some(awaited) = awaited {
+                    awaited.sink.complete(Err(AckError::Timeout));
                 }
             }
             MachineEvent::Disconnect { nsp, reason } => {
                 self.fail_acks(Some(&nsp));
                 let Some(i) = self.sockets.iter().position(|s| *s.nsp() == nsp) else { return };
                 let socket = self.sockets.swap_remove(i);
+                let _span = socket.span().clone().entered();
                 socket.closed(reason);
             }
             MachineEvent::Error(error) => {
@@ -306,8 +347,8 @@ impl Client {
         let keys: Vec<(ByteString, u64)> =
             self.acks.keys().filter(|(n, _)| nsp.is_none_or(|nsp| n == nsp)).cloned().collect();
         for key in keys {
-            if let Some(sink) = self.acks.remove(&key) {
-                sink.complete(Err(AckError::Disconnected));
+            if let Some(awaited) = self.acks.remove(&key) {
+                awaited.sink.complete(Err(AckError::Disconnected));
             }
         }
     }
@@ -334,7 +375,10 @@ impl Client {
                 self.sockets.push(socket.clone());
                 tokio::spawn(joining(ns, socket).run_middlewares());
             }
-            (None, _, _) if !server.has_parents() => self.machine.reject_invalid_namespace(&nsp),
+            (None, _, _) if !server.has_parents() => {
+                tracing::debug!(%nsp, "namespace connect refused: no such namespace");
+                self.machine.reject_invalid_namespace(&nsp);
+            }
             (None, _, _) => {
                 let engine = self.engine.clone();
                 let (id, _) = self.machine.socket_ids(&nsp, engine.id(), false, random_id);
@@ -366,12 +410,14 @@ impl Client {
             Decision::Accept(socket, rooms) => self.accept(socket, rooms),
             Decision::Restore(socket, restored, rooms) => self.restore(socket, restored, rooms),
             Decision::Refuse(error) => {
+                tracing::debug!(%nsp, error = %error.message, "namespace connect refused by a middleware");
                 let data = error.data.as_ref().and_then(|d| socketio_parser::RawJson::from_serialize(d).ok());
                 self.machine.reject(&nsp, &error.message, data);
                 // The machine drops the acks the refused socket awaited.
                 self.fail_acks(Some(&nsp));
             }
             Decision::InvalidNamespace => {
+                tracing::debug!(%nsp, "namespace connect refused: no such namespace");
                 self.machine.reject_invalid_namespace(&nsp);
                 self.fail_acks(Some(&nsp));
             }
@@ -406,12 +452,68 @@ impl Client {
         // The `CONNECT` answer waits in the machine, which the session empties before it takes
         // anything the handlers send.
         socket.set_connected();
+        let _span = socket.span().enter();
+        tracing::debug!(recovered = socket.recovered(), "namespace connect");
+        crate::metrics::socket_connected(&ns.sockets_gauge, &ns.name);
         ns.adapter.add_socket(socket.clone(), rooms);
         self.sockets.push(socket.clone());
         let handlers = ns.handlers().connection.clone();
         for handler in handlers {
             run_now_or_spawn(handler(socket.clone()));
         }
+    }
+}
+
+/// The type of the packet the machine's `event` reports, if it reports one.
+fn received_type(event: &MachineEvent) -> Option<socketio_parser::PacketType> {
+    use socketio_parser::PacketType;
+    Some(match event {
+        MachineEvent::Connect { .. } => PacketType::Connect,
+        MachineEvent::Event { data, .. } if has_attachments(data) => PacketType::BinaryEvent,
+        MachineEvent::Event { .. } => PacketType::Event,
+        MachineEvent::Ack { data, .. } if has_attachments(data) => PacketType::BinaryAck,
+        MachineEvent::Ack { .. } => PacketType::Ack,
+        MachineEvent::Disconnect { reason: DisconnectReason::ClientNamespaceDisconnect, .. } => {
+            PacketType::Disconnect
+        }
+        _ => return None,
+    })
+}
+
+/// Whether a JSON payload came with binary attachments (a `BINARY_EVENT` or `BINARY_ACK`).
+fn has_attachments(data: &Payload) -> bool {
+    matches!(data, Payload::Json { attachments, .. } if !attachments.is_empty())
+}
+
+/// The label of a packet type in logs and metrics.
+fn packet_type_name(kind: socketio_parser::PacketType) -> &'static str {
+    use socketio_parser::PacketType;
+    match kind {
+        PacketType::Connect => "connect",
+        PacketType::Disconnect => "disconnect",
+        PacketType::Event => "event",
+        PacketType::Ack => "ack",
+        PacketType::ConnectError => "connect_error",
+        PacketType::BinaryEvent => "binary_event",
+        PacketType::BinaryAck => "binary_ack",
+    }
+}
+
+/// The first bytes of an input, escaped, for a log line: at most [`Prefix::MAX`] bytes.
+struct Prefix<'a>(&'a [u8]);
+
+impl Prefix<'_> {
+    const MAX: usize = 32;
+}
+
+impl std::fmt::Display for Prefix<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = &self.0[..self.0.len().min(Self::MAX)];
+        write!(f, "\"{}\"", shown.escape_ascii())?;
+        if shown.len() < self.0.len() {
+            f.write_str("...")?;
+        }
+        Ok(())
     }
 }
 

@@ -45,6 +45,19 @@
 //!   and a poll's answer that holds only such packets is not HTTP-compressed; the flag also
 //!   travels to other nodes.
 //!
+//! # Logs and metrics
+//!
+//! Logs go through `tracing`. Every Engine.IO session has a span `engineio` (`sid`,
+//! `transport`, recorded again on upgrade, `remote`), and every socket a span `socket` (`nsp`,
+//! `id`) inside it. At `debug`: handshakes, upgrades (started, done, aborted and why), refused
+//! requests (code and message), namespace joins and refusals (with the middleware's message),
+//! ack timeouts (event name and timeout), dropped volatile packets, clients dropped because they
+//! do not read, parse errors (the reason and the first 32 bytes of the input, escaped) and every
+//! disconnection with its reason; at `info`, listening and closing; at `trace`, every packet in
+//! and out (type and size). No payload is logged above `trace`.
+//!
+//! With the feature `metrics`, the server counts through the `metrics` facade: see [`metrics`].
+//!
 //! # What it does not do
 //!
 //! TLS (put a proxy or a TLS-terminating listener in front), JSONP polling and WebTransport.
@@ -58,6 +71,7 @@ mod encode;
 mod error;
 mod handshake;
 mod link;
+pub mod metrics;
 mod namespace;
 mod operators;
 #[doc = include_str!("../PORTING.md")]

@@ -51,6 +51,8 @@ pub(crate) struct NsInner {
     pending_rooms: Mutex<Vec<(Sid, Vec<Room>)>>,
     /// The dynamic namespace that created this one.
     pub(crate) parent: Option<Weak<ParentInner>>,
+    /// The namespace's `socketio_sockets` gauge.
+    pub(crate) sockets_gauge: crate::metrics::NamespaceGauge,
 }
 
 impl fmt::Debug for Namespace {
@@ -77,6 +79,7 @@ impl NsInner {
             ack_ids: AckIds::new(),
             pending_rooms: Mutex::new(Vec::new()),
             parent,
+            sockets_gauge: crate::metrics::NamespaceGauge::new(),
         });
         ns.adapter.init(Arc::new(Link { ns: Arc::downgrade(&ns), name: ns.name.to_string() }));
         ns

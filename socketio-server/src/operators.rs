@@ -147,7 +147,7 @@ impl BroadcastOperator {
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), EmitError> {
         encode::check_event_name(event)?;
         let payload = encode::event_payload(self.ns.parser, event, args)?;
-        self.ns.broadcast_event(payload, &self.opts);
+        crate::metrics::count_broadcast(|| self.ns.broadcast_event(payload, &self.opts));
         Ok(())
     }
 
@@ -174,6 +174,7 @@ impl BroadcastOperator {
             let deadline =
                 opts.flags.timeout.map(|t| tokio::time::Instant::from_std(crate::clock::now() + t));
             let expected = ns.adapter.broadcast_with_ack(encoded.packet(), &encoded, &opts, tx).await?;
+            crate::metrics::broadcast_reached(expected);
             let mut responses = Vec::with_capacity(expected);
             let mut failed = 0;
             while responses.len() + failed < expected {

@@ -17,7 +17,8 @@ pub(crate) fn run_now_or_spawn(mut fut: HandlerFuture) {
     match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx))) {
         Ok(Poll::Ready(())) => {}
         Ok(Poll::Pending) => {
-            tokio::spawn(fut);
+            // The rest of the handler runs in the span it started in (its socket's).
+            tokio::spawn(tracing::Instrument::in_current_span(fut));
         }
         Err(_) => tracing::error!("a handler panicked"),
     }

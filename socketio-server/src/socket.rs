@@ -53,6 +53,8 @@ pub(crate) struct SocketInner {
     listeners: Mutex<Listeners>,
     data: Mutex<serde_json::Value>,
     extensions: Mutex<http::Extensions>,
+    /// The socket's `tracing` span (`nsp`, `id`), inside its Engine.IO session's.
+    span: tracing::Span,
 }
 
 const PENDING: u8 = 0;
@@ -220,7 +222,9 @@ impl Socket {
         auth: serde_json::Value,
         restored_data: Option<serde_json::Value>,
     ) -> Self {
+        let span = tracing::debug_span!(parent: engine.span(), "socket", nsp = %ns.name, id = %id);
         Socket(Arc::new(SocketInner {
+            span,
             id,
             pid,
             ns,
@@ -234,6 +238,11 @@ impl Socket {
             data: Mutex::new(restored_data.unwrap_or(serde_json::Value::Null)),
             extensions: Mutex::new(http::Extensions::new()),
         }))
+    }
+
+    /// The socket's `tracing` span: its namespace and id, inside its session's span.
+    pub(crate) fn span(&self) -> &tracing::Span {
+        &self.0.span
     }
 
     fn listeners(&self) -> MutexGuard<'_, Listeners> {
@@ -991,6 +1000,9 @@ impl Socket {
         if was == DISCONNECTED {
             return;
         }
+        tracing::debug!(parent: &self.0.span, reason = reason.as_str(), "socket disconnected");
+        let ns = &self.0.ns;
+        crate::metrics::socket_disconnected(&ns.sockets_gauge, &ns.name, was == CONNECTED, reason);
         let (disconnecting, named) = {
             let mut listeners = self.listeners();
             (listeners.rare_list(|r| &r.disconnecting), listeners.take_named("disconnecting"))
@@ -1032,9 +1044,15 @@ impl Socket {
     /// Hands an event to the connection's machine; `false` when it cannot go (the socket is
     /// disconnected, or the packet is volatile and the transport busy).
     fn send_event(&self, packet: &EncodedPacket, flags: &BroadcastFlags, ack: Option<AwaitAck>) -> bool {
-        if self.is_disconnected() || (flags.volatile && !self.0.engine.is_writable()) {
+        if self.is_disconnected() {
             return false;
         }
+        if flags.volatile && !self.0.engine.is_writable() {
+            tracing::debug!(parent: &self.0.span, "volatile packet dropped: the transport is not writable");
+            crate::metrics::volatile_dropped();
+            return false;
+        }
+        crate::metrics::recipient();
         if let Some(data) = &packet.packet().data {
             self.notify_outgoing(data);
         }
@@ -1058,6 +1076,7 @@ impl LocalSocket for Socket {
     fn send(&self, packet: &EncodedPacket, flags: &BroadcastFlags, ack: Option<&Self::AckSink>) -> bool {
         let ack = ack.map(|sink| AwaitAck {
             deadline: Socket::ack_deadline(flags.timeout),
+            timeout: flags.timeout,
             sink: AckSink::Broadcast(sink.clone()),
         });
         self.send_event(packet, flags, ack)
@@ -1145,7 +1164,11 @@ impl Emitter {
         let id = ns.next_ack_id();
         let packet = encode::event(ns.parser, &ns.name, payload, Some(id));
         let (tx, rx) = oneshot::channel();
-        let ack = AwaitAck { deadline: Socket::ack_deadline(self.flags.timeout), sink: AckSink::Single(tx) };
+        let ack = AwaitAck {
+            deadline: Socket::ack_deadline(self.flags.timeout),
+            timeout: self.flags.timeout,
+            sink: AckSink::Single(tx),
+        };
         if !socket.send_event(&packet, &self.flags, Some(ack)) {
             return Err(EmitError::Disconnected);
         }

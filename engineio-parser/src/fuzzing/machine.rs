@@ -394,6 +394,7 @@ impl Model {
                 }
                 Event::Message(_)
                 | Event::Upgrading
+                | Event::UpgradeAborted { .. }
                 | Event::PacketReceived(_)
                 | Event::PacketCreated(_)
                 | Event::Drained => {}

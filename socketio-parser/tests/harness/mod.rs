@@ -684,6 +684,8 @@ impl Stack {
                 self.conn.handle_message(message, now);
             }
             EngineEvent::Upgrading => self.see(Seen::Upgrading),
+            // The session goes on over polling.
+            EngineEvent::UpgradeAborted { .. } => {}
             // Not asked for (no trace).
             EngineEvent::PacketReceived(_) | EngineEvent::PacketCreated(_) | EngineEvent::Drained => {}
             EngineEvent::Upgraded => {
