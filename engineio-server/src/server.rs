@@ -1001,10 +1001,7 @@ async fn bind(addr: impl tokio::net::ToSocketAddrs, backlog: u32) -> std::io::Re
     })?;
     for addr in addrs {
         match bind_one(addr, backlog) {
-            Ok(listener) => {
-                tracing::info!(%addr, "listening");
-                return Ok(listener);
-            }
+            Ok(listener) => return Ok(listener),
             Err(e) => failures.push((addr, e)),
         }
     }
