@@ -82,7 +82,9 @@ pub use config::{
     Config, Cookie, Cors, CorsOrigin, ForwardedHeader, HttpCompression, IpNet, OriginPattern,
     OriginPredicate, TrustProxy,
 };
-pub use server::{generate_id, BoxFuture, Builder, ConnectionError, EngineIo, Handler, Outbox, ResponseBody};
+pub use server::{
+    generate_id, BoxFuture, Builder, ConnectionError, EngineIo, Handler, Outbox, ResponseBody, WeakEngineIo,
+};
 pub use service::{remote_addr, EngineIoLayer, EngineIoService};
 pub use signal::shutdown_signal;
 pub use socket::{Closed, Handshake, Socket};
