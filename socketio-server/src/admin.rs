@@ -112,7 +112,7 @@ use socketio_adapter::{RoomEventKind, Sid};
 use socketio_parser::{from_payload, Spread, Value};
 
 use crate::namespace::NsInner;
-use crate::{BoxFuture, ConnectError, Conn, Namespace, Socket, SocketIo, WeakSocketIo};
+use crate::{BoxFuture, Conn, ConnectError, Namespace, Socket, SocketIo, WeakSocketIo};
 
 /// How dashboards authenticate.
 #[derive(Clone, PartialEq, Eq)]
@@ -615,7 +615,8 @@ impl Shared {
                 admin.insert("transport".to_owned(), json!(socket.transport()));
                 socket.replace_data(data);
             }
-            let update = json!({ "id": &**socket.id(), "nsp": &**socket.nsp(), "transport": socket.transport() });
+            let update =
+                json!({ "id": &**socket.id(), "nsp": &**socket.nsp(), "transport": socket.transport() });
             shared.emit("socket_updated", &update);
         });
         if !self.is_admin(&nsp) {
@@ -677,13 +678,27 @@ fn client_id(socket: &Socket) -> String {
 fn socket_json(socket: &Socket) -> Json {
     let rooms = socket.rooms();
     let rooms: Vec<&str> = rooms.iter().map(|r| &**r).collect();
-    serialize(socket.id(), socket.nsp(), &socket.data_json(), &socket.handshake().to_json(), &rooms, Some(socket))
+    serialize(
+        socket.id(),
+        socket.nsp(),
+        &socket.data_json(),
+        &socket.handshake().to_json(),
+        &rooms,
+        Some(socket),
+    )
 }
 
 /// The reference's `serialize(socket, nsp)`. `local` is the socket when it is on this node:
 /// its `clientId` and `transport` then come from the connection itself, else from the
 /// `_admin` field of its data (absent when it has none, as `undefined` is in JSON).
-fn serialize(id: &str, nsp: &str, data: &Json, handshake: &Json, rooms: &[&str], local: Option<&Socket>) -> Json {
+fn serialize(
+    id: &str,
+    nsp: &str,
+    data: &Json,
+    handshake: &Json,
+    rooms: &[&str],
+    local: Option<&Socket>,
+) -> Json {
     let mut out = Map::new();
     out.insert("id".to_owned(), json!(id));
     let (client_id, transport) = match local {
@@ -719,9 +734,9 @@ fn serialize(id: &str, nsp: &str, data: &Json, handshake: &Json, rooms: &[&str],
 /// The data without its `_admin` field (the reference's `serializeData`); no data is `{}`.
 fn without_admin(data: &Json) -> Json {
     match data {
-        Json::Object(map) => {
-            Json::Object(map.iter().filter(|(k, _)| *k != "_admin").map(|(k, v)| (k.clone(), v.clone())).collect())
-        }
+        Json::Object(map) => Json::Object(
+            map.iter().filter(|(k, _)| *k != "_admin").map(|(k, v)| (k.clone(), v.clone())).collect(),
+        ),
         Json::Null => json!({}),
         other => other.clone(),
     }
@@ -923,7 +938,8 @@ fn uptime() -> f64 {
 /// The system's uptime minus the process's start time (in clock ticks since boot, 100 a
 /// second: Linux's fixed `USER_HZ`).
 fn proc_uptime() -> Option<f64> {
-    let system: f64 = std::fs::read_to_string("/proc/uptime").ok()?.split_whitespace().next()?.parse().ok()?;
+    let system: f64 =
+        std::fs::read_to_string("/proc/uptime").ok()?.split_whitespace().next()?.parse().ok()?;
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     // The command name may hold spaces and parentheses: the fields after it follow the last `)`.
     let after = &stat[stat.rfind(')')? + 1..];
@@ -1062,7 +1078,9 @@ mod tests {
 
     #[test]
     fn hashes_are_checked_at_instrument() {
-        assert!("$2b$10$heqvAkYMez.Va6Et2uXInOnkCT6/uQj1brkrbyG3LpopDklcq7ZOS".parse::<bcrypt::HashParts>().is_ok());
+        assert!("$2b$10$heqvAkYMez.Va6Et2uXInOnkCT6/uQj1brkrbyG3LpopDklcq7ZOS"
+            .parse::<bcrypt::HashParts>()
+            .is_ok());
         assert!("changeit".parse::<bcrypt::HashParts>().is_err());
     }
 }

@@ -377,7 +377,10 @@ impl Socket {
     /// });
     /// # }
     /// ```
-    pub fn on_set_data(&self, hook: impl Fn(&Socket, &mut serde_json::Value) + Send + Sync + 'static) -> Listener {
+    pub fn on_set_data(
+        &self,
+        hook: impl Fn(&Socket, &mut serde_json::Value) + Send + Sync + 'static,
+    ) -> Listener {
         let hook: DataHook = Arc::new(hook);
         let listener = Listener(ListenerRef::Data(Arc::downgrade(&hook)));
         self.listeners().rare().data.push(hook);

@@ -33,7 +33,8 @@ fn check_socket(socket: &Json, name: &str, room: &str) {
     assert_eq!(socket["clientId"].as_str().map(str::len), Some(12), "{socket}");
     assert_eq!(socket["transport"], "websocket", "{socket}");
     assert_eq!(socket["data"], json!({ "name": name }), "{socket}");
-    let rooms: Vec<&str> = socket["rooms"].as_array().into_iter().flatten().filter_map(Json::as_str).collect();
+    let rooms: Vec<&str> =
+        socket["rooms"].as_array().into_iter().flatten().filter_map(Json::as_str).collect();
     assert!(rooms.contains(&room) && rooms.contains(&socket["id"].as_str().unwrap_or_default()), "{socket}");
 }
 
@@ -41,8 +42,12 @@ fn check_socket(socket: &Json, name: &str, room: &str) {
 async fn stats_from(node: &mut Node, client: &str, ids: &[&str]) {
     for id in ids {
         let stats = next_event(node, client, "server_stats", |a| a[0]["serverId"] == *id).await;
-        let names: Vec<&str> =
-            stats[0]["namespaces"].as_array().into_iter().flatten().filter_map(|n| n["name"].as_str()).collect();
+        let names: Vec<&str> = stats[0]["namespaces"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n["name"].as_str())
+            .collect();
         assert!(names.contains(&"/") && names.contains(&"/admin"), "{stats}");
     }
 }

@@ -17,7 +17,9 @@ use serde_json::{json, Value as Json};
 use socketio_server::admin::{instrument, AdminAuth, AdminMode, AdminOptions};
 use socketio_server::{Config, SocketIo};
 
-use admin::{chatter, dashboard, keys, next_event, reports, shape, AdminPeer, PASSWORD, PASSWORD_HASH, USERNAME};
+use admin::{
+    chatter, dashboard, keys, next_event, reports, shape, AdminPeer, PASSWORD, PASSWORD_HASH, USERNAME,
+};
 use support::{Node, TestServer};
 
 /// The events the dashboard received at each step, but `server_stats`.
@@ -127,7 +129,10 @@ fn assert_same_steps(ours: &Steps, reference: &Steps) {
     for ((step, our_events), (_, their_events)) in ours.iter().zip(reference) {
         let our_names: Vec<&str> = our_events.iter().map(|(n, _)| n.as_str()).collect();
         let their_names: Vec<&str> = their_events.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(our_names, their_names, "{step}: the events differ\nours: {our_events:#?}\nreference: {their_events:#?}");
+        assert_eq!(
+            our_names, their_names,
+            "{step}: the events differ\nours: {our_events:#?}\nreference: {their_events:#?}"
+        );
         let (ours, theirs) = (shapes(our_events), shapes(their_events));
         for ((name, our_shape), (_, their_shape)) in ours.iter().zip(&theirs) {
             assert_eq!(our_shape, their_shape, "{step}: {name} has another shape");
@@ -151,17 +156,22 @@ fn check_stats(stats: &Json, server_id: &str) {
             "uptime"
         ]
     );
-    let names: Vec<&str> = stats["namespaces"].as_array().into_iter().flatten().filter_map(|n| n["name"].as_str()).collect();
+    let names: Vec<&str> =
+        stats["namespaces"].as_array().into_iter().flatten().filter_map(|n| n["name"].as_str()).collect();
     assert_eq!(names, ["/", "/admin"], "{stats}");
     for ns in stats["namespaces"].as_array().into_iter().flatten() {
         assert_eq!(keys(ns), ["name", "socketsCount"]);
     }
     for event in stats["aggregatedEvents"].as_array().into_iter().flatten() {
         let k = keys(event);
-        assert!(k == ["count", "timestamp", "type"] || k == ["count", "subType", "timestamp", "type"], "{event}");
+        assert!(
+            k == ["count", "timestamp", "type"] || k == ["count", "subType", "timestamp", "type"],
+            "{event}"
+        );
         let kind = event["type"].as_str().unwrap_or_default();
         assert!(
-            ["rawConnection", "rawDisconnection", "packetsIn", "packetsOut", "bytesIn", "bytesOut"].contains(&kind),
+            ["rawConnection", "rawDisconnection", "packetsIn", "packetsOut", "bytesIn", "bytesOut"]
+                .contains(&kind),
             "{event}"
         );
     }
@@ -188,7 +198,9 @@ async fn the_dashboard_sees_what_the_reference_shows_it() {
     let connect = &ours.steps[0].1;
     let names: Vec<&str> = connect.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["session", "room_joined", "socket_connected", "config", "all_sockets"]);
-    assert!(ours.session[0].as_str().is_some_and(|s| s.len() == 16 && s.chars().all(|c| c.is_ascii_hexdigit())));
+    assert!(ours.session[0]
+        .as_str()
+        .is_some_and(|s| s.len() == 16 && s.chars().all(|c| c.is_ascii_hexdigit())));
     let features = json!([{ "supportedFeatures": [
         "EMIT", "JOIN", "LEAVE", "DISCONNECT", "MJOIN", "MLEAVE", "MDISCONNECT", "AGGREGATED_EVENTS", "ALL_EVENTS"
     ] }]);
@@ -203,10 +215,19 @@ async fn the_dashboard_sees_what_the_reference_shows_it() {
     assert_eq!(socket["data"], json!({}), "the data a connection handler sets comes with socket_updated");
     assert_eq!(chat[2].1[0]["data"], json!({ "name": "alice" }));
     assert_eq!(socket["handshake"]["address"], "127.0.0.1");
-    assert!(chat[1].1[1].as_str().is_some_and(|t| t.ends_with('Z') && t.len() == 24), "an ISO date: {chat:?}");
+    assert!(
+        chat[1].1[1].as_str().is_some_and(|t| t.ends_with('Z') && t.len() == 24),
+        "an ISO date: {chat:?}"
+    );
     let events = &ours.steps[2].1;
-    assert_eq!(events[0], ("event_received".to_owned(), json!(["/", socket["id"], ["ping", "hi", 1], events[0].1[3]])));
-    assert_eq!(events[1], ("event_sent".to_owned(), json!(["/", socket["id"], ["pong", "hi", 1], events[1].1[3]])));
+    assert_eq!(
+        events[0],
+        ("event_received".to_owned(), json!(["/", socket["id"], ["ping", "hi", 1], events[0].1[3]]))
+    );
+    assert_eq!(
+        events[1],
+        ("event_sent".to_owned(), json!(["/", socket["id"], ["pong", "hi", 1], events[1].1[3]]))
+    );
     let gone = &ours.steps[5].1;
     let names: Vec<&str> = gone.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["socket_disconnected", "room_left", "room_left"]);
@@ -253,7 +274,11 @@ async fn readonly_mode_ignores_the_actions() {
     for (url, label) in [(reference.url(), "reference"), (server.url(), "ours")] {
         let (events, mut node) = quiet_script(&url, label).await;
         let config = events.iter().find(|(n, _)| n == "config").map(|(_, a)| a.clone());
-        assert_eq!(config, Some(json!([{ "supportedFeatures": ["AGGREGATED_EVENTS", "ALL_EVENTS"] }])), "{label}");
+        assert_eq!(
+            config,
+            Some(json!([{ "supportedFeatures": ["AGGREGATED_EVENTS", "ALL_EVENTS"] }])),
+            "{label}"
+        );
         assert!(
             !events.iter().any(|(n, a)| n == "room_joined" && a[1] == "r2"),
             "{label}: a readonly server joined a room for the dashboard: {events:?}"

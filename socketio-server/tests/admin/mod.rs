@@ -44,8 +44,12 @@ pub fn chat(io: &SocketIo) {
     io.on_connection(|socket: Socket| async move {
         let auth = socket.auth().clone();
         let _ = socket.set_data(&json!({ "name": auth["name"] }));
-        let rooms: Vec<String> =
-            auth["rooms"].as_array().into_iter().flatten().filter_map(|r| r.as_str().map(str::to_owned)).collect();
+        let rooms: Vec<String> = auth["rooms"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.as_str().map(str::to_owned))
+            .collect();
         if !rooms.is_empty() {
             socket.join(rooms);
         }
@@ -73,7 +77,8 @@ impl AdminPeer {
         let mut command = Command::new("node");
         command.arg(peer_dir().join("admin_peer.js")).arg(config.to_string());
         command.current_dir(peer_dir()).stderr(Stdio::inherit());
-        let (mut child, mut lines) = spawn_json_lines(command, |line| json!({"event": "noise", "line": line}));
+        let (mut child, mut lines) =
+            spawn_json_lines(command, |line| json!({"event": "noise", "line": line}));
         let deadline = Instant::now() + WAIT;
         let port = loop {
             match tokio::time::timeout_at(deadline, lines.recv()).await {
