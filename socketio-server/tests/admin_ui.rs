@@ -5,7 +5,7 @@
 //! order, with payloads of the same shape (keys and value types, recursively), step by step:
 //! refused credentials, the dashboard's connection (`session`, `config`, `all_sockets`), the
 //! server stats, a chat socket connecting, sending and receiving events, the `join`, `leave`
-//! and `_disconnect` actions. Then readonly mode (actions ignored) and production mode (no
+//! and `_disconnect` actions, and a dashboard admitted again by its session id. Then readonly mode (actions ignored) and production mode (no
 //! per-socket reports), against both servers again.
 
 mod admin;
@@ -114,6 +114,22 @@ async fn main_script(url: &str, label: &str) -> Transcript {
     assert_eq!(node.next("alice", "disconnect").await["reason"], "io server disconnect");
     next_event(&mut node, "admin", "room_left", |a| a[1] == "r1").await;
     rec.step(&node, "_disconnect");
+
+    // The session id the dashboard got admits it again without the password (a reload); an
+    // unknown one does not.
+    let session_id = session[0].as_str().expect("a session id").to_owned();
+    let mut again = Node::spawn(
+        label,
+        url,
+        json!([
+            dashboard("again", json!({ "sessionId": session_id })),
+            dashboard("forged", json!({ "sessionId": "0123456789abcdef" })),
+        ]),
+    );
+    again.next("again", "connect").await;
+    next_event(&mut again, "again", "config", |_| true).await;
+    assert_eq!(again.next("forged", "connect_error").await["message"], "invalid credentials", "{label}");
+    again.exit().await;
 
     node.exit().await;
     Transcript { steps: rec.steps, stats, session }
