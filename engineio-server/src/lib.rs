@@ -93,7 +93,9 @@ pub use config::{
     Config, ConfigError, Cookie, Cors, CorsOrigin, ForwardedHeader, HttpCompression, InvalidOption, IpNet,
     OriginPattern, OriginPredicate, TrustProxy,
 };
-pub use server::{generate_id, BoxFuture, Builder, ConnectionError, EngineIo, Handler, Outbox, ResponseBody};
+pub use server::{
+    generate_id, BoxFuture, Builder, ConnectionError, EngineIo, Handler, Outbox, ResponseBody, WeakEngineIo,
+};
 pub use service::{remote_addr, EngineIoLayer, EngineIoService};
 pub use signal::shutdown_signal;
 pub use socket::{Closed, Handshake, Socket};

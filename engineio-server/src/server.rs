@@ -317,6 +317,32 @@ impl<H: Handler> Clone for EngineIo<H> {
     }
 }
 
+/// A handle on an [`EngineIo`] that does not keep it alive: [`upgrade`](Self::upgrade) gives the
+/// server back while another handle (or a session) holds it. For tasks that observe a server
+/// without owning it.
+pub struct WeakEngineIo<H: Handler> {
+    inner: std::sync::Weak<Inner<H>>,
+}
+
+impl<H: Handler> Clone for WeakEngineIo<H> {
+    fn clone(&self) -> Self {
+        WeakEngineIo { inner: self.inner.clone() }
+    }
+}
+
+impl<H: Handler> std::fmt::Debug for WeakEngineIo<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WeakEngineIo").finish_non_exhaustive()
+    }
+}
+
+impl<H: Handler> WeakEngineIo<H> {
+    /// The server, unless every other handle on it is gone.
+    pub fn upgrade(&self) -> Option<EngineIo<H>> {
+        self.inner.upgrade().map(|inner| EngineIo { inner })
+    }
+}
+
 pub(crate) struct Inner<H: Handler> {
     path: String,
     config: Config,
@@ -410,6 +436,11 @@ impl<H: Handler> EngineIo<H> {
     /// The application's handler.
     pub fn handler(&self) -> &H {
         &self.inner.handler
+    }
+
+    /// A handle that does not keep the server alive.
+    pub fn downgrade(&self) -> WeakEngineIo<H> {
+        WeakEngineIo { inner: Arc::downgrade(&self.inner) }
     }
 
     /// The number of open sessions.

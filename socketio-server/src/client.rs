@@ -146,8 +146,16 @@ impl Client {
         if engine.transport() == Transport::WebSocket {
             machine.handle_websocket();
         }
+        let hooks = server.engine_connection_hooks();
         let mut client =
             Client { server, engine, machine, sockets: Vec::new(), acks: HashMap::new(), conn_hooks: None };
+        if !hooks.is_empty() {
+            // The hooks' registrations are commands, queued before anything the client sends.
+            let conn = crate::Conn::new(client.engine.clone());
+            for hook in hooks {
+                hook(&conn);
+            }
+        }
         client.drain();
         client
     }

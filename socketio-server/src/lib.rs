@@ -62,6 +62,8 @@
 //!
 //! TLS (put a proxy or a TLS-terminating listener in front), JSONP polling and WebTransport.
 
+#[cfg(feature = "admin-ui")]
+pub mod admin;
 mod client;
 mod client_files;
 mod clock;
@@ -93,7 +95,7 @@ pub use handshake::Handshake;
 pub use link::ServerAck;
 pub use namespace::{Namespace, NamespaceRequest, ParentBroadcastOperator, ParentNamespace};
 pub use operators::{BroadcastOperator, IntoRooms, RemoteSocket};
-pub use server::{AdapterFactory, Builder, ClientState, SocketIo, SocketIoHandler};
+pub use server::{AdapterFactory, Builder, ClientState, SocketIo, SocketIoHandler, WeakSocketIo};
 pub use socket::{AckFuture, AckResponse, AckSender, Emitter, Event, Listener, Socket};
 pub use socketio_adapter::{self as adapter, Room, ServerSideAckError};
 pub use socketio_parser::connection::DisconnectReason;

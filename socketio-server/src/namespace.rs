@@ -205,6 +205,17 @@ impl Namespace {
         self.0.handlers_mut().connection.push(Arc::new(move |s| Box::pin(handler(s))));
     }
 
+    /// Like [`on_connection`](Self::on_connection), but `handler` runs before the connection
+    /// handlers already added (the reference's `namespace.prependListener("connection", ...)`):
+    /// an observer sees every socket before the application's handlers act on it.
+    pub fn prepend_on_connection<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.0.handlers_mut().connection.insert(0, Arc::new(move |s| Box::pin(handler(s))));
+    }
+
     /// Like [`on_connection`](Self::on_connection), with `state` handed to every call of
     /// `handler` (a clone per connection).
     pub fn on_connection_with<S, F, Fut>(&self, state: S, handler: F)

@@ -28,6 +28,7 @@ use engineio_server::ConfigError;
 pub type AdapterFactory = Arc<dyn Fn(&ByteString) -> Arc<dyn Adapter<Socket>> + Send + Sync>;
 
 type NewNamespaceHook = Arc<dyn Fn(&Namespace) + Send + Sync>;
+pub(crate) type EngineConnectionHook = Arc<dyn Fn(&crate::Conn) + Send + Sync>;
 
 pub(crate) struct ServerInner {
     pub(crate) config: Config,
@@ -35,9 +36,19 @@ pub(crate) struct ServerInner {
     parents: RwLock<Vec<Arc<ParentInner>>>,
     adapter: AdapterFactory,
     new_namespace: RwLock<Vec<NewNamespaceHook>>,
+    engine_connection: RwLock<Vec<EngineConnectionHook>>,
 }
 
 impl ServerInner {
+    /// The hooks of [`SocketIo::on_engine_connection`].
+    pub(crate) fn engine_connection_hooks(&self) -> Vec<EngineConnectionHook> {
+        let hooks = self.engine_connection.read().unwrap_or_else(|e| e.into_inner());
+        if hooks.is_empty() {
+            return Vec::new();
+        }
+        hooks.clone()
+    }
+
     fn namespaces(&self) -> RwLockReadGuard<'_, HashMap<ByteString, Namespace>> {
         self.namespaces.read().unwrap_or_else(|e| e.into_inner())
     }
@@ -267,6 +278,7 @@ impl Builder {
             parents: RwLock::new(Vec::new()),
             adapter: self.adapter,
             new_namespace: RwLock::new(Vec::new()),
+            engine_connection: RwLock::new(Vec::new()),
         });
         let engine_config = inner.config.engine.clone();
         if engine_config.initial_packet.is_some() {
@@ -296,6 +308,27 @@ pub struct SocketIo {
     engine: EngineIo<SocketIoHandler>,
 }
 
+/// A handle on a [`SocketIo`] that does not keep the server alive (see
+/// [`SocketIo::downgrade`]).
+#[derive(Clone)]
+pub struct WeakSocketIo {
+    inner: std::sync::Weak<ServerInner>,
+    engine: engineio_server::WeakEngineIo<SocketIoHandler>,
+}
+
+impl fmt::Debug for WeakSocketIo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WeakSocketIo").finish_non_exhaustive()
+    }
+}
+
+impl WeakSocketIo {
+    /// The server, unless every [`SocketIo`] handle on it (and every session) is gone.
+    pub fn upgrade(&self) -> Option<SocketIo> {
+        Some(SocketIo { inner: self.inner.upgrade()?, engine: self.engine.upgrade()? })
+    }
+}
+
 impl fmt::Debug for SocketIo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SocketIo").field("path", &self.inner.config.engine.path).finish_non_exhaustive()
@@ -321,6 +354,13 @@ impl SocketIo {
     /// A builder, for a custom adapter or Engine.IO hooks.
     pub fn builder(config: Config) -> Builder {
         Builder::new(config)
+    }
+
+    /// A handle that does not keep the server alive: for a task that observes the server
+    /// without owning it (and would otherwise keep it forever), or a handler stored in the
+    /// server itself.
+    pub fn downgrade(&self) -> WeakSocketIo {
+        WeakSocketIo { inner: Arc::downgrade(&self.inner), engine: self.engine.downgrade() }
     }
 
     /// The options.
@@ -402,6 +442,39 @@ impl SocketIo {
     /// Calls `hook` for every namespace created from now on (the reference's `new_namespace`).
     pub fn on_new_namespace(&self, hook: impl Fn(&Namespace) + Send + Sync + 'static) {
         self.inner.new_namespace.write().unwrap_or_else(|e| e.into_inner()).push(Arc::new(hook));
+    }
+
+    /// Calls `hook` with every Engine.IO connection opened from now on, before any of its
+    /// Socket.IO packets is handled, including connections that never join a namespace (the
+    /// reference's `io.engine.on("connection", ...)`). The hook typically registers
+    /// [`Conn`](crate::Conn) hooks (`on_packet`, `on_packet_create`, `on_upgrade`,
+    /// `on_close`): they are in place before the connection's first packet from the client.
+    /// It runs on the connection's task and must not block.
+    ///
+    /// ```no_run
+    /// # fn f(io: socketio_server::SocketIo) {
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let packets_in = Arc::new(AtomicU64::new(0));
+    /// io.on_engine_connection(move |conn| {
+    ///     let packets_in = packets_in.clone();
+    ///     conn.on_packet(move |_conn, _packet| {
+    ///         packets_in.fetch_add(1, Ordering::Relaxed);
+    ///     });
+    /// });
+    /// # }
+    /// ```
+    pub fn on_engine_connection(&self, hook: impl Fn(&crate::Conn) + Send + Sync + 'static) {
+        self.inner.engine_connection.write().unwrap_or_else(|e| e.into_inner()).push(Arc::new(hook));
+    }
+
+    /// Every namespace that exists now, static ones and the children of dynamic ones, sorted by
+    /// name (so `/` comes first): the reference's `io._nsps`.
+    pub fn namespaces(&self) -> Vec<Namespace> {
+        let mut all: Vec<Namespace> = self.inner.namespaces().values().cloned().collect();
+        all.sort_by(|a, b| a.name().cmp(b.name()));
+        all
     }
 
     /// The main namespace `/`.

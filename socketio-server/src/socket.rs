@@ -34,6 +34,7 @@ pub(crate) type ErrorHandler = Arc<dyn Fn(&Socket, &SocketError) + Send + Sync>;
 pub(crate) type PacketMiddleware =
     Arc<dyn Fn(Socket, Event) -> crate::BoxFuture<'static, Result<Event, ConnectError>> + Send + Sync>;
 pub(crate) type UpgradeHandler = Arc<dyn Fn(&Socket) + Send + Sync>;
+pub(crate) type DataHook = Arc<DataFn>;
 
 /// One client connected to one namespace. Cloning gives another handle on the same socket;
 /// handles may be used from any task.
@@ -80,6 +81,7 @@ struct RareListeners {
     error: Vec<ErrorHandler>,
     middlewares: Vec<PacketMiddleware>,
     upgrade: Vec<UpgradeHandler>,
+    data: Vec<DataHook>,
 }
 
 impl Listeners {
@@ -130,12 +132,14 @@ enum ListenerRef {
     Error(Weak<ErrorFn>),
     Middleware(Weak<MiddlewareFn>),
     Upgrade(Weak<dyn Fn(&Socket) + Send + Sync>),
+    Data(Weak<DataFn>),
 }
 
 type OutgoingFn = dyn Fn(&Socket, &str, &Payload) + Send + Sync;
 type ErrorFn = dyn Fn(&Socket, &SocketError) + Send + Sync;
 type MiddlewareFn =
     dyn Fn(Socket, Event) -> crate::BoxFuture<'static, Result<Event, ConnectError>> + Send + Sync;
+type DataFn = dyn Fn(&Socket, &mut serde_json::Value) + Send + Sync;
 
 impl fmt::Debug for Listener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -146,6 +150,7 @@ impl fmt::Debug for Listener {
             ListenerRef::Error(_) => "error",
             ListenerRef::Middleware(_) => "middleware",
             ListenerRef::Upgrade(_) => "upgrade",
+            ListenerRef::Data(_) => "data",
         };
         f.debug_tuple("Listener").field(&kind).finish()
     }
@@ -350,11 +355,45 @@ impl Socket {
         T::deserialize(&*data).ok()
     }
 
-    /// Replaces the socket's `data`.
+    /// Replaces the socket's `data`. The [`on_set_data`](Self::on_set_data) hooks see the new
+    /// value first.
     pub fn set_data<T: Serialize>(&self, data: &T) -> Result<(), EmitError> {
-        let value = serde_json::to_value(data).map_err(|e| EmitError::Serialize(e.to_string()))?;
-        *self.0.data.lock().unwrap_or_else(|e| e.into_inner()) = value;
+        let mut value = serde_json::to_value(data).map_err(|e| EmitError::Serialize(e.to_string()))?;
+        let hooks = self.listeners().rare_list(|r| &r.data);
+        for hook in hooks {
+            hook(self, &mut value);
+        }
+        self.replace_data(value);
         Ok(())
+    }
+
+    /// Replaces the socket's `data` without calling the [`on_set_data`](Self::on_set_data)
+    /// hooks.
+    pub(crate) fn replace_data(&self, value: serde_json::Value) {
+        *self.0.data.lock().unwrap_or_else(|e| e.into_inner()) = value;
+    }
+
+    /// Calls `hook` each time [`set_data`](Self::set_data) replaces the socket's `data`, with
+    /// the new value before it is stored: the hook may amend it (keep a field of its own in
+    /// it, say). Hooks run in registration order, on the task that calls `set_data`, and must
+    /// not block. This is how an observer learns of data changes, as the reference's admin UI
+    /// does with a `Proxy` around `socket.data`.
+    ///
+    /// ```no_run
+    /// # fn f(socket: socketio_server::Socket) {
+    /// socket.on_set_data(|socket, data| {
+    ///     println!("{} has new data: {data}", socket.id());
+    /// });
+    /// # }
+    /// ```
+    pub fn on_set_data(
+        &self,
+        hook: impl Fn(&Socket, &mut serde_json::Value) + Send + Sync + 'static,
+    ) -> Listener {
+        let hook: DataHook = Arc::new(hook);
+        let listener = Listener(ListenerRef::Data(Arc::downgrade(&hook)));
+        self.listeners().rare().data.push(hook);
+        listener
     }
 
     /// The socket's `data` as JSON.
@@ -543,6 +582,9 @@ impl Socket {
             }
             ListenerRef::Upgrade(weak) => {
                 listeners.rare.as_deref_mut().is_some_and(|r| remove_from(&mut r.upgrade, weak))
+            }
+            ListenerRef::Data(weak) => {
+                listeners.rare.as_deref_mut().is_some_and(|r| remove_from(&mut r.data, weak))
             }
         };
         let outgoing = listeners.rare.as_deref().is_some_and(|r| !r.outgoing.is_empty());
