@@ -3,9 +3,10 @@
 //! (`ui/dist`) under `/admin/`; `tests/browser/admin.js` drives headless Chromium with
 //! Playwright. A chat page joins; the dashboard logs in to the chat server with the demo's
 //! credentials, lists the chat's socket, its `#general` room and the server, then disconnects
-//! the chat's client: the chat page says the server ended its session (as it would with the
-//! reference, whose disconnection is the server's too), its user joins again, and the
-//! dashboard lists the new socket. A screenshot of the dashboard is kept at `target/artifacts/admin-ui.png`.
+//! the chat's client: the chat page says the server ended its connection (`io server
+//! disconnect`, as with the reference, whose disconnection is the server's too) and reconnects
+//! by itself, and the dashboard lists the new socket. A screenshot of the dashboard is kept at
+//! `target/artifacts/admin-ui.png`.
 //!
 //! Needs what `chat_browser.rs` needs (Node.js with npm, Debian's Chromium, installed when
 //! missing and running as root) and shares its harness (`tests/browser/mod.rs`).

@@ -10,6 +10,7 @@ const ACK_TIMEOUT = 5000;
 const TYPING_IDLE = 2000; // stop "typing" after this long without a keystroke
 const TYPING_REFRESH = 3000; // re-announce while typing goes on
 const TYPING_EXPIRE = 6000; // forget someone's "typing" we heard nothing more about
+const SERVER_DISCONNECT_RETRY = 1000; // wait this long before coming back after the server ended us
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -71,8 +72,14 @@ function createSocket() {
     if (reason === "io client disconnect") {
       setStatus("disconnected", "disconnected");
     } else if (reason === "io server disconnect") {
-      setStatus("disconnected", "disconnected by the server");
-      showLogin("The server ended the session; join again to come back.");
+      // The server (or an operator, from the Admin UI) ended this socket. socket.io-client does
+      // not come back by itself after that; the page does, once, a moment later, with the same
+      // nickname and channel. A refusal then shows the login form.
+      setStatus("reconnecting", "disconnected by the server, reconnecting…");
+      addNotice("The server ended this connection; reconnecting…");
+      setTimeout(() => {
+        if (socket === s && !s.connected) s.connect();
+      }, SERVER_DISCONNECT_RETRY);
     } else {
       // The Manager reconnects on its own; its events below tell how it goes.
       setStatus("reconnecting", "connection lost, reconnecting…");
