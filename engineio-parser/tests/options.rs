@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use engineio_parser::endpoint::Transports;
-use engineio_parser::http::{Cookie, Cors, CorsOrigin, OriginPredicate};
+use engineio_parser::forwarded::{ForwardedHeader, TrustProxy};
+use engineio_parser::http::{Cookie, Cors, CorsOrigin, OriginPattern, OriginPredicate};
 use engineio_parser::options::{check_path, Checker, JS_TIMER_MAX};
 use engineio_parser::SessionConfig;
 
@@ -123,6 +124,11 @@ fn cors_refuses_credentials_for_any_origin_and_empty_lists() {
     assert_eq!(cors(Cors { origin: everyone, credentials: true, ..Cors::default() }), Vec::<String>::new());
     assert_eq!(cors(Cors { origin: CorsOrigin::List(Vec::new()), ..Cors::default() }), ["origin"]);
     assert_eq!(cors(Cors { origin: CorsOrigin::Patterns(Vec::new()), ..Cors::default() }), ["origin"]);
+    let pattern = OriginPattern::new("https://*.example.com").expect("a pattern");
+    assert_eq!(
+        cors(Cors { origin: CorsOrigin::Patterns(vec![pattern]), ..Cors::default() }),
+        Vec::<String>::new()
+    );
     assert_eq!(cors(Cors { methods: Vec::new(), ..Cors::default() }), ["methods"]);
 }
 
@@ -171,4 +177,16 @@ fn nested_options_are_named_with_their_prefix_and_every_problem_is_listed() {
         "invalid configuration: `outer` is 0, but nothing fits; `engine.cors.credentials` is wrong; \
          `engine.ping_interval` is 0ns, but the heartbeat needs at least 1 ms; `last` is wrong too"
     );
+}
+
+#[test]
+fn a_proxy_trust_list_trusts_someone() {
+    let trust = |proxies: &[&str]| {
+        let proxies = proxies.iter().map(|p| p.parse().expect("an address or range")).collect();
+        let trust = TrustProxy { proxies, header: ForwardedHeader::XForwardedFor };
+        refused(|c| trust.check(c))
+    };
+    assert_eq!(trust(&[]), ["proxies"]);
+    assert_eq!(trust(&["127.0.0.1"]), Vec::<String>::new());
+    assert_eq!(trust(&["10.0.0.0/8", "::1"]), Vec::<String>::new());
 }
