@@ -284,3 +284,25 @@ fn without_name_and_with_string_item_edit_the_array_text() {
         assert_eq!(got.as_deref(), with, "{text:?}");
     }
 }
+
+/// The decoder's limits that cannot work are refused, each by name; the defaults and the
+/// smallest working values pass.
+#[test]
+fn decoder_limits_that_cannot_work_are_refused() {
+    use engineio_parser::options::Checker;
+    let refused = |config: socketio_parser::DecoderConfig| {
+        let mut checker = Checker::new();
+        config.check(&mut checker);
+        match checker.finish() {
+            Ok(()) => Vec::new(),
+            Err(error) => error.problems().iter().map(|p| p.option.clone()).collect(),
+        }
+    };
+    let defaults = socketio_parser::DecoderConfig::default();
+    assert_eq!(refused(defaults), Vec::<String>::new());
+    let zero = socketio_parser::DecoderConfig { max_depth: 0, max_binary_packet_size: 0, ..defaults };
+    assert_eq!(refused(zero), ["max_depth", "max_binary_packet_size"]);
+    let smallest =
+        socketio_parser::DecoderConfig { max_depth: 1, max_binary_packet_size: 1, max_attachments: 0 };
+    assert_eq!(refused(smallest), Vec::<String>::new());
+}
