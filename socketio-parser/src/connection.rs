@@ -144,6 +144,19 @@ pub enum DisconnectReason {
 }
 
 impl DisconnectReason {
+    /// Every reason, in declaration order (`reason as usize` is its index).
+    pub const ALL: [DisconnectReason; 9] = [
+        DisconnectReason::ServerNamespaceDisconnect,
+        DisconnectReason::ClientNamespaceDisconnect,
+        DisconnectReason::ServerShuttingDown,
+        DisconnectReason::PingTimeout,
+        DisconnectReason::TransportClose,
+        DisconnectReason::TransportError,
+        DisconnectReason::ParseError,
+        DisconnectReason::ForcedClose,
+        DisconnectReason::ForcedServerClose,
+    ];
+
     /// The reference's text for this reason.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -272,6 +285,24 @@ pub enum Event {
     /// A decode error, reported to every joined namespace before the connection closes (the
     /// reference's socket `error` event).
     Error(DecodeError),
+}
+
+impl Event {
+    /// The type of the packet the client sent that this event reports: `CONNECT`, `EVENT` or
+    /// `BINARY_EVENT`, `ACK` or `BINARY_ACK`, or `DISCONNECT` for a namespace the client left;
+    /// `None` for what the machine itself decided (an ack timeout, a disconnect for another
+    /// reason, a decode error).
+    pub fn received_type(&self) -> Option<PacketType> {
+        Some(match self {
+            Event::Connect { .. } => PacketType::Connect,
+            Event::Event { data, .. } => PacketType::Event.carrying(data),
+            Event::Ack { data, .. } => PacketType::Ack.carrying(data),
+            Event::Disconnect { reason: DisconnectReason::ClientNamespaceDisconnect, .. } => {
+                PacketType::Disconnect
+            }
+            _ => return None,
+        })
+    }
 }
 
 /// What a reconnecting client presents in its `CONNECT` payload to recover its session

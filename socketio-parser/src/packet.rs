@@ -50,6 +50,34 @@ impl PacketType {
     pub fn is_binary(self) -> bool {
         matches!(self, PacketType::BinaryEvent | PacketType::BinaryAck)
     }
+
+    /// The type of an event or an ack packet that carries `data`: the binary one
+    /// (`BINARY_EVENT`, `BINARY_ACK`) when a JSON payload has attachments, the plain one
+    /// otherwise. Other types are returned as they are.
+    pub fn carrying(self, data: &Payload) -> PacketType {
+        let binary = matches!(data, Payload::Json { attachments, .. } if !attachments.is_empty());
+        match (self, binary) {
+            (PacketType::Event | PacketType::BinaryEvent, false) => PacketType::Event,
+            (PacketType::Event | PacketType::BinaryEvent, true) => PacketType::BinaryEvent,
+            (PacketType::Ack | PacketType::BinaryAck, false) => PacketType::Ack,
+            (PacketType::Ack | PacketType::BinaryAck, true) => PacketType::BinaryAck,
+            (kind, _) => kind,
+        }
+    }
+
+    /// The type's name in lower case, for logs and metrics labels: `connect`, `disconnect`,
+    /// `event`, `ack`, `connect_error`, `binary_event`, `binary_ack`.
+    pub fn name(self) -> &'static str {
+        match self {
+            PacketType::Connect => "connect",
+            PacketType::Disconnect => "disconnect",
+            PacketType::Event => "event",
+            PacketType::Ack => "ack",
+            PacketType::ConnectError => "connect_error",
+            PacketType::BinaryEvent => "binary_event",
+            PacketType::BinaryAck => "binary_ack",
+        }
+    }
 }
 
 /// A JSON text known to be valid, kept as the raw slice it arrived in (or was written as).
@@ -292,15 +320,7 @@ impl Packet {
     /// the packet type is the binary one when a JSON payload has attachments. The one place the
     /// packet type of outgoing data is decided.
     pub fn with_payload(kind: PacketType, nsp: ByteString, data: Payload, id: Option<u64>) -> Self {
-        let binary = matches!(&data, Payload::Json { attachments, .. } if !attachments.is_empty());
-        let kind = match (kind, binary) {
-            (PacketType::Event | PacketType::BinaryEvent, false) => PacketType::Event,
-            (PacketType::Event | PacketType::BinaryEvent, true) => PacketType::BinaryEvent,
-            (PacketType::Ack | PacketType::BinaryAck, false) => PacketType::Ack,
-            (PacketType::Ack | PacketType::BinaryAck, true) => PacketType::BinaryAck,
-            (kind, _) => kind,
-        };
-        Packet { kind, nsp, id, data: Some(data) }
+        Packet { kind: kind.carrying(&data), nsp, id, data: Some(data) }
     }
 
     /// The JSON payload's text, if the payload is JSON.

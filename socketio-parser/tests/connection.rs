@@ -1014,3 +1014,60 @@ fn the_shortest_auth_that_presents_a_session() {
         }]
     );
 }
+
+/// Each event names the packet type the client sent, the binary one when attachments came
+/// with it; what the machine decided itself names none.
+#[test]
+fn events_name_the_packet_type_received() {
+    let mut h = H::v5();
+    h.text("0");
+    let connect = h.events();
+    assert_eq!(connect.iter().map(Event::received_type).collect::<Vec<_>>(), [Some(PacketType::Connect)]);
+    h.c.accept(&nsp("/"), "sid", None);
+    h.sent();
+    h.text(r#"2["a"]"#);
+    h.text(r#"21["a"]"#);
+    h.text(r#"51-["a",{"_placeholder":true,"num":0}]"#);
+    h.binary(b"\x01");
+    h.c.expect_ack(&nsp("/"), 7, Some(h.at(100)));
+    h.text("37[1]");
+    h.c.expect_ack(&nsp("/"), 8, Some(h.at(100)));
+    h.text(r#"61-8[{"_placeholder":true,"num":0}]"#);
+    h.binary(b"\x02");
+    let types: Vec<Option<PacketType>> = h.events().iter().map(Event::received_type).collect();
+    assert_eq!(
+        types,
+        [
+            Some(PacketType::Event),
+            Some(PacketType::Event),
+            Some(PacketType::BinaryEvent),
+            Some(PacketType::Ack),
+            Some(PacketType::BinaryAck)
+        ]
+    );
+    // An ack that times out was not received.
+    h.c.expect_ack(&nsp("/"), 9, Some(h.at(10)));
+    h.c.handle_timeout(h.at(10));
+    let timed_out = h.events();
+    assert!(matches!(&timed_out[..], [Event::AckTimeout { id: 9, .. }]), "{timed_out:?}");
+    assert_eq!(timed_out[0].received_type(), None);
+    // The client's DISCONNECT is a packet; a server-side one is not.
+    h.text("1");
+    let left = h.events();
+    assert_eq!(left.iter().map(Event::received_type).collect::<Vec<_>>(), [Some(PacketType::Disconnect)]);
+    h.join("/a", "sid2");
+    h.c.disconnect(&nsp("/a"));
+    let kicked = h.events();
+    assert!(!kicked.is_empty());
+    assert!(kicked.iter().all(|e| e.received_type().is_none()), "{kicked:?}");
+}
+
+/// `DisconnectReason::ALL` lists every reason at the index of its discriminant.
+#[test]
+fn every_disconnect_reason_is_listed_at_its_index() {
+    for (i, reason) in DisconnectReason::ALL.iter().enumerate() {
+        assert_eq!(*reason as usize, i, "{reason:?}");
+    }
+    let texts: std::collections::HashSet<&str> = DisconnectReason::ALL.iter().map(|r| r.as_str()).collect();
+    assert_eq!(texts.len(), 9);
+}

@@ -306,3 +306,32 @@ fn decoder_limits_that_cannot_work_are_refused() {
         socketio_parser::DecoderConfig { max_depth: 1, max_binary_packet_size: 1, max_attachments: 0 };
     assert_eq!(refused(smallest), Vec::<String>::new());
 }
+
+/// An event or ack carrying attachments is of the binary type; the names are the labels logs
+/// and metrics use.
+#[test]
+fn packet_types_carrying_data_and_their_names() {
+    use socketio_parser::PacketType as T;
+    let plain =
+        socketio_parser::Payload::Json { json: RawJson::new("[1]").expect("json"), attachments: Vec::new() };
+    let binary = socketio_parser::Payload::Json {
+        json: RawJson::new(r#"[{"_placeholder":true,"num":0}]"#).expect("json"),
+        attachments: vec![Bytes::from_static(b"\x01")],
+    };
+    for (kind, with_plain, with_binary) in [
+        (T::Event, T::Event, T::BinaryEvent),
+        (T::BinaryEvent, T::Event, T::BinaryEvent),
+        (T::Ack, T::Ack, T::BinaryAck),
+        (T::BinaryAck, T::Ack, T::BinaryAck),
+        (T::Connect, T::Connect, T::Connect),
+        (T::Disconnect, T::Disconnect, T::Disconnect),
+        (T::ConnectError, T::ConnectError, T::ConnectError),
+    ] {
+        assert_eq!((kind.carrying(&plain), kind.carrying(&binary)), (with_plain, with_binary), "{kind:?}");
+    }
+    let names: Vec<&str> = T::ALL.iter().map(|t| t.name()).collect();
+    assert_eq!(
+        names,
+        ["connect", "disconnect", "event", "ack", "connect_error", "binary_event", "binary_ack"]
+    );
+}

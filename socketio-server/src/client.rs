@@ -249,7 +249,7 @@ impl Client {
         };
         if sent {
             let kind = packet.packet().kind;
-            tracing::trace!(r#type = packet_type_name(kind), nsp = %packet.packet().nsp, "socket.io packet out");
+            tracing::trace!(r#type = kind.name(), nsp = %packet.packet().nsp, "socket.io packet out");
             crate::metrics::packet(crate::metrics::Direction::Out, kind);
         }
         let (Some(ack), Some(id)) = (ack, packet.packet().id) else { return };
@@ -306,8 +306,8 @@ impl Client {
     }
 
     fn on_event(&mut self, event: MachineEvent) {
-        if let Some(kind) = received_type(&event) {
-            tracing::trace!(r#type = packet_type_name(kind), "socket.io packet in");
+        if let Some(kind) = event.received_type() {
+            tracing::trace!(r#type = kind.name(), "socket.io packet in");
             crate::metrics::packet(crate::metrics::Direction::In, kind);
         }
         match event {
@@ -469,41 +469,6 @@ impl Client {
         for handler in handlers {
             run_now_or_spawn(handler(socket.clone()));
         }
-    }
-}
-
-/// The type of the packet the machine's `event` reports, if it reports one.
-fn received_type(event: &MachineEvent) -> Option<socketio_parser::PacketType> {
-    use socketio_parser::PacketType;
-    Some(match event {
-        MachineEvent::Connect { .. } => PacketType::Connect,
-        MachineEvent::Event { data, .. } if has_attachments(data) => PacketType::BinaryEvent,
-        MachineEvent::Event { .. } => PacketType::Event,
-        MachineEvent::Ack { data, .. } if has_attachments(data) => PacketType::BinaryAck,
-        MachineEvent::Ack { .. } => PacketType::Ack,
-        MachineEvent::Disconnect { reason: DisconnectReason::ClientNamespaceDisconnect, .. } => {
-            PacketType::Disconnect
-        }
-        _ => return None,
-    })
-}
-
-/// Whether a JSON payload came with binary attachments (a `BINARY_EVENT` or `BINARY_ACK`).
-fn has_attachments(data: &Payload) -> bool {
-    matches!(data, Payload::Json { attachments, .. } if !attachments.is_empty())
-}
-
-/// The label of a packet type in logs and metrics.
-fn packet_type_name(kind: socketio_parser::PacketType) -> &'static str {
-    use socketio_parser::PacketType;
-    match kind {
-        PacketType::Connect => "connect",
-        PacketType::Disconnect => "disconnect",
-        PacketType::Event => "event",
-        PacketType::Ack => "ack",
-        PacketType::ConnectError => "connect_error",
-        PacketType::BinaryEvent => "binary_event",
-        PacketType::BinaryAck => "binary_ack",
     }
 }
 

@@ -67,22 +67,6 @@ mod enabled {
 
     use super::Direction;
 
-    const REASONS: [DisconnectReason; 9] = [
-        DisconnectReason::ServerNamespaceDisconnect,
-        DisconnectReason::ClientNamespaceDisconnect,
-        DisconnectReason::ServerShuttingDown,
-        DisconnectReason::PingTimeout,
-        DisconnectReason::TransportClose,
-        DisconnectReason::TransportError,
-        DisconnectReason::ParseError,
-        DisconnectReason::ForcedClose,
-        DisconnectReason::ForcedServerClose,
-    ];
-
-    /// The label of each packet type, in wire order.
-    const TYPE_NAMES: [&str; 7] =
-        ["connect", "disconnect", "event", "ack", "connect_error", "binary_event", "binary_ack"];
-
     struct Handles {
         /// By direction, then packet type.
         packets: [[Counter; 7]; 2],
@@ -96,11 +80,13 @@ mod enabled {
         static HANDLES: OnceLock<Handles> = OnceLock::new();
         HANDLES.get_or_init(|| {
             let by_type = |direction: &'static str| {
-                TYPE_NAMES.map(|t| metrics::counter!(super::PACKETS, "direction" => direction, "type" => t))
+                PacketType::ALL
+                    .map(|t| metrics::counter!(super::PACKETS, "direction" => direction, "type" => t.name()))
             };
             Handles {
                 packets: [by_type("in"), by_type("out")],
-                disconnects: REASONS.map(|r| metrics::counter!(super::DISCONNECTS, "reason" => r.as_str())),
+                disconnects: DisconnectReason::ALL
+                    .map(|r| metrics::counter!(super::DISCONNECTS, "reason" => r.as_str())),
                 ack_timeouts: metrics::counter!(super::ACK_TIMEOUTS),
                 volatile_dropped: metrics::counter!(super::VOLATILE_DROPPED),
                 broadcast_recipients: metrics::histogram!(super::BROADCAST_RECIPIENTS),
@@ -136,9 +122,7 @@ mod enabled {
         if connected {
             gauge.get(name).decrement(1.0);
         }
-        if let Some(i) = REASONS.iter().position(|r| *r == reason) {
-            handles().disconnects[i].increment(1);
-        }
+        handles().disconnects[reason as usize].increment(1);
     }
 
     /// A packet of `kind` went `direction`.
