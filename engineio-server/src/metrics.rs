@@ -49,17 +49,6 @@ mod enabled {
 
     use super::Direction;
 
-    /// The Engine.IO packet types, in the order of their digits.
-    const TYPES: [PacketType; 7] = [
-        PacketType::Open,
-        PacketType::Close,
-        PacketType::Ping,
-        PacketType::Pong,
-        PacketType::Message,
-        PacketType::Upgrade,
-        PacketType::Noop,
-    ];
-
     const REASONS: [CloseReason; 5] = [
         CloseReason::TransportClose,
         CloseReason::TransportError,
@@ -97,7 +86,7 @@ mod enabled {
         static HANDLES: OnceLock<Handles> = OnceLock::new();
         HANDLES.get_or_init(|| {
             let by_type = |name: &'static str, direction: &'static str| {
-                TYPES.map(|t| metrics::counter!(name, "direction" => direction, "type" => t.name()))
+                PacketType::ALL.map(|t| metrics::counter!(name, "direction" => direction, "type" => t.name()))
             };
             Handles {
                 clients: [Transport::Polling, Transport::WebSocket]

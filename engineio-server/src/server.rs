@@ -17,8 +17,8 @@ use engineio_parser::http::{
 };
 use engineio_parser::session::RequestKind;
 use engineio_parser::{
-    route, Data, ErrorCode, Initial, Method, Packet, PacketType, ProtocolVersion, Query, RequestError,
-    RequestId, Response, Route, Session, SessionConfig, SocketId, Transport,
+    route, Data, ErrorCode, Initial, Method, Packet, ProtocolVersion, Query, RequestError, RequestId,
+    Response, Route, Session, SessionConfig, SocketId, Transport,
 };
 use http::header::{self, HeaderMap, HeaderValue};
 use http::Request;
@@ -711,7 +711,7 @@ impl<H: Handler> EngineIo<H> {
         let mut session = Session::new(sid.clone(), socket.protocol(), base64, config, initial, now());
         if let Some(data) = &self.inner.config.initial_packet {
             // Queued after `open`: a poll gets it next, a WebSocket right after `open`.
-            let _ = session.send(Packet { kind: PacketType::Message, data: data.clone() });
+            let _ = session.send(Packet::message_data(data.clone()));
         }
         self.inner.sessions().insert(sid, socket.clone());
         let span = socket.span().clone();
