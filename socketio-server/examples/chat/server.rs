@@ -196,15 +196,17 @@ fn admit(socket: &Socket) -> Result<(), ConnectError> {
     socket.set_data(&Member { name, channel }).map_err(|e| ConnectError::new(e.to_string()))
 }
 
-/// A nickname: trimmed, 1 to [`MAX_NAME`] characters, no control characters.
+/// A nickname: trimmed, 1 to [`MAX_NAME`] characters, no control characters. The page
+/// (`static/chat.js`, `nicknameProblem`) checks the first two rules before it connects, with the
+/// same messages; the page shows these refusals under the nickname field.
 fn nickname(raw: &str) -> Result<String, &'static str> {
     let name = raw.trim();
     if name.is_empty() {
-        Err("please choose a nickname")
+        Err("Please choose a nickname (not just spaces).")
     } else if name.chars().count() > MAX_NAME {
-        Err("that nickname is too long (24 characters at most)")
+        Err("That nickname is too long: 24 characters at most.")
     } else if name.chars().any(char::is_control) {
-        Err("a nickname cannot hold control characters")
+        Err("A nickname cannot hold control characters (a tab, a line break…).")
     } else {
         Ok(name.to_owned())
     }

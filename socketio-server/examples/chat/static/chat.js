@@ -11,6 +11,7 @@ const TYPING_IDLE = 2000; // stop "typing" after this long without a keystroke
 const TYPING_REFRESH = 3000; // re-announce while typing goes on
 const TYPING_EXPIRE = 6000; // forget someone's "typing" we heard nothing more about
 const SERVER_DISCONNECT_RETRY = 1000; // wait this long before coming back after the server ended us
+const MAX_NAME = 24; // the server's limit for a nickname, in characters (code points)
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -28,6 +29,8 @@ const ui = {
   userCount: $("user-count"),
   leave: $("leave"),
   channelTitle: $("channel-title"),
+  panelToggle: $("panel-toggle"),
+  panelCount: $("panel-count"),
   logs: $("logs"),
   typing: $("typing"),
   composer: $("composer"),
@@ -129,16 +132,33 @@ function createSocket() {
 // ---------------------------------------------------------------------------------------------
 // Joining and leaving
 
-function showLogin(error) {
-  ui.chat.hidden = true;
-  ui.login.hidden = false;
+// What is wrong with a trimmed nickname, in the words of the server's middleware, or "" when
+// nothing is. The server has the last word (it also refuses control characters): its refusal
+// shows under the field the same way.
+function nicknameProblem(name) {
+  if (!name) return "Please choose a nickname (not just spaces).";
+  if ([...name].length > MAX_NAME) return `That nickname is too long: ${MAX_NAME} characters at most.`;
+  return "";
+}
+
+function showLoginError(error) {
   ui.loginError.hidden = !error;
   ui.loginError.textContent = error || "";
+  if (error) ui.nickname.setAttribute("aria-invalid", "true");
+  else ui.nickname.removeAttribute("aria-invalid");
+}
+
+function showLogin(error) {
+  setPanel(false);
+  ui.chat.hidden = true;
+  ui.login.hidden = false;
+  showLoginError(error);
   ui.nickname.value = nickname || ui.nickname.value;
   ui.nickname.focus();
 }
 
 function showChat() {
+  setPanel(false);
   ui.login.hidden = true;
   ui.chat.hidden = false;
   ui.message.focus();
@@ -147,14 +167,19 @@ function showChat() {
 ui.loginForm.addEventListener("submit", (event) => {
   event.preventDefault();
   const name = ui.nickname.value.trim();
-  if (!name) return;
+  const problem = nicknameProblem(name);
+  if (problem) {
+    showLoginError(problem);
+    ui.nickname.focus();
+    return;
+  }
   nickname = name;
   try {
     localStorage.setItem("chat.nickname", name);
   } catch {
     // Storage may be off; the nickname is only a convenience there.
   }
-  ui.loginError.hidden = true;
+  showLoginError("");
   socket = socket || createSocket();
   setStatus("connecting", "connecting…");
   socket.connect();
@@ -187,6 +212,20 @@ function logOf(name) {
   return log;
 }
 
+// The sidebar as a panel: only narrow screens hide it until it is opened (see style.css).
+function setPanel(open) {
+  ui.chat.classList.toggle("panel-open", open);
+  ui.panelToggle.setAttribute("aria-expanded", String(open));
+}
+
+ui.panelToggle.addEventListener("click", () => setPanel(!ui.chat.classList.contains("panel-open")));
+
+ui.chat.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape" || !ui.chat.classList.contains("panel-open")) return;
+  setPanel(false);
+  ui.panelToggle.focus();
+});
+
 function showChannel(name) {
   for (const [other, log] of logs) log.hidden = other !== name;
   logOf(name).hidden = false;
@@ -215,6 +254,7 @@ function renderChannels(list) {
 
 function renderUsers(names) {
   ui.userCount.textContent = `(${names.length})`;
+  ui.panelCount.textContent = `(${names.length})`;
   ui.users.replaceChildren(
     ...names.map((name) => {
       const item = document.createElement("li");
@@ -233,6 +273,7 @@ function switchChannel(name) {
     if (!answer.ok) return addNotice(answer.error);
     channel = answer.channel;
     clearTypers();
+    setPanel(false); // on a phone, the new channel's conversation comes into view
     showChannel(channel);
     renderUsers(answer.users);
     addNotice(`You joined #${channel}`);
