@@ -165,6 +165,8 @@
 //! assert!(session.is_closed() && session.poll_timeout().is_none());
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod body;
 pub mod date;
 pub mod endpoint;
@@ -178,6 +180,7 @@ pub mod session;
 pub mod ws;
 
 #[cfg(any(test, feature = "fuzzing"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "fuzzing")))]
 pub mod fuzzing;
 
 pub use bytes::Bytes;

@@ -74,6 +74,8 @@
 //! # }
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod accept;
 mod body;
 mod clock;

@@ -60,15 +60,19 @@
 //! [`sockets_in`]: RoomIndex::sockets_in
 //! [`for_each_target`]: RoomIndex::for_each_target
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod adapter;
 mod handshake;
 mod memory;
 mod recovery;
 #[cfg(feature = "redis")]
-mod redis;
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 mod rooms;
 
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::{
     RedisAdapter, RedisAdapterConfig, RedisClients, RedisStatus, RequestError, RequestKind, RequestTimeout,
 };

@@ -52,6 +52,7 @@ pub enum Parser {
     Json,
     /// `socket.io-msgpack-parser`: one binary message per packet (feature `msgpack`).
     #[cfg(feature = "msgpack")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "msgpack")))]
     MsgPack,
 }
 

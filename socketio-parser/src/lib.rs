@@ -161,6 +161,8 @@
 //! # Ok::<(), socketio_parser::DecodeError>(())
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod args;
 mod binary;
 pub mod bundle;
@@ -172,9 +174,11 @@ mod packet;
 mod value;
 
 #[cfg(feature = "msgpack")]
+#[cfg_attr(docsrs, doc(cfg(feature = "msgpack")))]
 pub mod msgpack;
 
 #[cfg(any(test, feature = "fuzzing"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "fuzzing")))]
 pub mod fuzzing;
 
 pub use args::Spread;

@@ -13,6 +13,7 @@ pub enum ParserKind {
     Default,
     /// `socket.io-msgpack-parser`: one binary message per packet (feature `msgpack`).
     #[cfg(feature = "msgpack")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "msgpack")))]
     MsgPack,
 }
 

@@ -62,7 +62,10 @@
 //!
 //! TLS (put a proxy or a TLS-terminating listener in front), JSONP polling and WebTransport.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 #[cfg(feature = "admin-ui")]
+#[cfg_attr(docsrs, doc(cfg(feature = "admin-ui")))]
 pub mod admin;
 mod client;
 mod client_files;
