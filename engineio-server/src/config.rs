@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use engineio_parser::endpoint::Transports;
+pub use engineio_parser::endpoint::Transports;
 pub use engineio_parser::forwarded::{ForwardedHeader, IpNet, TrustProxy};
 use engineio_parser::http::normalize_path;
 pub use engineio_parser::http::{Cookie, Cors, CorsOrigin, HttpCompression, OriginPattern, OriginPredicate};

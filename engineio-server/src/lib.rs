@@ -93,7 +93,7 @@ mod socket;
 
 pub use config::{
     Config, ConfigError, Cookie, Cors, CorsOrigin, ForwardedHeader, HttpCompression, InvalidOption, IpNet,
-    OriginPattern, OriginPredicate, TrustProxy,
+    OriginPattern, OriginPredicate, Transports, TrustProxy,
 };
 pub use server::{
     generate_id, BoxFuture, Builder, ConnectionError, EngineIo, Handler, Outbox, ResponseBody, WeakEngineIo,
@@ -104,5 +104,11 @@ pub use socket::{Closed, Handshake, Socket};
 
 /// The WebSocket codec, re-exported from [`engineio_parser::ws`].
 pub use engineio_parser::ws;
-/// A packet's data, for [`Config::initial_packet`] and the [`Handler`] hooks.
-pub use engineio_parser::Data;
+/// The protocol types a [`Handler`] meets, re-exported from [`engineio_parser`] so that an
+/// application needs no other crate: a message's [`Data`] (also [`Config::initial_packet`]),
+/// the [`Packet`]s it sends and their [`PacketType`], the session's [`CloseReason`], its
+/// [`ProtocolVersion`] and [`Transport`], the packet events a handler asks for ([`Trace`]), and
+/// the byte and string types they hold.
+pub use engineio_parser::{
+    ByteString, Bytes, CloseReason, Data, Packet, PacketType, ProtocolVersion, Trace, Transport,
+};

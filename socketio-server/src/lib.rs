@@ -89,7 +89,6 @@ mod run;
 mod server;
 mod socket;
 
-pub use client::ClientCommand;
 pub use config::{Config, ConnectionStateRecovery, ParserKind, ServeClient};
 pub use conn::{ClientHandle, Conn, EngineData, EnginePacket, EnginePacketType};
 pub use engineio_server::{self as engine, shutdown_signal, Cors, CorsOrigin};
@@ -98,13 +97,35 @@ pub use handshake::Handshake;
 pub use link::ServerAck;
 pub use namespace::{Namespace, NamespaceRequest, ParentBroadcastOperator, ParentNamespace};
 pub use operators::{BroadcastOperator, IntoRooms, RemoteSocket};
-pub use server::{AdapterFactory, Builder, ClientState, SocketIo, SocketIoHandler, WeakSocketIo};
+pub use server::{Builder, SocketIo, WeakSocketIo};
 pub use socket::{AckFuture, AckResponse, AckSender, Emitter, Event, Listener, Socket};
 pub use socketio_adapter::{self as adapter, Room, ServerSideAckError};
 pub use socketio_parser::connection::DisconnectReason;
-pub use socketio_parser::EncodedPacket;
 pub use socketio_parser::Spread;
 pub use socketio_parser::{Bytes, Payload, PayloadError, Value};
+
+/// The plumbing between this crate and the crates under it: types that appear in signatures
+/// (the Engine.IO handler behind [`SocketIo::engine`] and [`SocketIo::layer`], its per-connection
+/// state and commands, the packet an [`adapter`] hands to sockets) but that ordinary code never
+/// names.
+///
+/// Writing an adapter is where they come up: [`Socket`]'s
+/// [`LocalSocket::Encoded`](adapter::LocalSocket::Encoded) is an [`EncodedPacket`](internals::EncodedPacket).
+///
+/// ```
+/// use socketio_server::adapter::LocalSocket;
+/// use socketio_server::internals::EncodedPacket;
+/// use socketio_server::Socket;
+///
+/// fn encoded_once(_: &<Socket as LocalSocket>::Encoded) {}
+/// let accepts: fn(&EncodedPacket) = encoded_once;
+/// # let _ = accepts;
+/// ```
+pub mod internals {
+    pub use crate::client::ClientCommand;
+    pub use crate::server::{AdapterFactory, ClientState, SocketIoHandler};
+    pub use socketio_parser::EncodedPacket;
+}
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
