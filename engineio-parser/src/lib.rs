@@ -24,7 +24,13 @@
 //! input [`Bytes`]); encoding writes into any [`bytes::BufMut`] the caller owns. Every size limit
 //! is a parameter.
 //!
-//! # Example: the codecs
+//! # Codecs
+//!
+//! One WebSocket frame is one packet: [`Packet::decode_frame`] (or `decode_text` /
+//! `decode_binary`) reads it, [`Packet::encode_frame`] writes it into a buffer. A long-polling
+//! body holds several: [`decode_payload`] iterates over them without copying, and
+//! [`encode_payload`] writes them in the revision's framing ([`PayloadFormat`]: v4's `\x1e`
+//! separators, v3's length prefixes counted in UTF-16 units).
 //!
 //! ```
 //! use bytes::Bytes;
@@ -82,6 +88,11 @@
 //! 5. **Ask [`Session::poll_timeout`]** and sleep until that instant or the next input,
 //!    whichever comes first. Ask again after every input: the deadline moves (a pong pushes
 //!    the next ping out). When it passes, go to step 2 with [`Session::handle_timeout`].
+//!
+//! The WebSocket under a session is a machine too, [`ws::Connection`]: bytes read from the
+//! socket go in, frames for the session and bytes to write come out; [its drive
+//! loop](ws#drive-loop) nests inside step 2 above. `engineio-server` runs both on tokio, one task
+//! per session; `socketio-parser`'s `embedded_std` example runs them on threads and `std::net`.
 //!
 //! Time only enters as the `now: Instant` arguments. The session compares instants and adds
 //! durations to them, nothing else, so any `Instant` can stand for the start and a test
@@ -164,6 +175,14 @@
 //! ));
 //! assert!(session.is_closed() && session.poll_timeout().is_none());
 //! ```
+//!
+//! # Feature flags
+//!
+//! `fuzzing` exposes [`fuzzing`](mod@fuzzing), the harness functions the fuzz targets call (each
+//! checks a property, such as "decoding then encoding gives the input back", and panics when it
+//! does not hold). Nothing else is optional.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod body;
 pub mod date;
@@ -178,6 +197,7 @@ pub mod session;
 pub mod ws;
 
 #[cfg(any(test, feature = "fuzzing"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "fuzzing")))]
 pub mod fuzzing;
 
 pub use bytes::Bytes;

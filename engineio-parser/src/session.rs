@@ -503,6 +503,49 @@ const TIMERS: usize = 5;
 
 /// One Engine.IO session. See the [module docs](self), and the [drive loop](crate#drive-loop) in
 /// the crate docs for how a driver runs it.
+///
+/// # Example
+///
+/// A client that opens a WebSocket straight away (the driver named the socket `SocketId(7)`),
+/// says hello and is closed by the application; the crate docs show a long-polling session with
+/// its heartbeat.
+///
+/// ```
+/// use std::time::Instant;
+/// use engineio_parser::{
+///     CloseReason, Data, Event, Frame, Initial, Packet, ProtocolVersion, Session, SessionConfig,
+///     SocketId, Transmit,
+/// };
+///
+/// let now = Instant::now(); // the session only compares instants
+/// let mut session = Session::new(
+///     "AAAAAAAAAAAAAAAAAAAA".into(),
+///     ProtocolVersion::V4,
+///     false,
+///     SessionConfig::default(),
+///     Initial::WebSocket(SocketId(7)),
+///     now,
+/// );
+/// // The `open` packet goes out on the WebSocket.
+/// let Some(Transmit::Send { socket, frame, .. }) = session.poll_transmit() else { unreachable!() };
+/// assert_eq!(socket, SocketId(7));
+/// assert!(frame.payload().starts_with(b"0{\"sid\":\"AAAAAAAAAAAAAAAAAAAA\""));
+///
+/// // A frame read from the socket is a message for the application.
+/// session.handle_frame(SocketId(7), Frame::Text("4hello".into()), now);
+/// assert_eq!(session.poll_event(), Some(Event::Message(Data::Text("hello".into()))));
+///
+/// // The application answers, then closes: the answer, then the WebSocket's close.
+/// session.send(Packet::message("bye")).expect("the session is open");
+/// session.close(now);
+/// let transmits: Vec<Transmit> = std::iter::from_fn(|| session.poll_transmit()).collect();
+/// assert!(matches!(&transmits[0], Transmit::Send { frame, .. } if frame.payload() == "4bye"));
+/// assert!(matches!(transmits.last(), Some(Transmit::CloseSocket { socket: SocketId(7), .. })));
+/// assert!(matches!(
+///     session.poll_event(),
+///     Some(Event::Closed { reason: CloseReason::ForcedClose, .. })
+/// ));
+/// ```
 #[derive(Debug)]
 pub struct Session {
     sid: ByteString,

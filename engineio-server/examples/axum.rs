@@ -11,8 +11,7 @@ use std::sync::Arc;
 
 use axum::routing::get;
 use axum::Router;
-use engineio_parser::{CloseReason, Data, Packet};
-use engineio_server::{Config, EngineIo, EngineIoLayer, Handler, Socket};
+use engineio_server::{CloseReason, Config, Data, EngineIo, EngineIoLayer, Handler, Packet, Socket};
 
 struct Echo;
 

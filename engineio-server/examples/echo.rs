@@ -14,9 +14,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use engineio_parser::endpoint::Transports;
-use engineio_parser::{CloseReason, Data, Packet};
-use engineio_server::{Config, Cors, CorsOrigin, EngineIo, Handler, Socket};
+use engineio_server::{
+    CloseReason, Config, Cors, CorsOrigin, Data, EngineIo, Handler, Packet, Socket, Transports,
+};
 
 struct Echo;
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use engineio_parser::endpoint::Transports;
+pub use engineio_parser::endpoint::Transports;
 pub use engineio_parser::forwarded::{ForwardedHeader, IpNet, TrustProxy};
 use engineio_parser::http::normalize_path;
 pub use engineio_parser::http::{Cookie, Cors, CorsOrigin, HttpCompression, OriginPattern, OriginPredicate};
@@ -11,6 +11,30 @@ pub use engineio_parser::options::{Checker, ConfigError, InvalidOption};
 use engineio_parser::{EndpointConfig, SessionConfig};
 
 /// Engine.IO server options. `Config::default()` gives the reference server's defaults.
+///
+/// ```
+/// use std::time::Duration;
+/// use engineio_server::{Config, Cookie, Cors, CorsOrigin, Transports};
+///
+/// let config = Config {
+///     path: "/realtime".into(),
+///     ping_interval: Duration::from_secs(10),
+///     ping_timeout: Duration::from_secs(5),
+///     max_payload: 100_000,
+///     // WebSocket only: no long-polling, so no sticky sessions needed behind a load balancer.
+///     transports: Transports { polling: false, websocket: true },
+///     cors: Some(Cors { origin: CorsOrigin::List(vec!["https://example.com".into()]), ..Cors::default() }),
+///     cookie: Some(Cookie::default()),
+///     allow_eio3: true,
+///     ..Config::default()
+/// };
+/// config.validate().expect("every option can work");
+///
+/// // One error names every option that cannot work.
+/// let broken = Config { ping_timeout: Duration::ZERO, max_payload: 0, ..Config::default() };
+/// let error = broken.validate().expect_err("two options cannot work");
+/// assert!(error.to_string().contains("ping_timeout") && error.to_string().contains("max_payload"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// The path requests are served under, matched as a prefix (`/engine.io/`; Socket.IO uses

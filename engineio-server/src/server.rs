@@ -307,6 +307,42 @@ impl Builder {
 }
 
 /// An Engine.IO server. Cloning it gives another handle on the same server.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use engineio_server::{CloseReason, Config, Data, EngineIo, Handler, Socket};
+///
+/// /// Every message goes to every session.
+/// struct Relay;
+///
+/// impl Handler for Relay {
+///     type Connection = ();
+///     type Command = ();
+///     fn on_connection(&self, socket: Arc<Socket>) {
+///         let _ = socket.send_text("welcome");
+///     }
+///     fn on_message(&self, _: &mut (), _data: Data) {}
+///     fn on_close(&self, _: (), _reason: CloseReason) {}
+/// }
+///
+/// # async fn run() -> std::io::Result<()> {
+/// let engine = EngineIo::new(Config::default(), Relay);
+/// // Another task reaches every session through a clone.
+/// let clone = engine.clone();
+/// tokio::spawn(async move {
+///     loop {
+///         tokio::time::sleep(Duration::from_secs(5)).await;
+///         for sid in clone.session_ids() {
+///             if let Some(socket) = clone.socket(&sid) {
+///                 let _ = socket.send_text(format!("{} sessions open", clone.clients_count()));
+///             }
+///         }
+///     }
+/// });
+/// engine.listen("127.0.0.1:3000").await
+/// # }
+/// ```
 pub struct EngineIo<H: Handler> {
     inner: Arc<Inner<H>>,
 }

@@ -205,6 +205,136 @@ pub type RoomEventListener = Arc<dyn Fn(&RoomEvent<Sid>) + Send + Sync>;
 /// Everything that may involve another node returns a future. The in-memory
 /// [`MemoryAdapter`](crate::MemoryAdapter) is the single-node implementation; a cluster adapter
 /// wraps it and adds the remote half.
+///
+/// # Example: an adapter of your own
+///
+/// An adapter that counts the broadcasts of its namespace and leaves the rest to the in-memory
+/// adapter. A cluster adapter has the same shape, with its transport where the counter is (see
+/// the [crate docs](crate#writing-an-adapter)). With `socketio-server`, a factory makes one per
+/// namespace: `SocketIo::builder(config).adapter(|_namespace| Arc::new(Counting::new()) as _)`.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use socketio_adapter::{
+///     Adapter, AdapterError, BoxFuture, BroadcastOptions, LocalSocket, MemoryAdapter, Room,
+///     RoomEventListener, ServerSideAckError, SocketDetails,
+/// };
+/// use socketio_parser::Packet;
+///
+/// struct Counting<S: LocalSocket> {
+///     local: MemoryAdapter<S>,
+///     broadcasts: AtomicUsize,
+/// }
+///
+/// impl<S: LocalSocket> Counting<S> {
+///     fn new() -> Self {
+///         Counting { local: MemoryAdapter::new(), broadcasts: AtomicUsize::new(0) }
+///     }
+/// }
+///
+/// impl<S: LocalSocket> Adapter<S> for Counting<S> {
+///     fn broadcast(&self, packet: &Packet, encoded: &S::Encoded, opts: &BroadcastOptions) {
+///         self.broadcasts.fetch_add(1, Ordering::Relaxed);
+///         self.local.broadcast(packet, encoded, opts);
+///     }
+///
+///     // The rest goes to the in-memory adapter as it is.
+///     fn add_socket(&self, socket: S, rooms: &[Room]) {
+///         self.local.add_socket(socket, rooms)
+///     }
+///     fn add_all(&self, sid: &str, rooms: &[Room]) {
+///         self.local.add_all(sid, rooms)
+///     }
+///     fn del(&self, sid: &str, room: &str) {
+///         self.local.del(sid, room)
+///     }
+///     fn del_all(&self, sid: &str) {
+///         self.local.del_all(sid)
+///     }
+///     fn socket_rooms(&self, sid: &str) -> Option<Vec<Room>> {
+///         self.local.socket_rooms(sid)
+///     }
+///     fn local_socket(&self, sid: &str) -> Option<S> {
+///         self.local.local_socket(sid)
+///     }
+///     fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<S> {
+///         self.local.local_sockets(opts)
+///     }
+///     fn local_count(&self) -> usize {
+///         self.local.local_count()
+///     }
+///     fn local_rooms(&self) -> Vec<Room> {
+///         self.local.local_rooms()
+///     }
+///     fn broadcast_with_ack<'a>(
+///         &'a self,
+///         packet: &'a Packet,
+///         encoded: &'a S::Encoded,
+///         opts: &'a BroadcastOptions,
+///         acks: S::AckSink,
+///     ) -> BoxFuture<'a, Result<usize, AdapterError>> {
+///         self.local.broadcast_with_ack(packet, encoded, opts, acks)
+///     }
+///     fn fetch_sockets<'a>(
+///         &'a self,
+///         opts: &'a BroadcastOptions,
+///     ) -> BoxFuture<'a, Result<Vec<SocketDetails>, AdapterError>> {
+///         self.local.fetch_sockets(opts)
+///     }
+///     fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+///         self.local.add_sockets(opts, rooms)
+///     }
+///     fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+///         self.local.del_sockets(opts, rooms)
+///     }
+///     fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool) {
+///         self.local.disconnect_sockets(opts, close)
+///     }
+///     fn server_side_emit(&self, args: serde_json::Value) -> BoxFuture<'_, Result<usize, AdapterError>> {
+///         self.local.server_side_emit(args)
+///     }
+///     fn server_side_emit_with_ack(
+///         &self,
+///         args: serde_json::Value,
+///         timeout: Duration,
+///     ) -> BoxFuture<'_, Result<Vec<serde_json::Value>, ServerSideAckError>> {
+///         self.local.server_side_emit_with_ack(args, timeout)
+///     }
+///     fn server_count(&self) -> BoxFuture<'_, Result<usize, AdapterError>> {
+///         self.local.server_count()
+///     }
+///     fn on_room_event(&self, listener: RoomEventListener) {
+///         self.local.on_room_event(listener)
+///     }
+///     fn close(&self) -> BoxFuture<'_, ()> {
+///         self.local.close()
+///     }
+/// }
+///
+/// # #[derive(Clone)]
+/// # struct Quiet(socketio_adapter::Sid);
+/// # impl LocalSocket for Quiet {
+/// #     type Encoded = ();
+/// #     type AckSink = ();
+/// #     fn id(&self) -> &socketio_adapter::Sid { &self.0 }
+/// #     fn send(&self, _: &(), _: &socketio_adapter::BroadcastFlags, _: Option<&()>) -> bool { true }
+/// #     fn disconnect(&self, _: bool) {}
+/// #     fn details(&self) -> SocketDetails {
+/// #         SocketDetails { id: self.0.clone(), handshake: Default::default(), rooms: Vec::new(), data: Default::default() }
+/// #     }
+/// # }
+/// // The server holds it as an `Arc<dyn Adapter<Socket>>`.
+/// let counting = Arc::new(Counting::<Quiet>::new());
+/// let adapter: Arc<dyn Adapter<Quiet>> = counting.clone();
+/// adapter.add_socket(Quiet("a".into()), &["a".into()]);
+/// let packet = Packet::event("/", socketio_parser::RawJson::new(r#"["tick"]"#)?, Vec::new(), None);
+/// adapter.broadcast(&packet, &(), &BroadcastOptions::all());
+/// assert_eq!(counting.broadcasts.load(Ordering::Relaxed), 1);
+/// assert_eq!(adapter.local_count(), 1);
+/// # Ok::<(), socketio_parser::DecodeError>(())
+/// ```
 pub trait Adapter<S: LocalSocket>: Send + Sync + 'static {
     /// Called once by the server when the namespace is created, before any socket joins:
     /// `link` is how the adapter reaches the namespace (cluster adapters subscribe here).

@@ -1,6 +1,11 @@
 //! Rooms, broadcasting and multi-node adapters for the Socket.IO server.
 //!
-//! # What is here
+//! A namespace of `socketio-server` asks its adapter who is in which room, and hands it every
+//! broadcast. This crate holds the pieces: the room index every adapter is built on, the
+//! [`Adapter`] trait, the in-memory adapter (one node, the default) and the Redis adapter (many
+//! nodes, feature `redis`). `socketio-server` re-exports the crate as `socketio_server::adapter`.
+//!
+//! # The room index
 //!
 //! [`RoomIndex`]: the synchronous room index every adapter is built on. It maps sockets (a small
 //! `Copy` key chosen by the server) to the [`Room`]s they are in and back, with the operations
@@ -35,23 +40,119 @@
 //! assert_eq!(reached, [3]);
 //! ```
 //!
-//! # What it does not do
-//!
-//! No I/O, no async, no clock, no locking: the index is plain data. It does not know sockets,
-//! packets or flags (`volatile`, `compress`, `local`, acks); the layer above resolves keys to
-//! connections and writes the one encoded packet to each of them.
-//!
-//! # The adapter
+//! # The in-memory adapter
 //!
 //! [`Adapter`] is what a namespace of the server asks of the layer that knows where its sockets
 //! are: room membership and delivery on this node (synchronous, as in the reference), and the
 //! operations that may involve other nodes (`fetch_sockets`, server-side emits with answers,
 //! broadcasts with acks counting clients on every node, the server count), which return
 //! futures. The server implements [`LocalSocket`] on its socket handle; a broadcast hands the
-//! adapter one encoded packet that every recipient shares.
+//! adapter one encoded packet ([`LocalSocket::Encoded`]) that every recipient shares.
 //!
-//! [`MemoryAdapter`], the default, is the single-node implementation on top of [`RoomIndex`].
-//! A cluster adapter (Redis, behind a feature) wraps it and adds the remote half.
+//! [`MemoryAdapter`], the default, is the single-node implementation on top of [`RoomIndex`];
+//! [`MemoryAdapter::with_recovery`] also keeps what connection state recovery needs. Any type
+//! can stand for the sockets; here, one that writes down what it is sent:
+//!
+//! ```
+//! use std::sync::{Arc, Mutex};
+//! use socketio_adapter::{Adapter, BroadcastFlags, BroadcastOptions, LocalSocket, MemoryAdapter, Sid, SocketDetails};
+//! use socketio_parser::{Packet, RawJson};
+//!
+//! #[derive(Clone)]
+//! struct Inbox {
+//!     id: Sid,
+//!     got: Arc<Mutex<Vec<String>>>,
+//! }
+//!
+//! impl LocalSocket for Inbox {
+//!     type Encoded = String; // the server's own type is its encoded packet, shared by every socket
+//!     type AckSink = ();
+//!
+//!     fn id(&self) -> &Sid {
+//!         &self.id
+//!     }
+//!     fn send(&self, packet: &String, _: &BroadcastFlags, _: Option<&()>) -> bool {
+//!         self.got.lock().expect("not poisoned").push(format!("{} <- {packet}", self.id));
+//!         true
+//!     }
+//!     fn disconnect(&self, _close: bool) {}
+//!     fn details(&self) -> SocketDetails {
+//!         SocketDetails {
+//!             id: self.id.clone(),
+//!             handshake: serde_json::Value::Null,
+//!             rooms: Vec::new(),
+//!             data: serde_json::Value::Null,
+//!         }
+//!     }
+//! }
+//!
+//! let got = Arc::new(Mutex::new(Vec::new()));
+//! let adapter = MemoryAdapter::new();
+//! for id in ["a", "b", "c"] {
+//!     let socket = Inbox { id: id.into(), got: got.clone() };
+//!     adapter.add_socket(socket, &[id.into()]);
+//! }
+//! adapter.add_all("b", &["news".into()]);
+//! adapter.add_all("c", &["news".into()]);
+//!
+//! // `io.to("news").except("c").emit("headline", "rain")`
+//! let packet = Packet::event("/", RawJson::new(r#"["headline","rain"]"#)?, Vec::new(), None);
+//! let opts = BroadcastOptions { except: vec!["c".into()], ..BroadcastOptions::to(["news".into()]) };
+//! adapter.broadcast(&packet, &packet.encode_to_string().to_string(), &opts);
+//! assert_eq!(*got.lock().expect("not poisoned"), [r#"b <- 2["headline","rain"]"#]);
+//! assert_eq!(adapter.socket_rooms("b").expect("b is here"), ["b", "news"]);
+//! # Ok::<(), socketio_parser::DecodeError>(())
+//! ```
+//!
+//! # Redis
+//!
+//! With the feature `redis`, [`redis`](mod@redis) is a cluster adapter wire-compatible with
+//! Node.js's `@socket.io/redis-adapter` 8.3 (classic pub/sub), so Rust and Node.js nodes can
+//! share one Redis and serve one cluster. One `RedisClients` per process holds the two
+//! connections; its `factory` makes every namespace's `RedisAdapter`, which wraps a
+//! [`MemoryAdapter`] for this node's sockets and publishes or asks the other nodes for the rest.
+//! Its module docs say what travels where, how timeouts and Redis outages are handled, and what
+//! it does not do.
+//!
+//! ```no_run
+//! # #[cfg(feature = "redis")]
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use socketio_adapter::{RedisAdapterConfig, RedisClients};
+//!
+//! let config = RedisAdapterConfig::default().with_requests_timeout(Duration::from_secs(2));
+//! let redis = RedisClients::connect("redis://127.0.0.1:6379/", config).await?;
+//! // With socketio-server: `SocketIo::builder(config).adapter(redis.factory::<Socket>()).build()`.
+//! redis.subscribed().await;
+//! println!("{:?}", redis.status());
+//! # Ok(())
+//! # }
+//! # fn main() {}
+//! ```
+//!
+//! # Writing an adapter
+//!
+//! An adapter implements [`Adapter`] for the server's socket type (`socketio_server::Socket`),
+//! and the server is built with a factory that makes one per namespace
+//! (`SocketIo::builder(config).adapter(|namespace| ...)`). The usual shape is the Redis
+//! adapter's: keep this node's sockets in a [`MemoryAdapter`] and delegate the local half to it;
+//! send what must reach other nodes (broadcasts unless [`BroadcastFlags::local`], room changes,
+//! disconnects) over your transport; answer the other nodes' requests through the
+//! [`NamespaceLink`] that [`Adapter::init`] hands over, which encodes packets for this node's
+//! sockets and runs the namespace's server-side handlers. The [`Adapter`] trait's docs show a
+//! whole adapter that wraps the in-memory one.
+//!
+//! Rules an adapter keeps: delivery to this node's sockets never waits on another node;
+//! [`Adapter::broadcast`] gets the packet encoded once, and passes that one value to every
+//! recipient; answers come in the documented order; a remote failure is an [`AdapterError`],
+//! never a panic.
+//!
+//! # What it does not do
+//!
+//! No I/O, no async runtime and no clock outside the Redis adapter: the room index and the
+//! in-memory adapter are plain data behind a mutex, and expiry reads the [`Clock`] it is given.
+//! They do not know packets' contents or flags beyond [`BroadcastFlags`]; the layer above
+//! resolves sockets to connections and writes the one encoded packet to each of them.
 //!
 //! [`add_all`]: RoomIndex::add_all
 //! [`del`]: RoomIndex::del
@@ -60,15 +161,19 @@
 //! [`sockets_in`]: RoomIndex::sockets_in
 //! [`for_each_target`]: RoomIndex::for_each_target
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod adapter;
 mod handshake;
 mod memory;
 mod recovery;
 #[cfg(feature = "redis")]
-mod redis;
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 mod rooms;
 
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::{
     RedisAdapter, RedisAdapterConfig, RedisClients, RedisStatus, RequestError, RequestKind, RequestTimeout,
 };

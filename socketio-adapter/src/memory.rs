@@ -23,6 +23,44 @@ use crate::rooms::{BroadcastTarget, Room, RoomEvent, RoomIndex, TargetScratch};
 /// Made with [`with_recovery`](Self::with_recovery), it also keeps what connection state
 /// recovery needs (the reference's `SessionAwareAdapter`): the sessions of sockets that left
 /// for a recoverable reason and the packets broadcast recently, with their offsets.
+///
+/// ```
+/// use socketio_adapter::{Adapter, BroadcastFlags, BroadcastOptions, LocalSocket, MemoryAdapter, Sid, SocketDetails};
+///
+/// #[derive(Clone)]
+/// struct Quiet(Sid);
+///
+/// impl LocalSocket for Quiet {
+///     type Encoded = ();
+///     type AckSink = ();
+///     fn id(&self) -> &Sid {
+///         &self.0
+///     }
+///     fn send(&self, _: &(), _: &BroadcastFlags, _: Option<&()>) -> bool {
+///         true
+///     }
+///     fn disconnect(&self, _close: bool) {}
+///     fn details(&self) -> SocketDetails {
+///         SocketDetails { id: self.0.clone(), handshake: Default::default(), rooms: Vec::new(), data: Default::default() }
+///     }
+/// }
+///
+/// let adapter = MemoryAdapter::new();
+/// // A socket joins its own room when it connects, then others.
+/// adapter.add_socket(Quiet("a".into()), &["a".into()]);
+/// adapter.add_socket(Quiet("b".into()), &["b".into(), "news".into()]);
+/// adapter.add_all("a", &["news".into(), "sports".into()]);
+/// assert!(adapter.has_room("sports"));
+///
+/// // The sockets a broadcast to `news` reaches, in the order they joined.
+/// let reached: Vec<Sid> = adapter.local_sockets(&BroadcastOptions::to(["news".into()])).iter().map(|s| s.0.clone()).collect();
+/// assert_eq!(reached, ["b", "a"]);
+///
+/// // A socket that leaves is gone from every room; an empty room is deleted.
+/// adapter.del_all("a");
+/// assert!(!adapter.has_room("sports"));
+/// assert_eq!(adapter.local_count(), 1);
+/// ```
 pub struct MemoryAdapter<S: LocalSocket> {
     state: Mutex<State<S>>,
     listeners: Mutex<Vec<RoomEventListener>>,

@@ -52,6 +52,7 @@ pub enum Parser {
     Json,
     /// `socket.io-msgpack-parser`: one binary message per packet (feature `msgpack`).
     #[cfg(feature = "msgpack")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "msgpack")))]
     MsgPack,
 }
 
@@ -330,6 +331,54 @@ struct AckDeadline {
 }
 
 /// The Socket.IO side of one Engine.IO connection. See the [module docs](self).
+///
+/// # Example
+///
+/// A client asks for `/admin`, which the application refuses, then joins `/`, then leaves it.
+/// Each step is an input followed by draining the outputs; the crate docs show events, acks and
+/// their deadlines.
+///
+/// ```
+/// use std::time::Instant;
+/// use socketio_parser::connection::{
+///     Connection, ConnectionConfig, DisconnectReason, Event, Message, Transmit,
+/// };
+/// use socketio_parser::ByteString;
+///
+/// /// The text messages the machine wants sent, in order.
+/// fn sent(conn: &mut Connection) -> Vec<String> {
+///     std::iter::from_fn(|| conn.poll_transmit())
+///         .map(|transmit| match transmit {
+///             Transmit::Send(Message::Text(text)) => text.to_string(),
+///             other => format!("{other:?}"),
+///         })
+///         .collect()
+/// }
+/// let text = |s: &'static str| Message::Text(ByteString::from_static(s));
+/// let now = Instant::now();
+/// let mut conn = Connection::new(ConnectionConfig::default(), now);
+///
+/// // `io("/admin")`: the application decides, here no.
+/// conn.handle_message(text("0/admin,"), now);
+/// let Some(Event::Connect { nsp, .. }) = conn.poll_event() else { unreachable!() };
+/// conn.reject(&nsp, "not allowed", None);
+/// assert_eq!(sent(&mut conn), [r#"4/admin,{"message":"not allowed"}"#]);
+///
+/// // `io("/")`: yes, with the socket id the application chose.
+/// conn.handle_message(text("0"), now);
+/// let Some(Event::Connect { nsp, .. }) = conn.poll_event() else { unreachable!() };
+/// conn.accept(&nsp, "sock-1", None);
+/// assert_eq!(sent(&mut conn), [r#"0{"sid":"sock-1"}"#]);
+/// assert!(conn.is_connected("/"));
+///
+/// // `socket.disconnect()` on the client.
+/// conn.handle_message(text("1"), now);
+/// assert!(matches!(
+///     conn.poll_event(),
+///     Some(Event::Disconnect { reason: DisconnectReason::ClientNamespaceDisconnect, .. })
+/// ));
+/// assert!(!conn.is_connected("/"));
+/// ```
 #[derive(Debug)]
 pub struct Connection {
     config: ConnectionConfig,

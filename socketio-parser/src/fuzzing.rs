@@ -62,6 +62,7 @@ pub fn packet(data: &[u8]) {
 /// [`encode`]: crate::msgpack::encode
 /// [`encode_to_bytes`]: crate::msgpack::encode_to_bytes
 #[cfg(feature = "msgpack")]
+#[cfg_attr(docsrs, doc(cfg(feature = "msgpack")))]
 pub fn msgpack(data: &[u8]) {
     use crate::msgpack::{self, RawMsgPack};
 

@@ -136,7 +136,12 @@
 //! with the Engine.IO session machine, on plain threads and `std::net`, and serves the real
 //! JavaScript client.
 //!
-//! # Decoding
+//! # Codecs
+//!
+//! A [`Decoder`] takes one connection's Engine.IO messages in order; a binary packet is
+//! complete once its attachments have arrived. Encoding goes the other way: a value becomes a
+//! payload with [`to_payload`] (binary values become placeholders and attachments) or, with the
+//! event name in front and tuples spread into arguments, with [`args`].
 //!
 //! ```
 //! use bytes::Bytes;
@@ -158,8 +163,23 @@
 //!
 //! // Encoding gives back the text part; the attachments are sent after it.
 //! assert_eq!(&*packet.encode_to_string(), r#"51-/chat,7["file",{"_placeholder":true,"num":0}]"#);
+//!
+//! // A value with binary data: the placeholders and the attachments to send after the text.
+//! let (json, attachments) = socketio_parser::to_payload(&("photo.png", Bytes::from_static(b"\x89PNG")))
+//!     .expect("serialisable");
+//! assert_eq!(json.as_str(), r#"["photo.png",{"_placeholder":true,"num":0}]"#);
+//! assert_eq!(attachments, [Bytes::from_static(b"\x89PNG")]);
 //! # Ok::<(), socketio_parser::DecodeError>(())
 //! ```
+//!
+//! # Feature flags
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `msgpack` | the `socket.io-msgpack-parser` wire format ([`msgpack`](mod@msgpack)), for the [`Decoder`]'s callers and the [`Connection`](connection::Connection) machine ([`Parser::MsgPack`](connection::Parser::MsgPack)) |
+//! | `fuzzing` | [`fuzzing`](mod@fuzzing): the harness functions the fuzz targets call |
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod args;
 mod binary;
@@ -172,9 +192,11 @@ mod packet;
 mod value;
 
 #[cfg(feature = "msgpack")]
+#[cfg_attr(docsrs, doc(cfg(feature = "msgpack")))]
 pub mod msgpack;
 
 #[cfg(any(test, feature = "fuzzing"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "fuzzing")))]
 pub mod fuzzing;
 
 pub use args::Spread;

@@ -152,6 +152,7 @@ pub enum Payload {
     /// One msgpack value (the `socket.io-msgpack-parser` wire format); binary values are
     /// msgpack `bin` values inside it.
     #[cfg(feature = "msgpack")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "msgpack")))]
     MsgPack(crate::msgpack::RawMsgPack),
 }
 

@@ -13,6 +13,7 @@ pub enum ParserKind {
     Default,
     /// `socket.io-msgpack-parser`: one binary message per packet (feature `msgpack`).
     #[cfg(feature = "msgpack")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "msgpack")))]
     MsgPack,
 }
 
@@ -27,6 +28,27 @@ impl ParserKind {
 }
 
 /// Socket.IO server options. `Config::default()` gives the reference server's defaults.
+///
+/// ```
+/// use std::time::Duration;
+/// use socketio_server::engine::{Cors, CorsOrigin};
+/// use socketio_server::{Config, ConnectionStateRecovery};
+///
+/// let mut config = Config {
+///     connect_timeout: Duration::from_secs(10),
+///     connection_state_recovery: Some(ConnectionStateRecovery::default()),
+///     ..Config::default()
+/// };
+/// // The Engine.IO options are under `engine`.
+/// config.engine.ping_interval = Duration::from_secs(20);
+/// config.engine.max_payload = 5_000_000;
+/// config.engine.cors = Some(Cors {
+///     origin: CorsOrigin::List(vec!["https://example.com".into()]),
+///     ..Cors::default()
+/// });
+/// assert_eq!(config.engine.path, "/socket.io");
+/// config.validate().expect("every option can work");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// The Engine.IO options (ping interval and timeout, `max_payload`, transports, CORS,

@@ -54,6 +54,22 @@ pub enum BroadcastAckError {
 /// A middleware's refusal, with a message and data. From a connection middleware, the client
 /// receives it as a `connect_error` whose `err.message` is `message` and `err.data` is `data`;
 /// from a packet middleware, it reaches the socket's error handlers.
+///
+/// ```no_run
+/// use socketio_server::{ConnectError, SocketIo};
+///
+/// # fn setup(io: SocketIo) {
+/// io.use_middleware(|socket| async move {
+///     let token = socket.auth().get("token").and_then(|t| t.as_str()).map(str::to_owned);
+///     match token {
+///         Some(token) if token == "s3cret" => Ok(()),
+///         // On the client: `socket.on("connect_error", (err) => { err.message, err.data })`.
+///         Some(_) => Err(ConnectError::new("invalid token").with_data(serde_json::json!({ "retry": false }))),
+///         None => Err(ConnectError::new("no token")),
+///     }
+/// });
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{message}")]
 pub struct ConnectError {

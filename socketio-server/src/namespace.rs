@@ -34,6 +34,31 @@ pub(crate) struct Handlers {
 
 /// A namespace: its sockets, its rooms (in its adapter), its middlewares and connection
 /// handlers. Cloning gives another handle on the same namespace.
+///
+/// ```no_run
+/// use socketio_server::{Config, ConnectError, SocketIo};
+///
+/// # fn setup(io: SocketIo) {
+/// let chat = io.of("/chat");
+/// chat.use_middleware(|socket| async move {
+///     if socket.handshake().query_param("nick").is_some() {
+///         Ok(())
+///     } else {
+///         Err(ConnectError::new("a nick is needed"))
+///     }
+/// });
+/// chat.on_connection(|socket| async move {
+///     socket.on("say", |socket, event| async move {
+///         let text: String = event.arg().unwrap_or_default();
+///         // Every socket of `/chat`, this one included.
+///         socket.namespace().emit("said", &(socket.id(), text)).ok();
+///     });
+/// });
+/// // From outside a handler: the sockets of this node, and a broadcast.
+/// println!("{} in /chat", chat.sockets().len());
+/// chat.to("moderators").emit("report", "all quiet").ok();
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Namespace(pub(crate) Arc<NsInner>);
 

@@ -70,6 +70,29 @@ impl<T: IntoRooms, const N: usize> IntoRooms for [T; N] {
 
 /// A broadcast being built: which sockets (`to`, `except`), with which flags (`local`,
 /// `volatile`, `compress`, `timeout`). Every modifier returns a new operator.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use socketio_server::SocketIo;
+///
+/// # async fn run(io: SocketIo) -> Result<(), Box<dyn std::error::Error>> {
+/// // Operators are values: build one, use it several times.
+/// let europe = io.to(["paris", "berlin"]).except("banned");
+/// europe.emit("news", "bonjour, hallo").ok();
+/// europe.clone().volatile().emit("position", &(48.85, 2.35)).ok();
+///
+/// // Who is there, on every node; then act on those sockets.
+/// for socket in europe.fetch_sockets().await? {
+///     println!("{} in {:?}", socket.id(), socket.rooms());
+/// }
+/// europe.sockets_join("europe");
+///
+/// // One answer per client within 3 s.
+/// let answers = io.to("europe").timeout(Duration::from_secs(3)).emit_with_ack("vote", "yes or no?").await;
+/// println!("{} votes", answers.map(|a| a.len()).unwrap_or_default());
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 #[must_use]
 pub struct BroadcastOperator {
@@ -237,6 +260,31 @@ impl BroadcastOperator {
 
 /// A socket as `fetch_sockets` returns it, on this node or another: its id, handshake, rooms
 /// and data, and the operations that work wherever it is.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use socketio_server::SocketIo;
+///
+/// # async fn run(io: SocketIo) -> Result<(), Box<dyn std::error::Error>> {
+/// #[derive(serde::Deserialize)]
+/// struct Profile {
+///     name: String,
+/// }
+/// // Every socket of room `players`, on this node and (with a cluster adapter) on the others.
+/// for socket in io.to("players").fetch_sockets().await? {
+///     let name = socket.data::<Profile>().map(|p| p.name).unwrap_or_default();
+///     if socket.rooms().iter().any(|room| &**room == "afk") {
+///         socket.leave("players");
+///         continue;
+///     }
+///     match socket.emit_with_ack("still there?", &name, Duration::from_secs(2)).await {
+///         Ok(_) => socket.emit("thanks", &()).map_err(|e| e.to_string())?,
+///         Err(_) => socket.disconnect(false),
+///     }
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct RemoteSocket {
     ns: Arc<NsInner>,

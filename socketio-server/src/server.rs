@@ -302,6 +302,31 @@ impl Builder {
 ///
 /// Methods that broadcast (`emit`, `to`, `fetch_sockets`, ...) act on the main namespace `/`,
 /// as the reference's `io.emit` does.
+///
+/// ```no_run
+/// use socketio_server::{Config, SocketIo};
+///
+/// # async fn run() -> std::io::Result<()> {
+/// let io = SocketIo::new(Config::default());
+/// io.on_connection(|socket| async move {
+///     socket.join("lobby");
+/// });
+/// // Clones are handles on the same server: hand one to another task.
+/// let ticker = io.clone();
+/// tokio::spawn(async move {
+///     let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+///     loop {
+///         every.tick().await;
+///         ticker.to("lobby").emit("tick", &()).ok();
+///     }
+/// });
+/// // `/` is the main namespace; `io.of(..)` reaches the others.
+/// io.of("/admin").on_connection(|socket| async move {
+///     socket.emit("hello", "admin").ok();
+/// });
+/// io.listen("127.0.0.1:3000").await
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct SocketIo {
     inner: Arc<ServerInner>,

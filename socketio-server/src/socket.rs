@@ -38,6 +38,30 @@ pub(crate) type DataHook = Arc<DataFn>;
 
 /// One client connected to one namespace. Cloning gives another handle on the same socket;
 /// handles may be used from any task.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use socketio_server::{Config, SocketIo};
+///
+/// # fn setup(io: SocketIo) {
+/// io.on_connection(|socket| async move {
+///     let name: Option<String> = socket.handshake().query_param("name").map(str::to_owned);
+///     socket.join(format!("user:{}", name.as_deref().unwrap_or("anonymous")));
+///     socket.on("ping", |socket, event| async move {
+///         event.reply(&"pong").ok();
+///         // Ask something back, and give the client 5 s to answer.
+///         if let Ok(ack) = socket.timeout(Duration::from_secs(5)).emit_with_ack("how are you?", &()) {
+///             if let Ok(answer) = ack.await {
+///                 println!("{} is {}", socket.id(), answer.arg::<String>().unwrap_or_default());
+///             }
+///         }
+///     });
+///     socket.on_disconnect(|socket, reason| async move {
+///         println!("{} left ({reason}), rooms were {:?}", socket.id(), socket.rooms());
+///     });
+/// });
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Socket(pub(crate) Arc<SocketInner>);
 
@@ -1223,6 +1247,35 @@ impl Emitter {
 
 /// An incoming event: its name, its arguments, and the acknowledgement the client awaits, if
 /// any. Cloning is cheap; every handler of the event gets a clone.
+///
+/// ```no_run
+/// use socketio_server::{Bytes, Socket};
+///
+/// # fn setup(socket: Socket) {
+/// // `socket.emit("move", { x: 1, y: 2 }, "fast", (answer) => ...)` on the client.
+/// #[derive(serde::Deserialize)]
+/// struct Position {
+///     x: i32,
+///     y: i32,
+/// }
+/// socket.on("move", |_, event| async move {
+///     assert_eq!(event.name(), "move");
+///     match event.args::<(Position, String)>() {
+///         Ok((to, speed)) => {
+///             event.reply(&format!("moving to {},{} {speed}", to.x, to.y)).ok();
+///         }
+///         Err(error) => {
+///             event.reply(&serde_json::json!({ "error": error.to_string() })).ok();
+///         }
+///     }
+/// });
+/// // Untyped, binary included.
+/// socket.on("blob", |_, event| async move {
+///     let first: Option<Bytes> = event.arg().ok();
+///     println!("{:?} bytes, {} arguments", first.map(|b| b.len()), event.values().map(|v| v.len()).unwrap_or(0));
+/// });
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Event {
     /// A slice of the payload when the name is a plain string, so it costs no allocation.
@@ -1316,6 +1369,21 @@ impl Event {
 /// The acknowledgement a client awaits for an event it sent. It can be answered once: the
 /// connection's machine sends the first answer and ignores later ones, as the reference does.
 /// Dropping every clone without answering tells the machine that no answer will come.
+///
+/// ```no_run
+/// use socketio_server::Socket;
+///
+/// # fn setup(socket: Socket) {
+/// socket.on("save", |_, event| async move {
+///     // Answered later, from another task: the sender travels.
+///     if let Some(ack) = event.ack().cloned() {
+///         tokio::spawn(async move {
+///             ack.send(&("saved", 42)).ok();
+///         });
+///     }
+/// });
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct AckSender(Arc<AckInner>);
 
@@ -1378,6 +1446,25 @@ impl AckSender {
 }
 
 /// A client's answer to an acknowledged emit.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use socketio_server::{AckError, Socket};
+///
+/// # async fn run(socket: Socket) -> Result<(), Box<dyn std::error::Error>> {
+/// // `socket.on("sum", (a, b, ack) => ack(a + b, "done"))` on the client.
+/// let answer = socket.timeout(Duration::from_secs(5)).emit_with_ack("sum", &(2, 3))?.await;
+/// match answer {
+///     Ok(response) => {
+///         let (sum, note): (u32, String) = response.args()?;
+///         assert_eq!((sum, note.as_str()), (5, "done"));
+///     }
+///     Err(AckError::Timeout) => println!("no answer in time"),
+///     Err(error) => println!("no answer: {error}"),
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct AckResponse {
     payload: Payload,

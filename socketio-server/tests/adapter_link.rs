@@ -14,9 +14,8 @@ use socketio_server::adapter::{
     Adapter, AdapterError, BoxFuture, BroadcastOptions, MemoryAdapter, NamespaceLink, RoomEventListener,
     ServerSideAckError, SocketDetails,
 };
-use socketio_server::{
-    AckError, Builder, Bytes, Config, EncodedPacket as Encoded, Payload, Room, Socket, Value,
-};
+use socketio_server::internals::EncodedPacket as Encoded;
+use socketio_server::{AckError, Builder, Bytes, Config, Payload, Room, Socket, Value};
 use support::{inbox, TestServer};
 use tokio::sync::mpsc;
 

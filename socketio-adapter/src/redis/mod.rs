@@ -260,7 +260,7 @@ fn uid2(len: usize) -> String {
     bytes.iter().map(|b| char::from(CHARS[usize::from(*b) % CHARS.len()])).collect()
 }
 
-/// The adapter of one namespace on a Redis cluster (see the [module docs](self)).
+/// The adapter of one namespace on a Redis cluster (see the [module docs](crate::redis)).
 pub struct RedisAdapter<S: LocalSocket> {
     inner: Arc<Inner<S>>,
 }
