@@ -104,3 +104,8 @@ pub use socket::{Closed, Handshake, Socket};
 pub use engineio_parser::ws;
 /// A packet's data, for [`Config::initial_packet`] and the [`Handler`] hooks.
 pub use engineio_parser::Data;
+
+/// This crate's README, whose example is compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
