@@ -226,7 +226,7 @@ fn decode_base64(b64: &str) -> Result<Vec<u8>, InvalidData> {
 
 fn decode_hex(hex: &str) -> Result<Vec<u8>, InvalidData> {
     let digits: Vec<u8> = hex.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(InvalidData(format!("odd number of hex digits in {hex:?}")));
     }
     digits

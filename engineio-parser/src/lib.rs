@@ -270,3 +270,8 @@ pub enum DecodeError {
     #[error("v3 payload length does not match its data")]
     LengthMismatch,
 }
+
+/// This crate's README, whose example is compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

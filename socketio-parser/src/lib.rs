@@ -298,3 +298,8 @@ impl DecodeError {
         }
     }
 }
+
+/// This crate's README, whose example is compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -30,7 +30,8 @@
 //! browser client) under `/admin/`.
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{Html, IntoResponse};
@@ -68,12 +69,88 @@ pub(crate) fn npm_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join("chat")
 }
 
-/// Installs the pinned `socket.io-client` with npm when it is missing, and returns its `dist`
-/// folder, the one the server serves at `/socket.io/socket.io.min.js`.
+/// How long `npm ci` may take before it is stopped.
+const NPM_LIMIT: Duration = Duration::from_secs(300);
+
+/// Installs the packages `package.json` pins (the browser client and the dashboard) with
+/// `npm ci` when they are missing or of another version, and returns `socket.io-client`'s
+/// `dist` folder, the one the server serves at `/socket.io/socket.io.min.js`.
+///
+/// npm installs into a folder of this process's own, which then takes the place of
+/// `node_modules` with one rename: two processes starting at once never see half an install.
 pub(crate) fn install_client() -> Result<PathBuf, String> {
     let dir = npm_dir();
-    conformance::npm::ensure_installed(&dir)?;
-    Ok(dir.join("node_modules").join("socket.io-client").join("dist"))
+    let modules = dir.join("node_modules");
+    if !installed(&dir)? {
+        let stage = dir.join(format!(".npm-{}", std::process::id()));
+        let result = npm_ci(&dir, &stage).and_then(|()| {
+            if installed(&dir)? {
+                return Ok(()); // another process got there first
+            }
+            let _ = std::fs::remove_dir_all(&modules); // an install of other versions
+            std::fs::rename(stage.join("node_modules"), &modules)
+                .map_err(|e| format!("cannot move the npm install to {}: {e}", modules.display()))
+        });
+        let _ = std::fs::remove_dir_all(&stage);
+        result?;
+        if !installed(&dir)? {
+            return Err(format!("`npm ci` did not install the versions {}/package.json pins", dir.display()));
+        }
+    }
+    Ok(modules.join("socket.io-client").join("dist"))
+}
+
+/// Whether `dir/node_modules` holds every package `dir/package.json` pins, at its version.
+fn installed(dir: &Path) -> Result<bool, String> {
+    let read = |path: PathBuf| -> Option<serde_json::Value> {
+        serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+    };
+    let manifest =
+        read(dir.join("package.json")).ok_or_else(|| format!("no package.json in {}", dir.display()))?;
+    let pins = manifest["dependencies"].as_object().ok_or("package.json has no `dependencies`")?;
+    Ok(pins.iter().all(|(name, version)| {
+        let path = dir.join("node_modules").join(name).join("package.json");
+        read(path).is_some_and(|installed| installed["version"] == *version)
+    }))
+}
+
+/// Runs `npm ci` for `dir`'s `package.json` and `package-lock.json` in the folder `stage`.
+fn npm_ci(dir: &Path, stage: &Path) -> Result<(), String> {
+    let _ = std::fs::remove_dir_all(stage);
+    std::fs::create_dir_all(stage).map_err(|e| format!("cannot create {}: {e}", stage.display()))?;
+    for file in ["package.json", "package-lock.json"] {
+        std::fs::copy(dir.join(file), stage.join(file)).map_err(|e| format!("cannot copy {file}: {e}"))?;
+    }
+    let log = stage.join("npm-errors.log");
+    let errors = std::fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+    let mut npm = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(stage)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(errors)
+        .spawn()
+        .map_err(|e| {
+            format!("cannot run npm ({e}): Node.js and npm are needed once, to install the browser client")
+        })?;
+    let deadline = Instant::now() + NPM_LIMIT;
+    let status = loop {
+        match npm.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+            Ok(None) => {
+                let _ = npm.kill();
+                let _ = npm.wait();
+                return Err(format!("`npm ci` took more than {NPM_LIMIT:?}"));
+            }
+            Err(e) => return Err(format!("waiting for npm: {e}")),
+        }
+    };
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`npm ci` failed ({status}): {}", std::fs::read_to_string(&log).unwrap_or_default()))
+    }
 }
 
 /// The Socket.IO server with the chat's handlers, and the router serving the page with the
