@@ -197,7 +197,6 @@ pub use socket::{Closed, Handshake, Socket};
 
 /// The WebSocket codec, re-exported from [`engineio_parser::ws`].
 pub use engineio_parser::ws;
-<<<<<<< HEAD
 /// The protocol types a [`Handler`] meets, re-exported from [`engineio_parser`] so that an
 /// application needs no other crate: a message's [`Data`] (also [`Config::initial_packet`]),
 /// the [`Packet`]s it sends and their [`PacketType`], the session's [`CloseReason`], its
@@ -206,12 +205,8 @@ pub use engineio_parser::ws;
 pub use engineio_parser::{
     ByteString, Bytes, CloseReason, Data, Packet, PacketType, ProtocolVersion, Trace, Transport,
 };
-=======
-/// A packet's data, for [`Config::initial_packet`] and the [`Handler`] hooks.
-pub use engineio_parser::Data;
 
 /// This crate's README, whose example is compiled as a doctest.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
->>>>>>> pkg
