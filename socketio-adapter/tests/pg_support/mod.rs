@@ -30,11 +30,13 @@ pub const WAIT: Duration = Duration::from_secs(15);
 /// Where the answers of a broadcast with acks go.
 pub type Sink = Arc<dyn Fn(Value) + Send + Sync>;
 
+/// What one socket was sent: (socket, `[event, ...args]`, ack id, where its ack goes).
+pub type Delivery = (Sid, Value, Option<u64>, Option<Sink>);
+
 /// Everything that reached one node's fake namespace.
 #[derive(Default)]
 pub struct Log {
-    /// (socket, `[event, ...args]`, ack id, where its ack goes).
-    pub deliveries: Mutex<Vec<(Sid, Value, Option<u64>, Option<Sink>)>>,
+    pub deliveries: Mutex<Vec<Delivery>>,
     pub disconnects: Mutex<Vec<(Sid, bool)>>,
     pub server_side: Mutex<Vec<Vec<Json>>>,
     /// What this node's server-side handler answers to events sent with an ack.
