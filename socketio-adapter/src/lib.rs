@@ -164,19 +164,28 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod adapter;
+#[cfg(any(feature = "redis", feature = "postgres"))]
+mod cluster;
 mod handshake;
 mod memory;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub mod postgres;
 mod recovery;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
 mod rooms;
 
+#[cfg(any(feature = "redis", feature = "postgres"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "redis", feature = "postgres"))))]
+pub use self::cluster::{RequestError, RequestKind, RequestTimeout};
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use self::postgres::{PostgresAdapter, PostgresAdapterConfig, PostgresClients, PostgresStatus};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use self::redis::{
-    RedisAdapter, RedisAdapterConfig, RedisClients, RedisStatus, RequestError, RequestKind, RequestTimeout,
-};
+pub use self::redis::{RedisAdapter, RedisAdapterConfig, RedisClients, RedisStatus};
 pub use adapter::{
     Adapter, AdapterError, BoxFuture, BroadcastFlags, BroadcastOptions, LocalSocket, NamespaceLink,
     PersistedSession, RestoredSession, RoomEventListener, ServerSideAckError, ServerSideReply, Sid,

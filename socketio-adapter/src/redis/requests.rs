@@ -2,103 +2,13 @@
 //! reference's error when they do not all arrive in time.
 
 use std::collections::HashMap;
-use std::fmt;
 
 use tokio::sync::oneshot;
 
 use super::wire::{self, Response};
-use crate::adapter::{AdapterError, SocketDetails};
+use crate::adapter::SocketDetails;
+pub use crate::cluster::{RequestError, RequestKind, RequestTimeout};
 use crate::rooms::Room;
-
-/// Which request did not get all its answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum RequestKind {
-    /// `fetch_sockets` (`REMOTE_FETCH`).
-    FetchSockets,
-    /// `all_rooms` (`ALL_ROOMS`).
-    AllRooms,
-    /// `server_side_emit_with_ack` (`SERVER_SIDE_EMIT` with a request id).
-    ServerSideEmit,
-}
-
-/// Not every node answered a request within the adapter's `requests_timeout`: what did arrive,
-/// and the reference's error text.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RequestTimeout<T> {
-    /// The request.
-    pub kind: RequestKind,
-    /// The answers counted (for `fetch_sockets` and `all_rooms`, this node's own included, as
-    /// the reference counts it).
-    pub received: usize,
-    /// The answers expected.
-    pub expected: usize,
-    /// What the answers that arrived hold.
-    pub partial: T,
-}
-
-impl<T> fmt::Display for RequestTimeout<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.kind {
-            RequestKind::FetchSockets => {
-                f.write_str("timeout reached while waiting for fetchSockets response")
-            }
-            RequestKind::AllRooms => f.write_str("timeout reached while waiting for allRooms response"),
-            RequestKind::ServerSideEmit => write!(
-                f,
-                "timeout reached: only {} responses received out of {}",
-                self.received, self.expected
-            ),
-        }
-    }
-}
-
-impl<T: fmt::Debug> std::error::Error for RequestTimeout<T> {}
-
-/// Why a request to the other nodes failed.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum RequestError<T> {
-    /// Some nodes did not answer in time.
-    Timeout(RequestTimeout<T>),
-    /// The request could not be published, or the adapter was closed while it waited.
-    Transport(String),
-}
-
-impl<T> fmt::Display for RequestError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RequestError::Timeout(timeout) => timeout.fmt(f),
-            RequestError::Transport(reason) => write!(f, "adapter transport: {reason}"),
-        }
-    }
-}
-
-impl<T: fmt::Debug> std::error::Error for RequestError<T> {}
-
-impl<T> From<RequestError<T>> for AdapterError {
-    fn from(error: RequestError<T>) -> Self {
-        match error {
-            RequestError::Timeout(t) => AdapterError::Timeout { received: t.received, expected: t.expected },
-            RequestError::Transport(reason) => AdapterError::Transport(reason),
-        }
-    }
-}
-
-impl<T> RequestError<T> {
-    /// The same error with the partial results turned into another type.
-    pub(crate) fn map<U>(self, f: impl FnOnce(T) -> U) -> RequestError<U> {
-        match self {
-            RequestError::Timeout(t) => RequestError::Timeout(RequestTimeout {
-                kind: t.kind,
-                received: t.received,
-                expected: t.expected,
-                partial: f(t.partial),
-            }),
-            RequestError::Transport(reason) => RequestError::Transport(reason),
-        }
-    }
-}
 
 /// What a request collects from the answers.
 #[derive(Debug)]
@@ -226,6 +136,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use crate::adapter::AdapterError;
     use socketio_parser::Value;
 
     fn rooms_response(rooms: &[&str]) -> Response {
