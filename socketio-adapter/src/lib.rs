@@ -166,6 +166,7 @@
 mod adapter;
 mod handshake;
 mod memory;
+pub mod publish_queue;
 mod recovery;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
@@ -184,6 +185,7 @@ pub use adapter::{
 };
 pub use handshake::{js_date_string, HandshakeFields};
 pub use memory::MemoryAdapter;
+pub use publish_queue::{DroppedMessages, PublishQueue, QueueLimits};
 pub use recovery::{Clock, RecoveryOptions};
 pub use rooms::{
     AllRooms, BroadcastTarget, Room, RoomEvent, RoomEventKind, RoomIndex, RoomsOf, Sockets, SocketsIn,
