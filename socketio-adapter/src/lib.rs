@@ -171,6 +171,7 @@ mod memory;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres;
+pub mod publish_queue;
 mod recovery;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
@@ -193,6 +194,7 @@ pub use adapter::{
 };
 pub use handshake::{js_date_string, HandshakeFields};
 pub use memory::MemoryAdapter;
+pub use publish_queue::{DroppedMessages, PublishQueue, QueueLimits};
 pub use recovery::{Clock, RecoveryOptions};
 pub use rooms::{
     AllRooms, BroadcastTarget, Room, RoomEvent, RoomEventKind, RoomIndex, RoomsOf, Sockets, SocketsIn,

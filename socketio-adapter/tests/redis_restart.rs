@@ -73,8 +73,9 @@ async fn the_cluster_survives_a_redis_restart() {
     eventually("a1 hears b again", || a.log.received_by("a1").contains(&value(r#"["back"]"#))).await;
     assert_eq!(a.adapter.fetch_sockets(&BroadcastOptions::all()).await.unwrap().len(), 2);
     assert_eq!(b.adapter.server_count().await, Ok(2));
-    // What was published while Redis was away is lost, as pub/sub loses it: b1 never joined.
-    assert_eq!(b.rooms_of("b1"), ["b1"]);
+    // What a published while Redis was away (the join) was queued and published once a
+    // reached Redis again; whether b was subscribed again by then depends on which node came
+    // back first, so it is not checked here (redis_outage.rs makes the order certain).
 }
 
 #[tokio::test]

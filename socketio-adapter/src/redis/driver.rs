@@ -2,8 +2,10 @@
 //! shares one `pubClient` and one `subClient` between namespaces:
 //!
 //! * the publisher sends commands in the order they were submitted, every command queued
-//!   meanwhile going out in one pipeline; a failure is reported to whoever waits on the command
-//!   (and logged), and the connection is re-established on the next command;
+//!   meanwhile going out in one pipeline. When Redis cannot be reached, the messages nobody
+//!   waits on ([`Hub::publish`]) go to a bounded [`PublishQueue`] and the commands whose answer
+//!   is awaited fail at once; the connection is tried again with exponential backoff, and once
+//!   it answers the queue is published, in order, before anything submitted later;
 //! * the subscriber holds every namespace's subscriptions, hands each message to the adapter
 //!   that subscribed to its channel, and when the connection drops reconnects with exponential
 //!   backoff and subscribes again to everything.
@@ -13,7 +15,7 @@
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSub, PubSubSink, PubSubStream};
@@ -26,6 +28,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::adapter::AdapterError;
+use crate::publish_queue::{DroppedMessages, PublishQueue, QueueLimits, Queued};
 
 /// Commands sent in one pipeline at most.
 const MAX_BATCH: usize = 512;
@@ -87,11 +90,23 @@ pub(crate) struct Settings {
     pub(crate) connection_timeout: Duration,
     /// How long the publisher waits for Redis to answer a pipeline.
     pub(crate) response_timeout: Duration,
+    /// The bounds of what is kept for Redis while it cannot be reached.
+    pub(crate) queue: QueueLimits,
 }
 
-struct Job {
-    cmd: Cmd,
-    reply: Option<oneshot::Sender<Result<RedisValue, String>>>,
+/// What the publisher is asked to send.
+enum Job {
+    /// A message nobody waits on: queued while Redis cannot be reached.
+    Publish { channel: String, payload: Bytes },
+    /// A command whose answer is awaited: it fails at once while Redis cannot be reached.
+    Command { cmd: Cmd, reply: oneshot::Sender<Result<RedisValue, String>> },
+}
+
+/// What the publisher reports about its queue.
+#[derive(Debug, Default)]
+struct PublishStats {
+    dropped: AtomicU64,
+    queued: AtomicU64,
 }
 
 /// What a submitted command resolves to.
@@ -100,6 +115,7 @@ pub(crate) type Reply = oneshot::Receiver<Result<RedisValue, String>>;
 /// The shared connections: a handle to the two tasks.
 pub(crate) struct Hub {
     jobs: mpsc::UnboundedSender<Job>,
+    stats: Arc<PublishStats>,
     /// The last sequence number given to a subscription change, and the channel the changes go
     /// through, under one lock so that they are sent in sequence order.
     control: Mutex<(u64, mpsc::UnboundedSender<(u64, Control)>)>,
@@ -133,10 +149,20 @@ impl Hub {
         let (jobs, job_queue) = mpsc::unbounded_channel();
         let (control, controls) = mpsc::unbounded_channel();
         let (state_tx, state) = watch::channel(State::default());
-        let publisher = tokio::spawn(publish_loop(manager, job_queue));
+        let stats = Arc::new(PublishStats::default());
+        let publisher = Publisher {
+            conn: manager,
+            jobs: job_queue,
+            queue: PublishQueue::new(settings.queue),
+            stats: stats.clone(),
+            settings,
+            down_since: None,
+        };
+        let publisher = tokio::spawn(publisher.run());
         let subscriber = tokio::spawn(subscribe_loop(client, pubsub, controls, state_tx, settings));
         Ok(Hub {
             jobs,
+            stats,
             control: Mutex::new((0, control)),
             state,
             next_route: AtomicU64::new(1),
@@ -153,9 +179,21 @@ impl Hub {
         self.next_route.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Queues `PUBLISH channel payload`; a failure is logged by the publisher.
+    /// Queues `PUBLISH channel payload`. While Redis cannot be reached it waits in the
+    /// publisher's bounded queue; what the queue drops is logged and counted.
     pub(crate) fn publish(&self, channel: String, payload: Bytes) {
-        let _ = self.jobs.send(Job { cmd: publish_cmd(&channel, &payload), reply: None });
+        let _ = self.jobs.send(Job::Publish { channel, payload });
+    }
+
+    /// How many messages the publisher has dropped because Redis could not be reached for too
+    /// long (a queue limit was reached).
+    pub(crate) fn dropped_publishes(&self) -> u64 {
+        self.stats.dropped.load(Ordering::Relaxed)
+    }
+
+    /// How many messages wait for Redis.
+    pub(crate) fn queued_publishes(&self) -> u64 {
+        self.stats.queued.load(Ordering::Relaxed)
     }
 
     /// Queues `PUBLISH channel payload` and answers the number of receivers.
@@ -173,7 +211,7 @@ impl Hub {
     fn submit(&self, cmd: Cmd) -> Reply {
         let (reply, answer) = oneshot::channel();
         // When the publisher is gone the reply sender is dropped, which the waiter sees.
-        let _ = self.jobs.send(Job { cmd, reply: Some(reply) });
+        let _ = self.jobs.send(Job::Command { cmd, reply });
         answer
     }
 
@@ -258,55 +296,198 @@ pub(crate) fn numsub_count(value: &RedisValue) -> Option<usize> {
     usize::try_from(count).ok()
 }
 
-async fn publish_loop(mut conn: ConnectionManager, mut jobs: mpsc::UnboundedReceiver<Job>) {
-    let mut replies = Vec::new();
-    while let Some(job) = jobs.recv().await {
-        let mut pipe = ::redis::pipe();
-        pipe.add_command(job.cmd);
-        replies.push(job.reply);
-        while replies.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => {
-                    pipe.add_command(job.cmd);
-                    replies.push(job.reply);
+/// The publisher task: one connection, the jobs in submission order, and the queue of what
+/// waits for Redis while it cannot be reached.
+struct Publisher {
+    conn: ConnectionManager,
+    jobs: mpsc::UnboundedReceiver<Job>,
+    queue: PublishQueue<(String, Bytes)>,
+    stats: Arc<PublishStats>,
+    settings: Settings,
+    /// Since when Redis could not be reached, while it cannot.
+    down_since: Option<Instant>,
+}
+
+/// Whether a failure means the connection is gone (rather than Redis refusing a command).
+fn unreachable(e: &RedisError) -> bool {
+    e.is_io_error() || e.is_unrecoverable_error() || e.is_timeout()
+}
+
+/// Sends a pipeline, once more if the connection had been lost before it: the manager has
+/// started a new connection, which the second try waits for.
+async fn send(conn: &mut ConnectionManager, pipe: &::redis::Pipeline) -> Result<Vec<RedisValue>, RedisError> {
+    let result = pipe.query_async::<Vec<RedisValue>>(conn).await;
+    match result {
+        Err(e) if e.is_unrecoverable_error() => pipe.query_async::<Vec<RedisValue>>(conn).await,
+        other => other,
+    }
+}
+
+fn message_size(channel: &str, payload: &Bytes) -> usize {
+    channel.len() + payload.len()
+}
+
+impl Publisher {
+    async fn run(mut self) {
+        let mut delay = self.settings.reconnect_delay;
+        loop {
+            if self.down_since.is_none() {
+                let Some(job) = self.jobs.recv().await else { return };
+                self.send_live(job).await;
+                delay = self.settings.reconnect_delay;
+                continue;
+            }
+            // Redis cannot be reached: queue, refuse, and try again after `delay`.
+            let retry = tokio::time::sleep(delay);
+            tokio::pin!(retry);
+            loop {
+                tokio::select! {
+                    () = &mut retry => break,
+                    job = self.jobs.recv() => match job {
+                        Some(job) => self.while_down(job),
+                        // Every adapter and the clients are gone: nobody is left to publish for.
+                        None => return,
+                    },
                 }
+            }
+            if !self.flush().await {
+                delay = delay.saturating_mul(2).min(self.settings.max_reconnect_delay);
+            }
+        }
+    }
+
+    /// Sends `first` and whatever else is waiting, in one pipeline.
+    async fn send_live(&mut self, first: Job) {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match self.jobs.try_recv() {
+                Ok(job) => batch.push(job),
                 Err(_) => break,
             }
         }
-        let mut result = pipe.query_async::<Vec<RedisValue>>(&mut conn).await;
-        if matches!(&result, Err(e) if e.is_unrecoverable_error()) {
-            // The connection was gone before this pipeline (a restarted Redis, say): the manager
-            // has started a new one, which the second try waits for.
-            result = pipe.query_async::<Vec<RedisValue>>(&mut conn).await;
+        let mut pipe = ::redis::pipe();
+        for job in &batch {
+            match job {
+                Job::Publish { channel, payload } => pipe.add_command(publish_cmd(channel, payload)),
+                Job::Command { cmd, .. } => pipe.add_command(cmd.clone()),
+            };
         }
-        match result {
+        match send(&mut self.conn, &pipe).await {
             Ok(values) => {
                 let mut values = values.into_iter();
-                for reply in replies.drain(..) {
+                for job in batch {
                     let value = values.next();
-                    if let Some(reply) = reply {
+                    if let Job::Command { reply, .. } = job {
                         let _ = reply
                             .send(value.ok_or_else(|| "Redis sent fewer answers than commands".to_owned()));
                     }
                 }
             }
-            Err(e) => {
-                let reason = e.to_string();
-                let mut failed = replies.len();
-                for reply in replies.drain(..).flatten() {
-                    let _ = reply.send(Err(reason.clone()));
+            Err(e) if unreachable(&e) => {
+                let reason = format!("Redis cannot be reached: {e}");
+                tracing::warn!(error = %e, "redis adapter: Redis cannot be reached, queueing what is published until it is back");
+                self.down_since = Some(Instant::now());
+                // Nothing of this pipeline is taken as published: it goes first in the queue.
+                for job in batch {
+                    self.refuse_or_queue(job, &reason);
                 }
-                // What was queued meanwhile would meet the same connection: it fails now rather
-                // than piling up while Redis is away.
-                while let Ok(job) = jobs.try_recv() {
-                    failed += 1;
-                    if let Some(reply) = job.reply {
+                self.report();
+            }
+            Err(e) => {
+                // Redis answered, with an error: queueing again would not help.
+                let reason = e.to_string();
+                for job in batch {
+                    if let Job::Command { reply, .. } = job {
                         let _ = reply.send(Err(reason.clone()));
                     }
                 }
-                tracing::warn!(error = %reason, commands = failed, "redis adapter: publishing failed");
+                tracing::warn!(error = %reason, "redis adapter: publishing failed");
             }
         }
+    }
+
+    /// A job submitted while Redis cannot be reached.
+    fn while_down(&mut self, job: Job) {
+        let reason = "Redis cannot be reached (the connection is being re-established)";
+        self.refuse_or_queue(job, reason);
+        self.report();
+    }
+
+    fn refuse_or_queue(&mut self, job: Job, reason: &str) {
+        match job {
+            Job::Publish { channel, payload } => {
+                let size = message_size(&channel, &payload);
+                let dropped = self.queue.push((channel, payload), size, Instant::now().into_std());
+                self.log_dropped(dropped);
+            }
+            Job::Command { reply, .. } => {
+                let _ = reply.send(Err(reason.to_owned()));
+            }
+        }
+    }
+
+    /// Tries the connection again: publishes the queue in order, or sends a `PING` when it is
+    /// empty. Answers whether Redis is reachable again (then the queue is empty).
+    async fn flush(&mut self) -> bool {
+        let mut published = 0usize;
+        let mut probed = false;
+        loop {
+            let dropped = self.queue.expire(Instant::now().into_std());
+            self.log_dropped(dropped);
+            let batch = self.queue.take(MAX_BATCH);
+            if batch.is_empty() && probed {
+                break;
+            }
+            probed = true;
+            let mut pipe = ::redis::pipe();
+            if batch.is_empty() {
+                pipe.add_command(::redis::cmd("PING"));
+            }
+            for queued in &batch {
+                let (channel, payload) = &queued.item;
+                pipe.add_command(publish_cmd(channel, payload));
+            }
+            if let Err(e) = send(&mut self.conn, &pipe).await {
+                tracing::debug!(error = %e, queued = self.queue.len() + batch.len(), "redis adapter: Redis still cannot be reached");
+                self.put_back(batch);
+                self.report();
+                return false;
+            }
+            published += batch.len();
+            self.report();
+        }
+        let outage = self.down_since.take().map(|since| since.elapsed()).unwrap_or_default();
+        tracing::info!(
+            published,
+            dropped_total = self.queue.dropped(),
+            outage_ms = u64::try_from(outage.as_millis()).unwrap_or(u64::MAX),
+            "redis adapter: Redis is reachable again, the queued messages are published"
+        );
+        true
+    }
+
+    fn put_back(&mut self, batch: Vec<Queued<(String, Bytes)>>) {
+        let dropped = self.queue.put_back(batch, Instant::now().into_std());
+        self.log_dropped(dropped);
+    }
+
+    fn log_dropped(&self, dropped: DroppedMessages) {
+        if !dropped.is_empty() {
+            tracing::warn!(
+                dropped = dropped.total(),
+                over_count = dropped.over_count,
+                over_bytes = dropped.over_bytes,
+                too_old = dropped.too_old,
+                dropped_total = self.queue.dropped(),
+                "redis adapter: Redis cannot be reached, {} queued messages dropped ({dropped})",
+                dropped.total()
+            );
+        }
+    }
+
+    fn report(&self) {
+        self.stats.dropped.store(self.queue.dropped(), Ordering::Relaxed);
+        self.stats.queued.store(self.queue.len() as u64, Ordering::Relaxed);
     }
 }
 

@@ -39,12 +39,26 @@
 //! # Failures
 //!
 //! When Redis goes away, this node's own sockets are still served: local delivery never waits
-//! on Redis. Publishing fails (each failure is logged at `warn`; operations that wait for
-//! answers fail with [`AdapterError::Transport`]; a broadcast with acks falls back to this
-//! node's clients), the subscription connection is re-established with exponential backoff
-//! and every subscription is made again; [`RedisClients::status`] tells where it stands.
-//! Pub/sub delivers at most once: what is published while a node is disconnected does not
-//! reach it. Nothing here panics on what arrives from Redis: a message that cannot be read is
+//! on Redis. Both connections are re-established with exponential backoff
+//! ([`reconnect_delay`](RedisAdapterConfig::reconnect_delay) up to
+//! [`max_reconnect_delay`](RedisAdapterConfig::max_reconnect_delay)) and every subscription is
+//! made again; [`RedisClients::status`] tells where it stands. Meanwhile:
+//!
+//! * what this node publishes without waiting for an answer (broadcasts, joins, leaves,
+//!   disconnects, answers to other nodes) waits in a bounded [`PublishQueue`](crate::PublishQueue) (limits in
+//!   [`publish_queue`](RedisAdapterConfig::publish_queue)) and is published, in order and
+//!   before anything published later, once Redis answers again, as a Node.js node's Redis
+//!   client replays its offline queue. What a limit drops (the oldest first) is logged at
+//!   `warn` with the number and the reason, and counted:
+//!   [`RedisAdapter::dropped_publishes`];
+//! * what waits for the other nodes' answers (`fetch_sockets`, `all_rooms`, server-side events,
+//!   the server count) is not queued: it fails at once with [`AdapterError::Transport`]. A
+//!   broadcast with acks reaches this node's clients only (logged at `warn`).
+//!
+//! A queued message reaches the nodes that are subscribed again when it is published: pub/sub
+//! delivers at most once, so a node that comes back later than the publisher misses it. The
+//! pipeline in flight when the connection breaks is queued again, so it may be published
+//! twice. Nothing here panics on what arrives from Redis: a message that cannot be read is
 //! ignored, as the reference ignores it.
 //!
 //! # What it does not do
@@ -70,6 +84,7 @@ use socketio_parser::{Packet, Value};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::publish_queue::QueueLimits;
 pub use driver::RedisStatus;
 pub use requests::{RequestError, RequestKind, RequestTimeout};
 
@@ -102,6 +117,10 @@ pub struct RedisAdapterConfig {
     pub max_reconnect_delay: Duration,
     /// How long one connection attempt may take: 5 s.
     pub connection_timeout: Duration,
+    /// The bounds of what is kept for Redis while it cannot be reached (see the
+    /// [module docs](crate::redis#failures)): 10 000 messages, 16 MiB, 30 s.
+    /// [`QueueLimits::disabled`] drops it all at once, as plain pub/sub would.
+    pub publish_queue: QueueLimits,
 }
 
 impl Default for RedisAdapterConfig {
@@ -113,6 +132,7 @@ impl Default for RedisAdapterConfig {
             reconnect_delay: Duration::from_millis(100),
             max_reconnect_delay: Duration::from_secs(5),
             connection_timeout: Duration::from_secs(5),
+            publish_queue: QueueLimits::default(),
         }
     }
 }
@@ -154,6 +174,13 @@ impl RedisAdapterConfig {
         self.connection_timeout = timeout;
         self
     }
+
+    /// Sets [`publish_queue`](Self::publish_queue).
+    #[must_use]
+    pub fn with_publish_queue(mut self, limits: QueueLimits) -> Self {
+        self.publish_queue = limits;
+        self
+    }
 }
 
 /// The Redis connections one node's adapters share: one that publishes, one that holds the
@@ -183,6 +210,7 @@ impl RedisClients {
             max_reconnect_delay: config.max_reconnect_delay,
             connection_timeout: config.connection_timeout,
             response_timeout: config.requests_timeout.max(Duration::from_secs(1)),
+            queue: config.publish_queue,
         };
         let hub = Hub::start(client, settings).await?;
         Ok(RedisClients { hub: Arc::new(hub), config: Arc::new(config) })
@@ -226,6 +254,19 @@ impl RedisClients {
     /// Where the subscription connection stands.
     pub fn status(&self) -> RedisStatus {
         self.hub.status()
+    }
+
+    /// How many messages this node could not publish and dropped, since it connected: Redis
+    /// could not be reached and a limit of [`publish_queue`](RedisAdapterConfig::publish_queue)
+    /// was reached. Every namespace's adapter publishes through these clients, so this counts
+    /// them all.
+    pub fn dropped_publishes(&self) -> u64 {
+        self.hub.dropped_publishes()
+    }
+
+    /// How many messages wait for Redis to be reachable again (0 while it is).
+    pub fn queued_publishes(&self) -> u64 {
+        self.hub.queued_publishes()
     }
 
     /// Waits until the subscription connection is up with every adapter initialised so far
@@ -325,6 +366,13 @@ impl<S: LocalSocket> RedisAdapter<S> {
     /// The namespace.
     pub fn namespace(&self) -> &str {
         &self.inner.nsp
+    }
+
+    /// How many messages this node dropped because Redis could not be reached for too long
+    /// (see [`RedisClients::dropped_publishes`]: the count is shared by every namespace of the
+    /// clients this adapter was made from).
+    pub fn dropped_publishes(&self) -> u64 {
+        self.inner.hub.dropped_publishes()
     }
 
     /// Waits until this adapter's subscriptions are in place on a live connection (from
