@@ -49,5 +49,6 @@ async fn the_cluster_survives_a_database_restart() {
         b.log.received_by("b1").contains(&value(r#"["after"]"#))
     })
     .await;
-    assert!(!b.log.received_by("b1").contains(&value(r#"["during"]"#)));
+    // "during" waited in a's queue and was published once a was back: whether b listened again
+    // by then depends on which node reconnected first (`postgres_outage` makes that certain).
 }

@@ -1,9 +1,16 @@
 //! The PostgreSQL side: one connection that `LISTEN`s on every namespace's channel and runs the
 //! adapter's statements (`pg_notify`, the attachments table), kept alive by a supervisor task
-//! that reconnects with exponential backoff after a loss. No protocol decisions: messages are
-//! decoded in `wire.rs` and handled by the adapters.
+//! that reconnects with exponential backoff after a loss.
+//!
+//! The publisher task runs the statements one at a time, in submission order. While the
+//! database cannot be reached, the messages nobody waits on ([`Hub::publish`]) go to a bounded
+//! [`PublishQueue`] and those whose outcome is awaited ([`Hub::publish_confirmed`]) fail at
+//! once; once the connection is back the queue is published, in order, before anything
+//! submitted later. No protocol decisions: messages are decoded in `wire.rs` and handled by the
+//! adapters.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -13,6 +20,10 @@ use tokio_postgres::{AsyncMessage, Client, NoTls};
 
 use super::wire::{self, Message, Notification, Outgoing};
 use super::PostgresAdapterConfig;
+use crate::publish_queue::{DroppedMessages, PublishQueue, Queued};
+
+/// Queued messages taken at once when publishing the queue.
+const FLUSH_BATCH: usize = 64;
 
 /// Where the adapter's PostgreSQL connection stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +60,39 @@ struct Publish {
     done: Option<oneshot::Sender<Result<(), String>>>,
 }
 
+/// Why a statement failed.
+#[derive(Debug)]
+enum Failure {
+    /// The connection is gone (or was never there): trying again later may work.
+    Unreachable(String),
+    /// PostgreSQL answered with an error: trying again would not help.
+    Refused(String),
+}
+
+impl Failure {
+    /// Classifies an error of a statement run on `client`. Connection exceptions (SQLSTATE
+    /// class 08), operator intervention (57, as in `admin_shutdown`) and insufficient resources
+    /// (53) count as unreachable, as does any error once the connection is closed.
+    fn of(client: &Client, e: &tokio_postgres::Error) -> Failure {
+        let transient = |code: &str| ["08", "57", "53"].iter().any(|class| code.starts_with(class));
+        match e.as_db_error() {
+            Some(db) if !client.is_closed() && !transient(db.code().code()) => {
+                Failure::Refused(e.to_string())
+            }
+            Some(_) => Failure::Unreachable(e.to_string()),
+            None if client.is_closed() || e.is_closed() => Failure::Unreachable(e.to_string()),
+            None => Failure::Refused(e.to_string()),
+        }
+    }
+}
+
+/// What the publisher reports about its queue.
+#[derive(Debug, Default)]
+struct PublishStats {
+    dropped: AtomicU64,
+    queued: AtomicU64,
+}
+
 /// The connection every adapter of one process shares.
 pub(crate) struct Hub {
     config: Arc<PostgresAdapterConfig>,
@@ -58,6 +102,7 @@ pub(crate) struct Hub {
     next_route: Mutex<u64>,
     status: watch::Sender<PostgresStatus>,
     publisher: mpsc::UnboundedSender<Publish>,
+    stats: Arc<PublishStats>,
     closed: watch::Sender<bool>,
 }
 
@@ -81,19 +126,32 @@ impl Hub {
         config: Arc<PostgresAdapterConfig>,
     ) -> Result<Arc<Hub>, tokio_postgres::Error> {
         let (client, notifications) = open(&pg, &config).await?;
-        let (publisher, queue) = mpsc::unbounded_channel();
+        let (publisher, jobs) = mpsc::unbounded_channel();
+        let stats = Arc::new(PublishStats::default());
         let hub = Arc::new(Hub {
-            config,
             pg,
             client: Mutex::new(Some(Arc::new(client))),
             routes: Mutex::new(HashMap::new()),
             next_route: Mutex::new(1),
             status: watch::Sender::new(PostgresStatus::Connected),
             publisher,
+            stats: stats.clone(),
             closed: watch::Sender::new(false),
+            config,
         });
         tokio::spawn(supervise(Arc::downgrade(&hub), notifications, hub.closed.subscribe()));
-        tokio::spawn(publish_loop(Arc::downgrade(&hub), queue, hub.closed.subscribe()));
+        let publisher = Publisher {
+            hub: Arc::downgrade(&hub),
+            jobs,
+            queue: PublishQueue::new(hub.config.publish_queue),
+            stats,
+            status: hub.status.subscribe(),
+            closed: hub.closed.subscribe(),
+            reconnect_delay: hub.config.reconnect_delay,
+            max_reconnect_delay: hub.config.max_reconnect_delay,
+            down_since: None,
+        };
+        tokio::spawn(publisher.run());
         tokio::spawn(cleanup_loop(Arc::downgrade(&hub), hub.closed.subscribe()));
         Ok(hub)
     }
@@ -157,12 +215,25 @@ impl Hub {
         }
     }
 
-    /// Publishes without waiting; a failure is logged.
+    /// Publishes without waiting. While the database cannot be reached the message waits in
+    /// the publisher's bounded queue; what the queue drops is logged and counted.
     pub(crate) fn publish(&self, channel: String, message: Outgoing) {
         let _ = self.publisher.send(Publish { channel, message, done: None });
     }
 
-    /// Publishes, and tells when the statement is done.
+    /// How many messages the publisher dropped because the database could not be reached for
+    /// too long (a queue limit was reached).
+    pub(crate) fn dropped_publishes(&self) -> u64 {
+        self.stats.dropped.load(Ordering::Relaxed)
+    }
+
+    /// How many messages wait for the database.
+    pub(crate) fn queued_publishes(&self) -> u64 {
+        self.stats.queued.load(Ordering::Relaxed)
+    }
+
+    /// Publishes, and tells when the statement is done. While the database cannot be reached
+    /// it is not queued: the answer is an error at once.
     pub(crate) fn publish_confirmed(
         &self,
         channel: String,
@@ -232,27 +303,34 @@ impl Hub {
         wire::decode_attachment(&payload).map_err(|e| e.to_string())
     }
 
-    async fn send(&self, publish: &Publish) -> Result<(), String> {
-        let client = self.client().ok_or_else(|| "not connected to PostgreSQL".to_owned())?;
-        let payload = match &publish.message {
-            Outgoing::Notify(json) => json.clone(),
-            Outgoing::Attachment { kind, payload } => {
-                let statement =
-                    format!("INSERT INTO {} (payload) VALUES ($1) RETURNING id", self.config.table_name);
-                let row = client.query_one(&statement, &[&&payload[..]]).await.map_err(|e| e.to_string())?;
-                let id: i64 = row.try_get(0).map_err(|e| e.to_string())?;
-                let uid = match wire::decode_attachment(payload) {
-                    Ok(message) => message.uid.unwrap_or_default(),
-                    Err(_) => String::new(),
-                };
-                wire::attachment_header(&uid, *kind, id)
-            }
+    /// Runs the statements of one message, at most
+    /// [`connection_timeout`](PostgresAdapterConfig::connection_timeout) long (a connection that
+    /// stops answering counts as lost).
+    async fn send(&self, channel: &str, message: &Outgoing) -> Result<(), Failure> {
+        let client =
+            self.client().ok_or_else(|| Failure::Unreachable("not connected to PostgreSQL".to_owned()))?;
+        let statements = async {
+            let payload = match message {
+                Outgoing::Notify(json) => json.clone(),
+                Outgoing::Attachment { kind, payload } => {
+                    let statement =
+                        format!("INSERT INTO {} (payload) VALUES ($1) RETURNING id", self.config.table_name);
+                    let row = client.query_one(&statement, &[&&payload[..]]).await?;
+                    let id: i64 = row.try_get(0)?;
+                    let uid = match wire::decode_attachment(payload) {
+                        Ok(message) => message.uid.unwrap_or_default(),
+                        Err(_) => String::new(),
+                    };
+                    wire::attachment_header(&uid, *kind, id)
+                }
+            };
+            client.execute("SELECT pg_notify($1, $2)", &[&channel, &payload]).await.map(drop)
         };
-        client
-            .execute("SELECT pg_notify($1, $2)", &[&publish.channel, &payload])
-            .await
-            .map(drop)
-            .map_err(|e| e.to_string())
+        match tokio::time::timeout(self.config.connection_timeout, statements).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(Failure::of(&client, &e)),
+            Err(_) => Err(Failure::Unreachable("PostgreSQL did not answer in time".to_owned())),
+        }
     }
 }
 
@@ -353,26 +431,190 @@ async fn reconnect(hub: &Hub) -> Result<Notifications, tokio_postgres::Error> {
     Ok(notifications)
 }
 
-/// Runs the statements of published messages one at a time, in order.
-async fn publish_loop(
+/// The publisher task: the statements of published messages one at a time, in submission
+/// order, and the queue of what waits while the database cannot be reached.
+struct Publisher {
     hub: Weak<Hub>,
-    mut queue: mpsc::UnboundedReceiver<Publish>,
-    mut closed: watch::Receiver<bool>,
-) {
-    loop {
-        let next = tokio::select! {
-            next = queue.recv() => next,
-            _ = closed.wait_for(|c| *c) => return,
-        };
-        let Some(publish) = next else { return };
-        let Some(hub) = hub.upgrade() else { return };
-        let result = hub.send(&publish).await;
-        if let Err(e) = &result {
-            tracing::warn!(error = %e, channel = %publish.channel, "postgres adapter: a message could not be published");
+    jobs: mpsc::UnboundedReceiver<Publish>,
+    queue: PublishQueue<(String, Outgoing)>,
+    stats: Arc<PublishStats>,
+    status: watch::Receiver<PostgresStatus>,
+    closed: watch::Receiver<bool>,
+    reconnect_delay: Duration,
+    max_reconnect_delay: Duration,
+    /// Since when the database could not be reached, while it cannot.
+    down_since: Option<Instant>,
+}
+
+fn outgoing_size(channel: &str, message: &Outgoing) -> usize {
+    channel.len()
+        + match message {
+            Outgoing::Notify(json) => json.len(),
+            Outgoing::Attachment { payload, .. } => payload.len(),
         }
-        if let Some(done) = publish.done {
-            let _ = done.send(result);
+}
+
+impl Publisher {
+    async fn run(mut self) {
+        let mut delay = self.reconnect_delay;
+        let mut closed = self.closed.clone();
+        loop {
+            if self.down_since.is_none() {
+                let next = tokio::select! {
+                    next = self.jobs.recv() => next,
+                    _ = closed.wait_for(|c| *c) => return,
+                };
+                let Some(publish) = next else { return };
+                if !self.send_live(publish).await {
+                    return;
+                }
+                delay = self.reconnect_delay;
+                continue;
+            }
+            // The database cannot be reached: queue, refuse, and try again after `delay` or
+            // as soon as the connection is back.
+            let retry = tokio::time::sleep(delay);
+            tokio::pin!(retry);
+            loop {
+                tokio::select! {
+                    () = &mut retry => break,
+                    changed = self.status.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        if *self.status.borrow_and_update() == PostgresStatus::Connected {
+                            break;
+                        }
+                    }
+                    next = self.jobs.recv() => match next {
+                        Some(publish) => self.while_down(publish),
+                        // Every adapter and the clients are gone: nobody is left to publish for.
+                        None => return,
+                    },
+                    _ = closed.wait_for(|c| *c) => return,
+                }
+            }
+            if *self.status.borrow() != PostgresStatus::Connected {
+                continue;
+            }
+            match self.flush().await {
+                Some(true) => delay = self.reconnect_delay,
+                Some(false) => delay = delay.saturating_mul(2).min(self.max_reconnect_delay),
+                None => return,
+            }
         }
+    }
+
+    /// Runs one message's statements. Answers `false` when the hub is gone.
+    async fn send_live(&mut self, publish: Publish) -> bool {
+        let Some(hub) = self.hub.upgrade() else { return false };
+        match hub.send(&publish.channel, &publish.message).await {
+            Ok(()) => {
+                if let Some(done) = publish.done {
+                    let _ = done.send(Ok(()));
+                }
+            }
+            Err(Failure::Unreachable(reason)) => {
+                tracing::warn!(error = %reason, "postgres adapter: PostgreSQL cannot be reached, queueing what is published until it is back");
+                self.down_since = Some(Instant::now());
+                // Not taken as published: it goes first in the queue.
+                self.refuse_or_queue(publish, &reason);
+                self.report();
+            }
+            Err(Failure::Refused(reason)) => {
+                tracing::warn!(error = %reason, channel = %publish.channel, "postgres adapter: a message could not be published");
+                if let Some(done) = publish.done {
+                    let _ = done.send(Err(reason));
+                }
+            }
+        }
+        true
+    }
+
+    /// A message submitted while the database cannot be reached.
+    fn while_down(&mut self, publish: Publish) {
+        self.refuse_or_queue(
+            publish,
+            "PostgreSQL cannot be reached (the connection is being re-established)",
+        );
+        self.report();
+    }
+
+    fn refuse_or_queue(&mut self, publish: Publish, reason: &str) {
+        match publish.done {
+            Some(done) => {
+                let _ = done.send(Err(reason.to_owned()));
+            }
+            None => {
+                let size = outgoing_size(&publish.channel, &publish.message);
+                let dropped =
+                    self.queue.push((publish.channel, publish.message), size, Instant::now().into_std());
+                self.log_dropped(dropped);
+            }
+        }
+    }
+
+    /// Publishes the queue in order. Answers whether the database was reachable all along
+    /// (then the queue is empty and the publisher is live again), or `None` when the hub is gone.
+    async fn flush(&mut self) -> Option<bool> {
+        let mut published = 0usize;
+        loop {
+            let dropped = self.queue.expire(Instant::now().into_std());
+            self.log_dropped(dropped);
+            let batch = self.queue.take(FLUSH_BATCH);
+            if batch.is_empty() {
+                break;
+            }
+            let hub = self.hub.upgrade()?;
+            let mut batch = batch.into_iter();
+            while let Some(queued) = batch.next() {
+                let (channel, message) = &queued.item;
+                match hub.send(channel, message).await {
+                    Ok(()) => published += 1,
+                    Err(Failure::Refused(reason)) => {
+                        tracing::warn!(error = %reason, channel = %channel, "postgres adapter: a queued message could not be published");
+                    }
+                    Err(Failure::Unreachable(reason)) => {
+                        let rest: Vec<Queued<(String, Outgoing)>> =
+                            std::iter::once(queued).chain(batch).collect();
+                        tracing::debug!(error = %reason, queued = self.queue.len() + rest.len(), "postgres adapter: PostgreSQL still cannot be reached");
+                        let dropped = self.queue.put_back(rest, Instant::now().into_std());
+                        self.log_dropped(dropped);
+                        self.report();
+                        return Some(false);
+                    }
+                }
+                self.report();
+            }
+        }
+        let outage = self.down_since.take().map(|since| since.elapsed()).unwrap_or_default();
+        tracing::info!(
+            published,
+            dropped_total = self.queue.dropped(),
+            outage_ms = u64::try_from(outage.as_millis()).unwrap_or(u64::MAX),
+            "postgres adapter: PostgreSQL is reachable again, the queued messages are published"
+        );
+        self.report();
+        Some(true)
+    }
+
+    fn log_dropped(&self, dropped: DroppedMessages) {
+        if !dropped.is_empty() {
+            tracing::warn!(
+                dropped = dropped.total(),
+                over_count = dropped.over_count,
+                over_bytes = dropped.over_bytes,
+                too_old = dropped.too_old,
+                dropped_total = self.queue.dropped(),
+                "postgres adapter: PostgreSQL cannot be reached, {} queued messages dropped ({dropped})",
+                dropped.total()
+            );
+        }
+    }
+
+    fn report(&self) {
+        self.stats.dropped.store(self.queue.dropped(), Ordering::Relaxed);
+        self.stats.queued.store(self.queue.len() as u64, Ordering::Relaxed);
     }
 }
 

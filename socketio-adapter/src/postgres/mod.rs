@@ -31,13 +31,30 @@
 //!
 //! # Failures
 //!
-//! Delivery to this node's sockets never waits on PostgreSQL. When the connection is lost,
-//! publishing fails (each failure is logged at `warn`; operations waiting for answers time
-//! out or fail with [`AdapterError::Transport`]); the connection is re-established with
-//! exponential backoff, every channel is listened to again and each adapter announces itself
-//! so the other nodes answer at once. `NOTIFY` delivers at most once: what is published while a
-//! node is disconnected does not reach it. A message that cannot be read is ignored (logged at
-//! `debug`); nothing from the database or the other nodes makes this code panic.
+//! Delivery to this node's sockets never waits on PostgreSQL. When the connection is lost it is
+//! re-established with exponential backoff
+//! ([`reconnect_delay`](PostgresAdapterConfig::reconnect_delay) up to
+//! [`max_reconnect_delay`](PostgresAdapterConfig::max_reconnect_delay)), every channel is
+//! listened to again and each adapter announces itself so the other nodes answer at once;
+//! [`PostgresClients::status`] tells where it stands. Meanwhile:
+//!
+//! * what this node publishes without waiting for an answer (broadcasts, joins, leaves,
+//!   disconnects, heartbeats, answers to other nodes) waits in a bounded
+//!   [`PublishQueue`](crate::PublishQueue) (limits in
+//!   [`publish_queue`](PostgresAdapterConfig::publish_queue)) and is published, in order and
+//!   before anything published later, once the connection is back. What a limit drops (the
+//!   oldest first) is logged at `warn` with the number and the reason, and counted:
+//!   [`PostgresAdapter::dropped_publishes`];
+//! * what waits for the other nodes' answers or for its own publication (`fetch_sockets`,
+//!   server-side events with and without acks) is not queued: it fails at once with
+//!   [`AdapterError::Transport`]. A broadcast with acks reaches this node's clients only
+//!   (logged at `warn`).
+//!
+//! `NOTIFY` delivers at most once: a queued message reaches the nodes that listen again when
+//! it is published, so a node that comes back later than the publisher misses it. A message
+//! whose statement was cut by the loss is queued again, so it may be published twice. A
+//! message that cannot be read is ignored (logged at `debug`); nothing from the database or
+//! the other nodes makes this code panic.
 //!
 //! # What it does not do
 //!
@@ -66,6 +83,7 @@ use crate::adapter::{
 };
 use crate::cluster::{packet_data, RequestError, RequestKind, RequestTimeout};
 use crate::memory::MemoryAdapter;
+use crate::publish_queue::QueueLimits;
 use crate::rooms::Room;
 use driver::{Hub, Inbox};
 use wire::{kind, Body, Message, Outgoing};
@@ -98,8 +116,13 @@ pub struct PostgresAdapterConfig {
     pub reconnect_delay: Duration,
     /// The longest delay between two reconnection attempts: 5 s.
     pub max_reconnect_delay: Duration,
-    /// How long one connection attempt may take: 5 s.
+    /// How long one connection attempt may take, and how long the statements publishing one
+    /// message may take before the connection is taken as lost: 5 s.
     pub connection_timeout: Duration,
+    /// The bounds of what is kept for the database while it cannot be reached (see the
+    /// [module docs](crate::postgres#failures)): 10 000 messages, 16 MiB, 30 s.
+    /// [`QueueLimits::disabled`] drops it all at once, as plain `NOTIFY` would.
+    pub publish_queue: QueueLimits,
 }
 
 impl Default for PostgresAdapterConfig {
@@ -116,6 +139,7 @@ impl Default for PostgresAdapterConfig {
             reconnect_delay: Duration::from_millis(100),
             max_reconnect_delay: Duration::from_secs(5),
             connection_timeout: Duration::from_secs(5),
+            publish_queue: QueueLimits::default(),
         }
     }
 }
@@ -185,6 +209,13 @@ impl PostgresAdapterConfig {
     #[must_use]
     pub fn with_connection_timeout(mut self, timeout: Duration) -> Self {
         self.connection_timeout = timeout;
+        self
+    }
+
+    /// Sets [`publish_queue`](Self::publish_queue).
+    #[must_use]
+    pub fn with_publish_queue(mut self, limits: QueueLimits) -> Self {
+        self.publish_queue = limits;
         self
     }
 }
@@ -258,6 +289,19 @@ impl PostgresClients {
     /// Where the connection stands.
     pub fn status(&self) -> PostgresStatus {
         self.hub.status()
+    }
+
+    /// How many messages this node could not publish and dropped, since it connected: the
+    /// database could not be reached and a limit of
+    /// [`publish_queue`](PostgresAdapterConfig::publish_queue) was reached. Every namespace's
+    /// adapter publishes through these clients, so this counts them all.
+    pub fn dropped_publishes(&self) -> u64 {
+        self.hub.dropped_publishes()
+    }
+
+    /// How many messages wait for the database to be reachable again (0 while it is).
+    pub fn queued_publishes(&self) -> u64 {
+        self.hub.queued_publishes()
     }
 
     /// Waits until the connection is up (after a reconnection too).
@@ -445,6 +489,13 @@ impl<S: LocalSocket> PostgresAdapter<S> {
     /// This adapter's id in the cluster (16 hex digits, as Node.js nodes make theirs).
     pub fn uid(&self) -> &str {
         &self.inner.uid
+    }
+
+    /// How many messages this node dropped because the database could not be reached for too
+    /// long (see [`PostgresClients::dropped_publishes`]: the count is shared by every namespace
+    /// of the clients this adapter was made from).
+    pub fn dropped_publishes(&self) -> u64 {
+        self.inner.hub.dropped_publishes()
     }
 
     /// The namespace.
