@@ -164,9 +164,11 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod adapter;
-#[cfg(any(feature = "redis", feature = "postgres"))]
+#[cfg(any(feature = "redis", feature = "postgres", feature = "redis-streams"))]
 mod cluster;
 mod handshake;
+#[cfg(any(feature = "postgres", feature = "redis-streams"))]
+mod heartbeat;
 mod memory;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
@@ -176,10 +178,13 @@ mod recovery;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
+#[cfg(feature = "redis-streams")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis-streams")))]
+pub mod redis_streams;
 mod rooms;
 
-#[cfg(any(feature = "redis", feature = "postgres"))]
-#[cfg_attr(docsrs, doc(cfg(any(feature = "redis", feature = "postgres"))))]
+#[cfg(any(feature = "redis", feature = "postgres", feature = "redis-streams"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "redis", feature = "postgres", feature = "redis-streams"))))]
 pub use self::cluster::{RequestError, RequestKind, RequestTimeout};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
@@ -187,6 +192,11 @@ pub use self::postgres::{PostgresAdapter, PostgresAdapterConfig, PostgresClients
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::{RedisAdapter, RedisAdapterConfig, RedisClients, RedisStatus};
+#[cfg(feature = "redis-streams")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis-streams")))]
+pub use self::redis_streams::{
+    RedisStreamsAdapter, RedisStreamsAdapterConfig, RedisStreamsClients, RedisStreamsStatus,
+};
 pub use adapter::{
     Adapter, AdapterError, BoxFuture, BroadcastFlags, BroadcastOptions, LocalSocket, NamespaceLink,
     PersistedSession, RestoredSession, RoomEventListener, ServerSideAckError, ServerSideReply, Sid,
