@@ -130,6 +130,14 @@
 //! # fn main() {}
 //! ```
 //!
+//! # Redis Streams
+//!
+//! With the feature `redis-streams`, [`redis_streams`](mod@redis_streams) is a cluster adapter
+//! wire-compatible with Node.js's `@socket.io/redis-streams-adapter` 0.2: every message goes
+//! through one Redis stream, and sessions are kept in Redis, so connection state recovery
+//! works across nodes. One `RedisStreamsClients` per process makes every namespace's
+//! `RedisStreamsAdapter`.
+//!
 //! # Writing an adapter
 //!
 //! An adapter implements [`Adapter`] for the server's socket type (`socketio_server::Socket`),

@@ -370,3 +370,36 @@ async fn a_client_recovers_its_session_through_another_node() {
     a.server.close().await;
     b.server.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broadcast_sent_while_redis_is_down_reaches_the_other_node_afterwards() {
+    ensure_clients();
+    let mut redis = RedisServer::start();
+    let a = RustNode::start("a", &redis.url()).await;
+    let b = RustNode::start("b", &redis.url()).await;
+    a.wait_servers(2).await;
+    b.wait_servers(2).await;
+    let mut ca = a.clients("outage ca", json!([client("ca", &["red"], false)]));
+    let mut cb = b.clients("outage cb", json!([client("cb", &["red"], false)]));
+    connected_id(&mut ca, "ca").await;
+    connected_id(&mut cb, "cb").await;
+
+    redis.stop();
+    a.io().to("red").emit("during", &1).expect("emit");
+    // This node's own client does not wait for Redis; without an entry id it gets no offset.
+    assert_eq!(ca.received("ca", "during").await["args"], json!([1]));
+
+    redis.restart();
+    // The queued entry is added once Redis answers, and the other node reads it.
+    let during = cb.received("cb", "during").await;
+    assert_eq!(during["args"][0], 1);
+    assert!(during["args"][1].as_str().is_some_and(|o| o.contains('-')), "an entry id: {during}");
+    a.io().emit("after", &2).expect("emit");
+    assert_eq!(cb.received("cb", "after").await["args"][0], 2);
+    assert_eq!(ca.received("ca", "after").await["args"][0], 2);
+
+    ca.exit().await;
+    cb.exit().await;
+    a.server.close().await;
+    b.server.close().await;
+}

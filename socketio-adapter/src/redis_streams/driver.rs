@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 
 use super::wire::Entry;
 use super::RedisStreamsAdapterConfig;
+use crate::publish_queue::{DroppedMessages, PublishQueue};
 
 /// Where the reader hands the entries of one namespace.
 pub(crate) trait Inbox: Send + Sync + 'static {
@@ -33,6 +34,8 @@ pub(crate) type Added = Box<dyn FnOnce(Result<String, String>) + Send>;
 struct Job {
     fields: Vec<(&'static str, String)>,
     done: Option<Added>,
+    /// Whether the entry waits in the queue when Redis cannot be reached.
+    queue_on_failure: bool,
 }
 
 /// Where the connections stand.
@@ -48,11 +51,14 @@ pub enum RedisStreamsStatus {
     Closed,
 }
 
+/// Each namespace's adapter: its uid and where its entries go.
+type Routes = HashMap<String, (String, Weak<dyn Inbox>)>;
+
 /// The connections and their tasks.
 pub(crate) struct Hub {
     jobs: mpsc::UnboundedSender<Job>,
     conn: ConnectionManager,
-    routes: Arc<Mutex<HashMap<String, Weak<dyn Inbox>>>>,
+    routes: Arc<Mutex<Routes>>,
     status: watch::Receiver<RedisStreamsStatus>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -107,15 +113,18 @@ impl Hub {
 
         let (jobs, job_queue) = mpsc::unbounded_channel();
         let (status_tx, status) = watch::channel(RedisStreamsStatus::Connected);
-        let routes: Arc<Mutex<HashMap<String, Weak<dyn Inbox>>>> = Arc::new(Mutex::new(HashMap::new()));
+        let routes: Arc<Mutex<Routes>> = Arc::new(Mutex::new(HashMap::new()));
         let writer = tokio::spawn(write_loop(conn.clone(), job_queue, config.clone()));
         let reader = tokio::spawn(read_loop(reader, offset, routes.clone(), status_tx, config));
         Ok(Hub { jobs, conn, routes, status, tasks: Mutex::new(vec![writer, reader]) })
     }
 
-    /// Adds an entry; `done` gets its id or the failure, in submission order.
-    pub(crate) fn add(&self, fields: Vec<(&'static str, String)>, done: Option<Added>) {
-        if let Err(mpsc::error::SendError(job)) = self.jobs.send(Job { fields, done }) {
+    /// Adds an entry; `done` gets its id or the failure, in submission order. With `queue`,
+    /// an entry that cannot be added now waits in the publish queue for Redis to come back.
+    pub(crate) fn add(&self, fields: Vec<(&'static str, String)>, done: Option<Added>, queue: bool) {
+        if let Err(mpsc::error::SendError(job)) =
+            self.jobs.send(Job { fields, done, queue_on_failure: queue })
+        {
             if let Some(done) = job.done {
                 done(Err("the adapter's connection is closed".to_owned()));
             }
@@ -127,15 +136,16 @@ impl Hub {
         self.conn.clone()
     }
 
-    /// Entries with `nsp` go to `inbox` from now on.
-    pub(crate) fn route(&self, nsp: &str, inbox: Weak<dyn Inbox>) {
-        lock(&self.routes).insert(nsp.to_owned(), inbox);
+    /// Entries with `nsp` go to `inbox`, the adapter `uid`, from now on (one adapter per
+    /// namespace: a later one takes the namespace over, as in the reference).
+    pub(crate) fn route(&self, nsp: &str, uid: &str, inbox: Weak<dyn Inbox>) {
+        lock(&self.routes).insert(nsp.to_owned(), (uid.to_owned(), inbox));
     }
 
-    /// Stops routing `nsp` (only if it still goes to `inbox`'s adapter, which is gone).
-    pub(crate) fn unroute(&self, nsp: &str) {
+    /// Stops routing `nsp`, if it still goes to the adapter `uid`.
+    pub(crate) fn unroute(&self, nsp: &str, uid: &str) {
         let mut routes = lock(&self.routes);
-        if routes.get(nsp).is_some_and(|w| w.strong_count() == 0) {
+        if routes.get(nsp).is_some_and(|(owner, _)| owner == uid) {
             routes.remove(nsp);
         }
     }
@@ -157,38 +167,111 @@ impl Drop for Hub {
     }
 }
 
+/// The writer: adds entries in order. An entry nobody waits on that cannot be added goes to a
+/// bounded [`PublishQueue`], and while the queue holds anything every new such entry goes
+/// behind it; the queue is added first, in order, once Redis answers again. An entry whose id
+/// is awaited fails at once instead (its callback gets the error), and is queued for the other
+/// nodes only when it asked for it.
 async fn write_loop(
     mut conn: ConnectionManager,
     mut jobs: mpsc::UnboundedReceiver<Job>,
     config: Arc<RedisStreamsAdapterConfig>,
 ) {
-    while let Some(job) = jobs.recv().await {
-        let mut cmd = ::redis::cmd("XADD");
-        cmd.arg(&config.stream_name).arg("MAXLEN").arg("~").arg(config.max_len).arg("*");
-        for (name, value) in &job.fields {
-            cmd.arg(*name).arg(value);
-        }
-        let result = match cmd.query_async::<RedisValue>(&mut conn).await {
-            Ok(RedisValue::BulkString(id)) => {
-                String::from_utf8(id).map_err(|_| "XADD answered an id that is not UTF-8".to_owned())
+    let mut queue: PublishQueue<Vec<(&'static str, String)>> = PublishQueue::new(config.publish_queue);
+    let mut delay = config.reconnect_delay;
+    loop {
+        if queue.is_empty() {
+            let Some(job) = jobs.recv().await else { return };
+            let result = xadd(&mut conn, &config, &job.fields).await;
+            if let Err(reason) = &result {
+                tracing::warn!(%reason, "redis streams adapter: an entry could not be added");
+                if job.queue_on_failure {
+                    enqueue(&mut queue, job.fields);
+                }
             }
-            Ok(RedisValue::SimpleString(id)) => Ok(id),
-            Ok(other) => Err(format!("XADD answered {other:?}")),
-            Err(e) => Err(e.to_string()),
-        };
-        if let Err(reason) = &result {
-            tracing::warn!(%reason, "redis streams adapter: an entry could not be added");
+            if let Some(done) = job.done {
+                done(result);
+            }
+            continue;
         }
-        if let Some(done) = job.done {
-            done(result);
+        // Redis was unreachable: what arrived since goes behind the queue, in order.
+        while let Ok(job) = jobs.try_recv() {
+            if let Some(done) = job.done {
+                done(Err("Redis cannot be reached: the entry is queued".to_owned()));
+            }
+            if job.queue_on_failure {
+                enqueue(&mut queue, job.fields);
+            }
         }
+        report(queue.expire(std::time::Instant::now()));
+        let mut batch = queue.take(MAX_BATCH).into_iter();
+        let mut failed = None;
+        while let Some(item) = batch.next() {
+            if let Err(reason) = xadd(&mut conn, &config, &item.item).await {
+                failed = Some(reason);
+                let rest: Vec<_> = std::iter::once(item).chain(batch).collect();
+                report(queue.put_back(rest, std::time::Instant::now()));
+                break;
+            }
+        }
+        match failed {
+            Some(reason) => {
+                tracing::debug!(%reason, queued = queue.len(), "redis streams adapter: Redis still cannot be reached");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(config.max_reconnect_delay);
+            }
+            None => {
+                delay = config.reconnect_delay;
+                if queue.is_empty() {
+                    tracing::info!("redis streams adapter: the queued entries are added");
+                }
+            }
+        }
+    }
+}
+
+/// Entries added from the queue in one go at most.
+const MAX_BATCH: usize = 256;
+
+fn enqueue(queue: &mut PublishQueue<Vec<(&'static str, String)>>, fields: Vec<(&'static str, String)>) {
+    let size = fields.iter().map(|(k, v)| k.len() + v.len()).sum();
+    report(queue.push(fields, size, std::time::Instant::now()));
+}
+
+fn report(dropped: DroppedMessages) {
+    if !dropped.is_empty() {
+        tracing::warn!(
+            dropped = dropped.total(),
+            "redis streams adapter: queued entries were dropped (queue limits)"
+        );
+    }
+}
+
+/// `XADD <stream> MAXLEN ~ <max_len> * <fields>`: the entry id.
+async fn xadd(
+    conn: &mut ConnectionManager,
+    config: &RedisStreamsAdapterConfig,
+    fields: &[(&'static str, String)],
+) -> Result<String, String> {
+    let mut cmd = ::redis::cmd("XADD");
+    cmd.arg(&config.stream_name).arg("MAXLEN").arg("~").arg(config.max_len).arg("*");
+    for (name, value) in fields {
+        cmd.arg(*name).arg(value);
+    }
+    match cmd.query_async::<RedisValue>(conn).await {
+        Ok(RedisValue::BulkString(id)) => {
+            String::from_utf8(id).map_err(|_| "XADD answered an id that is not UTF-8".to_owned())
+        }
+        Ok(RedisValue::SimpleString(id)) => Ok(id),
+        Ok(other) => Err(format!("XADD answered {other:?}")),
+        Err(e) => Err(e.to_string()),
     }
 }
 
 async fn read_loop(
     mut conn: ConnectionManager,
     mut offset: String,
-    routes: Arc<Mutex<HashMap<String, Weak<dyn Inbox>>>>,
+    routes: Arc<Mutex<Routes>>,
     status: watch::Sender<RedisStreamsStatus>,
     config: Arc<RedisStreamsAdapterConfig>,
 ) {
@@ -240,7 +323,9 @@ async fn read_loop(
         });
         for entry in entries {
             offset.clone_from(&entry.id);
-            let inbox = entry.field("nsp").and_then(|nsp| lock(&routes).get(nsp).and_then(Weak::upgrade));
+            let inbox = entry
+                .field("nsp")
+                .and_then(|nsp| lock(&routes).get(nsp).and_then(|(_, inbox)| inbox.upgrade()));
             if let Some(inbox) = inbox {
                 inbox.on_entry(entry);
             }

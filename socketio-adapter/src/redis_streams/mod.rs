@@ -44,8 +44,11 @@
 //!
 //! Delivery to this node's sockets never waits on Redis, except for recoverable packets, which
 //! wait for their entry id (as the reference's do); when the entry cannot be added, the packet
-//! is delivered here without an offset. A failed `XADD` is logged at `warn`, and operations
-//! waiting for answers time out or fail with [`AdapterError::Transport`]. The reader tries
+//! is delivered here without an offset. A failed `XADD` is logged at `warn`; the broadcasts
+//! and messages nobody waits on go to a bounded [`PublishQueue`](crate::PublishQueue)
+//! ([`publish_queue`](RedisStreamsAdapterConfig::publish_queue)) and are added, in order,
+//! before anything later once Redis answers again; operations waiting for answers fail at once
+//! with [`AdapterError::Transport`] or time out. The reader tries
 //! again with exponential backoff from the last entry it read, so what other nodes added
 //! during an outage is read when Redis is back (if the stream still holds it). Entries that
 //! cannot be read are ignored (logged at `debug`); nothing from Redis or the other nodes makes
@@ -56,7 +59,8 @@
 //! * Redis Cluster (one stream lives on one shard anyway) and the reference's `ioredis` quirks.
 //! * Recovery of broadcasts with acks or volatile ones: they carry no offset, live or replayed.
 //!   (The reference replays them; they are not recoverable packets.)
-//! * A publish queue for outages: what cannot be added is lost for the other nodes.
+//! * Exactly-once delivery across an outage: an entry that reached Redis just before the
+//!   connection broke may be added again from the queue.
 
 mod driver;
 mod wire;
@@ -81,6 +85,7 @@ use crate::adapter::{
 use crate::cluster::{packet_data, RequestError, RequestKind};
 use crate::heartbeat::{self as messages, kind, random_id, Body, Collected, Nodes, Waiting};
 use crate::memory::MemoryAdapter;
+use crate::publish_queue::QueueLimits;
 use crate::rooms::Room;
 use driver::{Added, Hub, Inbox};
 use wire::Entry;
@@ -121,6 +126,10 @@ pub struct RedisStreamsAdapterConfig {
     pub max_reconnect_delay: Duration,
     /// How long connecting, and one command, may take: 5 s.
     pub connection_timeout: Duration,
+    /// What is kept of the broadcasts and messages nobody waits on while Redis cannot be
+    /// reached, to be added once it answers again ([`QueueLimits::default`]; off with
+    /// [`QueueLimits::disabled`]).
+    pub publish_queue: QueueLimits,
 }
 
 impl Default for RedisStreamsAdapterConfig {
@@ -138,6 +147,7 @@ impl Default for RedisStreamsAdapterConfig {
             reconnect_delay: Duration::from_millis(100),
             max_reconnect_delay: Duration::from_secs(5),
             connection_timeout: Duration::from_secs(5),
+            publish_queue: QueueLimits::default(),
         }
     }
 }
@@ -208,6 +218,13 @@ impl RedisStreamsAdapterConfig {
     pub fn with_reconnect_delays(mut self, first: Duration, max: Duration) -> Self {
         self.reconnect_delay = first;
         self.max_reconnect_delay = max.max(first);
+        self
+    }
+
+    /// Sets [`publish_queue`](Self::publish_queue).
+    #[must_use]
+    pub fn with_publish_queue(mut self, limits: QueueLimits) -> Self {
+        self.publish_queue = limits;
         self
     }
 
@@ -334,7 +351,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl<S: LocalSocket> Drop for Inner<S> {
     fn drop(&mut self) {
         if self.routed.swap(false, Ordering::Relaxed) {
-            self.hub.unroute(&self.nsp);
+            self.hub.unroute(&self.nsp, &self.uid);
         }
         if let Some(timer) = lock(&self.timer).take() {
             timer.abort();
@@ -353,6 +370,7 @@ fn add_confirmed(
         Some(Box::new(move |result| {
             let _ = done.send(result);
         })),
+        false,
     );
     added
 }
@@ -502,7 +520,7 @@ impl<S: LocalSocket> Inner<S> {
     fn publish(&self, message_kind: u8, data: Option<Value>) {
         if let Some(fields) = self.encode(message_kind, data.as_ref()) {
             *lock(&self.last_publish) = Instant::now();
-            self.hub.add(fields, None);
+            self.hub.add(fields, None, true);
         }
     }
 
@@ -608,7 +626,7 @@ impl<S: LocalSocket> Inner<S> {
         let sink = link.ack_sink(Box::new(move |answer: Value| {
             let data = messages::answer_data(&id, answer);
             if let Some(fields) = encode_fields(kind::BROADCAST_ACK, Some(&data), &uid, &nsp) {
-                hub.add(fields, None);
+                hub.add(fields, None, true);
             }
         }));
         let mut count = 0;
@@ -711,7 +729,7 @@ impl<S: LocalSocket> Inner<S> {
                         if let Some(fields) =
                             encode_fields(kind::SERVER_SIDE_EMIT_RESPONSE, Some(&data), &uid, &nsp)
                         {
-                            hub.add(fields, None);
+                            hub.add(fields, None, true);
                         }
                     }) as ServerSideReply
                 });
@@ -746,7 +764,7 @@ impl<S: LocalSocket> Adapter<S> for RedisStreamsAdapter<S> {
         }
         let weak: Weak<Inner<S>> = Arc::downgrade(inner);
         let inbox: Weak<dyn Inbox> = weak.clone();
-        inner.hub.route(&inner.nsp, inbox);
+        inner.hub.route(&inner.nsp, &inner.uid, inbox);
         inner.routed.store(true, Ordering::Relaxed);
         inner.publish(kind::INITIAL_HEARTBEAT, None);
         let timer = tokio::spawn(async move {
@@ -827,8 +845,8 @@ impl<S: LocalSocket> Adapter<S> for RedisStreamsAdapter<S> {
         let _ = offset;
         let inner = &self.inner;
         let data = match packet_data(packet) {
-            Ok(Some(Value::Array(mut items))) if !opts.flags.local => {
-                // The server appended our placeholder offset: the entry goes out without it.
+            Ok(Some(Value::Array(mut items))) => {
+                // The server appended our placeholder offset: it is replaced by the entry id.
                 items.pop();
                 Value::Array(items)
             }
@@ -838,9 +856,13 @@ impl<S: LocalSocket> Adapter<S> for RedisStreamsAdapter<S> {
                 return inner.local.broadcast(packet, encoded, opts);
             }
         };
+        if opts.flags.local {
+            // Not published, so without an entry id, as the reference sends it.
+            return inner.deliver(&data, opts);
+        }
         let message = messages::broadcast_data(data.clone(), None, opts);
         let Some(fields) = inner.encode(kind::BROADCAST, Some(&message)) else {
-            return inner.local.broadcast(packet, encoded, opts);
+            return inner.deliver(&data, opts);
         };
         *lock(&inner.last_publish) = Instant::now();
         let weak = Arc::downgrade(inner);
@@ -854,7 +876,7 @@ impl<S: LocalSocket> Adapter<S> for RedisStreamsAdapter<S> {
                 Err(_) => inner.deliver(&data, &opts),
             }
         });
-        inner.hub.add(fields, Some(deliver));
+        inner.hub.add(fields, Some(deliver), true);
     }
 
     fn persist_session(&self, session: PersistedSession) {
@@ -1045,7 +1067,7 @@ impl<S: LocalSocket> Adapter<S> for RedisStreamsAdapter<S> {
                 if let Some(published) = inner.publish_confirmed(kind::ADAPTER_CLOSE, None) {
                     let _ = tokio::time::timeout(inner.config.requests_timeout, published).await;
                 }
-                inner.hub.unroute(&inner.nsp);
+                inner.hub.unroute(&inner.nsp, &inner.uid);
             }
             if let Some(timer) = lock(&inner.timer).take() {
                 timer.abort();
