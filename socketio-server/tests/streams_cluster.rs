@@ -403,3 +403,118 @@ async fn a_broadcast_sent_while_redis_is_down_reaches_the_other_node_afterwards(
     a.server.close().await;
     b.server.close().await;
 }
+
+/// Waits until Redis holds exactly `n` session keys.
+async fn wait_session_keys(conn: &mut redis::aio::MultiplexedConnection, n: usize) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let keys: Vec<String> = conn.keys("sio:session:*").await.expect("KEYS");
+        if keys.len() == n {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{} session keys, expected {n}", keys.len());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The next `missed` events of `client`: (argument, offset).
+async fn missed(node: &mut Node, client: &str, n: usize) -> Vec<(Json, String)> {
+    let mut got = Vec::new();
+    for _ in 0..n {
+        let event = node.received(client, "missed").await;
+        got.push((event["args"][0].clone(), event["args"][1].as_str().unwrap_or_default().to_owned()));
+    }
+    got
+}
+
+/// The `missed` broadcasts of the stream: (argument, entry id), once there are `n`.
+async fn missed_in_stream(redis: &RedisServer, n: usize) -> Vec<(Json, String)> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let order: Vec<(Json, String)> = entries(redis)
+            .await
+            .iter()
+            .filter_map(|(entry_id, f)| {
+                let (_, kind, data) = normalised(f);
+                (kind == "3" && data["packet"]["data"][0] == "missed")
+                    .then(|| (data["packet"]["data"][1].clone(), entry_id.clone()))
+            })
+            .collect();
+        if order.len() == n {
+            return order;
+        }
+        assert!(Instant::now() < deadline, "not {n} missed broadcasts in the stream: {order:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_move_between_our_node_and_the_node_js_node() {
+    ensure_clients();
+    let redis = RedisServer::start();
+    let mut ours = RustNode::start("ours", &redis.url()).await;
+    let mut peer = Peer::start(&redis.url()).await;
+    ours.wait_servers(2).await;
+    let client = redis::Client::open(redis.url()).expect("a redis url");
+    let mut conn = client.get_multiplexed_async_connection().await.expect("connect to redis-server");
+    let node_addr: std::net::SocketAddr = format!("127.0.0.1:{}", peer.port).parse().expect("an address");
+    let proxy = Proxy::start(node_addr).await;
+    let spec = json!([{
+        "name": "c",
+        "transports": ["websocket"],
+        "auth": {"name": "ada", "rooms": ["news"]},
+    }]);
+    let mut node = Node::spawn("streams sessions", &proxy.url(), spec);
+
+    // On the Node.js node first.
+    let first = node.next("c", "connect").await;
+    let id = first["id"].as_str().expect("an id").to_owned();
+    let on_node = peer.next_where("the first connection", |v| v["event"] == "connection").await;
+    assert_eq!((&on_node["id"], &on_node["recovered"]), (&json!(id), &json!(false)));
+    ours.io().to("news").emit("before", &0).expect("emit");
+    node.received("c", "before").await;
+
+    // The Node.js node keeps the session; our node restores it.
+    proxy.point_at(ours.server.addr);
+    node.send(json!({"cmd": "close_engine", "client": "c"})).await;
+    wait_session_keys(&mut conn, 1).await;
+    peer.run(json!({"cmd": "emit", "to": ["news"], "event": "missed", "args": [1]})).await;
+    ours.io().emit("missed", &2).expect("emit");
+    let expected = missed_in_stream(&redis, 2).await;
+    node.send(json!({"cmd": "connect", "client": "c"})).await;
+    let back = node.next("c", "connect").await;
+    assert_eq!((&back["id"], &back["recovered"]), (&json!(id), &json!(true)), "{back}");
+    let (again, recovered, rooms, data) = ours.connections.next("the connection on our node").await;
+    assert_eq!((again.as_str(), recovered), (id.as_str(), true));
+    assert_eq!(rooms.iter().cloned().collect::<BTreeSet<_>>(), set(&[&id, "news"]));
+    assert_eq!(data, json!({"name": "ada"}));
+    assert_eq!(missed(&mut node, "c", 2).await, expected);
+    wait_session_keys(&mut conn, 0).await;
+
+    // Our node keeps the session; the Node.js node restores it.
+    proxy.point_at(node_addr);
+    node.send(json!({"cmd": "close_engine", "client": "c"})).await;
+    assert_eq!(ours.disconnections.next("the disconnection on our node").await, id);
+    wait_session_keys(&mut conn, 1).await;
+    ours.io().to("news").emit("missed", &3).expect("emit");
+    peer.run(json!({"cmd": "emit", "event": "missed", "args": [4]})).await;
+    let expected = missed_in_stream(&redis, 4).await;
+    node.send(json!({"cmd": "connect", "client": "c"})).await;
+    let back = node.next("c", "connect").await;
+    assert_eq!((&back["id"], &back["recovered"]), (&json!(id), &json!(true)), "{back}");
+    let on_node = peer.next_where("the connection on the Node.js node", |v| v["event"] == "connection").await;
+    assert_eq!((&on_node["id"], &on_node["recovered"]), (&json!(id), &json!(true)), "{on_node}");
+    let rooms: BTreeSet<String> = on_node["rooms"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(rooms, set(&[&id, "news"]));
+    assert_eq!(on_node["data"], json!({"name": "ada"}));
+    assert_eq!(missed(&mut node, "c", 2).await, expected[2..].to_vec());
+
+    node.exit().await;
+    peer.exit().await;
+    ours.server.close().await;
+}
