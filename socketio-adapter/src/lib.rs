@@ -130,6 +130,14 @@
 //! # fn main() {}
 //! ```
 //!
+//! # Redis Streams
+//!
+//! With the feature `redis-streams`, [`redis_streams`](mod@redis_streams) is a cluster adapter
+//! wire-compatible with Node.js's `@socket.io/redis-streams-adapter` 0.2: every message goes
+//! through one Redis stream, and sessions are kept in Redis, so connection state recovery
+//! works across nodes. One `RedisStreamsClients` per process makes every namespace's
+//! `RedisStreamsAdapter`.
+//!
 //! # Writing an adapter
 //!
 //! An adapter implements [`Adapter`] for the server's socket type (`socketio_server::Socket`),
@@ -164,9 +172,11 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod adapter;
-#[cfg(any(feature = "redis", feature = "postgres"))]
+#[cfg(any(feature = "redis", feature = "postgres", feature = "redis-streams"))]
 mod cluster;
 mod handshake;
+#[cfg(any(feature = "postgres", feature = "redis-streams"))]
+mod heartbeat;
 mod memory;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
@@ -176,10 +186,13 @@ mod recovery;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
+#[cfg(feature = "redis-streams")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis-streams")))]
+pub mod redis_streams;
 mod rooms;
 
-#[cfg(any(feature = "redis", feature = "postgres"))]
-#[cfg_attr(docsrs, doc(cfg(any(feature = "redis", feature = "postgres"))))]
+#[cfg(any(feature = "redis", feature = "postgres", feature = "redis-streams"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "redis", feature = "postgres", feature = "redis-streams"))))]
 pub use self::cluster::{RequestError, RequestKind, RequestTimeout};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
@@ -187,6 +200,11 @@ pub use self::postgres::{PostgresAdapter, PostgresAdapterConfig, PostgresClients
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::{RedisAdapter, RedisAdapterConfig, RedisClients, RedisStatus};
+#[cfg(feature = "redis-streams")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis-streams")))]
+pub use self::redis_streams::{
+    RedisStreamsAdapter, RedisStreamsAdapterConfig, RedisStreamsClients, RedisStreamsStatus,
+};
 pub use adapter::{
     Adapter, AdapterError, BoxFuture, BroadcastFlags, BroadcastOptions, LocalSocket, NamespaceLink,
     PersistedSession, RestoredSession, RoomEventListener, ServerSideAckError, ServerSideReply, Sid,

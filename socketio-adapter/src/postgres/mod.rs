@@ -65,7 +65,7 @@
 mod driver;
 mod wire;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
@@ -81,7 +81,8 @@ use crate::adapter::{
     Adapter, AdapterError, BoxFuture, BroadcastOptions, LocalSocket, NamespaceLink, RoomEventListener,
     ServerSideAckError, ServerSideReply, SocketDetails,
 };
-use crate::cluster::{packet_data, RequestError, RequestKind, RequestTimeout};
+use crate::cluster::{packet_data, RequestError, RequestKind};
+use crate::heartbeat::{random_id, Collected, Nodes, Waiting};
 use crate::memory::MemoryAdapter;
 use crate::publish_queue::QueueLimits;
 use crate::rooms::Room;
@@ -313,107 +314,6 @@ impl PostgresClients {
     /// sockets; everything that needs PostgreSQL fails from now on.
     pub fn shutdown(&self) {
         self.hub.shutdown();
-    }
-}
-
-/// 8 random bytes in hex, as the reference makes uids and request ids.
-fn random_id() -> String {
-    let mut bytes = [0u8; 8];
-    if getrandom::fill(&mut bytes).is_err() {
-        use std::hash::{BuildHasher, Hasher};
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-        bytes = hasher.finish().to_le_bytes();
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-// -------------------------------------------------------------------------------------------
-// The other nodes
-
-/// The nodes this adapter has heard from, and when: the reference's `nodesMap`. Time is passed
-/// in.
-#[derive(Debug)]
-pub(crate) struct Nodes {
-    last_seen: HashMap<String, Instant>,
-    timeout: Duration,
-}
-
-impl Nodes {
-    pub(crate) fn new(timeout: Duration) -> Self {
-        Nodes { last_seen: HashMap::new(), timeout }
-    }
-
-    /// A message from `uid` arrived at `now`.
-    pub(crate) fn seen(&mut self, uid: &str, now: Instant) {
-        self.last_seen.insert(uid.to_owned(), now);
-    }
-
-    pub(crate) fn remove(&mut self, uid: &str) -> bool {
-        self.last_seen.remove(uid).is_some()
-    }
-
-    /// Forgets the nodes silent for longer than the timeout at `now`; answers their uids.
-    pub(crate) fn expire(&mut self, now: Instant) -> Vec<String> {
-        let timeout = self.timeout;
-        let gone: Vec<String> = self
-            .last_seen
-            .iter()
-            .filter(|(_, seen)| now.saturating_duration_since(**seen) > timeout)
-            .map(|(uid, _)| uid.clone())
-            .collect();
-        for uid in &gone {
-            self.last_seen.remove(uid);
-        }
-        gone
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.last_seen.len()
-    }
-
-    pub(crate) fn uids(&self) -> HashSet<String> {
-        self.last_seen.keys().cloned().collect()
-    }
-}
-
-/// What a request collects.
-#[derive(Debug)]
-enum Collected {
-    Sockets(Vec<SocketDetails>),
-    Answers(Vec<serde_json::Value>),
-}
-
-/// A request of this node waiting for one answer from each node it knew when it asked.
-struct Waiting {
-    kind: RequestKind,
-    expected: usize,
-    missing: HashSet<String>,
-    collected: Collected,
-    done: Option<oneshot::Sender<()>>,
-}
-
-impl Waiting {
-    fn answered(&mut self, uid: &str) {
-        self.missing.remove(uid);
-        if self.missing.is_empty() {
-            if let Some(done) = self.done.take() {
-                let _ = done.send(());
-            }
-        }
-    }
-
-    fn finish(self) -> Result<Collected, RequestError<Collected>> {
-        if self.missing.is_empty() {
-            return Ok(self.collected);
-        }
-        Err(RequestError::Timeout(RequestTimeout {
-            kind: self.kind,
-            received: self.expected - self.missing.len(),
-            expected: self.expected,
-            partial: self.collected,
-        }))
     }
 }
 

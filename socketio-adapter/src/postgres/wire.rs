@@ -15,41 +15,11 @@
 use bytes::Bytes;
 use socketio_parser::Value;
 
-use crate::adapter::{BroadcastOptions, SocketDetails};
-use crate::cluster::{
-    self, event, options, rooms, take, text, to_msgpack, truthy, unique, WireError, WireFlags,
+use crate::cluster::{self, take, text, to_msgpack, WireError};
+pub(crate) use crate::heartbeat::{
+    answer_data, broadcast_data, client_count_data, decode_members, disconnect_data, fetch_data,
+    fetch_response_data, has_binary, kind, object, rooms_data, server_side_emit_data, Body, Message,
 };
-use crate::rooms::Room;
-
-/// The `MessageType` values of `socket.io-adapter`'s cluster adapter.
-pub(crate) mod kind {
-    /// A node starts: every other node answers with a heartbeat.
-    pub(crate) const INITIAL_HEARTBEAT: u8 = 1;
-    /// A node is alive.
-    pub(crate) const HEARTBEAT: u8 = 2;
-    /// A broadcast, with acks when `data.requestId` is set.
-    pub(crate) const BROADCAST: u8 = 3;
-    /// `socketsJoin`.
-    pub(crate) const SOCKETS_JOIN: u8 = 4;
-    /// `socketsLeave`.
-    pub(crate) const SOCKETS_LEAVE: u8 = 5;
-    /// `disconnectSockets`.
-    pub(crate) const DISCONNECT_SOCKETS: u8 = 6;
-    /// `fetchSockets`.
-    pub(crate) const FETCH_SOCKETS: u8 = 7;
-    /// The answer to `fetchSockets`.
-    pub(crate) const FETCH_SOCKETS_RESPONSE: u8 = 8;
-    /// `serverSideEmit`, with an answer expected when `data.requestId` is set.
-    pub(crate) const SERVER_SIDE_EMIT: u8 = 9;
-    /// The answer to a `serverSideEmit` with an ack.
-    pub(crate) const SERVER_SIDE_EMIT_RESPONSE: u8 = 10;
-    /// How many clients of a node a broadcast with acks reached.
-    pub(crate) const BROADCAST_CLIENT_COUNT: u8 = 11;
-    /// One client's ack to a broadcast with acks.
-    pub(crate) const BROADCAST_ACK: u8 = 12;
-    /// A node's adapter closes.
-    pub(crate) const ADAPTER_CLOSE: u8 = 13;
-}
 
 /// The notification channel of namespace `nsp`.
 pub(crate) fn channel(prefix: &str, nsp: &str) -> String {
@@ -77,112 +47,6 @@ pub(crate) enum Outgoing {
         /// The msgpack bytes.
         payload: Bytes,
     },
-}
-
-fn object(members: Vec<(&str, Value)>) -> Value {
-    Value::Object(members.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
-}
-
-fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> Value {
-    Value::Array(items.into_iter().map(Value::from).collect())
-}
-
-/// `{rooms, except, flags}` as the reference's `encodeOptions` writes it.
-pub(crate) fn opts(opts: &BroadcastOptions) -> Value {
-    let flags = WireFlags::new(&opts.flags);
-    let mut members = Vec::new();
-    if let Some(v) = flags.volatile {
-        members.push(("volatile", Value::Bool(v)));
-    }
-    if let Some(c) = flags.compress {
-        members.push(("compress", Value::Bool(c)));
-    }
-    if let Some(t) = flags.timeout {
-        members.push(("timeout", Value::from(t)));
-    }
-    if let Some(e) = flags.expect_single_response {
-        members.push(("expectSingleResponse", Value::Bool(e)));
-    }
-    object(vec![
-        ("rooms", strings(unique(&opts.rooms))),
-        ("except", strings(unique(&opts.except))),
-        ("flags", object(members)),
-    ])
-}
-
-/// A broadcast packet as the reference publishes it: `{type: 2, data}`.
-pub(crate) fn packet(data: Value) -> Value {
-    object(vec![("type", Value::from(2u8)), ("data", data)])
-}
-
-/// `BROADCAST` data: `{packet, opts}`, or `{packet, requestId, opts}` with acks.
-pub(crate) fn broadcast_data(data: Value, request_id: Option<&str>, target: &BroadcastOptions) -> Value {
-    let mut members = vec![("packet", packet(data))];
-    if let Some(id) = request_id {
-        members.push(("requestId", Value::from(id)));
-    }
-    members.push(("opts", opts(target)));
-    object(members)
-}
-
-/// `SOCKETS_JOIN` / `SOCKETS_LEAVE` data: `{opts, rooms}`.
-pub(crate) fn rooms_data(target: &BroadcastOptions, rooms: &[Room]) -> Value {
-    object(vec![("opts", opts(target)), ("rooms", strings(unique(rooms)))])
-}
-
-/// `DISCONNECT_SOCKETS` data: `{opts, close}`.
-pub(crate) fn disconnect_data(target: &BroadcastOptions, close: bool) -> Value {
-    object(vec![("opts", opts(target)), ("close", Value::Bool(close))])
-}
-
-/// `FETCH_SOCKETS` data: `{opts, requestId}`.
-pub(crate) fn fetch_data(target: &BroadcastOptions, request_id: &str) -> Value {
-    object(vec![("opts", opts(target)), ("requestId", Value::from(request_id))])
-}
-
-/// `FETCH_SOCKETS_RESPONSE` data: `{requestId, sockets: [{id, handshake, rooms, data}]}`.
-pub(crate) fn fetch_response_data(request_id: &str, sockets: &[SocketDetails]) -> Value {
-    let sockets = sockets
-        .iter()
-        .map(|s| {
-            object(vec![
-                ("id", Value::from(&*s.id)),
-                ("handshake", Value::from(s.handshake.clone())),
-                ("rooms", strings(s.rooms.iter().map(|r| &**r))),
-                ("data", Value::from(s.data.clone())),
-            ])
-        })
-        .collect();
-    object(vec![("requestId", Value::from(request_id)), ("sockets", Value::Array(sockets))])
-}
-
-/// `SERVER_SIDE_EMIT` data: `{packet}`, or `{requestId, packet}` when an answer is expected.
-pub(crate) fn server_side_emit_data(request_id: Option<&str>, args: &serde_json::Value) -> Value {
-    let mut members = Vec::new();
-    if let Some(id) = request_id {
-        members.push(("requestId", Value::from(id)));
-    }
-    members.push(("packet", Value::from(args.clone())));
-    object(members)
-}
-
-/// `SERVER_SIDE_EMIT_RESPONSE` and `BROADCAST_ACK` data: `{requestId, packet}`.
-pub(crate) fn answer_data(request_id: &str, answer: Value) -> Value {
-    object(vec![("requestId", Value::from(request_id)), ("packet", answer)])
-}
-
-/// `BROADCAST_CLIENT_COUNT` data: `{requestId, clientCount}`.
-pub(crate) fn client_count_data(request_id: &str, count: usize) -> Value {
-    object(vec![("requestId", Value::from(request_id)), ("clientCount", Value::from(count as u64))])
-}
-
-fn has_binary(value: &Value) -> bool {
-    match value {
-        Value::Binary(_) => true,
-        Value::Array(items) => items.iter().any(has_binary),
-        Value::Object(members) => members.iter().any(|(_, v)| has_binary(v)),
-        _ => false,
-    }
 }
 
 /// Encodes message `{type, data, uid, nsp}`: JSON for `NOTIFY` when it fits in `threshold`
@@ -237,50 +101,6 @@ pub(crate) enum Notification {
     },
 }
 
-/// A message from another node.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Message {
-    /// The sender's uid (`emitter` for an emitter, which is not a node).
-    pub(crate) uid: Option<String>,
-    /// The namespace.
-    pub(crate) nsp: Option<String>,
-    /// What it asks or answers.
-    pub(crate) body: Body,
-}
-
-/// What a message carries, by `type`.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Body {
-    /// `INITIAL_HEARTBEAT`.
-    InitialHeartbeat,
-    /// `HEARTBEAT`.
-    Heartbeat,
-    /// `ADAPTER_CLOSE`.
-    AdapterClose,
-    /// `BROADCAST`: `data` is `[event, ...args]`.
-    Broadcast { request_id: Option<String>, data: Value, opts: BroadcastOptions },
-    /// `SOCKETS_JOIN`.
-    Join { opts: BroadcastOptions, rooms: Vec<Room> },
-    /// `SOCKETS_LEAVE`.
-    Leave { opts: BroadcastOptions, rooms: Vec<Room> },
-    /// `DISCONNECT_SOCKETS`.
-    Disconnect { opts: BroadcastOptions, close: bool },
-    /// `FETCH_SOCKETS`.
-    Fetch { request_id: String, opts: BroadcastOptions },
-    /// `FETCH_SOCKETS_RESPONSE`.
-    FetchResponse { request_id: String, sockets: Vec<SocketDetails> },
-    /// `SERVER_SIDE_EMIT`: `args` is `[event, ...args]`.
-    ServerSideEmit { request_id: Option<String>, args: Vec<serde_json::Value> },
-    /// `SERVER_SIDE_EMIT_RESPONSE`.
-    ServerSideEmitResponse { request_id: String, answer: serde_json::Value },
-    /// `BROADCAST_CLIENT_COUNT`.
-    ClientCount { request_id: String, count: usize },
-    /// `BROADCAST_ACK`.
-    BroadcastAck { request_id: String, answer: Value },
-    /// A type this protocol does not know (ignored, as the reference ignores it).
-    Unknown(u64),
-}
-
 /// Reads a `NOTIFY` payload (JSON).
 pub(crate) fn decode_notification(payload: &str) -> Result<Notification, WireError> {
     let value: Value = serde_json::from_str(payload).map_err(|e| WireError::Json(e.to_string()))?;
@@ -304,89 +124,13 @@ pub(crate) fn decode_attachment(bytes: &[u8]) -> Result<Message, WireError> {
     decode_members(members)
 }
 
-fn request_id(data: &mut Vec<(String, Value)>) -> Result<String, WireError> {
-    take(data, "requestId").and_then(text).ok_or(WireError::Shape("message without requestId"))
-}
-
-fn decode_members(mut members: Vec<(String, Value)>) -> Result<Message, WireError> {
-    let uid = take(&mut members, "uid").and_then(text);
-    let nsp = take(&mut members, "nsp").and_then(text);
-    let message_kind = take(&mut members, "type")
-        .and_then(|t| t.as_u64())
-        .ok_or(WireError::Shape("message without a numeric type"))?;
-    let mut data = match take(&mut members, "data") {
-        Some(Value::Object(data)) => data,
-        _ => Vec::new(),
-    };
-    let body = match u8::try_from(message_kind).unwrap_or(u8::MAX) {
-        kind::INITIAL_HEARTBEAT => Body::InitialHeartbeat,
-        kind::HEARTBEAT => Body::Heartbeat,
-        kind::ADAPTER_CLOSE => Body::AdapterClose,
-        kind::BROADCAST => {
-            let (_, packet_data) = event(take(&mut data, "packet"))?;
-            Body::Broadcast {
-                request_id: take(&mut data, "requestId").and_then(text),
-                data: packet_data,
-                opts: options(take(&mut data, "opts")),
-            }
-        }
-        kind::SOCKETS_JOIN => {
-            Body::Join { opts: options(take(&mut data, "opts")), rooms: rooms(take(&mut data, "rooms")) }
-        }
-        kind::SOCKETS_LEAVE => {
-            Body::Leave { opts: options(take(&mut data, "opts")), rooms: rooms(take(&mut data, "rooms")) }
-        }
-        kind::DISCONNECT_SOCKETS => Body::Disconnect {
-            opts: options(take(&mut data, "opts")),
-            close: take(&mut data, "close").is_some_and(|c| truthy(&c)),
-        },
-        kind::FETCH_SOCKETS => {
-            Body::Fetch { request_id: request_id(&mut data)?, opts: options(take(&mut data, "opts")) }
-        }
-        kind::FETCH_SOCKETS_RESPONSE => {
-            let request_id = request_id(&mut data)?;
-            let Some(Value::Array(sockets)) = take(&mut data, "sockets") else {
-                return Err(WireError::Shape("fetchSockets answer without sockets"));
-            };
-            let sockets = sockets.into_iter().filter_map(cluster::socket_details).collect();
-            Body::FetchResponse { request_id, sockets }
-        }
-        kind::SERVER_SIDE_EMIT => {
-            let Some(Value::Array(args)) = take(&mut data, "packet") else {
-                return Err(WireError::Shape("server-side event packet is not an array"));
-            };
-            Body::ServerSideEmit {
-                request_id: take(&mut data, "requestId").and_then(text),
-                args: args.iter().map(cluster::to_json_value).collect(),
-            }
-        }
-        kind::SERVER_SIDE_EMIT_RESPONSE => Body::ServerSideEmitResponse {
-            request_id: request_id(&mut data)?,
-            answer: take(&mut data, "packet")
-                .map(|p| cluster::to_json_value(&p))
-                .unwrap_or(serde_json::Value::Null),
-        },
-        kind::BROADCAST_CLIENT_COUNT => Body::ClientCount {
-            request_id: request_id(&mut data)?,
-            count: take(&mut data, "clientCount")
-                .and_then(|c| c.as_f64())
-                .filter(|c| c.is_finite() && *c > 0.0)
-                .map_or(0, |c| c.min(u32::MAX as f64) as usize),
-        },
-        kind::BROADCAST_ACK => Body::BroadcastAck {
-            request_id: request_id(&mut data)?,
-            answer: take(&mut data, "packet").unwrap_or(Value::Null),
-        },
-        _ => Body::Unknown(message_kind),
-    };
-    Ok(Message { uid, nsp, body })
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use crate::adapter::BroadcastOptions;
+    use crate::rooms::Room;
 
     fn notify(outgoing: Outgoing) -> String {
         match outgoing {
