@@ -9,7 +9,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-#[path = "../../../socketio-adapter/tests/support/redis_server.rs"]
+#[path = "../../../socketio-adapter/tests/it/support/redis_server.rs"]
 mod redis_server;
 
 use std::collections::BTreeSet;

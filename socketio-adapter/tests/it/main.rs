@@ -1,0 +1,16 @@
+//! The integration tests of `socketio-adapter`, one module per behaviour, built as one test binary
+//! (one link instead of one per file). `support` is the Redis harness of the `redis_*` modules: a
+//! real `redis-server` and the test nodes.
+
+#[cfg(feature = "redis")]
+mod support;
+
+mod memory_adapter;
+mod recovery;
+#[cfg(feature = "redis")]
+mod redis_restart;
+#[cfg(feature = "redis")]
+mod redis_two_nodes;
+#[cfg(feature = "redis")]
+mod redis_wire;
+mod rooms;
