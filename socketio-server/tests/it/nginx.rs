@@ -30,6 +30,7 @@
 //! several heartbeats; the proxy's log shows every session (and, for nginx, every address) on
 //! one node and no `400` (`Session ID unknown`); and plain HTTP redirects to HTTPS.
 
+use crate::browser::APT_LOCK;
 use crate::cluster;
 use crate::support;
 
@@ -122,11 +123,12 @@ async fn ensure_binary(name: &str) -> Result<PathBuf, String> {
              it: run `apt-get update && apt-get install -y {name}` and run the test again"
         ));
     }
-    let mut update = Command::new("apt-get");
-    update.arg("update");
+    // Under the lock the other installing tests take too (see `browser::APT_LOCK`).
+    let mut update = Command::new("flock");
+    update.args([APT_LOCK, "apt-get", "update"]);
     run_bounded(update, "apt-get update", APT_LIMIT).await?;
-    let mut install = Command::new("apt-get");
-    install.args(["install", "-y", name]).env("DEBIAN_FRONTEND", "noninteractive");
+    let mut install = Command::new("flock");
+    install.args([APT_LOCK, "apt-get", "install", "-y", name]).env("DEBIAN_FRONTEND", "noninteractive");
     run_bounded(install, &format!("apt-get install -y {name}"), APT_LIMIT).await?;
     find_binary(name).ok_or_else(|| format!("apt-get installed {name}, but it is still missing"))
 }

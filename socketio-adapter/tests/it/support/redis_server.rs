@@ -157,8 +157,11 @@ fn redis_server_binary() -> PathBuf {
     if let Some(binary) = find_in_path("redis-server") {
         return binary;
     }
+    // Under the lock file other tests' apt-get runs take too (`flock`), so that tests installing
+    // packages at the same time take turns instead of failing on apt's own lock.
     let run = |args: &[&str]| {
-        let status = Command::new("apt-get")
+        let status = Command::new("flock")
+            .args(["/tmp/socketio-rs-apt.lock", "apt-get"])
             .args(args)
             .env("DEBIAN_FRONTEND", "noninteractive")
             .stdin(Stdio::null())
