@@ -4,7 +4,7 @@
 //!
 //! Clients that stop answering (a polling client that never polls again, a WebSocket that
 //! ignores pings) and the exact instant they are closed with `ping timeout` are pinned on a
-//! simulated clock by `socketio-parser/tests/stack_heartbeat.rs`.
+//! simulated clock by `socketio-parser/tests/it/stack_heartbeat.rs`.
 
 use crate::support;
 

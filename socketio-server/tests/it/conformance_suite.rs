@@ -1,7 +1,7 @@
 //! The conformance runner's Socket.IO suite against this server, built by the
 //! `protocol_suite` example (the suite's contract) and served in-process: every case must pass,
 //! with the default parser, with Engine.IO v3 clients allowed, and with the msgpack parser.
-//! The same cases pass against the Node.js reference (`conformance/tests/runner_against_node_reference.rs`).
+//! The same cases pass against the Node.js reference (`conformance/tests/it/runner_against_node_reference.rs`).
 
 use std::time::Duration;
 

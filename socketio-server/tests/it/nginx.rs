@@ -172,7 +172,7 @@ fn substitute(text: &str, substitutions: &[(&str, String)]) -> String {
         assert_eq!(
             count, 1,
             "the guide's configuration must hold `{from}` exactly once (found {count}): keep \
-             tests/nginx.rs's substitutions in step with docs/deployment.md"
+             tests/it/nginx.rs's substitutions in step with docs/deployment.md"
         );
         text = text.replacen(from, to, 1);
     }
@@ -192,7 +192,7 @@ struct Site {
 /// The guide's nginx block with the test's ports, nodes and certificate, inside an `http`
 /// block that puts the logs and temporary files in the test's directory.
 fn nginx_config(site: &Site) -> String {
-    let block = guide_block("socketio-server/tests/nginx.rs runs this block", "nginx");
+    let block = guide_block("socketio-server/tests/it/nginx.rs runs this block", "nginx");
     let server = substitute(
         block,
         &[
@@ -228,7 +228,7 @@ fn nginx_config(site: &Site) -> String {
 /// The guide's HAProxy configuration with the test's ports, nodes and certificate (`pem`:
 /// certificate and key in one file), logging to its standard error.
 fn haproxy_config(site: &Site, pem: &Path) -> String {
-    let block = guide_block("socketio-server/tests/nginx.rs runs this HAProxy block", "haproxy");
+    let block = guide_block("socketio-server/tests/it/nginx.rs runs this HAProxy block", "haproxy");
     substitute(
         block,
         &[
