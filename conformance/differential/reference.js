@@ -1,7 +1,7 @@
 "use strict";
 // Runs the reference JavaScript parsers over a batch of cases read as JSON from stdin and writes
 // their encodings, and their decodings of our encodings, as JSON to stdout. All comparisons
-// happen on the Rust side (conformance/tests/differential.rs), which also describes the format.
+// happen on the Rust side (conformance/tests/it/differential.rs), which also describes the format.
 
 const fs = require("fs");
 const path = require("path");

@@ -9,7 +9,7 @@
 //! cargo run -p socketio-server --example protocol_suite -- --port 3000 [--allow-eio3] [--msgpack]
 //! ```
 //!
-//! `tests/conformance_suite.rs` runs the conformance runner against [`server`].
+//! `tests/it/conformance_suite.rs` runs the conformance runner against [`server`].
 
 use std::time::Duration;
 

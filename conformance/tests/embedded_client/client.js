@@ -1,6 +1,6 @@
 "use strict";
 // The npm socket.io-client 4.8.4 against socketio-parser's `embedded_std` example (a server on
-// std::net and threads). Run by tests/embedded_std.rs; prints one JSON object and exits 0, or
+// std::net and threads). Run by tests/it/embedded_std.rs; prints one JSON object and exits 0, or
 // prints {"error": ...} and exits 1 (2 after `timeoutMs` without an outcome).
 //
 // Usage: node client.js <url> [timeoutMs]

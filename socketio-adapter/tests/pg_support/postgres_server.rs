@@ -198,8 +198,11 @@ fn postgres_bin() -> PathBuf {
         assert!(Instant::now() < deadline, "waited too long for {}", lock.display());
         std::thread::sleep(Duration::from_millis(200));
     }
+    // Under the lock file every test's apt-get takes (`flock`), so that tests installing
+    // packages at the same time take turns instead of failing on apt's own lock.
     let run = |args: &[&str]| {
-        let status = Command::new("apt-get")
+        let status = Command::new("flock")
+            .args(["/tmp/socketio-rs-apt.lock", "apt-get"])
             .args(args)
             .env("DEBIAN_FRONTEND", "noninteractive")
             .stdin(Stdio::null())

@@ -1,6 +1,6 @@
 //! The chat example's server: the Socket.IO handlers of the chat and the axum routes of its page.
 //!
-//! Shared by `main.rs` (the demo) and `tests/chat_browser.rs` (which includes this file with
+//! Shared by `main.rs` (the demo) and `tests/it/chat_browser.rs` (which includes this file with
 //! `#[path]`), so both run exactly the same server.
 //!
 //! The protocol between the page (`static/chat.js`) and the server:

@@ -1,4 +1,4 @@
-// The browser half of tests/admin_browser.rs: the Socket.IO Admin UI's own dashboard (the npm
+// The browser half of tests/it/admin_browser.rs: the Socket.IO Admin UI's own dashboard (the npm
 // package's ui/dist, served by the chat example under /admin/) watches the chat example, in
 // headless Chromium with Playwright, beside a chat page.
 //

@@ -19,6 +19,9 @@ use tokio::time::timeout;
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 /// How long each apt-get command may take.
 pub const APT_LIMIT: Duration = Duration::from_secs(900);
+/// The lock file every test's apt-get runs under (`flock`), so that tests installing packages at
+/// the same time take turns instead of failing on apt's own lock.
+pub const APT_LOCK: &str = "/tmp/socketio-rs-apt.lock";
 /// How long node has to close the browser when asked to stop before it is killed.
 pub const GRACE: Duration = Duration::from_secs(10);
 
@@ -73,11 +76,11 @@ pub async fn ensure_chromium() -> Result<(), String> {
              packages; Playwright's own browser download does not work here)"
         ));
     }
-    let mut update = Command::new("apt-get");
-    update.arg("update");
+    let mut update = Command::new("flock");
+    update.args([APT_LOCK, "apt-get", "update"]);
     run_bounded(update, "apt-get update", APT_LIMIT).await?;
-    let mut install = Command::new("apt-get");
-    install.args(["install", "-y", "chromium", "chromium-driver"]);
+    let mut install = Command::new("flock");
+    install.args([APT_LOCK, "apt-get", "install", "-y", "chromium", "chromium-driver"]);
     install.env("DEBIAN_FRONTEND", "noninteractive");
     run_bounded(install, "apt-get install -y chromium chromium-driver", APT_LIMIT).await?;
     if Path::new(CHROMIUM).exists() {

@@ -9,8 +9,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-#[path = "../../../socketio-adapter/tests/support/redis_server.rs"]
-mod redis_server;
+use crate::redis_server;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,31 @@
+//! The integration tests of `socketio-adapter`, one module per behaviour, built as one test binary
+//! (one link instead of one per file). `support` is the Redis harness of the `redis_*` modules: a
+//! real `redis-server` and the test nodes.
+
+#[cfg(feature = "postgres")]
+#[path = "../pg_support/mod.rs"]
+mod pg_support;
+#[cfg(feature = "redis")]
+mod support;
+
+mod memory_adapter;
+#[cfg(feature = "postgres")]
+mod postgres_outage;
+#[cfg(feature = "postgres")]
+mod postgres_restart;
+#[cfg(feature = "postgres")]
+mod postgres_two_nodes;
+#[cfg(feature = "postgres")]
+mod postgres_wire;
+#[cfg(feature = "redis")]
+mod publish_queue;
+mod recovery;
+#[cfg(feature = "redis")]
+mod redis_outage;
+#[cfg(feature = "redis")]
+mod redis_restart;
+#[cfg(feature = "redis")]
+mod redis_two_nodes;
+#[cfg(feature = "redis")]
+mod redis_wire;
+mod rooms;
