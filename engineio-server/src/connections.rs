@@ -2,6 +2,7 @@
 //! responses (a poll's `close` packet) go out before it returns.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -28,11 +29,27 @@ impl Drop for Live<'_> {
     }
 }
 
+/// A live connection held by a task of its own (a WebSocket's last writes and linger); it
+/// ends when this is dropped.
+pub(crate) struct OwnedLive(Arc<Connections>);
+
+impl Drop for OwnedLive {
+    fn drop(&mut self) {
+        drop(Live(&self.0));
+    }
+}
+
 impl Connections {
     /// Counts a connection as live until the answer is dropped.
     pub(crate) fn live(&self) -> Live<'_> {
         self.live.fetch_add(1, Ordering::AcqRel);
         Live(self)
+    }
+
+    /// As [`live`](Self::live), for a task that outlives the borrow.
+    pub(crate) fn owned_live(self: &Arc<Self>) -> OwnedLive {
+        self.live.fetch_add(1, Ordering::AcqRel);
+        OwnedLive(self.clone())
     }
 
     /// Resolves once a [`drain`](Self::drain) has started (at once while one runs): the

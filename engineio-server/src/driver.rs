@@ -20,6 +20,7 @@ use tokio::sync::oneshot;
 use tokio::time::Sleep;
 
 use crate::clock::now;
+use crate::connections::OwnedLive;
 use crate::io::BoxedIo;
 use crate::metrics::{self, Direction};
 use crate::server::{Handler, Inner, Outbox};
@@ -197,6 +198,9 @@ struct Driver<H: Handler> {
     next_socket: u64,
     /// The deadline the timer is set to.
     armed: Option<Instant>,
+    /// Taken when the session closes with a WebSocket, before the session leaves the server's
+    /// table: the server's close then waits for that WebSocket's last writes.
+    finishing: Option<OwnedLive>,
     /// The session's buffered bytes as last added to the `engineio_buffered_bytes` gauge.
     #[cfg(feature = "metrics")]
     buffered: usize,
@@ -220,6 +224,7 @@ impl<H: Handler> Driver<H> {
             conn: None,
             next_socket,
             armed: None,
+            finishing: None,
             #[cfg(feature = "metrics")]
             buffered: 0,
         }
@@ -302,6 +307,9 @@ impl<H: Handler> Driver<H> {
             }
             Event::Closed { reason, description } => {
                 self.socket.mark_closed();
+                if self.ws.is_some() {
+                    self.finishing = Some(self.inner.connections.owned_live());
+                }
                 self.inner.remove_session(self.socket.id());
                 tracing::debug!(%reason, description, "session closed");
                 metrics::session_closed(self.socket.transport(), reason);
@@ -316,10 +324,16 @@ impl<H: Handler> Driver<H> {
     }
 
     /// The session is over: its WebSocket's last writes and linger go on in a task of their
-    /// own, without the session's state.
+    /// own, without the session's state. The connection counts as live until they are done,
+    /// so that closing the server waits for its close frame to reach the client (bounded by
+    /// `shutdown_timeout`) before the process may exit.
     fn finish(mut self) {
         if let Some(ws) = self.ws.take() {
-            tokio::spawn(ws.finish());
+            let live = self.finishing.take().unwrap_or_else(|| self.inner.connections.owned_live());
+            tokio::spawn(async move {
+                ws.finish().await;
+                drop(live);
+            });
         }
     }
 

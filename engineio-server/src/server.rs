@@ -300,7 +300,7 @@ impl Builder {
                 close_started: Notify::new(),
                 closes: AtomicU64::new(0),
                 emptied: Notify::new(),
-                connections: Connections::default(),
+                connections: Arc::new(Connections::default()),
             }),
         })
     }
@@ -396,7 +396,7 @@ pub(crate) struct Inner<H: Handler> {
     closes: AtomicU64,
     emptied: Notify,
     /// The HTTP connections served by [`EngineIo::serve_http`].
-    connections: Connections,
+    pub(crate) connections: Arc<Connections>,
 }
 
 impl<H: Handler> Inner<H> {

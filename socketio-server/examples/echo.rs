@@ -35,6 +35,12 @@ async fn main() -> std::io::Result<()> {
                 }
             }
             "--no-serve-client" => config.serve_client = ServeClient::Off,
+            // How long a shutdown waits for a long-polling client's next poll, in milliseconds.
+            "--shutdown-timeout" => {
+                if let Some(ms) = args.next().and_then(|ms| ms.parse().ok()) {
+                    config.engine.shutdown_timeout = std::time::Duration::from_millis(ms);
+                }
+            }
             #[cfg(feature = "msgpack")]
             "--msgpack" => config.parser = socketio_server::ParserKind::MsgPack,
             other => eprintln!("unknown argument {other}"),

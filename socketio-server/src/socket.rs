@@ -104,6 +104,11 @@ struct RareListeners {
     disconnecting: Vec<DisconnectHandler>,
     error: Vec<ErrorHandler>,
     middlewares: Vec<PacketMiddleware>,
+    /// Events that arrived while an earlier one was still in the packet middlewares: they go
+    /// through them in arrival order, one after the other.
+    waiting: std::collections::VecDeque<Event>,
+    /// Whether an event is in the packet middlewares now.
+    in_middlewares: bool,
     upgrade: Vec<UpgradeHandler>,
     data: Vec<DataHook>,
 }
@@ -967,22 +972,48 @@ impl Socket {
     }
 
     /// An incoming event: packet middlewares, then catch-all handlers, then the event's own.
+    ///
+    /// Events go through the middlewares one at a time, in the order they arrived: an event
+    /// that comes while another is still in them (a middleware that waits) waits its turn, so
+    /// handlers see the client's events in the client's order.
     pub(crate) fn dispatch(&self, event: Event) {
-        let middlewares = self.listeners().rare_list(|r| &r.middlewares);
-        if middlewares.is_empty() {
-            return self.run_handlers(event);
+        {
+            let mut listeners = self.listeners();
+            let Some(rare) =
+                listeners.rare.as_deref_mut().filter(|r| !r.middlewares.is_empty() || r.in_middlewares)
+            else {
+                drop(listeners);
+                return self.run_handlers(event);
+            };
+            if rare.in_middlewares {
+                rare.waiting.push_back(event);
+                return;
+            }
+            rare.in_middlewares = true;
         }
         let socket = self.clone();
         run_now_or_spawn(Box::pin(async move {
-            let mut event = event;
-            for middleware in middlewares {
-                match middleware(socket.clone(), event).await {
-                    Ok(next) => event = next,
-                    Err(refusal) => return socket.report_error(&SocketError::Middleware(refusal)),
-                }
+            let mut next = Some(event);
+            while let Some(event) = next {
+                socket.through_middlewares(event).await;
+                let mut listeners = socket.listeners();
+                let rare = listeners.rare();
+                next = rare.waiting.pop_front();
+                rare.in_middlewares = next.is_some();
             }
-            socket.run_handlers(event);
         }));
+    }
+
+    /// Runs `event` through the packet middlewares, then its handlers unless one refused it.
+    async fn through_middlewares(&self, mut event: Event) {
+        let middlewares = self.listeners().rare_list(|r| &r.middlewares);
+        for middleware in middlewares {
+            match middleware(self.clone(), event).await {
+                Ok(next) => event = next,
+                Err(refusal) => return self.report_error(&SocketError::Middleware(refusal)),
+            }
+        }
+        self.run_handlers(event);
     }
 
     /// Runs the catch-all handlers, then the event's own.

@@ -74,7 +74,10 @@ async fn closes_gracefully(start: Start<'_>, serves: Serves, signal: &str) {
 /// disconnect reason is `transport close`, and the process exits 0.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_clients_see_a_clean_close_on_sigterm() {
-    let mut example = Example::start(example("echo")).await;
+    // The shutdown waits up to 20 s (not 2) for the long-polling client's next poll, which a
+    // busy machine may delay, so that the close packet always travels on it.
+    let start = Start { args: &["--shutdown-timeout", "20000"], ..example("echo") };
+    let mut example = Example::start(start).await;
     let url = format!("http://{}", example.addr);
     let mut node = support::Node::spawn(
         "sigterm",
