@@ -767,7 +767,9 @@ impl Socket {
     /// middleware passes the event on (`Ok(event)`, possibly rewritten with
     /// [`Event::with_args`]) or refuses it with an error carrying a message and data: the
     /// event is dropped and the error reaches the [`on_error`](Self::on_error) handlers (and
-    /// `on("error")` handlers) as [`SocketError::Middleware`].
+    /// `on("error")` handlers) as [`SocketError::Middleware`]. Events go through the
+    /// middlewares one at a time, in the order the client sent them: while one is waiting in a
+    /// middleware, the next waits its turn, so handlers start in the client's order.
     ///
     /// ```no_run
     /// # fn f(socket: socketio_server::Socket) {
