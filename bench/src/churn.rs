@@ -5,7 +5,7 @@
 //! before `5`) or once connected.
 //!
 //! The `churn` binary runs it against a server process and checks that the server gives back
-//! what the clients held; `tests/churn.rs` runs it against an in-process server.
+//! what the clients held; `tests/it/churn.rs` runs it against an in-process server.
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -21,7 +21,7 @@
 //! # What it does not do
 //!
 //! It decodes no protocol itself and judges no codec: the replay (feeding a vector's input to a
-//! parser and comparing the outcome) is in `tests/vectors.rs`, so the library stays a plain,
+//! parser and comparing the outcome) is in `tests/it/vectors.rs`, so the library stays a plain,
 //! reusable description of the vectors.
 //!
 //! # Example

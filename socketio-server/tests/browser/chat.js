@@ -1,4 +1,4 @@
-// The browser half of tests/chat_browser.rs: two headless Chromium pages use the chat example
+// The browser half of tests/it/chat_browser.rs: two headless Chromium pages use the chat example
 // the way people would, through its own page, and every expectation is checked in the pages.
 //
 //   node chat.js <server url> <screenshot path>

@@ -1,4 +1,4 @@
-// The chat example on a phone, for tests/chat_browser.rs: one headless Chromium page at 390×844
+// The chat example on a phone, for tests/it/chat_browser.rs: one headless Chromium page at 390×844
 // with touch, driven through the page the way a thumb would, every expectation checked here.
 //
 //   node phone.js <server url> <screenshot path>
