@@ -58,6 +58,9 @@ struct Publish {
     channel: String,
     message: Outgoing,
     done: Option<oneshot::Sender<Result<(), String>>>,
+    /// Whether the message is worth publishing late: a heartbeat is not (the next one says the
+    /// same, on time), so it never takes a place in the outage queue.
+    keep: bool,
 }
 
 /// Why a statement failed.
@@ -218,7 +221,13 @@ impl Hub {
     /// Publishes without waiting. While the database cannot be reached the message waits in
     /// the publisher's bounded queue; what the queue drops is logged and counted.
     pub(crate) fn publish(&self, channel: String, message: Outgoing) {
-        let _ = self.publisher.send(Publish { channel, message, done: None });
+        let _ = self.publisher.send(Publish { channel, message, done: None, keep: true });
+    }
+
+    /// Publishes a message that is only worth sending now (a heartbeat): while the database
+    /// cannot be reached it is dropped, not queued.
+    pub(crate) fn publish_now_or_never(&self, channel: String, message: Outgoing) {
+        let _ = self.publisher.send(Publish { channel, message, done: None, keep: false });
     }
 
     /// How many messages the publisher dropped because the database could not be reached for
@@ -240,7 +249,7 @@ impl Hub {
         message: Outgoing,
     ) -> oneshot::Receiver<Result<(), String>> {
         let (done, confirmed) = oneshot::channel();
-        if self.publisher.send(Publish { channel, message, done: Some(done) }).is_err() {
+        if self.publisher.send(Publish { channel, message, done: Some(done), keep: true }).is_err() {
             tracing::debug!("postgres adapter: publisher stopped");
         }
         confirmed
@@ -545,6 +554,7 @@ impl Publisher {
             Some(done) => {
                 let _ = done.send(Err(reason.to_owned()));
             }
+            None if !publish.keep => {}
             None => {
                 let size = outgoing_size(&publish.channel, &publish.message);
                 let dropped =

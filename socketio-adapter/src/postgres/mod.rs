@@ -39,7 +39,8 @@
 //! [`PostgresClients::status`] tells where it stands. Meanwhile:
 //!
 //! * what this node publishes without waiting for an answer (broadcasts, joins, leaves,
-//!   disconnects, heartbeats, answers to other nodes) waits in a bounded
+//!   disconnects, answers to other nodes; not heartbeats, which are only worth sending on
+//!   time) waits in a bounded
 //!   [`PublishQueue`](crate::PublishQueue) (limits in
 //!   [`publish_queue`](PostgresAdapterConfig::publish_queue)) and is published, in order and
 //!   before anything published later, once the connection is back. What a limit drops (the
@@ -508,7 +509,13 @@ impl<S: LocalSocket> Inner<S> {
     fn publish(&self, message_kind: u8, data: Option<Value>) {
         if let Some(message) = self.encode(message_kind, data) {
             *lock(&self.last_publish) = Instant::now();
-            self.hub.publish(self.channel.clone(), message);
+            // Heartbeats and announcements are only worth sending now: late, they would take the
+            // place of broadcasts in the outage queue, and the next heartbeat says the same.
+            if matches!(message_kind, kind::HEARTBEAT | kind::INITIAL_HEARTBEAT) {
+                self.hub.publish_now_or_never(self.channel.clone(), message);
+            } else {
+                self.hub.publish(self.channel.clone(), message);
+            }
         }
     }
 

@@ -520,7 +520,10 @@ impl<S: LocalSocket> Inner<S> {
     fn publish(&self, message_kind: u8, data: Option<Value>) {
         if let Some(fields) = self.encode(message_kind, data.as_ref()) {
             *lock(&self.last_publish) = Instant::now();
-            self.hub.add(fields, None, true);
+            // Heartbeats and announcements are only worth sending now: late, they would take the
+            // place of broadcasts in the outage queue, and the next heartbeat says the same.
+            let queue = !matches!(message_kind, kind::HEARTBEAT | kind::INITIAL_HEARTBEAT);
+            self.hub.add(fields, None, queue);
         }
     }
 
