@@ -2,6 +2,8 @@
 //! (one link instead of one per file). `support` is the Redis harness of the `redis_*` modules: a
 //! real `redis-server` and the test nodes.
 
+#[cfg(any(feature = "redis", feature = "postgres"))]
+mod gate;
 #[cfg(feature = "postgres")]
 #[path = "../pg_support/mod.rs"]
 mod pg_support;

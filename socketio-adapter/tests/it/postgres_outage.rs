@@ -11,9 +11,9 @@
 
 use crate::pg_support;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
+
+use crate::gate::Gate;
 
 use pg_support::{config, event, eventually, value, PgNode, PostgresServer, WAIT};
 use socketio_adapter::{
@@ -21,8 +21,6 @@ use socketio_adapter::{
     ServerSideAckError,
 };
 use socketio_parser::Value;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
 
 fn say(node: &PgNode, what: &str) {
     let json = format!(r#"["{what}"]"#);
@@ -33,55 +31,12 @@ fn said(what: &str) -> Value {
     value(&format!(r#"["{what}"]"#))
 }
 
-/// A TCP relay to PostgreSQL on 127.0.0.1 that can refuse new connections (it accepts and
-/// closes them at once). Connections it relays end when PostgreSQL ends them.
-struct Gate {
-    port: u16,
-    open: Arc<AtomicBool>,
-    task: JoinHandle<()>,
-}
-
-impl Gate {
-    async fn start(upstream: u16) -> Gate {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the relay on 127.0.0.1");
-        let port = listener.local_addr().expect("the relay's address").port();
-        let open = Arc::new(AtomicBool::new(true));
-        let is_open = open.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                if !is_open.load(Ordering::SeqCst) {
-                    continue;
-                }
-                tokio::spawn(async move {
-                    if let Ok(mut postgres) = TcpStream::connect(("127.0.0.1", upstream)).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut postgres).await;
-                    }
-                });
-            }
-        });
-        Gate { port, open, task }
-    }
-
-    fn conninfo(&self) -> String {
-        format!("host=127.0.0.1 port={} user=postgres dbname=postgres", self.port)
-    }
-
-    fn set_open(&self, open: bool) {
-        self.open.store(open, Ordering::SeqCst);
-    }
-}
-
-impl Drop for Gate {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 /// Node A behind a gate, node B straight on the database, one socket each, and a broadcast
 /// from A heard by B's socket.
 async fn cluster(server: &PostgresServer, a_config: PostgresAdapterConfig) -> (Gate, PgNode, PgNode) {
     let gate = Gate::start(server.port()).await;
-    let a = PgNode::start(&gate.conninfo(), "/", a_config).await;
+    let conninfo = format!("host=127.0.0.1 port={} user=postgres dbname=postgres", gate.port);
+    let a = PgNode::start(&conninfo, "/", a_config).await;
     let b = PgNode::start(&server.conninfo(), "/", config()).await;
     a.connect("a1", &[]);
     b.connect("b1", &[]);

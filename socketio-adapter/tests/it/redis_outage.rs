@@ -11,17 +11,15 @@
 
 use crate::support;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
+
+use crate::gate::Gate;
 
 use socketio_adapter::{
     Adapter, AdapterError, BroadcastOptions, QueueLimits, RedisAdapterConfig, ServerSideAckError,
 };
 use socketio_parser::Value;
 use support::{event, eventually, value, RedisServer, TestNode, WAIT};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
 
 fn config() -> RedisAdapterConfig {
     RedisAdapterConfig::default()
@@ -39,55 +37,11 @@ fn said(what: &str) -> Value {
     value(&format!(r#"["{what}"]"#))
 }
 
-/// A TCP relay to Redis on 127.0.0.1 that can refuse new connections (it accepts and closes
-/// them at once). Connections it relays end when Redis ends them.
-struct Gate {
-    port: u16,
-    open: Arc<AtomicBool>,
-    task: JoinHandle<()>,
-}
-
-impl Gate {
-    async fn start(upstream: u16) -> Gate {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the relay on 127.0.0.1");
-        let port = listener.local_addr().expect("the relay's address").port();
-        let open = Arc::new(AtomicBool::new(true));
-        let is_open = open.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                if !is_open.load(Ordering::SeqCst) {
-                    continue;
-                }
-                tokio::spawn(async move {
-                    if let Ok(mut redis) = TcpStream::connect(("127.0.0.1", upstream)).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut redis).await;
-                    }
-                });
-            }
-        });
-        Gate { port, open, task }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    fn set_open(&self, open: bool) {
-        self.open.store(open, Ordering::SeqCst);
-    }
-}
-
-impl Drop for Gate {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 /// Node A behind a gate, node B straight on Redis, one socket each, and a broadcast from A
 /// heard by B's socket.
 async fn cluster(redis: &RedisServer, a_config: RedisAdapterConfig) -> (Gate, TestNode, TestNode) {
     let gate = Gate::start(redis.port()).await;
-    let a = TestNode::start(&gate.url(), "/", a_config).await;
+    let a = TestNode::start(&format!("redis://127.0.0.1:{}/", gate.port), "/", a_config).await;
     let b = TestNode::start(&redis.url(), "/", config()).await;
     a.connect("a1", &[]);
     b.connect("b1", &[]);

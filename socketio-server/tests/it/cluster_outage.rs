@@ -10,67 +10,21 @@
 use crate::cluster;
 use crate::support;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
+use crate::gate::Gate;
+
 use serde_json::json;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
 
 use cluster::{client, connected_id, eventually, RedisServer, RustNode};
 use support::ensure_clients;
-
-/// A TCP relay to Redis on 127.0.0.1 that can refuse new connections (it accepts and closes
-/// them at once). Connections it relays end when Redis ends them.
-struct Gate {
-    port: u16,
-    open: Arc<AtomicBool>,
-    task: JoinHandle<()>,
-}
-
-impl Gate {
-    async fn start(upstream: u16) -> Gate {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the relay on 127.0.0.1");
-        let port = listener.local_addr().expect("the relay's address").port();
-        let open = Arc::new(AtomicBool::new(true));
-        let is_open = open.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                if !is_open.load(Ordering::SeqCst) {
-                    continue;
-                }
-                tokio::spawn(async move {
-                    if let Ok(mut redis) = TcpStream::connect(("127.0.0.1", upstream)).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut redis).await;
-                    }
-                });
-            }
-        });
-        Gate { port, open, task }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    fn set_open(&self, open: bool) {
-        self.open.store(open, Ordering::SeqCst);
-    }
-}
-
-impl Drop for Gate {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broadcasts_made_during_a_redis_outage_reach_the_other_nodes_clients_in_order_once() {
     ensure_clients();
     let mut redis = RedisServer::start();
     let gate = Gate::start(redis.port()).await;
-    let r1 = RustNode::start("r1", &gate.url()).await;
+    let r1 = RustNode::start("r1", &format!("redis://127.0.0.1:{}/", gate.port)).await;
     let r2 = RustNode::start("r2", &redis.url()).await;
     r1.wait_servers(2).await;
     let mut clients = r2.clients("outage", json!([client("c1", &[], false)]));

@@ -38,6 +38,9 @@ mod redis_server;
 #[path = "../cluster/mod.rs"]
 mod cluster;
 #[cfg(feature = "redis")]
+#[path = "../../../socketio-adapter/tests/it/gate.rs"]
+mod gate;
+#[cfg(feature = "redis")]
 #[path = "../../examples/cluster/node.rs"]
 mod node;
 
