@@ -1,23 +1,17 @@
-//! The messages of `socket.io-adapter`'s `ClusterAdapterWithHeartbeat` (2.5), shared by the
-//! adapters built on it (PostgreSQL, Redis Streams), whatever carries them: the message types,
-//! the `data` of each, a reader for a message's members, and the bookkeeping of the other nodes
-//! (heartbeats) and of requests waiting for their answers.
+//! The messages of `socket.io-adapter`'s `ClusterAdapter` and `ClusterAdapterWithHeartbeat`
+//! (2.5), shared by the adapters built on them (PostgreSQL, Redis Streams, sharded Redis),
+//! whatever carries them: the message types, the `data` of each, a reader for a message's
+//! members, and the bookkeeping of the other nodes (heartbeats) and of requests waiting for
+//! their answers.
 //!
 //! Everything here is plain data: no I/O; time is passed in.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use socketio_parser::Value;
-use tokio::sync::oneshot;
-use tokio::time::Instant;
 
 use crate::adapter::{BroadcastOptions, SocketDetails};
-use crate::cluster::{
-    self, event, options, rooms, take, text, truthy, unique, RequestError, RequestKind, RequestTimeout,
-    WireError, WireFlags,
-};
+use crate::cluster::{self, event, options, rooms, take, text, truthy, unique, WireError, WireFlags};
 use crate::rooms::Room;
 
 /// The `MessageType` values of `socket.io-adapter`'s cluster adapter.
@@ -297,52 +291,6 @@ pub(crate) fn random_id() -> String {
 // -------------------------------------------------------------------------------------------
 // The other nodes
 
-/// The nodes this adapter has heard from, and when: the reference's `nodesMap`. Time is passed
-/// in.
-#[derive(Debug)]
-pub(crate) struct Nodes {
-    last_seen: HashMap<String, Instant>,
-    timeout: Duration,
-}
-
-impl Nodes {
-    pub(crate) fn new(timeout: Duration) -> Self {
-        Nodes { last_seen: HashMap::new(), timeout }
-    }
-
-    /// A message from `uid` arrived at `now`.
-    pub(crate) fn seen(&mut self, uid: &str, now: Instant) {
-        self.last_seen.insert(uid.to_owned(), now);
-    }
-
-    pub(crate) fn remove(&mut self, uid: &str) -> bool {
-        self.last_seen.remove(uid).is_some()
-    }
-
-    /// Forgets the nodes silent for longer than the timeout at `now`; answers their uids.
-    pub(crate) fn expire(&mut self, now: Instant) -> Vec<String> {
-        let timeout = self.timeout;
-        let gone: Vec<String> = self
-            .last_seen
-            .iter()
-            .filter(|(_, seen)| now.saturating_duration_since(**seen) > timeout)
-            .map(|(uid, _)| uid.clone())
-            .collect();
-        for uid in &gone {
-            self.last_seen.remove(uid);
-        }
-        gone
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.last_seen.len()
-    }
-
-    pub(crate) fn uids(&self) -> HashSet<String> {
-        self.last_seen.keys().cloned().collect()
-    }
-}
-
 /// What a request collects.
 #[derive(Debug)]
 pub(crate) enum Collected {
@@ -352,34 +300,97 @@ pub(crate) enum Collected {
     Answers(Vec<serde_json::Value>),
 }
 
-/// A request of this node waiting for one answer from each node it knew when it asked.
-pub(crate) struct Waiting {
-    pub(crate) kind: RequestKind,
-    pub(crate) expected: usize,
-    pub(crate) missing: HashSet<String>,
-    pub(crate) collected: Collected,
-    pub(crate) done: Option<oneshot::Sender<()>>,
-}
+#[cfg(any(feature = "postgres", feature = "redis-streams"))]
+pub(crate) use tracking::{Nodes, Waiting};
 
-impl Waiting {
-    pub(crate) fn answered(&mut self, uid: &str) {
-        self.missing.remove(uid);
-        if self.missing.is_empty() {
-            if let Some(done) = self.done.take() {
-                let _ = done.send(());
+/// The other nodes and the requests waiting on them, for the adapters that know the nodes by
+/// their heartbeats.
+#[cfg(any(feature = "postgres", feature = "redis-streams"))]
+mod tracking {
+    use std::collections::{HashMap, HashSet};
+    use std::time::Duration;
+
+    use tokio::sync::oneshot;
+    use tokio::time::Instant;
+
+    use super::Collected;
+    use crate::cluster::{RequestError, RequestKind, RequestTimeout};
+
+    /// The nodes this adapter has heard from, and when: the reference's `nodesMap`. Time is passed
+    /// in.
+    #[derive(Debug)]
+    pub(crate) struct Nodes {
+        last_seen: HashMap<String, Instant>,
+        timeout: Duration,
+    }
+
+    impl Nodes {
+        pub(crate) fn new(timeout: Duration) -> Self {
+            Nodes { last_seen: HashMap::new(), timeout }
+        }
+
+        /// A message from `uid` arrived at `now`.
+        pub(crate) fn seen(&mut self, uid: &str, now: Instant) {
+            self.last_seen.insert(uid.to_owned(), now);
+        }
+
+        pub(crate) fn remove(&mut self, uid: &str) -> bool {
+            self.last_seen.remove(uid).is_some()
+        }
+
+        /// Forgets the nodes silent for longer than the timeout at `now`; answers their uids.
+        pub(crate) fn expire(&mut self, now: Instant) -> Vec<String> {
+            let timeout = self.timeout;
+            let gone: Vec<String> = self
+                .last_seen
+                .iter()
+                .filter(|(_, seen)| now.saturating_duration_since(**seen) > timeout)
+                .map(|(uid, _)| uid.clone())
+                .collect();
+            for uid in &gone {
+                self.last_seen.remove(uid);
             }
+            gone
+        }
+
+        pub(crate) fn len(&self) -> usize {
+            self.last_seen.len()
+        }
+
+        pub(crate) fn uids(&self) -> HashSet<String> {
+            self.last_seen.keys().cloned().collect()
         }
     }
 
-    pub(crate) fn finish(self) -> Result<Collected, RequestError<Collected>> {
-        if self.missing.is_empty() {
-            return Ok(self.collected);
+    /// A request of this node waiting for one answer from each node it knew when it asked.
+    pub(crate) struct Waiting {
+        pub(crate) kind: RequestKind,
+        pub(crate) expected: usize,
+        pub(crate) missing: HashSet<String>,
+        pub(crate) collected: Collected,
+        pub(crate) done: Option<oneshot::Sender<()>>,
+    }
+
+    impl Waiting {
+        pub(crate) fn answered(&mut self, uid: &str) {
+            self.missing.remove(uid);
+            if self.missing.is_empty() {
+                if let Some(done) = self.done.take() {
+                    let _ = done.send(());
+                }
+            }
         }
-        Err(RequestError::Timeout(RequestTimeout {
-            kind: self.kind,
-            received: self.expected - self.missing.len(),
-            expected: self.expected,
-            partial: self.collected,
-        }))
+
+        pub(crate) fn finish(self) -> Result<Collected, RequestError<Collected>> {
+            if self.missing.is_empty() {
+                return Ok(self.collected);
+            }
+            Err(RequestError::Timeout(RequestTimeout {
+                kind: self.kind,
+                received: self.expected - self.missing.len(),
+                expected: self.expected,
+                partial: self.collected,
+            }))
+        }
     }
 }

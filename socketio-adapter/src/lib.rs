@@ -175,7 +175,7 @@ mod adapter;
 #[cfg(any(feature = "redis", feature = "postgres", feature = "redis-streams"))]
 mod cluster;
 mod handshake;
-#[cfg(any(feature = "postgres", feature = "redis-streams"))]
+#[cfg(any(feature = "postgres", feature = "redis-streams", feature = "redis-sharded"))]
 mod heartbeat;
 mod memory;
 #[cfg(feature = "postgres")]
@@ -186,6 +186,9 @@ mod recovery;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
+#[cfg(feature = "redis-sharded")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis-sharded")))]
+pub mod redis_sharded;
 #[cfg(feature = "redis-streams")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis-streams")))]
 pub mod redis_streams;
@@ -200,6 +203,11 @@ pub use self::postgres::{PostgresAdapter, PostgresAdapterConfig, PostgresClients
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::{RedisAdapter, RedisAdapterConfig, RedisClients, RedisStatus};
+#[cfg(feature = "redis-sharded")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis-sharded")))]
+pub use self::redis_sharded::{
+    ShardedRedisAdapter, ShardedRedisAdapterConfig, ShardedRedisClients, ShardedRedisStatus, SubscriptionMode,
+};
 #[cfg(feature = "redis-streams")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis-streams")))]
 pub use self::redis_streams::{

@@ -69,7 +69,7 @@
 //!   speak other protocols, and Redis Cluster (one standalone Redis, or a proxy in front of
 //!   one, is expected).
 
-mod driver;
+pub(crate) mod driver;
 mod requests;
 mod wire;
 
