@@ -26,6 +26,8 @@ mod recovery;
 mod redis_outage;
 #[cfg(feature = "redis")]
 mod redis_restart;
+#[cfg(feature = "redis-sharded")]
+mod redis_sharded;
 #[cfg(feature = "redis")]
 mod redis_two_nodes;
 #[cfg(feature = "redis")]

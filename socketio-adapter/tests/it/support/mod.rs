@@ -22,7 +22,7 @@ use socketio_adapter::{
 };
 use socketio_parser::Value;
 
-pub use redis_server::RedisServer;
+pub use redis_server::{RedisCluster, RedisServer};
 
 /// How long to wait for one thing to happen.
 pub const WAIT: Duration = Duration::from_secs(10);

@@ -207,3 +207,216 @@ impl Drop for InstallLock {
         let _ = std::fs::remove_file(&self.0);
     }
 }
+
+// -------------------------------------------------------------------------------------------
+// Redis Cluster
+
+/// How long a Redis Cluster may take to form, or to promote a replica after its master died.
+const CLUSTER_WAIT: Duration = Duration::from_secs(30);
+
+/// A Redis Cluster of `redis-server` child processes on 127.0.0.1: masters with one replica
+/// each, made with `redis-cli --cluster create`, every node killed when dropped. A node takes
+/// 1 s without answering to be taken as failed, so a replica replaces a killed master within a
+/// few seconds.
+pub struct RedisCluster {
+    binary: PathBuf,
+    cli: PathBuf,
+    dir: PathBuf,
+    nodes: Vec<(u16, Option<Child>)>,
+}
+
+impl RedisCluster {
+    /// Starts `masters` masters and as many replicas, and waits until the cluster serves every
+    /// slot.
+    pub fn start(masters: usize) -> Self {
+        let binary = redis_server_binary();
+        let cli = binary.with_file_name("redis-cli");
+        let cli =
+            if cli.is_file() { cli } else { find_in_path("redis-cli").expect("redis-cli (redis-tools)") };
+        let ports: Vec<u16> = {
+            // Hold every listener until all are chosen, so that no port is picked twice; the
+            // cluster bus uses the port plus 10000, which must be free too.
+            let mut held = Vec::new();
+            while held.len() < masters * 2 {
+                let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
+                let port = listener.local_addr().expect("local address").port();
+                if port < 55_000 && TcpListener::bind((Ipv4Addr::LOCALHOST, port + 10_000)).is_ok() {
+                    held.push(listener);
+                }
+            }
+            held.iter().map(|l| l.local_addr().expect("local address").port()).collect()
+        };
+        let dir =
+            std::env::temp_dir().join(format!("socketio-rs-cluster-{}-{}", std::process::id(), ports[0]));
+        std::fs::create_dir_all(&dir).expect("create the cluster's directory");
+        let mut cluster =
+            RedisCluster { binary, cli, dir, nodes: ports.iter().map(|p| (*p, None)).collect() };
+        for i in 0..cluster.nodes.len() {
+            cluster.spawn(i);
+        }
+        let deadline = Instant::now() + START;
+        for (port, _) in &cluster.nodes {
+            while !ping(*port) {
+                assert!(Instant::now() < deadline, "redis-server (cluster node {port}) did not start");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let mut create = Command::new(&cluster.cli);
+        create.arg("--cluster").arg("create");
+        for (port, _) in &cluster.nodes {
+            create.arg(format!("127.0.0.1:{port}"));
+        }
+        let out = create
+            .args(["--cluster-replicas", "1", "--cluster-yes"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run redis-cli --cluster create");
+        assert!(
+            out.status.success(),
+            "redis-cli --cluster create failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        cluster.wait_ok(None);
+        cluster
+    }
+
+    fn spawn(&mut self, i: usize) {
+        let port = self.nodes[i].0;
+        let child = Command::new(&self.binary)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "1000"])
+            .args(["--cluster-config-file", &format!("nodes-{port}.conf")])
+            .args(["--cluster-replica-validity-factor", "0"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.binary.display()));
+        self.nodes[i].1 = Some(child);
+    }
+
+    /// `redis-cli -p PORT args...`, its output.
+    pub fn cli(&self, port: u16, args: &[&str]) -> String {
+        let out = Command::new(&self.cli)
+            .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run redis-cli");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The ports of the nodes that run.
+    pub fn ports(&self) -> Vec<u16> {
+        self.nodes.iter().filter(|(_, c)| c.is_some()).map(|(p, _)| *p).collect()
+    }
+
+    /// `redis://127.0.0.1:PORT/` of every node that runs.
+    pub fn urls(&self) -> Vec<String> {
+        self.ports().iter().map(|p| format!("redis://127.0.0.1:{p}/")).collect()
+    }
+
+    /// The hash slot of `key`, as the cluster computes it.
+    pub fn keyslot(&self, key: &str) -> u16 {
+        let port = self.ports()[0];
+        self.cli(port, &["cluster", "keyslot", key]).trim().parse().expect("CLUSTER KEYSLOT answers a number")
+    }
+
+    /// The port of the master that serves `slot`.
+    pub fn master_of(&self, slot: u16) -> u16 {
+        self.find_master(slot).unwrap_or_else(|| panic!("no master serves slot {slot}"))
+    }
+
+    fn find_master(&self, slot: u16) -> Option<u16> {
+        let port = self.ports()[0];
+        for line in self.cli(port, &["cluster", "nodes"]).lines() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.len() < 9 || !fields[2].contains("master") || fields[2].contains("fail") {
+                continue;
+            }
+            let served = fields[8..].iter().any(|range| match range.split_once('-') {
+                Some((a, b)) => {
+                    a.parse::<u16>().is_ok_and(|a| a <= slot) && b.parse::<u16>().is_ok_and(|b| slot <= b)
+                }
+                None => range.parse::<u16>() == Ok(slot),
+            });
+            if served {
+                let addr = fields[1].split('@').next().unwrap_or_default();
+                return addr.rsplit(':').next().and_then(|p| p.parse().ok());
+            }
+        }
+        None
+    }
+
+    /// The masters' ports.
+    pub fn masters(&self) -> Vec<u16> {
+        let port = self.ports()[0];
+        let mut masters: Vec<u16> = self
+            .cli(port, &["cluster", "nodes"])
+            .lines()
+            .filter(|l| {
+                l.split_whitespace().nth(2).is_some_and(|f| f.contains("master") && !f.contains("fail"))
+            })
+            .filter_map(|l| l.split_whitespace().nth(1)?.split('@').next()?.rsplit(':').next()?.parse().ok())
+            .collect();
+        masters.sort_unstable();
+        masters
+    }
+
+    /// The sharded channels a node has subscribers for (`PUBSUB SHARDCHANNELS`), sorted.
+    pub fn shard_channels(&self, port: u16) -> Vec<String> {
+        let mut channels: Vec<String> = self
+            .cli(port, &["pubsub", "shardchannels"])
+            .lines()
+            .map(str::to_owned)
+            .filter(|l| !l.is_empty())
+            .collect();
+        channels.sort();
+        channels
+    }
+
+    /// Kills the master that serves `slot` and waits until one of its replicas serves the slot
+    /// in its place; answers the killed master's port.
+    pub fn fail_master_of(&mut self, slot: u16) -> u16 {
+        let killed = self.master_of(slot);
+        let i = self.nodes.iter().position(|(p, _)| *p == killed).expect("a node of this cluster");
+        if let Some(mut child) = self.nodes[i].1.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.wait_ok(Some((slot, killed)));
+        killed
+    }
+
+    /// Waits until every running node reports `cluster_state:ok` (and, after a failover, a
+    /// master other than `gone.1` serves slot `gone.0`).
+    fn wait_ok(&self, gone: Option<(u16, u16)>) {
+        let deadline = Instant::now() + CLUSTER_WAIT;
+        loop {
+            let ok =
+                self.ports().iter().all(|p| self.cli(*p, &["cluster", "info"]).contains("cluster_state:ok"));
+            let moved = gone.is_none_or(|(slot, old)| self.find_master(slot).is_some_and(|now| now != old));
+            if ok && moved {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the Redis Cluster was not ready within {CLUSTER_WAIT:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.nodes {
+            if let Some(mut child) = child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -1,0 +1,274 @@
+//! The sharded Redis adapter on a real Redis Cluster (three masters, one replica each): every
+//! operation between two of our nodes, the channels each subscription mode uses (read off the
+//! masters with `PUBSUB SHARDCHANNELS`), the messages' bytes, and the failover of a master
+//! under load with nothing lost locally.
+
+#![allow(clippy::unwrap_used)]
+
+use crate::support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use socketio_adapter::redis_sharded::{
+    ShardedRedisAdapter, ShardedRedisAdapterConfig, ShardedRedisClients, SubscriptionMode,
+};
+use socketio_adapter::{Adapter, AdapterError, BroadcastOptions, Room, ServerSideAckError, Sid};
+use socketio_parser::Value;
+use support::{event, eventually, value, FakeLink, FakeSocket, Log, RedisCluster, Sink, WAIT};
+
+/// One of our nodes on the cluster: its clients, the adapter of one namespace, what reached it.
+struct Node {
+    clients: ShardedRedisClients,
+    adapter: Arc<ShardedRedisAdapter<FakeSocket>>,
+    log: Arc<Log>,
+}
+
+fn config() -> ShardedRedisAdapterConfig {
+    ShardedRedisAdapterConfig::default()
+        .with_reconnect_delays(Duration::from_millis(50), Duration::from_millis(500))
+        .with_timeouts(Duration::from_secs(2), Duration::from_secs(2))
+}
+
+impl Node {
+    async fn start(cluster: &RedisCluster, nsp: &str, config: ShardedRedisAdapterConfig) -> Node {
+        let urls = cluster.urls();
+        let seeds: Vec<&str> = urls.iter().map(String::as_str).collect();
+        let clients = ShardedRedisClients::connect(&seeds, config).await.expect("connect to the cluster");
+        let log = Arc::new(Log::default());
+        let adapter = clients.adapter::<FakeSocket>(nsp);
+        adapter.init(Arc::new(FakeLink { nsp: nsp.to_owned(), log: log.clone() }));
+        tokio::time::timeout(WAIT, adapter.ready()).await.expect("the adapter subscribes");
+        Node { clients, adapter, log }
+    }
+
+    fn connect(&self, id: &str, rooms: &[&str]) -> FakeSocket {
+        let socket = FakeSocket { id: Sid::from(id), log: self.log.clone() };
+        let mut all = vec![Room::from(id)];
+        all.extend(rooms.iter().map(|r| Room::from(*r)));
+        self.adapter.add_socket(socket.clone(), &all);
+        socket
+    }
+
+    fn broadcast(&self, json: &str, opts: &BroadcastOptions) {
+        self.adapter.broadcast(&event("/", json, None), &(value(json), None), opts);
+    }
+}
+
+fn rooms(names: &[&str]) -> Vec<Room> {
+    names.iter().map(|r| Room::from(*r)).collect()
+}
+
+async fn wait_servers(node: &Node, n: usize) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let count = node.adapter.server_count().await;
+        if count == Ok(n) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the cluster did not count {n} servers: {count:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn every_operation_reaches_the_other_node() {
+    let cluster = RedisCluster::start(3);
+    let a = Node::start(&cluster, "/", config()).await;
+    let b = Node::start(&cluster, "/", config()).await;
+    wait_servers(&a, 2).await;
+    a.connect("a1", &["news"]);
+    b.connect("b1", &["news"]);
+    b.connect("b2", &["news", "muted"]);
+    b.connect("b3", &[]);
+    eventually("b subscribes to its room", || b.clients.status().subscribed).await;
+
+    // To all, to one room (its own channel), to a room minus another (the namespace's channel).
+    a.broadcast(r#"["hi"]"#, &BroadcastOptions::all());
+    a.broadcast(r#"["news"]"#, &BroadcastOptions::to(rooms(&["news"])));
+    let mut except = BroadcastOptions::to(rooms(&["news"]));
+    except.except = rooms(&["muted"]);
+    a.broadcast(r#"["not muted"]"#, &except);
+    a.broadcast(r#"["marker"]"#, &BroadcastOptions::all());
+    eventually("the marker reaches b3", || b.log.received_by("b3").contains(&value(r#"["marker"]"#))).await;
+    eventually("news reaches b1", || b.log.received_by("b1").len() == 4).await;
+    assert_eq!(b.log.received_by("b2"), [value(r#"["hi"]"#), value(r#"["news"]"#), value(r#"["marker"]"#)]);
+    assert_eq!(b.log.received_by("b3"), [value(r#"["hi"]"#), value(r#"["marker"]"#)]);
+
+    // Binary data crosses as msgpack.
+    let (json, attachments) =
+        socketio_parser::to_payload(&("file", bytes::Bytes::from_static(b"\x00\x01\x02"))).unwrap();
+    a.adapter.broadcast(
+        &socketio_parser::Packet::event("/", json, attachments, None),
+        &(Value::Null, None),
+        &BroadcastOptions::to(rooms(&["b3"])),
+    );
+    eventually("b3 gets the file", || b.log.received_by("b3").len() == 3).await;
+    assert_eq!(
+        b.log.received_by("b3")[2],
+        Value::Array(vec![Value::from("file"), Value::Binary(bytes::Bytes::from_static(b"\x00\x01\x02"))])
+    );
+
+    // Joins, leaves and disconnects.
+    a.adapter.add_sockets(&BroadcastOptions::to(rooms(&["b3"])), &rooms(&["joined"]));
+    eventually("b3 joins", || {
+        b.adapter.socket_rooms("b3").is_some_and(|r| r.contains(&Room::from("joined")))
+    })
+    .await;
+    a.adapter.del_sockets(&BroadcastOptions::to(rooms(&["b2"])), &rooms(&["news"]));
+    eventually("b2 leaves", || {
+        b.adapter.socket_rooms("b2").is_some_and(|r| !r.contains(&Room::from("news")))
+    })
+    .await;
+
+    // fetch_sockets collects both nodes; server-side events with and without acks.
+    let mut ids: Vec<String> = a
+        .adapter
+        .fetch_sockets(&BroadcastOptions::to(rooms(&["news", "joined"])))
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.id.to_string())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["a1", "b1", "b3"]);
+    *b.log.server_side_answer.lock().unwrap() = Some(serde_json::json!("from b"));
+    let answers =
+        a.adapter.server_side_emit_with_ack(serde_json::json!(["question", 1]), WAIT).await.unwrap();
+    assert_eq!(answers, [serde_json::json!("from b")]);
+    assert_eq!(a.adapter.server_side_emit(serde_json::json!(["hello"])).await, Ok(1));
+    eventually("b hears both events", || b.log.server_side().len() == 2).await;
+    assert_eq!(b.log.server_side()[1], [serde_json::json!("hello")]);
+
+    // A broadcast with acks counts and collects both nodes' clients.
+    let acks: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let collected = acks.clone();
+    let sink: Sink = Arc::new(move |v| collected.lock().unwrap().push(v));
+    let mut opts = BroadcastOptions::to(rooms(&["news"]));
+    opts.flags.timeout = Some(WAIT);
+    let count = a
+        .adapter
+        .broadcast_with_ack(&event("/", r#"["ask"]"#, Some(1)), &(value(r#"["ask"]"#), None), &opts, sink)
+        .await;
+    assert_eq!(count, Ok(2), "a1 here and b1 there");
+    let delivered = b.log.deliveries().into_iter().find(|d| d.data == value(r#"["ask"]"#)).unwrap();
+    (delivered.sink.unwrap())(value(r#""yes""#));
+    eventually("b1's ack comes back", || acks.lock().unwrap().contains(&value(r#""yes""#))).await;
+
+    a.adapter.disconnect_sockets(&BroadcastOptions::to(rooms(&["b1"])), true);
+    eventually("b1 is disconnected", || b.log.disconnects().iter().any(|(s, close)| &**s == "b1" && *close))
+        .await;
+}
+
+#[tokio::test]
+async fn each_subscription_mode_uses_the_reference_channels() {
+    let cluster = RedisCluster::start(3);
+    let all_channels = |cluster: &RedisCluster| {
+        let mut all: Vec<String> =
+            cluster.masters().iter().flat_map(|p| cluster.shard_channels(*p)).collect();
+        all.sort();
+        all
+    };
+    for (mode, expected) in [
+        (SubscriptionMode::Static, vec![]),
+        (SubscriptionMode::Dynamic, vec!["socket.io#/#news#"]),
+        (SubscriptionMode::DynamicPrivate, vec!["socket.io#/#news#", "socket.io#/#s1#"]),
+    ] {
+        let node = Node::start(&cluster, "/", config().with_subscription_mode(mode)).await;
+        node.connect("s1", &["news"]);
+        eventually("the rooms are subscribed", || node.clients.status().subscribed).await;
+        let mut want = vec!["socket.io#/#".to_owned(), format!("socket.io#/#{}#", node.adapter.uid())];
+        want.extend(expected.iter().map(|c| c.to_string()));
+        want.sort();
+        eventually(&format!("{} channels in place", mode.as_str()), || all_channels(&cluster) == want).await;
+        // Each channel on the master of its slot.
+        for channel in &want {
+            let master = cluster.master_of(cluster.keyslot(channel));
+            assert!(cluster.shard_channels(master).contains(channel), "{channel} on {master}");
+        }
+        // The room's channel goes when the room does.
+        node.adapter.del_all("s1");
+        let base: Vec<String> = want.iter().filter(|c| !expected.iter().any(|e| e == *c)).cloned().collect();
+        eventually("the room channels are dropped", || all_channels(&cluster) == base).await;
+        node.adapter.close().await;
+        node.clients.shutdown();
+        eventually("nothing left subscribed", || all_channels(&cluster).is_empty()).await;
+    }
+}
+
+#[tokio::test]
+async fn a_master_failover_loses_nothing_locally_and_the_channels_move() {
+    let mut cluster = RedisCluster::start(3);
+    let a = Node::start(&cluster, "/", config()).await;
+    let b = Node::start(&cluster, "/", config()).await;
+    a.connect("a1", &[]);
+    b.connect("b1", &[]);
+    wait_servers(&a, 2).await;
+    let slot = cluster.keyslot("socket.io#/#");
+
+    let local = tokio::spawn({
+        let adapter = a.adapter.clone();
+        async move {
+            for i in 0..200 {
+                let json = format!("[\"n\",{i}]");
+                adapter.broadcast(&event("/", &json, None), &(value(&json), None), &BroadcastOptions::all());
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let killed = tokio::task::spawn_blocking(move || {
+        let killed = cluster.fail_master_of(slot);
+        (cluster, killed)
+    })
+    .await
+    .unwrap();
+    let (cluster, killed) = killed;
+    local.await.unwrap();
+
+    // Every broadcast reached a's own socket, in order, whatever Redis was doing.
+    let expected: Vec<Value> = (0..200).map(|i| value(&format!("[\"n\",{i}]"))).collect();
+    assert_eq!(a.log.received_by("a1"), expected);
+    // The namespace's channel now lives on the promoted replica, and both nodes moved there.
+    let master = cluster.master_of(slot);
+    assert_ne!(master, killed);
+    eventually("both nodes subscribe again", || {
+        a.clients.status().subscribed
+            && b.clients.status().subscribed
+            && b.clients.status().resubscriptions > 0
+    })
+    .await;
+    eventually("the queue is published", || a.clients.queued_publishes() == 0).await;
+    // What b got is in order, each at most once; after the failover everything gets through.
+    let got = b.log.received_by("b1");
+    let positions: Vec<usize> = got.iter().map(|v| expected.iter().position(|e| e == v).unwrap()).collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "in order, no repeats: {positions:?}");
+    a.broadcast(r#"["after"]"#, &BroadcastOptions::all());
+    eventually("a broadcast after the failover reaches b", || {
+        b.log.received_by("b1").last() == Some(&value(r#"["after"]"#))
+    })
+    .await;
+    wait_servers(&a, 2).await;
+    assert_eq!(a.clients.dropped_publishes(), 0);
+}
+
+#[tokio::test]
+async fn requests_fail_with_what_arrived_when_a_node_stays_silent() {
+    let cluster = RedisCluster::start(3);
+    let a = Node::start(&cluster, "/", config().with_requests_timeout(Duration::from_millis(500))).await;
+    let b = Node::start(&cluster, "/", config()).await;
+    wait_servers(&a, 2).await;
+    // b has no answer for server-side events: a's request times out with none.
+    let result =
+        a.adapter.server_side_emit_with_ack(serde_json::json!(["q"]), Duration::from_millis(500)).await;
+    assert_eq!(result, Err(ServerSideAckError::Timeout { responses: Vec::new(), expected: 1 }));
+    drop(b);
+    // A namespace with nobody else: nothing to wait for.
+    let alone = Node::start(&cluster, "/alone", config()).await;
+    assert_eq!(alone.adapter.server_count().await, Ok(1));
+    assert_eq!(alone.adapter.fetch_sockets(&BroadcastOptions::all()).await.map(|s| s.len()), Ok(0));
+    // With the cluster gone, requests fail at once instead of waiting.
+    drop(cluster);
+    let failed = alone.adapter.server_count().await;
+    assert!(matches!(failed, Err(AdapterError::Transport(_))), "{failed:?}");
+}
