@@ -582,7 +582,9 @@ impl<S: LocalSocket> Inner<S> {
             _ => {}
         }
         let _ = tokio::time::timeout_at(deadline, signal).await;
-        match lock(&self.requests).remove(id) {
+        // Taken out before `_forget` runs: it takes the same lock.
+        let waiting = lock(&self.requests).remove(id);
+        match waiting {
             Some(waiting) => waiting.finish(),
             None => Err(RequestError::Transport("the adapter was closed".to_owned())),
         }
