@@ -278,3 +278,88 @@ async fn requests_fail_with_what_arrived_when_a_node_stays_silent() {
     let failed = alone.adapter.server_count().await;
     assert!(matches!(failed, Err(AdapterError::Transport(_))), "{failed:?}");
 }
+
+/// A raw RESP3 subscriber of `channel` on the master that serves it; the pushes arrive on the
+/// receiver.
+async fn raw_sharded_subscriber(
+    cluster: &RedisCluster,
+    channel: &str,
+) -> (redis::aio::MultiplexedConnection, tokio::sync::mpsc::UnboundedReceiver<redis::PushInfo>) {
+    let port = cluster.master_of(cluster.keyslot(channel));
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/?protocol=resp3")).unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let config = redis::AsyncConnectionConfig::new().set_push_sender(tx);
+    let mut conn = client.get_multiplexed_async_connection_with_config(&config).await.unwrap();
+    let _: redis::Value = redis::cmd("SSUBSCRIBE").arg(channel).query_async(&mut conn).await.unwrap();
+    (conn, rx)
+}
+
+/// The next `smessage` of a raw subscriber: (channel, payload).
+async fn next_smessage(rx: &mut tokio::sync::mpsc::UnboundedReceiver<redis::PushInfo>) -> (String, Vec<u8>) {
+    loop {
+        let push = tokio::time::timeout(WAIT, rx.recv()).await.expect("a push within the wait").unwrap();
+        if push.kind != redis::PushKind::SMessage {
+            continue;
+        }
+        let text = |v: &redis::Value| match v {
+            redis::Value::BulkString(b) => b.clone(),
+            other => panic!("not a bulk string: {other:?}"),
+        };
+        return (String::from_utf8(text(&push.data[0])).unwrap(), text(&push.data[1]));
+    }
+}
+
+#[tokio::test]
+async fn the_messages_are_the_reference_bytes_on_the_reference_channels() {
+    let cluster = RedisCluster::start(3);
+    let node = Node::start(&cluster, "/chat", config()).await;
+    let uid = node.adapter.uid().to_owned();
+    let (_main, mut main) = raw_sharded_subscriber(&cluster, "socket.io#/chat#").await;
+    let (_room, mut room) = raw_sharded_subscriber(&cluster, "socket.io#/chat#news#").await;
+
+    // socket.io-adapter's ClusterAdapter publishes `{type, data, uid, nsp}`, JSON.
+    node.adapter.broadcast(
+        &event("/chat", r#"["hi",1]"#, None),
+        &(value(r#"["hi",1]"#), None),
+        &BroadcastOptions { except: rooms(&["x"]), ..BroadcastOptions::to(rooms(&["a", "b"])) },
+    );
+    let (channel, payload) = next_smessage(&mut main).await;
+    assert_eq!(channel, "socket.io#/chat#");
+    assert_eq!(
+        String::from_utf8(payload).unwrap(),
+        format!(
+            r#"{{"type":3,"data":{{"packet":{{"type":2,"data":["hi",1]}},"opts":{{"rooms":["a","b"],"except":["x"],"flags":{{}}}}}},"uid":"{uid}","nsp":"/chat"}}"#
+        )
+    );
+    // One room, not a socket id: the room's own channel.
+    node.broadcast(r#"["n"]"#, &BroadcastOptions::to(rooms(&["news"])));
+    let (channel, payload) = next_smessage(&mut room).await;
+    assert_eq!(channel, "socket.io#/chat#news#");
+    assert!(String::from_utf8(payload)
+        .unwrap()
+        .starts_with(r#"{"type":3,"data":{"packet":{"type":2,"data":["n"]}"#));
+    // A join goes to the namespace's channel.
+    node.adapter.add_sockets(&BroadcastOptions::all(), &rooms(&["r"]));
+    let (_, payload) = next_smessage(&mut main).await;
+    assert_eq!(
+        String::from_utf8(payload).unwrap(),
+        format!(
+            r#"{{"type":4,"data":{{"opts":{{"rooms":[],"except":[],"flags":{{}}}},"rooms":["r"]}},"uid":"{uid}","nsp":"/chat"}}"#
+        )
+    );
+    // A message the reference would publish reaches our node.
+    let log = node.log.clone();
+    node.connect("s1", &[]);
+    let port = cluster.master_of(cluster.keyslot("socket.io#/chat#"));
+    let mut raw = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let from_node = r#"{"type":3,"data":{"packet":{"type":2,"data":["from node"]},"opts":{"rooms":[],"except":[],"flags":{}}},"uid":"0123456789abcdef","nsp":"/chat"}"#;
+    let receivers: i64 =
+        redis::cmd("SPUBLISH").arg("socket.io#/chat#").arg(from_node).query_async(&mut raw).await.unwrap();
+    assert!(receivers >= 1);
+    eventually("s1 gets the reference's broadcast", || log.received_by("s1") == [value(r#"["from node"]"#)])
+        .await;
+}
