@@ -347,6 +347,9 @@
 //! |---|---|
 //! | `msgpack` | [`ParserKind::MsgPack`]: the `socket.io-msgpack-parser` wire format |
 //! | `redis` | the Redis adapter, [`adapter::redis`], wire-compatible with `@socket.io/redis-adapter` 8.3 |
+//! | `redis-sharded` | its sharded variant for Redis Cluster, [`adapter::redis_sharded`] (`createShardedAdapter`) |
+//! | `redis-streams` | the Redis Streams adapter, [`adapter::redis_streams`], with recovery across nodes |
+//! | `postgres` | the PostgreSQL adapter, [`adapter::postgres`] |
 //! | `axum` | the client's address from axum's `ConnectInfo<SocketAddr>` behind [`SocketIo::layer`] |
 //! | `metrics` | counters, gauges and a histogram through the `metrics` facade ([`metrics`]) |
 //! | `admin-ui` | the server side of the Socket.IO Admin UI ([`admin`]) |
