@@ -461,3 +461,55 @@ pub trait Adapter<S: LocalSocket>: Send + Sync + 'static {
     /// Releases what the adapter holds (subscriptions, timers).
     fn close(&self) -> BoxFuture<'_, ()>;
 }
+
+/// The [`Adapter`] methods a cluster adapter answers from its node's [`MemoryAdapter`] alone
+/// (membership and this node's sockets), written once: `delegate_to_local!(inner.local);` in an
+/// `impl<S: LocalSocket> Adapter<S> for ...` block, with the path to the memory adapter.
+///
+/// [`MemoryAdapter`]: crate::MemoryAdapter
+#[cfg(any(feature = "redis", feature = "postgres", feature = "redis-streams"))]
+macro_rules! delegate_to_local {
+    ($($path:ident).+) => {
+        fn add_socket(&self, socket: S, rooms: &[$crate::Room]) {
+            self.$($path).+.add_socket(socket, rooms);
+        }
+
+        fn add_all(&self, sid: &str, rooms: &[$crate::Room]) {
+            self.$($path).+.add_all(sid, rooms);
+        }
+
+        fn del(&self, sid: &str, room: &str) {
+            self.$($path).+.del(sid, room);
+        }
+
+        fn del_all(&self, sid: &str) {
+            self.$($path).+.del_all(sid);
+        }
+
+        fn socket_rooms(&self, sid: &str) -> Option<Vec<$crate::Room>> {
+            self.$($path).+.socket_rooms(sid)
+        }
+
+        fn local_socket(&self, sid: &str) -> Option<S> {
+            self.$($path).+.local_socket(sid)
+        }
+
+        fn local_sockets(&self, opts: &$crate::BroadcastOptions) -> Vec<S> {
+            self.$($path).+.local_sockets(opts)
+        }
+
+        fn local_count(&self) -> usize {
+            self.$($path).+.local_count()
+        }
+
+        fn local_rooms(&self) -> Vec<$crate::Room> {
+            self.$($path).+.local_rooms()
+        }
+
+        fn on_room_event(&self, listener: $crate::RoomEventListener) {
+            self.$($path).+.on_room_event(listener);
+        }
+    };
+}
+#[cfg(any(feature = "redis", feature = "postgres", feature = "redis-streams"))]
+pub(crate) use delegate_to_local;

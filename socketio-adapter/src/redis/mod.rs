@@ -89,8 +89,8 @@ pub use driver::RedisStatus;
 pub use requests::{RequestError, RequestKind, RequestTimeout};
 
 use crate::adapter::{
-    Adapter, AdapterError, BoxFuture, BroadcastOptions, LocalSocket, NamespaceLink, RoomEventListener,
-    ServerSideAckError, ServerSideReply, SocketDetails,
+    Adapter, AdapterError, BoxFuture, BroadcastOptions, LocalSocket, NamespaceLink, ServerSideAckError,
+    ServerSideReply, SocketDetails,
 };
 use crate::memory::MemoryAdapter;
 use crate::rooms::Room;
@@ -772,41 +772,7 @@ impl<S: LocalSocket> Adapter<S> for RedisAdapter<S> {
         inner.subscription.store(seq, Ordering::Relaxed);
     }
 
-    fn add_socket(&self, socket: S, rooms: &[Room]) {
-        self.inner.local.add_socket(socket, rooms);
-    }
-
-    fn add_all(&self, sid: &str, rooms: &[Room]) {
-        self.inner.local.add_all(sid, rooms);
-    }
-
-    fn del(&self, sid: &str, room: &str) {
-        self.inner.local.del(sid, room);
-    }
-
-    fn del_all(&self, sid: &str) {
-        self.inner.local.del_all(sid);
-    }
-
-    fn socket_rooms(&self, sid: &str) -> Option<Vec<Room>> {
-        self.inner.local.socket_rooms(sid)
-    }
-
-    fn local_socket(&self, sid: &str) -> Option<S> {
-        self.inner.local.local_socket(sid)
-    }
-
-    fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<S> {
-        self.inner.local.local_sockets(opts)
-    }
-
-    fn local_count(&self) -> usize {
-        self.inner.local.local_count()
-    }
-
-    fn local_rooms(&self) -> Vec<Room> {
-        self.inner.local.local_rooms()
-    }
+    crate::adapter::delegate_to_local!(inner.local);
 
     fn broadcast(&self, packet: &Packet, encoded: &S::Encoded, opts: &BroadcastOptions) {
         let inner = &self.inner;
@@ -973,10 +939,6 @@ impl<S: LocalSocket> Adapter<S> for RedisAdapter<S> {
             // This node counts even while its subscription connection is being repaired.
             Ok(count.max(1))
         })
-    }
-
-    fn on_room_event(&self, listener: RoomEventListener) {
-        self.inner.local.on_room_event(listener);
     }
 
     fn close(&self) -> BoxFuture<'_, ()> {

@@ -772,41 +772,7 @@ impl<S: LocalSocket> Adapter<S> for ShardedRedisAdapter<S> {
         }
     }
 
-    fn add_socket(&self, socket: S, rooms: &[Room]) {
-        self.inner.local.add_socket(socket, rooms);
-    }
-
-    fn add_all(&self, sid: &str, rooms: &[Room]) {
-        self.inner.local.add_all(sid, rooms);
-    }
-
-    fn del(&self, sid: &str, room: &str) {
-        self.inner.local.del(sid, room);
-    }
-
-    fn del_all(&self, sid: &str) {
-        self.inner.local.del_all(sid);
-    }
-
-    fn socket_rooms(&self, sid: &str) -> Option<Vec<Room>> {
-        self.inner.local.socket_rooms(sid)
-    }
-
-    fn local_socket(&self, sid: &str) -> Option<S> {
-        self.inner.local.local_socket(sid)
-    }
-
-    fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<S> {
-        self.inner.local.local_sockets(opts)
-    }
-
-    fn local_count(&self) -> usize {
-        self.inner.local.local_count()
-    }
-
-    fn local_rooms(&self) -> Vec<Room> {
-        self.inner.local.local_rooms()
-    }
+    crate::adapter::delegate_to_local!(inner.local);
 
     fn broadcast(&self, packet: &Packet, encoded: &S::Encoded, opts: &BroadcastOptions) {
         let inner = &self.inner;
@@ -969,10 +935,6 @@ impl<S: LocalSocket> Adapter<S> for ShardedRedisAdapter<S> {
 
     fn server_count(&self) -> BoxFuture<'_, Result<usize, AdapterError>> {
         Box::pin(self.inner.server_count())
-    }
-
-    fn on_room_event(&self, listener: RoomEventListener) {
-        self.inner.local.on_room_event(listener);
     }
 
     fn close(&self) -> BoxFuture<'_, ()> {

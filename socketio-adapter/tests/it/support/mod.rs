@@ -22,7 +22,9 @@ use socketio_adapter::{
 };
 use socketio_parser::Value;
 
-pub use redis_server::{RedisCluster, RedisServer};
+#[cfg(feature = "redis-sharded")]
+pub use redis_server::RedisCluster;
+pub use redis_server::RedisServer;
 
 /// How long to wait for one thing to happen.
 pub const WAIT: Duration = Duration::from_secs(10);
