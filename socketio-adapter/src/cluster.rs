@@ -3,7 +3,8 @@
 //! shapes of packets, broadcast options and fetched sockets, with the lenient readers the
 //! reference's `JSON.parse`-and-go amounts to.
 //!
-//! Everything here is plain data: no I/O, no clock.
+//! Everything here is plain data (no I/O, no clock), but for [`sum_client_counts`], which waits
+//! for the other nodes' counts of a broadcast with acks.
 
 use std::fmt;
 
@@ -341,4 +342,27 @@ pub(crate) fn to_json_value(value: &Value) -> serde_json::Value {
             Json::Object(buffer)
         }
     }
+}
+
+/// Adds up the client counts the other nodes report for a broadcast with acks: `local` plus one
+/// count from each of `others` nodes, or [`AdapterError::Timeout`] with how many came by
+/// `deadline`.
+pub(crate) async fn sum_client_counts(
+    counts: &mut tokio::sync::mpsc::UnboundedReceiver<usize>,
+    local: usize,
+    others: usize,
+    deadline: tokio::time::Instant,
+) -> Result<usize, crate::adapter::AdapterError> {
+    let mut total = local;
+    let mut answered = 0;
+    while answered < others {
+        match tokio::time::timeout_at(deadline, counts.recv()).await {
+            Ok(Some(count)) => {
+                total += count;
+                answered += 1;
+            }
+            _ => return Err(crate::adapter::AdapterError::Timeout { received: answered, expected: others }),
+        }
+    }
+    Ok(total)
 }

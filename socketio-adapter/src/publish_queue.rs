@@ -249,3 +249,43 @@ impl<T> PublishQueue<T> {
         }
     }
 }
+
+/// What a driver's publisher reports about its queue, read by the adapters' counters
+/// (`dropped_publishes`, `queued_publishes`).
+#[cfg(any(feature = "redis", feature = "postgres", feature = "redis-streams"))]
+#[derive(Debug, Default)]
+pub(crate) struct QueueStats {
+    pub(crate) dropped: std::sync::atomic::AtomicU64,
+    pub(crate) queued: std::sync::atomic::AtomicU64,
+}
+
+#[cfg(any(feature = "redis", feature = "postgres", feature = "redis-streams"))]
+impl QueueStats {
+    /// Records where `queue` stands.
+    pub(crate) fn report<T>(&self, queue: &PublishQueue<T>) {
+        use std::sync::atomic::Ordering;
+        self.dropped.store(queue.dropped(), Ordering::Relaxed);
+        self.queued.store(queue.len() as u64, Ordering::Relaxed);
+    }
+
+    /// Logs at `warn` what a limit of `queue` dropped, when anything: `who` is the adapter
+    /// (`redis adapter`), `broker` what could not be reached (`Redis`).
+    pub(crate) fn warn_dropped<T>(
+        queue: &PublishQueue<T>,
+        dropped: DroppedMessages,
+        who: &str,
+        broker: &str,
+    ) {
+        if !dropped.is_empty() {
+            tracing::warn!(
+                dropped = dropped.total(),
+                over_count = dropped.over_count,
+                over_bytes = dropped.over_bytes,
+                too_old = dropped.too_old,
+                dropped_total = queue.dropped(),
+                "{who}: {broker} cannot be reached, {} queued messages dropped ({dropped})",
+                dropped.total()
+            );
+        }
+    }
+}

@@ -10,7 +10,7 @@
 //! adapters.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -20,7 +20,7 @@ use tokio_postgres::{AsyncMessage, Client, NoTls};
 
 use super::wire::{self, Message, Notification, Outgoing};
 use super::PostgresAdapterConfig;
-use crate::publish_queue::{DroppedMessages, PublishQueue, Queued};
+use crate::publish_queue::{DroppedMessages, PublishQueue, QueueStats, Queued};
 
 /// Queued messages taken at once when publishing the queue.
 const FLUSH_BATCH: usize = 64;
@@ -89,13 +89,6 @@ impl Failure {
     }
 }
 
-/// What the publisher reports about its queue.
-#[derive(Debug, Default)]
-struct PublishStats {
-    dropped: AtomicU64,
-    queued: AtomicU64,
-}
-
 /// The connection every adapter of one process shares.
 pub(crate) struct Hub {
     config: Arc<PostgresAdapterConfig>,
@@ -105,7 +98,7 @@ pub(crate) struct Hub {
     next_route: Mutex<u64>,
     status: watch::Sender<PostgresStatus>,
     publisher: mpsc::UnboundedSender<Publish>,
-    stats: Arc<PublishStats>,
+    stats: Arc<QueueStats>,
     closed: watch::Sender<bool>,
 }
 
@@ -130,7 +123,7 @@ impl Hub {
     ) -> Result<Arc<Hub>, tokio_postgres::Error> {
         let (client, notifications) = open(&pg, &config).await?;
         let (publisher, jobs) = mpsc::unbounded_channel();
-        let stats = Arc::new(PublishStats::default());
+        let stats = Arc::new(QueueStats::default());
         let hub = Arc::new(Hub {
             pg,
             client: Mutex::new(Some(Arc::new(client))),
@@ -446,7 +439,7 @@ struct Publisher {
     hub: Weak<Hub>,
     jobs: mpsc::UnboundedReceiver<Publish>,
     queue: PublishQueue<(String, Outgoing)>,
-    stats: Arc<PublishStats>,
+    stats: Arc<QueueStats>,
     status: watch::Receiver<PostgresStatus>,
     closed: watch::Receiver<bool>,
     reconnect_delay: Duration,
@@ -609,22 +602,11 @@ impl Publisher {
     }
 
     fn log_dropped(&self, dropped: DroppedMessages) {
-        if !dropped.is_empty() {
-            tracing::warn!(
-                dropped = dropped.total(),
-                over_count = dropped.over_count,
-                over_bytes = dropped.over_bytes,
-                too_old = dropped.too_old,
-                dropped_total = self.queue.dropped(),
-                "postgres adapter: PostgreSQL cannot be reached, {} queued messages dropped ({dropped})",
-                dropped.total()
-            );
-        }
+        QueueStats::warn_dropped(&self.queue, dropped, "postgres adapter", "PostgreSQL");
     }
 
     fn report(&self) {
-        self.stats.dropped.store(self.queue.dropped(), Ordering::Relaxed);
-        self.stats.queued.store(self.queue.len() as u64, Ordering::Relaxed);
+        self.stats.report(&self.queue);
     }
 }
 

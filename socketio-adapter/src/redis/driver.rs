@@ -28,7 +28,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::adapter::AdapterError;
-use crate::publish_queue::{DroppedMessages, PublishQueue, QueueLimits, Queued};
+use crate::publish_queue::{DroppedMessages, PublishQueue, QueueLimits, QueueStats, Queued};
 
 /// Commands sent in one pipeline at most.
 const MAX_BATCH: usize = 512;
@@ -102,20 +102,13 @@ enum Job {
     Command { cmd: Cmd, reply: oneshot::Sender<Result<RedisValue, String>> },
 }
 
-/// What the publisher reports about its queue.
-#[derive(Debug, Default)]
-struct PublishStats {
-    dropped: AtomicU64,
-    queued: AtomicU64,
-}
-
 /// What a submitted command resolves to.
 pub(crate) type Reply = oneshot::Receiver<Result<RedisValue, String>>;
 
 /// The shared connections: a handle to the two tasks.
 pub(crate) struct Hub {
     jobs: mpsc::UnboundedSender<Job>,
-    stats: Arc<PublishStats>,
+    stats: Arc<QueueStats>,
     /// The last sequence number given to a subscription change, and the channel the changes go
     /// through, under one lock so that they are sent in sequence order.
     control: Mutex<(u64, mpsc::UnboundedSender<(u64, Control)>)>,
@@ -149,7 +142,7 @@ impl Hub {
         let (jobs, job_queue) = mpsc::unbounded_channel();
         let (control, controls) = mpsc::unbounded_channel();
         let (state_tx, state) = watch::channel(State::default());
-        let stats = Arc::new(PublishStats::default());
+        let stats = Arc::new(QueueStats::default());
         let publisher = Publisher {
             conn: manager,
             jobs: job_queue,
@@ -302,7 +295,7 @@ struct Publisher {
     conn: ConnectionManager,
     jobs: mpsc::UnboundedReceiver<Job>,
     queue: PublishQueue<(String, Bytes)>,
-    stats: Arc<PublishStats>,
+    stats: Arc<QueueStats>,
     settings: Settings,
     /// Since when Redis could not be reached, while it cannot.
     down_since: Option<Instant>,
@@ -472,22 +465,11 @@ impl Publisher {
     }
 
     fn log_dropped(&self, dropped: DroppedMessages) {
-        if !dropped.is_empty() {
-            tracing::warn!(
-                dropped = dropped.total(),
-                over_count = dropped.over_count,
-                over_bytes = dropped.over_bytes,
-                too_old = dropped.too_old,
-                dropped_total = self.queue.dropped(),
-                "redis adapter: Redis cannot be reached, {} queued messages dropped ({dropped})",
-                dropped.total()
-            );
-        }
+        QueueStats::warn_dropped(&self.queue, dropped, "redis adapter", "Redis");
     }
 
     fn report(&self) {
-        self.stats.dropped.store(self.queue.dropped(), Ordering::Relaxed);
-        self.stats.queued.store(self.queue.len() as u64, Ordering::Relaxed);
+        self.stats.report(&self.queue);
     }
 }
 

@@ -844,21 +844,7 @@ impl<S: LocalSocket> Adapter<S> for RedisAdapter<S> {
                 inner.acks().remove(&id);
                 return Ok(local);
             }
-            let mut total = local;
-            let mut answered = 0;
-            while answered < others {
-                match tokio::time::timeout_at(deadline, counts.recv()).await {
-                    Ok(Some(count)) => {
-                        total += count;
-                        answered += 1;
-                    }
-                    _ => break,
-                }
-            }
-            if answered < others {
-                return Err(AdapterError::Timeout { received: answered, expected: others });
-            }
-            Ok(total)
+            crate::cluster::sum_client_counts(&mut counts, local, others, deadline).await
         })
     }
 

@@ -33,7 +33,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::wire::{key_slot, SLOTS};
-use crate::publish_queue::{DroppedMessages, PublishQueue, QueueLimits, Queued};
+use crate::publish_queue::{DroppedMessages, PublishQueue, QueueLimits, QueueStats, Queued};
 use crate::redis::driver::numsub_count;
 
 /// Commands taken at once by the publisher.
@@ -257,12 +257,6 @@ enum Job {
     NumSub { channel: String, reply: oneshot::Sender<Result<usize, String>> },
 }
 
-#[derive(Debug, Default)]
-struct PublishStats {
-    dropped: AtomicU64,
-    queued: AtomicU64,
-}
-
 enum Control {
     /// Route `channels` to `inbox` under `route`; `done` fires once they are all subscribed.
     Add { route: u64, channels: Vec<String>, inbox: Weak<dyn Inbox>, done: Option<oneshot::Sender<()>> },
@@ -277,7 +271,7 @@ pub(crate) struct Hub {
     cluster: Arc<Cluster>,
     jobs: mpsc::UnboundedSender<Job>,
     control: mpsc::UnboundedSender<Control>,
-    stats: Arc<PublishStats>,
+    stats: Arc<QueueStats>,
     state: watch::Receiver<ShardedRedisStatus>,
     next_route: AtomicU64,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -298,7 +292,7 @@ impl Hub {
         let (jobs, job_queue) = mpsc::unbounded_channel();
         let (control, controls) = mpsc::unbounded_channel();
         let (state_tx, state) = watch::channel(ShardedRedisStatus { subscribed: true, ..Default::default() });
-        let stats = Arc::new(PublishStats::default());
+        let stats = Arc::new(QueueStats::default());
         let publisher = Publisher {
             cluster: cluster.clone(),
             conns: HashMap::new(),
@@ -433,7 +427,7 @@ struct Publisher {
     conns: HashMap<Addr, MultiplexedConnection>,
     jobs: mpsc::UnboundedReceiver<Job>,
     queue: PublishQueue<(String, Bytes)>,
-    stats: Arc<PublishStats>,
+    stats: Arc<QueueStats>,
     /// Since when a master could not be reached, while one cannot.
     down_since: Option<Instant>,
 }
@@ -691,22 +685,11 @@ impl Publisher {
     }
 
     fn log_dropped(&self, dropped: DroppedMessages) {
-        if !dropped.is_empty() {
-            tracing::warn!(
-                dropped = dropped.total(),
-                over_count = dropped.over_count,
-                over_bytes = dropped.over_bytes,
-                too_old = dropped.too_old,
-                dropped_total = self.queue.dropped(),
-                "sharded redis adapter: Redis Cluster cannot be reached, {} queued messages dropped ({dropped})",
-                dropped.total()
-            );
-        }
+        QueueStats::warn_dropped(&self.queue, dropped, "sharded redis adapter", "Redis Cluster");
     }
 
     fn report(&self) {
-        self.stats.dropped.store(self.queue.dropped(), Ordering::Relaxed);
-        self.stats.queued.store(self.queue.len() as u64, Ordering::Relaxed);
+        self.stats.report(&self.queue);
     }
 }
 
