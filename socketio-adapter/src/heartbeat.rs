@@ -300,6 +300,24 @@ pub(crate) enum Collected {
     Answers(Vec<serde_json::Value>),
 }
 
+impl Collected {
+    /// The sockets collected (none for answers).
+    pub(crate) fn into_sockets(self) -> Vec<SocketDetails> {
+        match self {
+            Collected::Sockets(sockets) => sockets,
+            Collected::Answers(_) => Vec::new(),
+        }
+    }
+
+    /// The answers collected (none for sockets).
+    pub(crate) fn into_answers(self) -> Vec<serde_json::Value> {
+        match self {
+            Collected::Answers(answers) => answers,
+            Collected::Sockets(_) => Vec::new(),
+        }
+    }
+}
+
 #[cfg(any(feature = "postgres", feature = "redis-streams"))]
 pub(crate) use tracking::{Nodes, Waiting};
 

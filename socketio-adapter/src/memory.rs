@@ -148,6 +148,19 @@ impl<S: LocalSocket> MemoryAdapter<S> {
         result
     }
 
+    /// The details of this node's sockets that `opts` reaches, each with its rooms: what
+    /// `fetch_sockets` answers for this node.
+    pub fn details(&self, opts: &BroadcastOptions) -> Vec<SocketDetails> {
+        self.targets(opts)
+            .iter()
+            .map(|socket| {
+                let mut details = socket.details();
+                details.rooms = self.socket_rooms(socket.id()).unwrap_or_default();
+                details
+            })
+            .collect()
+    }
+
     /// Whether `room` has at least one socket of this node.
     pub fn has_room(&self, room: &str) -> bool {
         self.state().index.has_room(room)
@@ -280,16 +293,7 @@ impl<S: LocalSocket> Adapter<S> for MemoryAdapter<S> {
         &'a self,
         opts: &'a BroadcastOptions,
     ) -> BoxFuture<'a, Result<Vec<SocketDetails>, AdapterError>> {
-        let sockets = self.targets(opts);
-        let details = sockets
-            .iter()
-            .map(|socket| {
-                let mut details = socket.details();
-                details.rooms = self.socket_rooms(socket.id()).unwrap_or_default();
-                details
-            })
-            .collect();
-        Box::pin(std::future::ready(Ok(details)))
+        Box::pin(std::future::ready(Ok(self.details(opts))))
     }
 
     fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {

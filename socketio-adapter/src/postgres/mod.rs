@@ -429,7 +429,7 @@ impl<S: LocalSocket> PostgresAdapter<S> {
         opts: &BroadcastOptions,
     ) -> Result<Vec<SocketDetails>, RequestError<Vec<SocketDetails>>> {
         let inner = &self.inner;
-        let local = inner.local_details(opts);
+        let local = inner.local.details(opts);
         if opts.flags.local {
             return Ok(local);
         }
@@ -446,7 +446,7 @@ impl<S: LocalSocket> PostgresAdapter<S> {
                 timeout,
             )
             .await;
-        collected.map(sockets_of).map_err(|e| e.map(sockets_of))
+        collected.map(Collected::into_sockets).map_err(|e| e.map(Collected::into_sockets))
     }
 
     /// Like [`Adapter::server_side_emit_with_ack`]; on a timeout the error holds the answers
@@ -472,21 +472,7 @@ impl<S: LocalSocket> PostgresAdapter<S> {
                 timeout,
             )
             .await;
-        collected.map(answers_of).map_err(|e| e.map(answers_of))
-    }
-}
-
-fn sockets_of(collected: Collected) -> Vec<SocketDetails> {
-    match collected {
-        Collected::Sockets(sockets) => sockets,
-        Collected::Answers(_) => Vec::new(),
-    }
-}
-
-fn answers_of(collected: Collected) -> Vec<serde_json::Value> {
-    match collected {
-        Collected::Answers(answers) => answers,
-        Collected::Sockets(_) => Vec::new(),
+        collected.map(Collected::into_answers).map_err(|e| e.map(Collected::into_answers))
     }
 }
 
@@ -517,19 +503,6 @@ impl<S: LocalSocket> Inner<S> {
                 self.hub.publish(self.channel.clone(), message);
             }
         }
-    }
-
-    /// The details of this node's sockets that `opts` reaches.
-    fn local_details(&self, opts: &BroadcastOptions) -> Vec<SocketDetails> {
-        self.local
-            .local_sockets(opts)
-            .iter()
-            .map(|socket| {
-                let mut details = socket.details();
-                details.rooms = self.local.socket_rooms(socket.id()).unwrap_or_default();
-                details
-            })
-            .collect()
     }
 
     /// Publishes request `id` and waits, until `timeout`, for one answer from each node known
@@ -681,7 +654,7 @@ impl<S: LocalSocket> Inbox for Inner<S> {
             Body::Leave { opts, rooms } => self.local.del_sockets(&opts, &rooms),
             Body::Disconnect { opts, close } => self.local.disconnect_sockets(&opts, close),
             Body::Fetch { request_id, opts } => {
-                let sockets = self.local_details(&opts);
+                let sockets = self.local.details(&opts);
                 self.publish(
                     kind::FETCH_SOCKETS_RESPONSE,
                     Some(wire::fetch_response_data(&request_id, &sockets)),

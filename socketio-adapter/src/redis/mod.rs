@@ -545,19 +545,6 @@ impl<S: LocalSocket> Inner<S> {
         self.link.get()
     }
 
-    /// The details of this node's sockets that `opts` reaches.
-    fn local_details(&self, opts: &BroadcastOptions) -> Vec<SocketDetails> {
-        self.local
-            .local_sockets(opts)
-            .iter()
-            .map(|socket| {
-                let mut details = socket.details();
-                details.rooms = self.local.socket_rooms(socket.id()).unwrap_or_default();
-                details
-            })
-            .collect()
-    }
-
     fn on_request(&self, payload: &[u8]) {
         let request = match wire::decode_request(payload) {
             Ok(Some(request)) => request,
@@ -622,7 +609,7 @@ impl<S: LocalSocket> Inner<S> {
                 if self.is_own(&uid) || self.requests().contains(&request_id) {
                     return;
                 }
-                self.respond(uid.as_deref(), wire::fetch_response(&request_id, &self.local_details(&opts)));
+                self.respond(uid.as_deref(), wire::fetch_response(&request_id, &self.local.details(&opts)));
             }
             Request::ServerSideEmit { uid, request_id, data } => {
                 if self.is_own(&uid) {

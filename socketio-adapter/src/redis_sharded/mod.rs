@@ -401,20 +401,6 @@ impl<S: LocalSocket> Drop for Forget<'_, S> {
     }
 }
 
-fn sockets_of(collected: Collected) -> Vec<SocketDetails> {
-    match collected {
-        Collected::Sockets(sockets) => sockets,
-        Collected::Answers(_) => Vec::new(),
-    }
-}
-
-fn answers_of(collected: Collected) -> Vec<serde_json::Value> {
-    match collected {
-        Collected::Answers(answers) => answers,
-        Collected::Sockets(_) => Vec::new(),
-    }
-}
-
 impl<S: LocalSocket> ShardedRedisAdapter<S> {
     /// This adapter's id in the cluster (16 hex digits, as Node.js nodes make theirs).
     pub fn uid(&self) -> &str {
@@ -448,7 +434,7 @@ impl<S: LocalSocket> ShardedRedisAdapter<S> {
         opts: &BroadcastOptions,
     ) -> Result<Vec<SocketDetails>, RequestError<Vec<SocketDetails>>> {
         let inner = &self.inner;
-        let local = inner.local_details(opts);
+        let local = inner.local.details(opts);
         if opts.flags.local {
             return Ok(local);
         }
@@ -464,7 +450,7 @@ impl<S: LocalSocket> ShardedRedisAdapter<S> {
                 timeout,
             )
             .await;
-        collected.map(sockets_of).map_err(|e| e.map(sockets_of))
+        collected.map(Collected::into_sockets).map_err(|e| e.map(Collected::into_sockets))
     }
 
     /// Like [`Adapter::server_side_emit_with_ack`]; on a timeout the error holds the answers
@@ -489,7 +475,7 @@ impl<S: LocalSocket> ShardedRedisAdapter<S> {
                 timeout,
             )
             .await;
-        collected.map(answers_of).map_err(|e| e.map(answers_of))
+        collected.map(Collected::into_answers).map_err(|e| e.map(Collected::into_answers))
     }
 }
 
@@ -522,19 +508,6 @@ impl<S: LocalSocket> Inner<S> {
     /// Publishes an answer on the channel of node `requester`.
     fn publish_response(&self, requester: &str, message_kind: u8, data: Value) {
         self.publish_on(wire::response_channel(&self.channel, requester), message_kind, Some(data));
-    }
-
-    /// The details of this node's sockets that `opts` reaches.
-    fn local_details(&self, opts: &BroadcastOptions) -> Vec<SocketDetails> {
-        self.local
-            .local_sockets(opts)
-            .iter()
-            .map(|socket| {
-                let mut details = socket.details();
-                details.rooms = self.local.socket_rooms(socket.id()).unwrap_or_default();
-                details
-            })
-            .collect()
     }
 
     /// The number of nodes subscribed to the namespace's channel.
@@ -666,7 +639,7 @@ impl<S: LocalSocket> Inner<S> {
             Body::Leave { opts, rooms } => self.local.del_sockets(&opts, &rooms),
             Body::Disconnect { opts, close } => self.local.disconnect_sockets(&opts, close),
             Body::Fetch { request_id, opts } => {
-                let sockets = self.local_details(&opts);
+                let sockets = self.local.details(&opts);
                 self.publish_response(
                     uid,
                     kind::FETCH_SOCKETS_RESPONSE,

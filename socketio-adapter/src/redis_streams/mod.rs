@@ -446,7 +446,7 @@ impl<S: LocalSocket> RedisStreamsAdapter<S> {
         opts: &BroadcastOptions,
     ) -> Result<Vec<SocketDetails>, RequestError<Vec<SocketDetails>>> {
         let inner = &self.inner;
-        let local = inner.local_details(opts);
+        let local = inner.local.details(opts);
         if opts.flags.local {
             return Ok(local);
         }
@@ -463,7 +463,7 @@ impl<S: LocalSocket> RedisStreamsAdapter<S> {
                 timeout,
             )
             .await;
-        collected.map(sockets_of).map_err(|e| e.map(sockets_of))
+        collected.map(Collected::into_sockets).map_err(|e| e.map(Collected::into_sockets))
     }
 
     /// Like [`Adapter::server_side_emit_with_ack`]; on a timeout the error holds the answers
@@ -489,21 +489,7 @@ impl<S: LocalSocket> RedisStreamsAdapter<S> {
                 timeout,
             )
             .await;
-        collected.map(answers_of).map_err(|e| e.map(answers_of))
-    }
-}
-
-fn sockets_of(collected: Collected) -> Vec<SocketDetails> {
-    match collected {
-        Collected::Sockets(sockets) => sockets,
-        Collected::Answers(_) => Vec::new(),
-    }
-}
-
-fn answers_of(collected: Collected) -> Vec<serde_json::Value> {
-    match collected {
-        Collected::Answers(answers) => answers,
-        Collected::Sockets(_) => Vec::new(),
+        collected.map(Collected::into_answers).map_err(|e| e.map(Collected::into_answers))
     }
 }
 
@@ -536,19 +522,6 @@ impl<S: LocalSocket> Inner<S> {
         let fields = self.encode(message_kind, data.as_ref())?;
         *lock(&self.last_publish) = Instant::now();
         Some(add_confirmed(&self.hub, fields))
-    }
-
-    /// The details of this node's sockets that `opts` reaches.
-    fn local_details(&self, opts: &BroadcastOptions) -> Vec<SocketDetails> {
-        self.local
-            .local_sockets(opts)
-            .iter()
-            .map(|socket| {
-                let mut details = socket.details();
-                details.rooms = self.local.socket_rooms(socket.id()).unwrap_or_default();
-                details
-            })
-            .collect()
     }
 
     /// Publishes request `id` and waits, until `timeout`, for one answer from each node known
@@ -711,7 +684,7 @@ impl<S: LocalSocket> Inner<S> {
             Body::Leave { opts, rooms } => self.local.del_sockets(&opts, &rooms),
             Body::Disconnect { opts, close } => self.local.disconnect_sockets(&opts, close),
             Body::Fetch { request_id, opts } => {
-                let sockets = self.local_details(&opts);
+                let sockets = self.local.details(&opts);
                 self.publish(
                     kind::FETCH_SOCKETS_RESPONSE,
                     Some(messages::fetch_response_data(&request_id, &sockets)),
