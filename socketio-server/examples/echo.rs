@@ -1,7 +1,10 @@
 //! A Socket.IO echo server: the event contract the load generator and the interop smoke tests
 //! drive.
 //!
-//! * `echo`: acknowledged with the same arguments (JSON or binary), passed back unparsed;
+//! * `echo`: acknowledged with the same arguments (JSON or binary), read as values and written
+//!   back, as an application's handler reads its arguments;
+//! * `echo-raw`: the same, passed back unparsed (the fast path for relaying arguments as they
+//!   came);
 //! * `bcast`: its arguments are sent to every socket of `/` as `bcast`;
 //! * `count`: acknowledged with the number of sockets connected to `/` on this node;
 //! * `stats`: acknowledged with `{"clients": <open Engine.IO sessions>, "sockets": <sockets of
@@ -67,8 +70,14 @@ pub fn server(config: Config) -> SocketIo {
         let io = broadcaster.clone();
         let server = broadcaster.clone();
         async move {
-            // The arguments go back as they came, never parsed.
+            // The arguments are read as values and written back, as a handler that uses them does.
             socket.on("echo", |_, event| async move {
+                if let Ok(args) = event.values() {
+                    let _ = event.reply(&Spread(args));
+                }
+            });
+            // The arguments go back as they came, never parsed.
+            socket.on("echo-raw", |_, event| async move {
                 if let Some(args) = event.raw_args() {
                     let _ = event.reply_raw(args);
                 }

@@ -6,7 +6,8 @@
 //! ```
 //!
 //! The server implements the event contract of `socketio-server/examples/echo.rs` (`echo`
-//! acknowledged with its argument, `bcast` sent to every socket of `/`), or, with
+//! acknowledged with its argument read as a value, `echo-raw` the same without parsing where
+//! the server can, `bcast` sent to every socket of `/`), or, with
 //! `--proto raw`, the plain WebSocket contract of the floor peers (a message starting with `b`
 //! is sent to everyone, any other is echoed).
 //!
@@ -14,6 +15,7 @@
 //! |---|---|---|
 //! | `connect` | `--clients` sessions opened (WebSocket, Engine.IO open, Socket.IO CONNECT to `/`), `--concurrency` at a time, kept open | connects/s, latency p50/p99, server CPU per connect |
 //! | `echo` | each of `--clients` sessions sends `echo` and waits for the ack, for `--seconds` | round trips/s, latency p50/p99, server CPU per round trip |
+//! | `echo-raw` | the same with event `echo-raw`, which a server may answer without parsing its arguments (a fast path; the plain WebSocket peers treat it as `echo`) | the same |
 //! | `binary` | the same with one binary attachment of `--size` bytes | MiB/s each way, server CPU per round trip |
 //! | `broadcast` | `--clients` sessions; one sends `bcast` and waits until every session got it, `--rounds` times | server CPU per delivery, time to first and last client; with `--settle-ms`, the server's RSS per idle client before the first round |
 //! | `idle` | `--clients` sessions opened, then idle for 2 s | server RSS per client |
@@ -118,8 +120,9 @@ async fn main() {
 async fn run(a: &Args) -> std::io::Result<Value> {
     match a.scenario.as_str() {
         "connect" => connect(a).await,
-        "echo" => echo(a, false).await,
-        "binary" => echo(a, true).await,
+        "echo" => echo(a, false, "echo").await,
+        "echo-raw" => echo(a, false, "echo-raw").await,
+        "binary" => echo(a, true, "echo").await,
         "broadcast" => broadcast(a).await,
         "idle" => idle(a).await,
         "polling" if a.proto == Proto::SocketIo => polling(a).await,
@@ -193,22 +196,22 @@ async fn connect(a: &Args) -> std::io::Result<Value> {
     }))
 }
 
-/// The echo request and the prefix of its answer, for ack id `id`.
-fn echo_request(proto: Proto, id: u64, binary: bool) -> (Vec<u8>, Vec<u8>) {
+/// The request of event `event` and the prefix of its answer, for ack id `id`.
+fn echo_request(proto: Proto, id: u64, binary: bool, event: &str) -> (Vec<u8>, Vec<u8>) {
     let body = format!(r#"{{"seq":{id},"text":"hello, load generator"}}"#);
     match (proto, binary) {
         (Proto::SocketIo, false) => {
-            (format!("42{id}[\"echo\",{body}]").into_bytes(), format!("43{id}[").into_bytes())
+            (format!("42{id}[\"{event}\",{body}]").into_bytes(), format!("43{id}[").into_bytes())
         }
         (Proto::SocketIo, true) => (
-            format!("451-{id}[\"echo\",{{\"_placeholder\":true,\"num\":0}}]").into_bytes(),
+            format!("451-{id}[\"{event}\",{{\"_placeholder\":true,\"num\":0}}]").into_bytes(),
             format!("461-{id}[").into_bytes(),
         ),
         (Proto::Raw, _) => (format!("e{body}").into_bytes(), Vec::new()),
     }
 }
 
-async fn echo(a: &Args, binary: bool) -> std::io::Result<Value> {
+async fn echo(a: &Args, binary: bool, event: &'static str) -> std::io::Result<Value> {
     let (sockets, _) = open_many(a, a.clients).await?;
     let deadline = Instant::now() + Duration::from_secs_f64(a.seconds);
     let meter = Meter::start(a.pid)?;
@@ -221,7 +224,7 @@ async fn echo(a: &Args, binary: bool) -> std::io::Result<Value> {
             let mut id = 0u64;
             while Instant::now() < deadline {
                 id += 1;
-                let (request, answer) = echo_request(proto, id, binary);
+                let (request, answer) = echo_request(proto, id, binary, event);
                 let started = Instant::now();
                 match (proto, binary) {
                     (Proto::SocketIo, true) => {
@@ -263,7 +266,7 @@ async fn echo(a: &Args, binary: bool) -> std::io::Result<Value> {
             Ok::<_, std::io::Error>(samples)
         }));
     }
-    let mut result = round_trips(if binary { "binary" } else { "echo" }, a, tasks, &meter).await?;
+    let mut result = round_trips(if binary { "binary" } else { event }, a, tasks, &meter).await?;
     if binary {
         let trips = result["round_trips"].as_f64().unwrap_or(0.0);
         let seconds = result["seconds"].as_f64().unwrap_or(1.0);
@@ -435,7 +438,7 @@ async fn polling(a: &Args) -> std::io::Result<Value> {
             let mut id = 0u64;
             while Instant::now() < deadline {
                 id += 1;
-                let (request, answer) = echo_request(Proto::SocketIo, id, false);
+                let (request, answer) = echo_request(Proto::SocketIo, id, false, "echo");
                 let started = Instant::now();
                 session.send(&request).await?;
                 timeout(STEP_LIMIT, session.until(&answer))
