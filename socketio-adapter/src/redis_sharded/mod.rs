@@ -582,7 +582,10 @@ impl<S: LocalSocket> Inner<S> {
             _ => {}
         }
         let _ = tokio::time::timeout_at(deadline, signal).await;
-        match lock(&self.requests).remove(id) {
+        // Taken out in a statement of its own: the guard of a `match` scrutinee in tail
+        // position would outlive `_forget`, whose drop locks the table again (a deadlock).
+        let waiting = lock(&self.requests).remove(id);
+        match waiting {
             Some(waiting) => waiting.finish(),
             None => Err(RequestError::Transport("the adapter was closed".to_owned())),
         }
