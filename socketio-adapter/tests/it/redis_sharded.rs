@@ -288,3 +288,55 @@ fn subscribers(cluster: &RedisCluster, channel: &str) -> usize {
     let answer = cluster.cli(master, &["pubsub", "shardnumsub", channel]);
     answer.lines().nth(1).and_then(|n| n.trim().parse().ok()).unwrap_or(0)
 }
+
+/// Moves hash slot `slot` from master `from` to master `to` (an empty slot: no key to migrate),
+/// telling every master.
+fn move_slot(cluster: &RedisCluster, slot: u16, from: u16, to: u16) {
+    let id = |port: u16| cluster.cli(port, &["cluster", "myid"]).trim().to_owned();
+    let (from_id, to_id, slot) = (id(from), id(to), slot.to_string());
+    assert_eq!(cluster.cli(to, &["cluster", "setslot", &slot, "importing", &from_id]).trim(), "OK");
+    assert_eq!(cluster.cli(from, &["cluster", "setslot", &slot, "migrating", &to_id]).trim(), "OK");
+    for port in [to, from] {
+        assert_eq!(cluster.cli(port, &["cluster", "setslot", &slot, "node", &to_id]).trim(), "OK");
+    }
+    for port in cluster.masters() {
+        if port != to && port != from {
+            cluster.cli(port, &["cluster", "setslot", &slot, "node", &to_id]);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_broadcast_answered_with_moved_goes_to_the_new_master() {
+    let cluster = RedisCluster::start(3);
+    let a = Node::start(&cluster, "/", config()).await;
+    let b = Node::start(&cluster, "/", config()).await;
+    a.connect("a1", &[]);
+    b.connect("b1", &["news"]);
+    wait_servers(&a, 2).await;
+    let channel = "socket.io#/#news#";
+    eventually("b subscribes to news", || subscribers(&cluster, channel) == 1).await;
+    let news = BroadcastOptions::to(rooms(&["news"]));
+    a.broadcast(r#"["before"]"#, &news);
+    eventually("the first broadcast reaches b", || b.log.received_by("b1").len() == 1).await;
+
+    // The room's channel moves to another master: Redis ends b's subscription there
+    // (`sunsubscribe`) and b subscribes on the new master. a subscribes to nothing in that slot,
+    // so nothing tells it.
+    let slot = cluster.keyslot(channel);
+    let from = cluster.master_of(slot);
+    let to = cluster.masters().into_iter().find(|p| *p != from).unwrap();
+    move_slot(&cluster, slot, from, to);
+    assert_eq!(cluster.master_of(slot), to);
+    eventually("b subscribes on the new master", || {
+        b.clients.status().subscribed && cluster.shard_channels(to).contains(&channel.to_owned())
+    })
+    .await;
+
+    // a's publisher sends to the old master, which answers MOVED: the slot map is read again
+    // and the message sent to the new master.
+    a.broadcast(r#"["after"]"#, &news);
+    eventually("the broadcast after the move reaches b", || b.log.received_by("b1").len() == 2).await;
+    assert_eq!(b.log.received_by("b1"), [value(r#"["before"]"#), value(r#"["after"]"#)]);
+    assert_eq!(a.clients.dropped_publishes(), 0);
+}
