@@ -27,7 +27,6 @@ use ::redis::{
     PushKind, RedisError, Value as RedisValue,
 };
 use bytes::Bytes;
-use futures_util::future::join_all;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -552,17 +551,40 @@ impl Publisher {
                         continue;
                     }
                 };
-                // The multiplexed connection pipelines what is sent concurrently, in poll order.
-                let answers = join_all(list.iter().map(|&i| {
-                    let mut conn = conn.clone();
-                    let cmd = cmds[i].1.clone();
-                    async move { conn.send_packed_command(&cmd).await }
-                }))
-                .await;
+                // One pipeline per master: the commands reach it in order (commands sent
+                // concurrently on a multiplexed connection may be written in another order).
+                let mut pipeline = ::redis::pipe();
+                for &i in &list {
+                    pipeline.add_command(cmds[i].1.clone());
+                }
+                let answers = conn.clone().send_packed_commands(&pipeline, 0, list.len()).await;
                 let mut lost = false;
-                for (i, answer) in list.into_iter().zip(answers) {
-                    lost |= answer.as_ref().is_err_and(unreachable);
-                    results[i] = Some(answer);
+                match answers {
+                    Ok(answers) if answers.len() == list.len() => {
+                        for (i, answer) in list.into_iter().zip(answers) {
+                            // An error reply (MOVED, CLUSTERDOWN, ...) is a value here.
+                            let answer = answer.extract_error();
+                            lost |= answer.as_ref().is_err_and(unreachable);
+                            results[i] = Some(answer);
+                        }
+                    }
+                    Ok(answers) => {
+                        let e = format!("{addr}: {} answers to {} commands", answers.len(), list.len());
+                        for i in list {
+                            results[i] = Some(Err(io_error(e.clone())));
+                        }
+                        lost = true;
+                    }
+                    Err(e) => {
+                        lost = unreachable(&e);
+                        for i in list {
+                            results[i] = Some(Err(if lost {
+                                io_error(format!("{addr}: {e}"))
+                            } else {
+                                RedisError::from((ErrorKind::ClientError, "pipeline failed", e.to_string()))
+                            }));
+                        }
+                    }
                 }
                 if lost {
                     self.conns.remove(&addr);
@@ -937,7 +959,7 @@ impl Subscriber {
                 Ok(mut conn) => {
                     let mut cmd = ::redis::cmd("SSUBSCRIBE");
                     cmd.arg(&channel);
-                    conn.send_packed_command(&cmd).await
+                    conn.send_packed_command(&cmd).await.and_then(RedisValue::extract_error)
                 }
                 Err(e) => Err(e),
             };

@@ -555,7 +555,8 @@ impl<S: LocalSocket> Inner<S> {
             _ => {}
         }
         let _ = tokio::time::timeout_at(deadline, signal).await;
-        // Taken out before `_forget` runs: it takes the same lock.
+        // Taken out in a statement of its own: the guard of a `match` scrutinee in tail
+        // position would outlive `_forget`, whose drop locks the table again (a deadlock).
         let waiting = lock(&self.requests).remove(id);
         match waiting {
             Some(waiting) => waiting.finish(),

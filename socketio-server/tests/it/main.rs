@@ -7,7 +7,9 @@
 //!   example's server the browser tests load;
 //! * `admin`: the Admin UI's npm peer (`tests/admin/`);
 //! * `cluster`: Redis and Node.js cluster peers (`tests/cluster/`), and `node`, the cluster
-//!   example's node.
+//!   example's node;
+//! * `sharded`: our nodes with the sharded Redis adapter and its Node.js peer on a Redis
+//!   Cluster (`tests/sharded/`).
 //!
 //! Tests that need the process to themselves have their own binaries: `logs.rs` (the global
 //! tracing subscriber), `metrics.rs` (the global metrics recorder) and `no_server_panic/` (the
@@ -30,7 +32,7 @@ mod chat;
 mod admin;
 
 /// A real `redis-server` on a free port, shared with `socketio-adapter`'s tests.
-#[cfg(any(feature = "redis", feature = "redis-streams"))]
+#[cfg(any(feature = "redis", feature = "redis-streams", feature = "redis-sharded"))]
 #[path = "../../../socketio-adapter/tests/it/support/redis_server.rs"]
 mod redis_server;
 
@@ -47,6 +49,10 @@ mod node;
 #[cfg(feature = "redis-streams")]
 #[path = "../streams/mod.rs"]
 mod streams;
+
+#[cfg(feature = "redis-sharded")]
+#[path = "../sharded/mod.rs"]
+mod sharded;
 
 mod acknowledgements;
 mod adapter_link;
@@ -88,5 +94,7 @@ mod out_of_file_descriptors;
 mod postgres_cluster;
 mod reconnection;
 mod rooms_and_broadcast;
+#[cfg(feature = "redis-sharded")]
+mod sharded_cluster;
 #[cfg(feature = "redis-streams")]
 mod streams_cluster;

@@ -1,0 +1,335 @@
+//! Harness of the sharded Redis adapter's cluster tests: a real Redis Cluster (three masters,
+//! one replica each), our nodes (a [`SocketIo`] with the sharded adapter, served on 127.0.0.1)
+//! and a Node.js node (`peer.js`: socket.io 4.8.4 with `createShardedAdapter` of
+//! `@socket.io/redis-adapter` 8.3.0 on `redis` 4 cluster clients), all on one cluster. Clients
+//! are the npm `socket.io-client` 4.8.4, puppeted by `tests/js/scenario.js` (see `support`).
+//!
+//! Every socket joins the rooms of its `auth.rooms` and gets `data = {name: auth.name}`, on our
+//! nodes as on the Node.js node. Every wait is bounded.
+
+#![allow(dead_code, unreachable_pub)]
+
+use crate::redis_server;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serde_json::{json, Value as Json};
+use socketio_server::adapter::redis_sharded::{
+    ShardedRedisAdapterConfig, ShardedRedisClients, SubscriptionMode,
+};
+use socketio_server::{Config, Socket, SocketIo};
+use tokio::io::AsyncWriteExt;
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
+use tokio::time::{timeout, Instant};
+
+pub use redis_server::RedisCluster;
+
+use crate::support::{spawn_json_lines, Inbox, Node, TestServer, WAIT};
+
+/// The folder of `package.json`, its lock file and `peer.js`.
+pub fn peer_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("sharded")
+}
+
+/// Installs the pinned Node.js packages (once per test binary), or panics with why not.
+pub fn ensure_peer_packages() {
+    static READY: OnceLock<Result<(), String>> = OnceLock::new();
+    if let Err(reason) = READY.get_or_init(|| conformance::npm::ensure_installed(&peer_dir())) {
+        panic!("{reason}");
+    }
+}
+
+/// The adapter options of the tests: `mode`, short reconnection delays and timeouts.
+pub fn sharded_config(mode: SubscriptionMode) -> ShardedRedisAdapterConfig {
+    ShardedRedisAdapterConfig::default()
+        .with_subscription_mode(mode)
+        .with_reconnect_delays(Duration::from_millis(50), Duration::from_millis(500))
+        .with_timeouts(Duration::from_secs(2), Duration::from_secs(2))
+}
+
+/// One of our nodes.
+pub struct RustNode {
+    pub name: &'static str,
+    pub server: TestServer,
+    pub redis: ShardedRedisClients,
+    /// The server-side events it received: (event, args).
+    pub server_side: Inbox<(String, Vec<Json>)>,
+}
+
+impl RustNode {
+    /// A node on `cluster` in subscription mode `mode`, listening for the server-side events
+    /// `hello` (no answer) and `question` (answered with the node's name).
+    pub async fn start(name: &'static str, cluster: &RedisCluster, mode: SubscriptionMode) -> Self {
+        let urls = cluster.urls();
+        let seeds: Vec<&str> = urls.iter().map(String::as_str).collect();
+        let redis =
+            ShardedRedisClients::connect(&seeds, sharded_config(mode)).await.expect("connect to the cluster");
+        let io = SocketIo::builder(Config::default()).adapter(redis.factory::<Socket>()).build();
+        io.on_connection(|socket: Socket| async move {
+            let auth = socket.auth().clone();
+            let _ = socket.set_data(&json!({"name": auth["name"]}));
+            let rooms: Vec<String> = auth["rooms"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r.as_str().map(str::to_owned))
+                .collect();
+            if !rooms.is_empty() {
+                socket.join(rooms);
+            }
+        });
+        let (tx, server_side) = crate::support::inbox();
+        for event in ["hello", "question"] {
+            let tx = tx.clone();
+            io.on_server_side_emit(event, move |args, ack| {
+                let tx = tx.clone();
+                async move {
+                    let _ = tx.send((event.to_owned(), args));
+                    if let Some(ack) = ack {
+                        ack.send(&name);
+                    }
+                }
+            });
+        }
+        let server = TestServer::serve(io).await;
+        timeout(WAIT, redis.subscribed()).await.expect("our node subscribes within WAIT");
+        RustNode { name, server, redis, server_side }
+    }
+
+    pub fn io(&self) -> &SocketIo {
+        &self.server.io
+    }
+
+    /// Starts node with `clients` against this node.
+    pub fn clients(&self, label: &str, clients: Json) -> Node {
+        self.server.node(label, clients)
+    }
+
+    /// Waits until the cluster counts `n` servers (every node subscribed to the namespace's
+    /// channel).
+    pub async fn wait_servers(&self, n: usize) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let count = self.io().sockets().adapter().server_count().await;
+            if count == Ok(n) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the cluster did not reach {n} servers within {WAIT:?} (last count: {count:?})"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The ids of the sockets `rooms` reaches on every node, as `fetch_sockets` answers.
+    pub async fn fetch_ids(&self, rooms: &[&str]) -> BTreeSet<String> {
+        let sockets = if rooms.is_empty() {
+            self.io().fetch_sockets().await
+        } else {
+            self.io().to(rooms.iter().map(|r| r.to_string()).collect::<Vec<_>>()).fetch_sockets().await
+        };
+        sockets.expect("fetch_sockets").iter().map(|s| s.id().to_string()).collect()
+    }
+}
+
+/// A client spec for `scenario.js`: WebSocket, `auth = {name, rooms}`; it answers `ask` with its
+/// name, `ask-silent` by echoing its arguments unless `silent`, and other events by echoing.
+pub fn client(name: &str, rooms: &[&str], silent: bool) -> Json {
+    let ask_silent = if silent { json!("silent") } else { json!("echo") };
+    json!({
+        "name": name,
+        "transports": ["websocket"],
+        "auth": {"name": name, "rooms": rooms},
+        "answers": {"ask": "name", "ask-silent": ask_silent},
+    })
+}
+
+/// The Node.js node, killed when dropped.
+pub struct Peer {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::UnboundedReceiver<Json>,
+    history: Vec<(Json, bool)>,
+    tags: u64,
+    pub port: u16,
+    pub uid: String,
+}
+
+impl Peer {
+    /// Starts `peer.js` on `cluster` in subscription mode `mode`; it listens for the
+    /// server-side events `hello` and `question` (answered with `"node"`).
+    pub async fn start(cluster: &RedisCluster, mode: SubscriptionMode) -> Self {
+        ensure_peer_packages();
+        let config = json!({
+            "timeoutMs": 90_000,
+            "subscriptionMode": mode.as_str(),
+            "serverSideAnswers": {"hello": null, "question": "node"},
+        });
+        let mut command = Command::new("node");
+        command
+            .arg(peer_dir().join("peer.js"))
+            .arg(json!(cluster.urls()).to_string())
+            .arg(config.to_string());
+        command.current_dir(peer_dir()).stderr(Stdio::inherit());
+        let (mut child, lines) = spawn_json_lines(command, |line| json!({"event": "noise", "line": line}));
+        let mut peer = Peer {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            history: Vec::new(),
+            tags: 0,
+            port: 0,
+            uid: String::new(),
+        };
+        let listening = peer.next_where("listening", |v| v["event"] == "listening").await;
+        peer.port = listening["port"].as_u64().and_then(|p| u16::try_from(p).ok()).expect("a port");
+        peer.uid = listening["uid"].as_str().unwrap_or_default().to_owned();
+        peer
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn transcript(&self) -> String {
+        self.history.iter().map(|(v, _)| v.to_string()).collect::<Vec<_>>().join("\n")
+    }
+
+    /// The earliest report not yet returned that matches `pred`, waiting at most [`WAIT`].
+    pub async fn next_where(&mut self, what: &str, pred: impl Fn(&Json) -> bool) -> Json {
+        if let Some((value, taken)) = self.history.iter_mut().find(|(v, taken)| !*taken && pred(v)) {
+            *taken = true;
+            return value.clone();
+        }
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match tokio::time::timeout_at(deadline, self.lines.recv()).await {
+                Ok(Some(value)) => {
+                    if value["event"] == "fatal" || value["event"] == "timeout" {
+                        panic!(
+                            "the Node.js node failed while waiting for {what}: {value}\n{}",
+                            self.transcript()
+                        );
+                    }
+                    let matched = pred(&value);
+                    self.history.push((value.clone(), matched));
+                    if matched {
+                        return value;
+                    }
+                }
+                Ok(None) => panic!("the Node.js node ended before {what}\n{}", self.transcript()),
+                Err(_) => panic!("no {what} within {WAIT:?}\n{}", self.transcript()),
+            }
+        }
+    }
+
+    /// Runs a command (see `peer.js`) and returns its `done` report, which carries `error`
+    /// when the command failed.
+    pub async fn try_run(&mut self, mut command: Json) -> Json {
+        self.tags += 1;
+        let tag = self.tags;
+        command["tag"] = json!(tag);
+        let mut line = command.to_string();
+        line.push('\n');
+        let stdin = self.stdin.as_mut().expect("node's stdin is open");
+        stdin.write_all(line.as_bytes()).await.expect("send a command to the Node.js node");
+        self.next_where(&format!("the answer to {command}"), |v| v["event"] == "done" && v["tag"] == tag)
+            .await
+    }
+
+    /// Runs a command (see `peer.js`) and returns its `done` report; panics if it failed.
+    pub async fn run(&mut self, command: Json) -> Json {
+        let done = self.try_run(command.clone()).await;
+        assert!(done.get("error").is_none(), "{command} failed: {done}");
+        done
+    }
+
+    /// Waits until the Node.js node counts `n` servers.
+    pub async fn wait_servers(&mut self, n: usize) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let done = self.try_run(json!({"cmd": "server_count"})).await;
+            if done["count"] == n {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the Node.js node does not count {n} servers: {done}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The next server-side event `name` the Node.js node received: its arguments.
+    pub async fn server_side(&mut self, name: &str) -> Json {
+        self.next_where(&format!("server-side {name}"), |v| v["event"] == "server_side" && v["name"] == name)
+            .await["args"]
+            .clone()
+    }
+
+    /// The ids of the sockets `rooms` reaches, as the Node.js node's `fetchSockets` answers.
+    pub async fn fetch_ids(&mut self, rooms: &[&str]) -> BTreeSet<String> {
+        let done = self.run(json!({"cmd": "fetch", "to": rooms})).await;
+        done["sockets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["id"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// Lets the node exit.
+    pub async fn exit(mut self) {
+        if let Some(mut stdin) = self.stdin.take() {
+            let _ = stdin.write_all(b"{\"cmd\":\"exit\"}\n").await;
+        }
+        let _ = timeout(WAIT, self.child.wait()).await;
+    }
+}
+
+/// Waits (at most [`WAIT`]) until `check` resolves to true.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + WAIT;
+    while !check().await {
+        assert!(Instant::now() < deadline, "{what}: not within {WAIT:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The connected client's socket id.
+pub async fn connected_id(node: &mut Node, client: &str) -> String {
+    node.next(client, "connect").await["id"].as_str().expect("the client reports its id").to_owned()
+}
+
+/// The names of the events `client` received so far.
+pub fn names(node: &Node, client: &str) -> BTreeSet<String> {
+    node.events_of(client).into_iter().map(|(name, _)| name).collect()
+}
+
+/// A set of strings.
+pub fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// The sorted answers of a `done` report's `responses`, as strings.
+pub fn sorted_strings(values: &Json) -> Vec<String> {
+    let mut out: Vec<String> =
+        values.as_array().into_iter().flatten().map(|v| v.as_str().unwrap_or("?").to_owned()).collect();
+    out.sort();
+    out
+}
+
+/// The shard channels subscribed on every master of `cluster`, sorted.
+pub fn all_shard_channels(cluster: &RedisCluster) -> Vec<String> {
+    let mut all: Vec<String> = cluster.masters().iter().flat_map(|p| cluster.shard_channels(*p)).collect();
+    all.sort();
+    all
+}
