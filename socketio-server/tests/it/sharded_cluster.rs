@@ -428,3 +428,135 @@ async fn a_master_failover_under_load_with_a_node_js_node() {
 
     Three { r1, r2, peer, c1, c2, c3, ids: [id1, id2, id3] }.stop().await;
 }
+
+/// A raw RESP3 subscriber of `channels`, each on the master that serves it; every `smessage`
+/// arrives on the receiver as (channel, payload).
+async fn raw_subscriber(
+    cluster: &RedisCluster,
+    channels: &[&str],
+) -> (Vec<redis::aio::MultiplexedConnection>, tokio::sync::mpsc::UnboundedReceiver<(String, Vec<u8>)>) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut conns = Vec::new();
+    for channel in channels {
+        let port = cluster.master_of(cluster.keyslot(channel));
+        let client = redis::Client::open(format!("redis://127.0.0.1:{port}/?protocol=resp3")).expect("a url");
+        let tx = tx.clone();
+        let pushes = move |push: redis::PushInfo| {
+            if let (redis::PushKind::SMessage, [redis::Value::BulkString(c), redis::Value::BulkString(p)]) =
+                (&push.kind, push.data.as_slice())
+            {
+                let _ = tx.send((String::from_utf8_lossy(c).into_owned(), p.clone()));
+            }
+            Ok::<(), std::convert::Infallible>(())
+        };
+        let config = redis::AsyncConnectionConfig::new().set_push_sender(pushes);
+        let mut conn = client.get_multiplexed_async_connection_with_config(&config).await.expect("connect");
+        let _: redis::Value =
+            redis::cmd("SSUBSCRIBE").arg(*channel).query_async(&mut conn).await.expect("SSUBSCRIBE");
+        conns.push(conn);
+    }
+    (conns, rx)
+}
+
+/// The next `n` messages of a raw subscriber, each with `uid` written as sixteen zeros (both
+/// nodes' uids are sixteen hex digits, so nothing else moves).
+async fn next_messages(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<(String, Vec<u8>)>,
+    n: usize,
+    uid: &str,
+) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        let (channel, payload) = tokio::time::timeout(WAIT, rx.recv())
+            .await
+            .expect("a message within WAIT")
+            .expect("the subscriber is open");
+        let payload = replace(&payload, uid.as_bytes(), b"0000000000000000");
+        out.push((channel, payload));
+    }
+    out
+}
+
+fn replace(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut i = 0;
+    while i < haystack.len() {
+        if haystack[i..].starts_with(from) {
+            out.extend_from_slice(to);
+            i += from.len();
+        } else {
+            out.push(haystack[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_messages_are_the_reference_bytes() {
+    let cluster = RedisCluster::start(3);
+    let ours = RustNode::start("r1", &cluster, SubscriptionMode::Dynamic).await;
+    let mut peer = Peer::start(&cluster, SubscriptionMode::Dynamic).await;
+    ours.wait_servers(2).await;
+    peer.wait_servers(2).await;
+    let (_conns, mut rx) = raw_subscriber(&cluster, &["socket.io#/#", "socket.io#/#r#"]).await;
+
+    // The same operations, from our node then from the Node.js node, one at a time so that
+    // the two channels cannot interleave them.
+    let operations: Vec<(&str, Json)> = vec![
+        (
+            "to r except x",
+            json!({"cmd": "emit", "to": ["r"], "except": ["x"], "event": "hello", "args": [1, "two", {"three": [3.5]}]}),
+        ),
+        ("to r and s", json!({"cmd": "emit", "to": ["r", "s"], "event": "hello", "args": [null]})),
+        ("binary", json!({"cmd": "emit", "event": "bin", "args": [bin(&[1, 2, 3]), {"n": 5}]})),
+        ("join", json!({"cmd": "join", "to": ["r"], "rooms": ["j"]})),
+        ("leave", json!({"cmd": "leave", "to": ["j"], "rooms": ["j"]})),
+        ("disconnect", json!({"cmd": "disconnect", "to": ["r"], "close": true})),
+        ("server-side", json!({"cmd": "server_side_emit", "event": "hello", "args": ["x"]})),
+    ];
+    let mut mine = Vec::new();
+    let mut theirs = Vec::new();
+    let our_uid = {
+        let io = ours.io();
+        io.to("r").except("x").emit("hello", &(1, "two", json!({"three": [3.5]}))).expect("emit");
+        let got = tokio::time::timeout(WAIT, rx.recv()).await.expect("a message").expect("open");
+        let text = String::from_utf8(got.1.clone()).expect("JSON");
+        let at = text.find(r#""uid":""#).expect("a uid") + 7;
+        let uid = text[at..at + 16].to_owned();
+        mine.push((got.0, replace(&got.1, uid.as_bytes(), b"0000000000000000")));
+        uid
+    };
+    for (what, _) in &operations[1..] {
+        let io = ours.io();
+        match *what {
+            "to r and s" => io.to(["r", "s"]).emit("hello", &Json::Null).expect("emit"),
+            "binary" => io.emit("bin", &(Bytes::from_static(&[1, 2, 3]), json!({"n": 5}))).expect("emit"),
+            "join" => io.to("r").sockets_join("j"),
+            "leave" => io.to("j").sockets_leave("j"),
+            "disconnect" => io.to("r").disconnect_sockets(true),
+            // The test's own subscriber counts as a server too: Redis counts subscriptions.
+            "server-side" => assert_eq!(io.server_side_emit("hello", &"x").await, Ok(2)),
+            other => panic!("{other}"),
+        }
+        mine.extend(next_messages(&mut rx, 1, &our_uid).await);
+    }
+    for (_, command) in &operations {
+        peer.run(command.clone()).await;
+        theirs.extend(next_messages(&mut rx, 1, &peer.uid).await);
+    }
+    for (((what, _), a), b) in operations.iter().zip(&mine).zip(&theirs) {
+        assert_eq!(a.0, b.0, "{what}: the channel");
+        assert_eq!(
+            a.1,
+            b.1,
+            "{what}: ours {:?}, the reference {:?}",
+            String::from_utf8_lossy(&a.1),
+            String::from_utf8_lossy(&b.1)
+        );
+    }
+    assert_eq!(mine[0].0, "socket.io#/#r#", "a one-room broadcast takes the room's channel");
+    assert_eq!(mine[2].1[0], 0x84, "binary data: the whole message in msgpack");
+    peer.exit().await;
+    ours.server.close().await;
+}
