@@ -13,21 +13,17 @@ use crate::redis_server;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::{json, Value as Json};
 use socketio_server::adapter::{RedisAdapterConfig, RedisClients};
 use socketio_server::{Config, Socket, SocketIo};
-use tokio::io::AsyncWriteExt;
-use tokio::process::{Child, ChildStdin, Command};
-use tokio::sync::mpsc;
 use tokio::time::{timeout, Instant};
 
 pub use redis_server::RedisServer;
 
-use crate::support::{inbox, spawn_json_lines, Inbox, Node, TestServer, WAIT};
+use crate::support::{inbox, node_peer::NodePeer, Inbox, Node, TestServer, WAIT};
 
 /// The folder of `package.json`, its lock file and `peer.js`.
 pub fn peer_dir() -> PathBuf {
@@ -143,15 +139,20 @@ pub fn client(name: &str, rooms: &[&str], silent: bool) -> Json {
     })
 }
 
-/// The Node.js node, killed when dropped.
-pub struct Peer {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: mpsc::UnboundedReceiver<Json>,
-    history: Vec<(Json, bool)>,
-    tags: u64,
-    pub port: u16,
-    pub uid: String,
+/// The Node.js node (a [`NodePeer`] running this folder's `peer.js`), killed when dropped.
+pub struct Peer(NodePeer);
+
+impl std::ops::Deref for Peer {
+    type Target = NodePeer;
+    fn deref(&self) -> &NodePeer {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Peer {
+    fn deref_mut(&mut self) -> &mut NodePeer {
+        &mut self.0
+    }
 }
 
 impl Peer {
@@ -164,97 +165,9 @@ impl Peer {
             "requestsTimeout": 5000,
             "serverSideAnswers": {"hello": null, "question": "node"},
         });
-        let mut command = Command::new("node");
-        command.arg(peer_dir().join("peer.js")).arg(redis_url).arg(config.to_string());
-        command.current_dir(peer_dir()).stderr(Stdio::inherit());
-        let (mut child, lines) = spawn_json_lines(command, |line| json!({"event": "noise", "line": line}));
-        let mut peer = Peer {
-            stdin: child.stdin.take(),
-            child,
-            lines,
-            history: Vec::new(),
-            tags: 0,
-            port: 0,
-            uid: String::new(),
-        };
-        let listening = peer.next_where("listening", |v| v["event"] == "listening").await;
-        peer.port = listening["port"].as_u64().and_then(|p| u16::try_from(p).ok()).expect("a port");
-        peer.uid = listening["uid"].as_str().unwrap_or_default().to_owned();
-        peer
+        Peer(NodePeer::start(&peer_dir(), &[redis_url.to_owned(), config.to_string()]).await)
     }
 
-    /// `http://127.0.0.1:PORT`.
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn transcript(&self) -> String {
-        self.history.iter().map(|(v, _)| v.to_string()).collect::<Vec<_>>().join("\n")
-    }
-
-    /// The earliest report not yet returned that matches `pred`, waiting at most [`WAIT`].
-    pub async fn next_where(&mut self, what: &str, pred: impl Fn(&Json) -> bool) -> Json {
-        if let Some((value, taken)) = self.history.iter_mut().find(|(v, taken)| !*taken && pred(v)) {
-            *taken = true;
-            return value.clone();
-        }
-        let deadline = Instant::now() + WAIT;
-        loop {
-            match tokio::time::timeout_at(deadline, self.lines.recv()).await {
-                Ok(Some(value)) => {
-                    if value["event"] == "fatal" || value["event"] == "timeout" {
-                        panic!(
-                            "the Node.js node failed while waiting for {what}: {value}\n{}",
-                            self.transcript()
-                        );
-                    }
-                    let matched = pred(&value);
-                    self.history.push((value.clone(), matched));
-                    if matched {
-                        return value;
-                    }
-                }
-                Ok(None) => panic!("the Node.js node ended before {what}\n{}", self.transcript()),
-                Err(_) => panic!("no {what} from the Node.js node within {WAIT:?}\n{}", self.transcript()),
-            }
-        }
-    }
-
-    /// Runs a command (see `peer.js`) and returns its `done` report.
-    pub async fn run(&mut self, mut command: Json) -> Json {
-        self.tags += 1;
-        let tag = self.tags;
-        command["tag"] = json!(tag);
-        let mut line = command.to_string();
-        line.push('\n');
-        let stdin = self.stdin.as_mut().expect("node's stdin is open");
-        stdin.write_all(line.as_bytes()).await.expect("send a command to the Node.js node");
-        let done = self
-            .next_where(&format!("the answer to {command}"), |v| v["event"] == "done" && v["tag"] == tag)
-            .await;
-        assert!(done.get("error").is_none(), "{command} failed: {done}");
-        done
-    }
-
-    /// The next server-side event `name` the Node.js node received: its arguments.
-    pub async fn server_side(&mut self, name: &str) -> Json {
-        self.next_where(&format!("server-side {name}"), |v| v["event"] == "server_side" && v["name"] == name)
-            .await["args"]
-            .clone()
-    }
-
-    /// The ids of the sockets `rooms` reaches, as the Node.js node's `fetchSockets` answers.
-    pub async fn fetch_ids(&mut self, rooms: &[&str]) -> BTreeSet<String> {
-        let done = self.run(json!({"cmd": "fetch", "to": rooms})).await;
-        done["sockets"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s["id"].as_str().map(str::to_owned))
-            .collect()
-    }
-
-    /// Lets the node exit.
     /// Waits until every Redis client of the Node.js node is `ready` (connected) or, with
     /// `false`, until none is.
     pub async fn wait_redis_ready(&mut self, ready: bool) {
@@ -273,11 +186,9 @@ impl Peer {
         }
     }
 
-    pub async fn exit(mut self) {
-        if let Some(mut stdin) = self.stdin.take() {
-            let _ = stdin.write_all(b"{\"cmd\":\"exit\"}\n").await;
-        }
-        let _ = timeout(WAIT, self.child.wait()).await;
+    /// Lets the node exit.
+    pub async fn exit(self) {
+        self.0.exit().await;
     }
 }
 

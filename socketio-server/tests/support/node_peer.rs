@@ -1,0 +1,149 @@
+//! A Node.js node of a mixed cluster, driven over standard input and output: a `peer.js` that
+//! reports JSON lines (`listening` with its port and adapter uid, `connection`, `server_side`,
+//! `done` answers to tagged commands, `fatal` and `timeout`) and reads one JSON command per
+//! line. The cluster harnesses (`cluster`, `streams`, `sharded`) each start their own `peer.js`
+//! with it. Every wait is bounded by [`WAIT`]; the process is killed when dropped.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{json, Value as Json};
+use tokio::io::AsyncWriteExt;
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
+use tokio::time::{timeout, Instant};
+
+use super::{spawn_json_lines, WAIT};
+
+/// A running `peer.js`.
+pub struct NodePeer {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::UnboundedReceiver<Json>,
+    history: Vec<(Json, bool)>,
+    tags: u64,
+    pub port: u16,
+    pub uid: String,
+}
+
+impl NodePeer {
+    /// Runs `node peer.js ARGS...` in `dir` and waits for its `listening` report.
+    pub async fn start(dir: &Path, args: &[String]) -> NodePeer {
+        let mut command = Command::new("node");
+        command.arg(dir.join("peer.js")).args(args);
+        command.current_dir(dir).stderr(Stdio::inherit());
+        let (mut child, lines) = spawn_json_lines(command, |line| json!({"event": "noise", "line": line}));
+        let mut peer = NodePeer {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            history: Vec::new(),
+            tags: 0,
+            port: 0,
+            uid: String::new(),
+        };
+        let listening = peer.next_where("listening", |v| v["event"] == "listening").await;
+        peer.port = listening["port"].as_u64().and_then(|p| u16::try_from(p).ok()).expect("a port");
+        peer.uid = listening["uid"].as_str().unwrap_or_default().to_owned();
+        peer
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn transcript(&self) -> String {
+        self.history.iter().map(|(v, _)| v.to_string()).collect::<Vec<_>>().join("\n")
+    }
+
+    /// The earliest report not yet returned that matches `pred`, waiting at most [`WAIT`].
+    pub async fn next_where(&mut self, what: &str, pred: impl Fn(&Json) -> bool) -> Json {
+        if let Some((value, taken)) = self.history.iter_mut().find(|(v, taken)| !*taken && pred(v)) {
+            *taken = true;
+            return value.clone();
+        }
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match tokio::time::timeout_at(deadline, self.lines.recv()).await {
+                Ok(Some(value)) => {
+                    if value["event"] == "fatal" || value["event"] == "timeout" {
+                        panic!(
+                            "the Node.js node failed while waiting for {what}: {value}\n{}",
+                            self.transcript()
+                        );
+                    }
+                    let matched = pred(&value);
+                    self.history.push((value.clone(), matched));
+                    if matched {
+                        return value;
+                    }
+                }
+                Ok(None) => panic!("the Node.js node ended before {what}\n{}", self.transcript()),
+                Err(_) => panic!("no {what} within {WAIT:?}\n{}", self.transcript()),
+            }
+        }
+    }
+
+    /// Runs a command (see the `peer.js`) and returns its `done` report, which carries `error`
+    /// when the command failed.
+    pub async fn try_run(&mut self, mut command: Json) -> Json {
+        self.tags += 1;
+        let tag = self.tags;
+        command["tag"] = json!(tag);
+        let mut line = command.to_string();
+        line.push('\n');
+        let stdin = self.stdin.as_mut().expect("node's stdin is open");
+        stdin.write_all(line.as_bytes()).await.expect("send a command to the Node.js node");
+        self.next_where(&format!("the answer to {command}"), |v| v["event"] == "done" && v["tag"] == tag)
+            .await
+    }
+
+    /// Runs a command and returns its `done` report; panics if it failed.
+    pub async fn run(&mut self, command: Json) -> Json {
+        let done = self.try_run(command.clone()).await;
+        assert!(done.get("error").is_none(), "{command} failed: {done}");
+        done
+    }
+
+    /// Waits until the Node.js node counts `n` servers (command `server_count`).
+    pub async fn wait_servers(&mut self, n: usize) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let done = self.try_run(json!({"cmd": "server_count"})).await;
+            if done["count"] == n {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the Node.js node does not count {n} servers: {done}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The next server-side event `name` the Node.js node received: its arguments.
+    pub async fn server_side(&mut self, name: &str) -> Json {
+        self.next_where(&format!("server-side {name}"), |v| v["event"] == "server_side" && v["name"] == name)
+            .await["args"]
+            .clone()
+    }
+
+    /// The ids of the sockets `rooms` reaches, as the Node.js node's `fetchSockets` answers.
+    pub async fn fetch_ids(&mut self, rooms: &[&str]) -> BTreeSet<String> {
+        let done = self.run(json!({"cmd": "fetch", "to": rooms})).await;
+        done["sockets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["id"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// Lets the node exit.
+    pub async fn exit(mut self) {
+        if let Some(mut stdin) = self.stdin.take() {
+            let _ = stdin.write_all(b"{\"cmd\":\"exit\"}\n").await;
+        }
+        let _ = timeout(WAIT, self.child.wait()).await;
+    }
+}
