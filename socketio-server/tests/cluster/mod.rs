@@ -23,7 +23,10 @@ use tokio::time::{timeout, Instant};
 
 pub use redis_server::RedisServer;
 
-use crate::support::{inbox, node_peer::NodePeer, Inbox, Node, TestServer, WAIT};
+use crate::support::{
+    node_peer::{adopt_auth, answer_server_side, fetch_socket_ids, wait_server_count, NodePeer},
+    Inbox, Node, TestServer, WAIT,
+};
 
 /// The folder of `package.json`, its lock file and `peer.js`.
 pub fn peer_dir() -> PathBuf {
@@ -61,31 +64,9 @@ impl RustNode {
         let redis = RedisClients::connect(url, redis_config()).await.expect("connect to redis-server");
         let io = SocketIo::builder(Config::default()).adapter(redis.factory::<Socket>()).build();
         io.on_connection(|socket: Socket| async move {
-            let auth = socket.auth().clone();
-            let _ = socket.set_data(&json!({"name": auth["name"]}));
-            let rooms: Vec<String> = auth["rooms"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|r| r.as_str().map(str::to_owned))
-                .collect();
-            if !rooms.is_empty() {
-                socket.join(rooms);
-            }
+            adopt_auth(&socket);
         });
-        let (tx, server_side) = inbox();
-        for event in ["hello", "question"] {
-            let tx = tx.clone();
-            io.on_server_side_emit(event, move |args, ack| {
-                let tx = tx.clone();
-                async move {
-                    let _ = tx.send((event.to_owned(), args));
-                    if let Some(ack) = ack {
-                        ack.send(&name);
-                    }
-                }
-            });
-        }
+        let server_side = answer_server_side(&io, name);
         let server = TestServer::serve(io).await;
         timeout(WAIT, redis.subscribed()).await.expect("the node subscribes");
         RustNode { name, server, redis, server_side }
@@ -102,28 +83,12 @@ impl RustNode {
 
     /// Waits until the cluster counts `n` servers (every node subscribed).
     pub async fn wait_servers(&self, n: usize) {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let count = self.io().sockets().adapter().server_count().await;
-            if count == Ok(n) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the cluster did not reach {n} servers within {WAIT:?} (last count: {count:?})"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_server_count(self.io(), n).await;
     }
 
     /// The ids of the sockets `rooms` reaches on every node, as `fetch_sockets` answers.
     pub async fn fetch_ids(&self, rooms: &[&str]) -> BTreeSet<String> {
-        let sockets = if rooms.is_empty() {
-            self.io().fetch_sockets().await
-        } else {
-            self.io().to(rooms.iter().map(|r| r.to_string()).collect::<Vec<_>>()).fetch_sockets().await
-        };
-        sockets.expect("fetch_sockets").iter().map(|s| s.id().to_string()).collect()
+        fetch_socket_ids(self.io(), rooms).await
     }
 }
 

@@ -147,3 +147,70 @@ impl NodePeer {
         let _ = timeout(WAIT, self.child.wait()).await;
     }
 }
+
+// -------------------------------------------------------------------------------------------
+// What our nodes do in the same tests
+
+/// What every node of the mixed-cluster tests does with a new socket, ours as the Node.js
+/// ones: `data = {name: auth.name}`, and it joins the rooms of `auth.rooms`.
+pub fn adopt_auth(socket: &socketio_server::Socket) {
+    let auth = socket.auth().clone();
+    let _ = socket.set_data(&json!({"name": auth["name"]}));
+    let rooms: Vec<String> = auth["rooms"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.as_str().map(str::to_owned))
+        .collect();
+    if !rooms.is_empty() {
+        socket.join(rooms);
+    }
+}
+
+/// Listens for the server-side events `hello` (no answer) and `question` (answered with
+/// `name`); answers what arrives: (event, args).
+pub fn answer_server_side(
+    io: &socketio_server::SocketIo,
+    name: &'static str,
+) -> super::Inbox<(String, Vec<Json>)> {
+    let (tx, server_side) = super::inbox();
+    for event in ["hello", "question"] {
+        let tx = tx.clone();
+        io.on_server_side_emit(event, move |args, ack| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send((event.to_owned(), args));
+                if let Some(ack) = ack {
+                    ack.send(&name);
+                }
+            }
+        });
+    }
+    server_side
+}
+
+/// Waits until `io`'s adapter counts `n` servers.
+pub async fn wait_server_count(io: &socketio_server::SocketIo, n: usize) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let count = io.sockets().adapter().server_count().await;
+        if count == Ok(n) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the cluster did not reach {n} servers within {WAIT:?} (last count: {count:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The ids of the sockets `rooms` reaches on every node, as `io`'s `fetch_sockets` answers.
+pub async fn fetch_socket_ids(io: &socketio_server::SocketIo, rooms: &[&str]) -> BTreeSet<String> {
+    let sockets = if rooms.is_empty() {
+        io.fetch_sockets().await
+    } else {
+        io.to(rooms.iter().map(|r| r.to_string()).collect::<Vec<_>>()).fetch_sockets().await
+    };
+    sockets.expect("fetch_sockets").iter().map(|s| s.id().to_string()).collect()
+}
