@@ -246,6 +246,18 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The type of the client's packet this event hands over, for counting what came in:
+    /// `message` for [`Event::Message`], nothing for the others (the observer events report
+    /// packets the session handles itself).
+    pub fn received_type(&self) -> Option<PacketType> {
+        match self {
+            Event::Message(_) => Some(PacketType::Message),
+            _ => None,
+        }
+    }
+}
+
 /// Which of the observer events ([`Event::PacketReceived`], [`Event::PacketCreated`],
 /// [`Event::Drained`]) a session queues, a set of flags combined with `|`. A session starts with
 /// [`Trace::NONE`]: an application that does not watch its packets pays nothing for them.

@@ -12,9 +12,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use engineio_parser::session::SendError;
-use engineio_parser::{
-    Data, Event, Packet, PacketType, RequestId, Response, Session, SocketId, Transmit, Transport,
-};
+use engineio_parser::{Data, Event, Packet, RequestId, Response, Session, SocketId, Transmit, Transport};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::oneshot;
 use tokio::time::Sleep;
@@ -281,6 +279,7 @@ impl<H: Handler> Driver<H> {
     /// Hands a session event to the handler; `true` when the session closed.
     fn deliver(&mut self, event: Event) -> bool {
         let Some(conn) = self.conn.as_mut() else { return true };
+        let received = event.received_type();
         match event {
             Event::Message(data) => {
                 let len = data_len(&data);
@@ -290,7 +289,9 @@ impl<H: Handler> Driver<H> {
                     size = len,
                     "packet in"
                 );
-                metrics::packet(Direction::In, PacketType::Message, len);
+                if let Some(kind) = received {
+                    metrics::packet(Direction::In, kind, len);
+                }
                 self.inner.handler.on_message(conn, data);
             }
             Event::Upgrading => tracing::debug!("upgrade started"),

@@ -284,3 +284,16 @@ fn a_shutdown_without_a_wait_drains_a_websocket_first() {
     assert_eq!(h.transmits(), [text_frame(1, "4bye"), close_socket(1)]);
     assert_eq!(h.events(), [closed_with(CloseReason::ForcedClose, "server closed the session")]);
 }
+
+#[test]
+fn only_a_message_event_counts_as_a_packet_received() {
+    use engineio_parser::{Data, PacketType};
+    assert_eq!(Event::Message(Data::Text("hi".into())).received_type(), Some(PacketType::Message));
+    assert_eq!(
+        Event::Message(Data::Binary(Bytes::from_static(b"\x01"))).received_type(),
+        Some(PacketType::Message)
+    );
+    for event in [Event::Upgrading, Event::Upgraded, Event::Drained] {
+        assert_eq!(event.received_type(), None, "{event:?}");
+    }
+}
