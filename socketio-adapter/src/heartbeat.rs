@@ -412,3 +412,67 @@ mod tracking {
         }
     }
 }
+
+/// The requests a cluster adapter of `socket.io-adapter`'s messages sends with its partial
+/// results kept, written once: `partial_requests!();` in an `impl<S: LocalSocket>` block of an
+/// adapter whose `inner` has `local` (a [`MemoryAdapter`](crate::MemoryAdapter)),
+/// `config.requests_timeout` and `request(kind, id, local, message_kind, data, timeout)`.
+macro_rules! partial_requests {
+    () => {
+        /// Like [`Adapter::fetch_sockets`]; on a timeout the error holds the sockets of the
+        /// nodes that answered, this node's first.
+        pub async fn fetch_sockets_partial(
+            &self,
+            opts: &$crate::BroadcastOptions,
+        ) -> Result<Vec<$crate::SocketDetails>, $crate::RequestError<Vec<$crate::SocketDetails>>> {
+            use $crate::heartbeat::Collected;
+            let inner = &self.inner;
+            let local = inner.local.details(opts);
+            if opts.flags.local {
+                return Ok(local);
+            }
+            let id = $crate::heartbeat::random_id();
+            let timeout = opts.flags.timeout.unwrap_or(inner.config.requests_timeout);
+            let collected = inner
+                .request(
+                    $crate::RequestKind::FetchSockets,
+                    &id,
+                    Collected::Sockets(local),
+                    $crate::heartbeat::kind::FETCH_SOCKETS,
+                    $crate::heartbeat::fetch_data(opts, &id),
+                    timeout,
+                )
+                .await;
+            collected.map(Collected::into_sockets).map_err(|e| e.map(Collected::into_sockets))
+        }
+
+        /// Like [`Adapter::server_side_emit_with_ack`]; on a timeout the error holds the
+        /// answers that arrived.
+        pub async fn server_side_emit_with_ack_partial(
+            &self,
+            args: serde_json::Value,
+            timeout: std::time::Duration,
+        ) -> Result<Vec<serde_json::Value>, $crate::RequestError<Vec<serde_json::Value>>> {
+            use $crate::heartbeat::Collected;
+            if !args.is_array() {
+                return Err($crate::RequestError::Transport(
+                    "server-side event arguments must be an array".to_owned(),
+                ));
+            }
+            let id = $crate::heartbeat::random_id();
+            let collected = self
+                .inner
+                .request(
+                    $crate::RequestKind::ServerSideEmit,
+                    &id,
+                    Collected::Answers(Vec::new()),
+                    $crate::heartbeat::kind::SERVER_SIDE_EMIT,
+                    $crate::heartbeat::server_side_emit_data(Some(&id), &args),
+                    timeout,
+                )
+                .await;
+            collected.map(Collected::into_answers).map_err(|e| e.map(Collected::into_answers))
+        }
+    };
+}
+pub(crate) use partial_requests;

@@ -422,58 +422,7 @@ impl<S: LocalSocket> PostgresAdapter<S> {
         uids
     }
 
-    /// Like [`Adapter::fetch_sockets`]; on a timeout the error holds the sockets of the nodes
-    /// that answered, this node's first.
-    pub async fn fetch_sockets_partial(
-        &self,
-        opts: &BroadcastOptions,
-    ) -> Result<Vec<SocketDetails>, RequestError<Vec<SocketDetails>>> {
-        let inner = &self.inner;
-        let local = inner.local.details(opts);
-        if opts.flags.local {
-            return Ok(local);
-        }
-        let id = random_id();
-        let data = wire::fetch_data(opts, &id);
-        let timeout = opts.flags.timeout.unwrap_or(inner.config.requests_timeout);
-        let collected = inner
-            .request(
-                RequestKind::FetchSockets,
-                &id,
-                Collected::Sockets(local),
-                kind::FETCH_SOCKETS,
-                data,
-                timeout,
-            )
-            .await;
-        collected.map(Collected::into_sockets).map_err(|e| e.map(Collected::into_sockets))
-    }
-
-    /// Like [`Adapter::server_side_emit_with_ack`]; on a timeout the error holds the answers
-    /// that arrived.
-    pub async fn server_side_emit_with_ack_partial(
-        &self,
-        args: serde_json::Value,
-        timeout: Duration,
-    ) -> Result<Vec<serde_json::Value>, RequestError<Vec<serde_json::Value>>> {
-        let inner = &self.inner;
-        if !args.is_array() {
-            return Err(RequestError::Transport("server-side event arguments must be an array".to_owned()));
-        }
-        let id = random_id();
-        let data = wire::server_side_emit_data(Some(&id), &args);
-        let collected = inner
-            .request(
-                RequestKind::ServerSideEmit,
-                &id,
-                Collected::Answers(Vec::new()),
-                kind::SERVER_SIDE_EMIT,
-                data,
-                timeout,
-            )
-            .await;
-        collected.map(Collected::into_answers).map_err(|e| e.map(Collected::into_answers))
-    }
+    crate::heartbeat::partial_requests!();
 }
 
 impl<S: LocalSocket> Inner<S> {

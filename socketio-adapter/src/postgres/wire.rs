@@ -17,8 +17,8 @@ use socketio_parser::Value;
 
 use crate::cluster::{self, take, text, to_msgpack, WireError};
 pub(crate) use crate::heartbeat::{
-    answer_data, broadcast_data, client_count_data, decode_members, disconnect_data, fetch_data,
-    fetch_response_data, has_binary, kind, object, rooms_data, server_side_emit_data, Body, Message,
+    answer_data, broadcast_data, client_count_data, decode_members, disconnect_data, fetch_response_data,
+    has_binary, kind, object, rooms_data, server_side_emit_data, Body, Message,
 };
 
 /// The notification channel of namespace `nsp`.

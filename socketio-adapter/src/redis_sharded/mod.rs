@@ -96,8 +96,8 @@ use crate::adapter::{
 };
 use crate::cluster::{packet_data, RequestError, RequestKind, RequestTimeout};
 use crate::heartbeat::{
-    answer_data, broadcast_data, client_count_data, disconnect_data, fetch_data, fetch_response_data, kind,
-    random_id, rooms_data, server_side_emit_data, Body, Collected,
+    answer_data, broadcast_data, client_count_data, disconnect_data, fetch_response_data, kind, random_id,
+    rooms_data, server_side_emit_data, Body, Collected,
 };
 use crate::memory::MemoryAdapter;
 use crate::publish_queue::QueueLimits;
@@ -427,56 +427,7 @@ impl<S: LocalSocket> ShardedRedisAdapter<S> {
         }
     }
 
-    /// Like [`Adapter::fetch_sockets`]; on a timeout the error holds the sockets of the nodes
-    /// that answered, this node's first.
-    pub async fn fetch_sockets_partial(
-        &self,
-        opts: &BroadcastOptions,
-    ) -> Result<Vec<SocketDetails>, RequestError<Vec<SocketDetails>>> {
-        let inner = &self.inner;
-        let local = inner.local.details(opts);
-        if opts.flags.local {
-            return Ok(local);
-        }
-        let id = random_id();
-        let timeout = opts.flags.timeout.unwrap_or(inner.config.requests_timeout);
-        let collected = inner
-            .request(
-                RequestKind::FetchSockets,
-                &id,
-                Collected::Sockets(local),
-                kind::FETCH_SOCKETS,
-                fetch_data(opts, &id),
-                timeout,
-            )
-            .await;
-        collected.map(Collected::into_sockets).map_err(|e| e.map(Collected::into_sockets))
-    }
-
-    /// Like [`Adapter::server_side_emit_with_ack`]; on a timeout the error holds the answers
-    /// that arrived.
-    pub async fn server_side_emit_with_ack_partial(
-        &self,
-        args: serde_json::Value,
-        timeout: Duration,
-    ) -> Result<Vec<serde_json::Value>, RequestError<Vec<serde_json::Value>>> {
-        if !args.is_array() {
-            return Err(RequestError::Transport("server-side event arguments must be an array".to_owned()));
-        }
-        let id = random_id();
-        let collected = self
-            .inner
-            .request(
-                RequestKind::ServerSideEmit,
-                &id,
-                Collected::Answers(Vec::new()),
-                kind::SERVER_SIDE_EMIT,
-                server_side_emit_data(Some(&id), &args),
-                timeout,
-            )
-            .await;
-        collected.map(Collected::into_answers).map_err(|e| e.map(Collected::into_answers))
-    }
+    crate::heartbeat::partial_requests!();
 }
 
 impl<S: LocalSocket> Inner<S> {
