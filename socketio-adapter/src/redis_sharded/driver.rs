@@ -770,13 +770,18 @@ impl Subscriber {
                     None => std::future::pending().await,
                 }
             };
-            tokio::select! {
+            let changed = tokio::select! {
                 control = controls.recv() => {
                     let Some(control) = control else { return };
                     self.apply(control).await;
+                    true
                 }
                 Some((generation, push)) = pushes.recv() => self.on_push(generation, push),
-                () = retry => {}
+                () = retry => true,
+            };
+            // A message changes no subscription: nothing to place or report.
+            if !changed {
+                continue;
             }
             // Place whatever is not in place; back off while it fails.
             if self.unplaced().next().is_some() {
@@ -879,41 +884,47 @@ impl Subscriber {
         }
     }
 
-    fn on_push(&mut self, generation: u64, push: PushInfo) {
-        let Some(addr) = self.nodes.iter().find(|(_, n)| n.generation == generation).map(|(a, _)| a.clone())
-        else {
-            return; // a connection already given up
-        };
-        match push.kind {
-            PushKind::SMessage => {
-                let (Some(channel), Some(RedisValue::BulkString(payload))) =
-                    (push_channel(&push.data), push.data.get(1))
-                else {
-                    return;
-                };
+    /// Handles a push of connection `generation`; answers whether a subscription may have
+    /// changed (anything but a message).
+    fn on_push(&mut self, generation: u64, push: PushInfo) -> bool {
+        if push.kind == PushKind::SMessage {
+            // The hot path: no lookup of the connection, no allocation but the channel's name.
+            if let (Some(channel), Some(RedisValue::BulkString(payload))) =
+                (push_channel(&push.data), push.data.get(1))
+            {
                 for (_, inbox) in self.routes.get(&channel).into_iter().flatten() {
                     if let Some(inbox) = inbox.upgrade() {
                         inbox.on_message(&channel, payload);
                     }
                 }
             }
+            return false;
+        }
+        let Some(addr) = self.nodes.iter().find(|(_, n)| n.generation == generation).map(|(a, _)| a.clone())
+        else {
+            return false; // a connection already given up
+        };
+        match push.kind {
             PushKind::SUnsubscribe => {
                 // Redis takes a subscription away when the channel's slot changes master; the
                 // answers to this node's own SUNSUBSCRIBE find the channel already unplaced.
-                let Some(channel) = push_channel(&push.data) else { return };
+                let Some(channel) = push_channel(&push.data) else { return false };
                 if self.placed.get(&channel) == Some(&addr) && self.routes.contains_key(&channel) {
                     tracing::info!(channel, node = %addr, "sharded redis adapter: Redis ended a subscription (the slot moved), subscribing again");
                     self.placed.remove(&channel);
                     self.stale = true;
+                    return true;
                 }
+                false
             }
             PushKind::Disconnection => {
                 tracing::warn!(node = %addr, "sharded redis adapter: the subscription connection to a master was lost, subscribing again where its channels now live");
                 self.nodes.remove(&addr);
                 self.placed.retain(|_, a| *a != addr);
                 self.stale = true;
+                true
             }
-            _ => {}
+            _ => false,
         }
     }
 
