@@ -594,7 +594,15 @@ impl Shared {
             _ => {}
         }
         self.emit("socket_connected", &(socket_json(socket), iso_now()));
+        self.watch_data_and_transport(socket);
+        if !self.is_admin(&nsp) {
+            self.watch_events(socket);
+        }
+        self.watch_disconnect(socket);
+    }
 
+    /// Reports the socket's data changes and its upgrade, keeping `_admin` in its data.
+    fn watch_data_and_transport(self: &Arc<Self>, socket: &Socket) {
         let shared = Arc::downgrade(self);
         socket.on_set_data(move |socket, data| {
             let Some(shared) = shared.upgrade() else { return };
@@ -619,23 +627,29 @@ impl Shared {
                 json!({ "id": &**socket.id(), "nsp": &**socket.nsp(), "transport": socket.transport() });
             shared.emit("socket_updated", &update);
         });
-        if !self.is_admin(&nsp) {
-            let shared = Arc::downgrade(self);
-            socket.on_any(move |socket, event| {
-                if let Some(shared) = shared.upgrade() {
-                    let mut args = vec![Value::String(event.name().to_owned())];
-                    args.extend(event.values().unwrap_or_default());
-                    shared.emit("event_received", &(&**socket.nsp(), &**socket.id(), args, iso_now()));
-                }
-                std::future::ready(())
-            });
-            let shared = Arc::downgrade(self);
-            socket.on_any_outgoing(move |socket, _name, payload| {
-                let Some(shared) = shared.upgrade() else { return };
-                let args: Vec<Value> = from_payload(payload).unwrap_or_default();
-                shared.emit("event_sent", &(&**socket.nsp(), &**socket.id(), args, iso_now()));
-            });
-        }
+    }
+
+    /// Reports every event the socket receives and sends.
+    fn watch_events(self: &Arc<Self>, socket: &Socket) {
+        let shared = Arc::downgrade(self);
+        socket.on_any(move |socket, event| {
+            if let Some(shared) = shared.upgrade() {
+                let mut args = vec![Value::String(event.name().to_owned())];
+                args.extend(event.values().unwrap_or_default());
+                shared.emit("event_received", &(&**socket.nsp(), &**socket.id(), args, iso_now()));
+            }
+            std::future::ready(())
+        });
+        let shared = Arc::downgrade(self);
+        socket.on_any_outgoing(move |socket, _name, payload| {
+            let Some(shared) = shared.upgrade() else { return };
+            let args: Vec<Value> = from_payload(payload).unwrap_or_default();
+            shared.emit("event_sent", &(&**socket.nsp(), &**socket.id(), args, iso_now()));
+        });
+    }
+
+    /// Reports the socket's disconnection and the rooms it left on the way.
+    fn watch_disconnect(self: &Arc<Self>, socket: &Socket) {
         let shared = Arc::downgrade(self);
         socket.on_disconnecting(move |socket, _reason| {
             if let Some(shared) = shared.upgrade() {
