@@ -261,7 +261,7 @@ fn drive_one(state: &mut State, sid: &ByteString, now: Instant, broadcasts: &mut
         while let Some(transmit) = client.conn.poll_transmit() {
             busy = true;
             match transmit {
-                Transmit::Send(message) => {
+                Transmit::Packet(_, message) | Transmit::Send(message) => {
                     let _ = client.session.send(message.into());
                 }
                 Transmit::Encoded(packet) => {

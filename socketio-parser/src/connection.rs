@@ -223,7 +223,11 @@ pub enum CloseCause {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
 pub enum Transmit {
-    /// Send an Engine.IO message.
+    /// Send an Engine.IO message that starts a packet the machine built itself, of this type
+    /// (`CONNECT`, `CONNECT_ERROR`, `DISCONNECT`, an ack); its binary attachments, if any,
+    /// follow as [`Send`](Self::Send).
+    Packet(PacketType, Message),
+    /// Send an Engine.IO message: a binary attachment of the packet before it.
     Send(Message),
     /// Send the Engine.IO messages of a packet encoded once for many connections (in order).
     Encoded(EncodedPacket),
@@ -349,7 +353,7 @@ struct AckDeadline {
 /// fn sent(conn: &mut Connection) -> Vec<String> {
 ///     std::iter::from_fn(|| conn.poll_transmit())
 ///         .map(|transmit| match transmit {
-///             Transmit::Send(Message::Text(text)) => text.to_string(),
+///             Transmit::Packet(_, Message::Text(text)) => text.to_string(),
 ///             other => format!("{other:?}"),
 ///         })
 ///         .collect()
@@ -760,7 +764,9 @@ impl Connection {
         let Some(i) = self.replies.iter().position(|(n, r)| *r == id && *n == nsp) else { return false };
         self.replies.swap_remove(i);
         match body {
-            AckBody::Text(text) => self.transmits.push_back(Transmit::Send(Message::Text(text))),
+            AckBody::Text(text) => {
+                self.transmits.push_back(Transmit::Packet(PacketType::Ack, Message::Text(text)))
+            }
             AckBody::Payload(data) => {
                 self.send_packet(&Packet::with_payload(PacketType::Ack, nsp, data, Some(id)))
             }
@@ -860,15 +866,16 @@ impl Connection {
     fn send_packet(&mut self, packet: &Packet) {
         match self.config.parser {
             Parser::Json => {
-                self.transmits.push_back(Transmit::Send(Message::Text(packet.encode_to_string())));
+                let text = Message::Text(packet.encode_to_string());
+                self.transmits.push_back(Transmit::Packet(packet.kind, text));
                 for attachment in packet.attachments() {
                     self.transmits.push_back(Transmit::Send(Message::Binary(attachment.clone())));
                 }
             }
             #[cfg(feature = "msgpack")]
             Parser::MsgPack => {
-                self.transmits
-                    .push_back(Transmit::Send(Message::Binary(crate::msgpack::encode_to_bytes(packet))));
+                let bytes = Message::Binary(crate::msgpack::encode_to_bytes(packet));
+                self.transmits.push_back(Transmit::Packet(packet.kind, bytes));
             }
         }
     }

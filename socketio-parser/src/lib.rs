@@ -57,8 +57,9 @@
 //!    close reason converts with `into()`).
 //! 3. **Drain outputs** after every input, until `None`:
 //!    [`poll_transmit`](connection::Connection::poll_transmit) gives Engine.IO messages to send
-//!    on the session, in order ([`Transmit::Send`](connection::Transmit::Send),
-//!    [`Transmit::Encoded`](connection::Transmit::Encoded)), or
+//!    on the session, in order ([`Transmit::Packet`](connection::Transmit::Packet) and
+//!    [`Transmit::Send`](connection::Transmit::Send) for the machine's own packets,
+//!    [`Transmit::Encoded`](connection::Transmit::Encoded) for the application's), or
 //!    [`Transmit::Close`](connection::Transmit::Close) to close it;
 //!    [`poll_event`](connection::Connection::poll_event) gives what the application must act on
 //!    (a client joining a namespace, an event, an ack answered or timed out, a disconnect).
@@ -82,7 +83,7 @@
 //! fn drain(conn: &mut Connection, sent: &mut Vec<String>) -> Vec<Event> {
 //!     while let Some(transmit) = conn.poll_transmit() {
 //!         match transmit {
-//!             Transmit::Send(Message::Text(text)) => sent.push(text.to_string()),
+//!             Transmit::Packet(_, Message::Text(text)) => sent.push(text.to_string()),
 //!             Transmit::Encoded(packet) => sent.extend(packet.messages().iter().map(|m| format!("{:?}", m.data))),
 //!             other => panic!("{other:?}"),
 //!         }

@@ -247,11 +247,6 @@ impl Client {
             true => self.machine.send_event(packet, deadline),
             false => self.machine.send_event_uncompressed(packet, deadline),
         };
-        if sent {
-            let kind = packet.packet().kind;
-            tracing::trace!(r#type = kind.name(), nsp = %packet.packet().nsp, "socket.io packet out");
-            crate::metrics::packet(crate::metrics::Direction::Out, kind);
-        }
         let (Some(ack), Some(id)) = (ack, packet.packet().id) else { return };
         if sent {
             let logged = tracing::enabled!(tracing::Level::DEBUG).then(|| {
@@ -284,15 +279,21 @@ impl Client {
         }
         while let Some(transmit) = self.machine.poll_transmit() {
             match transmit {
+                Transmit::Packet(kind, message) => {
+                    sent_packet(kind, None);
+                    let _ = outbox.send(message.into());
+                }
                 Transmit::Send(message) => {
                     let _ = outbox.send(message.into());
                 }
                 Transmit::Encoded(packet) => {
+                    sent_packet(packet.packet().kind, Some(&packet.packet().nsp));
                     for message in packet.messages() {
                         let _ = outbox.send(message.clone());
                     }
                 }
                 Transmit::EncodedUncompressed(packet) => {
+                    sent_packet(packet.packet().kind, Some(&packet.packet().nsp));
                     for message in packet.messages() {
                         let _ = outbox.send_uncompressed(message.clone());
                     }
@@ -545,4 +546,10 @@ impl Joining {
         let _ =
             self.engine.command(Command::Decided { nsp: self.ns.name.clone(), decision: Box::new(decision) });
     }
+}
+
+/// Logs and counts a Socket.IO packet handed to the Engine.IO session.
+fn sent_packet(kind: socketio_parser::PacketType, nsp: Option<&ByteString>) {
+    tracing::trace!(r#type = kind.name(), nsp = nsp.map(|n| &**n), "socket.io packet out");
+    crate::metrics::packet(crate::metrics::Direction::Out, kind);
 }

@@ -15,7 +15,7 @@
 //! | `engineio_disconnects_total` | counter | `reason` (`transport close`, `transport error`, `ping timeout`, `parse error`, `forced close`) | closed Engine.IO sessions |
 //! | `engineio_buffered_bytes` | gauge | | bytes queued for clients that do not read fast enough (`max_buffered` applies to each session) |
 //! | `socketio_sockets` | gauge | `namespace` | connected sockets, by namespace (one series per namespace: mind dynamic namespaces with many names) |
-//! | `socketio_packets_total` | counter | `direction` (`in`, `out`), `type` (`connect`, `disconnect`, `event`, `ack`, `connect_error`, `binary_event`, `binary_ack`) | Socket.IO packets: every packet the connection machine reports in; out, the events and broadcasts sent (the machine's own answers, `CONNECT`, `CONNECT_ERROR`, `DISCONNECT` and acks, count as Engine.IO messages only) |
+//! | `socketio_packets_total` | counter | `direction` (`in`, `out`), `type` (`connect`, `disconnect`, `event`, `ack`, `connect_error`, `binary_event`, `binary_ack`) | Socket.IO packets: in, every packet the connection machine reports; out, every packet handed to the Engine.IO session (events and broadcasts, and the machine's own `CONNECT`, `CONNECT_ERROR`, `DISCONNECT` and acks; binary attachments are part of their packet) |
 //! | `socketio_disconnects_total` | counter | `reason` (the Socket.IO reasons: `client namespace disconnect`, `transport close`, ...) | disconnected sockets |
 //! | `socketio_ack_timeouts_total` | counter | | emits whose acknowledgement did not come in time |
 //! | `socketio_volatile_dropped_total` | counter | | volatile packets dropped because the transport was not writable |

@@ -24,21 +24,28 @@ use tokio::time::{timeout, Instant};
 /// One sample of a scrape: the metric's name and labels.
 type Series = (String, BTreeMap<String, String>);
 
-/// `GET /metrics` on `addr`, with the body as it came and its samples.
-async fn scrape(addr: std::net::SocketAddr) -> (String, BTreeMap<Series, f64>) {
+/// `GET path` on `addr`: the response's head and body.
+async fn get(addr: std::net::SocketAddr, path: &str) -> (String, String) {
     let exchange = async {
         let mut stream = TcpStream::connect(addr).await.expect("connect to the example");
-        let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
         stream.write_all(request.as_bytes()).await.expect("send the request");
         let mut response = Vec::new();
         stream.read_to_end(&mut response).await.expect("read the response");
         response
     };
-    let response = timeout(WAIT, exchange).await.expect("GET /metrics answered in time");
+    let response = timeout(WAIT, exchange).await.expect("GET answered in time");
     let response = String::from_utf8(response).expect("a UTF-8 response");
     let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+    (head.to_owned(), body.to_owned())
+}
+
+/// `GET /metrics` on `addr`, with the body as it came and its samples.
+async fn scrape(addr: std::net::SocketAddr) -> (String, BTreeMap<Series, f64>) {
+    let (head, body) = get(addr, "/metrics").await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    (body.to_owned(), parse(body))
+    let samples = parse(&body);
+    (body, samples)
 }
 
 /// The samples of a Prometheus text exposition (comments skipped).
@@ -111,6 +118,11 @@ async fn a_client_s_life_is_counted_and_scraped() {
         {"name": "a", "transports": Mode::WebSocket.transports()},
         {"name": "b", "transports": Mode::WebSocket.transports()},
     ]);
+    // A request for a session that does not exist: refused with code 1 (`Session ID unknown`).
+    let (head, body) = get(addr, "/socket.io/?EIO=4&transport=polling&sid=unknown").await;
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+    assert!(body.contains(r#""code":1"#), "{body}");
+
     let mut node = Node::spawn("metrics", &format!("http://{addr}"), clients);
     node.next("a", "connect").await;
     node.next("b", "connect").await;
@@ -136,8 +148,13 @@ async fn a_client_s_life_is_counted_and_scraped() {
     // The broadcast reached `b` only; its count and sum say so.
     assert_eq!(value(s, "socketio_broadcast_recipients_count", &[]), 1.0);
     assert_eq!(value(s, "socketio_broadcast_recipients_sum", &[]), 1.0);
-    // The one event sent: the broadcast to `b`.
+    // The one event sent: the broadcast to `b`; and the server's own packets: the two
+    // `CONNECT` answers and the chat message's ack.
     assert_eq!(value(s, "socketio_packets_total", &[("direction", "out"), ("type", "event")]), 1.0);
+    assert_eq!(value(s, "socketio_packets_total", &[("direction", "out"), ("type", "connect")]), 2.0);
+    assert_eq!(value(s, "socketio_packets_total", &[("direction", "out"), ("type", "ack")]), 1.0);
+    assert_eq!(value(s, "engineio_packets_total", &[("direction", "out"), ("type", "message")]), 4.0);
+    assert_eq!(value(s, "engineio_handshake_errors_total", &[("code", "1")]), 1.0);
 
     // `a` leaves its namespace (a DISCONNECT packet; its connection closes after); `b`'s
     // connection is closed under its socket.

@@ -425,7 +425,7 @@ impl Model {
         while let Some(transmit) = conn.poll_transmit() {
             assert!(!was_closed, "a transmit after the connection closed: {transmit:?}");
             match transmit {
-                Transmit::Send(message) => self.sent(message),
+                Transmit::Packet(_, message) | Transmit::Send(message) => self.sent(message),
                 Transmit::Encoded(packet) | Transmit::EncodedUncompressed(packet) => {
                     for message in packet.messages() {
                         self.sent(Message::from(message.data.clone()));

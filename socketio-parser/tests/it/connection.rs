@@ -44,7 +44,7 @@ impl H {
         let mut out = Vec::new();
         while let Some(t) = self.c.poll_transmit() {
             match t {
-                Transmit::Send(message) => out.push(show(message)),
+                Transmit::Packet(_, message) | Transmit::Send(message) => out.push(show(message)),
                 Transmit::Encoded(packet) => {
                     out.extend(packet.messages().iter().map(|m| show(Message::from(m.data.clone()))))
                 }
@@ -374,7 +374,7 @@ fn msgpack_connections_use_binary_messages() {
     assert_eq!(h.events(), [Event::Connect { nsp: nsp("/"), auth: raw("{}"), recovery: None }]);
     h.c.accept(&nsp("/"), "s", None);
     let sent: Vec<Transmit> = std::iter::from_fn(|| h.c.poll_transmit()).collect();
-    assert!(matches!(&sent[..], [Transmit::Send(Message::Binary(_))]));
+    assert!(matches!(&sent[..], [Transmit::Packet(PacketType::Connect, Message::Binary(_))]));
     // A text message is not a msgpack packet.
     h.text("2[\"x\"]");
     assert!(h.c.is_closed());
@@ -1070,4 +1070,39 @@ fn every_disconnect_reason_is_listed_at_its_index() {
     }
     let texts: std::collections::HashSet<&str> = DisconnectReason::ALL.iter().map(|r| r.as_str()).collect();
     assert_eq!(texts.len(), 9);
+}
+
+/// The type the machine gives each packet it builds, as a driver counts them: `None` for a
+/// binary attachment, which is part of the packet before it.
+fn sent_types(h: &mut H) -> Vec<Option<PacketType>> {
+    std::iter::from_fn(|| h.c.poll_transmit())
+        .map(|transmit| match transmit {
+            Transmit::Packet(kind, _) => Some(kind),
+            Transmit::Encoded(packet) | Transmit::EncodedUncompressed(packet) => Some(packet.packet().kind),
+            Transmit::Send(_) | Transmit::Close(_) => None,
+        })
+        .collect()
+}
+
+#[test]
+fn every_packet_the_machine_builds_says_its_type() {
+    let mut h = H::v5();
+    h.text("0/a,");
+    h.text("0/b,");
+    h.events();
+    h.c.accept(&nsp("/a"), "s1", None);
+    h.c.reject(&nsp("/b"), "no", None);
+    assert_eq!(sent_types(&mut h), [Some(PacketType::Connect), Some(PacketType::ConnectError)]);
+    h.text(r#"2/a,1["x"]"#);
+    h.text(r#"2/a,2["y"]"#);
+    h.events();
+    let text = EncodedAck::serialize(&nsp("/a"), 1, &("ok",)).expect("serialisable").expect("no binary");
+    assert!(h.c.send_ack(text));
+    let (args, attachments) = to_payload(&(Bytes::from_static(b"\x01"),)).expect("serialisable");
+    assert!(h.c.send_ack(EncodedAck::new(&nsp("/a"), 2, Payload::Json { json: args, attachments })));
+    assert_eq!(sent_types(&mut h), [Some(PacketType::Ack), Some(PacketType::BinaryAck), None]);
+    let event = EncodedPacket::event(Parser::Json, &nsp("/a"), json(r#"["e","z"]"#), None);
+    assert!(h.c.send_event(&event, None));
+    h.c.disconnect(&nsp("/a"));
+    assert_eq!(sent_types(&mut h), [Some(PacketType::Event), Some(PacketType::Disconnect)]);
 }

@@ -706,7 +706,9 @@ impl Stack {
         loop {
             while let Some(transmit) = self.conn.poll_transmit() {
                 match transmit {
-                    IoTransmit::Send(message) => self.inbox.push(Input::Send(message.into())),
+                    IoTransmit::Packet(_, message) | IoTransmit::Send(message) => {
+                        self.inbox.push(Input::Send(message.into()))
+                    }
                     IoTransmit::Encoded(packet) | IoTransmit::EncodedUncompressed(packet) => {
                         self.inbox.extend(packet.messages().iter().cloned().map(Input::Send))
                     }
