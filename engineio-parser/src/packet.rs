@@ -89,6 +89,18 @@ impl Data {
 ///
 /// Decoding never copies the data: text and binary data are slices of the frame or payload they
 /// came from.
+///
+/// ```
+/// use engineio_parser::{ByteString, Data, Packet, PacketType, ProtocolVersion};
+///
+/// let packet = Packet::decode_text(ByteString::from_static("4hello"), ProtocolVersion::V4)?;
+/// assert_eq!(packet.kind, PacketType::Message);
+/// assert_eq!(packet.data, Data::Text(ByteString::from_static("hello")));
+/// // The `probe` ping of a transport upgrade.
+/// let ping = Packet::text(PacketType::Ping, "probe");
+/// assert_eq!(ping.encode_text_to_string(ProtocolVersion::V4), "2probe");
+/// # Ok::<(), engineio_parser::DecodeError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Packet {
     /// The packet type.

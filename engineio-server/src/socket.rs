@@ -85,6 +85,34 @@ pub struct Closed;
 
 /// One Engine.IO session, as the application sees it: its id, its transport, the request that
 /// opened it, and a way to send packets and to close it. Cheap to share (`Arc`).
+///
+/// The [`Handler`](crate::Handler) gets it at `on_connection` and keeps what it needs:
+///
+/// ```
+/// use std::sync::Arc;
+/// use engineio_server::{CloseReason, Data, Handler, Packet, Socket};
+///
+/// struct Echo;
+///
+/// impl Handler for Echo {
+///     type Connection = Arc<Socket>;
+///     type Command = ();
+///
+///     fn on_connection(&self, socket: Arc<Socket>) -> Arc<Socket> {
+///         println!("{} opened over {:?}", socket.id(), socket.transport());
+///         socket
+///     }
+///     fn on_message(&self, socket: &mut Arc<Socket>, data: Data) {
+///         // Queued in the session: sent on its WebSocket, or with the next poll.
+///         if socket.send(Packet::message_data(data)).is_err() {
+///             socket.close();
+///         }
+///     }
+///     fn on_close(&self, socket: Arc<Socket>, reason: CloseReason) {
+///         println!("{} closed: {reason}", socket.id());
+///     }
+/// }
+/// ```
 pub struct Socket<C = ()> {
     id: ByteString,
     protocol: ProtocolVersion,

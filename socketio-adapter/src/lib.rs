@@ -2,8 +2,10 @@
 //!
 //! A namespace of `socketio-server` asks its adapter who is in which room, and hands it every
 //! broadcast. This crate holds the pieces: the room index every adapter is built on, the
-//! [`Adapter`] trait, the in-memory adapter (one node, the default) and the Redis adapter (many
-//! nodes, feature `redis`). `socketio-server` re-exports the crate as `socketio_server::adapter`.
+//! [`Adapter`] trait, the in-memory adapter (one node, the default) and four cluster adapters
+//! for many nodes, each wire-compatible with its Node.js counterpart so that Rust and Node.js
+//! nodes serve one cluster: Redis pub/sub, Redis Streams, sharded Redis pub/sub for Redis
+//! Cluster, and PostgreSQL. `socketio-server` re-exports the crate as `socketio_server::adapter`.
 //!
 //! # The room index
 //!
@@ -138,6 +140,69 @@
 //! works across nodes. One `RedisStreamsClients` per process makes every namespace's
 //! `RedisStreamsAdapter`.
 //!
+//! ```no_run
+//! # #[cfg(feature = "redis-streams")]
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use socketio_adapter::{RedisStreamsAdapterConfig, RedisStreamsClients};
+//!
+//! let streams = RedisStreamsClients::connect("redis://127.0.0.1:6379/", RedisStreamsAdapterConfig::default()).await?;
+//! // With socketio-server: `.adapter(streams.factory::<Socket>())`, and connection state
+//! // recovery on: a client that comes back through another node gets its session back.
+//! # Ok(())
+//! # }
+//! # fn main() {}
+//! ```
+//!
+//! # Redis Cluster (sharded pub/sub)
+//!
+//! With the feature `redis-sharded`, [`redis_sharded`](mod@redis_sharded) is the sharded
+//! adapter of `@socket.io/redis-adapter` 8.3 (`createShardedAdapter`): `SPUBLISH` and
+//! `SSUBSCRIBE` on a Redis Cluster (Redis 7 or later), each channel on the master that owns its
+//! slot, in the reference's three subscription modes ([`SubscriptionMode`]). A master's
+//! failover is followed: the channels it held are subscribed again on the promoted replica.
+//!
+//! ```no_run
+//! # #[cfg(feature = "redis-sharded")]
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use socketio_adapter::{ShardedRedisAdapterConfig, ShardedRedisClients, SubscriptionMode};
+//!
+//! let config = ShardedRedisAdapterConfig::default().with_subscription_mode(SubscriptionMode::Dynamic);
+//! // Any node of the cluster: the others are found from its slot map.
+//! let redis = ShardedRedisClients::connect(&["redis://127.0.0.1:7000/"], config).await?;
+//! // With socketio-server: `.adapter(redis.factory::<Socket>())`.
+//! # Ok(())
+//! # }
+//! # fn main() {}
+//! ```
+//!
+//! # PostgreSQL
+//!
+//! With the feature `postgres`, [`postgres`](mod@postgres) is the adapter of
+//! `@socket.io/postgres-adapter` 0.5: `NOTIFY` on one channel per namespace, payloads too big
+//! for `NOTIFY` (or binary) through an attachments table that it cleans up, and heartbeats that
+//! count the nodes. For teams that run PostgreSQL and no Redis.
+//!
+//! ```no_run
+//! # #[cfg(feature = "postgres")]
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use socketio_adapter::{PostgresAdapterConfig, PostgresClients};
+//!
+//! let pg = PostgresClients::connect("host=127.0.0.1 user=postgres", PostgresAdapterConfig::default()).await?;
+//! // With socketio-server: `.adapter(pg.factory::<Socket>())`.
+//! # Ok(())
+//! # }
+//! # fn main() {}
+//! ```
+//!
+//! # When the engine goes away
+//!
+//! Every cluster adapter keeps serving this node's sockets while Redis or PostgreSQL is
+//! unreachable, and reconnects by itself. What it could not publish meanwhile waits in a
+//! bounded queue ([`publish_queue::QueueLimits`]: 10 000 messages, 16 MiB, 30 s by default) and
+//! goes out in order once reconnected; what overflows is dropped, logged at `warn` and counted.
+//! Requests that need every node (`fetch_sockets`, server-side emits with acks, the server
+//! count) fail at once meanwhile, with an error that says so.
+//!
 //! # Writing an adapter
 //!
 //! An adapter implements [`Adapter`] for the server's socket type (`socketio_server::Socket`),
@@ -155,9 +220,20 @@
 //! recipient; answers come in the documented order; a remote failure is an [`AdapterError`],
 //! never a panic.
 //!
+//! # Feature flags
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `redis` | [`RedisClients`], [`RedisAdapter`]: the classic Redis pub/sub adapter |
+//! | `redis-streams` | [`RedisStreamsClients`], [`RedisStreamsAdapter`]: one Redis stream, recovery across nodes |
+//! | `redis-sharded` | [`ShardedRedisClients`], [`ShardedRedisAdapter`]: sharded pub/sub on a Redis Cluster |
+//! | `postgres` | [`PostgresClients`], [`PostgresAdapter`]: `LISTEN`/`NOTIFY` on PostgreSQL |
+//!
+//! Without any, the crate has no I/O and no async runtime.
+//!
 //! # What it does not do
 //!
-//! No I/O, no async runtime and no clock outside the Redis adapter: the room index and the
+//! No I/O, no async runtime and no clock outside the cluster adapters: the room index and the
 //! in-memory adapter are plain data behind a mutex, and expiry reads the [`Clock`] it is given.
 //! They do not know packets' contents or flags beyond [`BroadcastFlags`]; the layer above
 //! resolves sockets to connections and writes the one encoded packet to each of them.

@@ -259,6 +259,21 @@ fn after_first_string(text: &str) -> Option<&str> {
 pub const MAIN_NAMESPACE: &str = "/";
 
 /// One Socket.IO packet.
+///
+/// Decoded by a [`Decoder`](crate::Decoder), which also gathers the binary attachments a packet
+/// announces; encoded with [`encode`](Self::encode), its attachments sent after it:
+///
+/// ```
+/// use socketio_parser::{ByteString, Decoded, Decoder, DecoderConfig, Packet, PacketType};
+///
+/// let mut decoder = Decoder::new(DecoderConfig::default());
+/// let Decoded::Complete(packet) = decoder.decode_text(ByteString::from_static(r#"2/chat,7["say","hi"]"#))? else {
+///     unreachable!("no attachments announced")
+/// };
+/// assert_eq!((packet.kind, &*packet.nsp, packet.id), (PacketType::Event, "/chat", Some(7)));
+/// assert_eq!(packet.encode_to_string(), r#"2/chat,7["say","hi"]"#);
+/// # Ok::<(), socketio_parser::DecodeError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Packet {
     /// The packet type.

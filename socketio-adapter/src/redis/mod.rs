@@ -186,6 +186,20 @@ impl RedisAdapterConfig {
 /// The Redis connections one node's adapters share: one that publishes, one that holds the
 /// subscriptions. Cloning is cheap; the connections close when the last clone and the last
 /// adapter are dropped, or at [`shutdown`](Self::shutdown).
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use socketio_adapter::{RedisAdapterConfig, RedisClients};
+///
+/// let redis = RedisClients::connect("redis://127.0.0.1:6379/", RedisAdapterConfig::default()).await?;
+/// // One factory for every namespace of the server:
+/// // `SocketIo::builder(config).adapter(redis.factory::<Socket>()).build()`.
+/// redis.subscribed().await;
+/// println!("Redis: {:?}, {} publishes dropped so far", redis.status(), redis.dropped_publishes());
+/// redis.shutdown();
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct RedisClients {
     hub: Arc<Hub>,
