@@ -6,7 +6,7 @@
 //! | name | kind | labels | what |
 //! |---|---|---|---|
 //! | `engineio_clients` | gauge | `transport` (`polling`, `websocket`) | open sessions, by the transport they run on now |
-//! | `engineio_packets_total` | counter | `direction` (`in`, `out`), `type` (`message`, ...) | packets the application exchanged with its clients: messages in, packets the application queued out (the sessions' own heartbeats, `open`, `noop` and `close` are not counted) |
+//! | `engineio_packets_total` | counter | `direction` (`in`, `out`), `type` (`message`, ...) | packets the application exchanged with its clients: messages in, packets the application queued out (the sessions' own heartbeats, `open`, `noop` and `close` are not counted, and a type has no series until a packet of it is) |
 //! | `engineio_bytes_total` | counter | `direction`, `type` | the data of those packets, in bytes |
 //! | `engineio_handshake_errors_total` | counter | `code` (`0` to `5`, the Engine.IO error code) | refused requests (the reference's `connection_error`) |
 //! | `engineio_disconnects_total` | counter | `reason` (`transport close`, `transport error`, `ping timeout`, `parse error`, `forced close`) | closed sessions |
@@ -74,9 +74,10 @@ mod enabled {
     /// Every handle, registered once with the recorder installed at the time.
     struct Handles {
         clients: [Gauge; 2],
-        /// By direction, then packet type.
-        packets: [[Counter; 7]; 2],
-        bytes: [[Counter; 7]; 2],
+        /// The packets and bytes counters, by direction, then packet type: each pair registered
+        /// when the first packet of its kind is counted, so that a scrape shows no series for
+        /// the types the session handles itself (heartbeats, `open`, `noop`).
+        packets: [[OnceLock<(Counter, Counter)>; 7]; 2],
         handshake_errors: [Counter; 6],
         disconnects: [Counter; 5],
         buffered: Gauge,
@@ -84,21 +85,14 @@ mod enabled {
 
     fn handles() -> &'static Handles {
         static HANDLES: OnceLock<Handles> = OnceLock::new();
-        HANDLES.get_or_init(|| {
-            let by_type = |name: &'static str, direction: &'static str| {
-                PacketType::ALL.map(|t| metrics::counter!(name, "direction" => direction, "type" => t.name()))
-            };
-            Handles {
-                clients: [Transport::Polling, Transport::WebSocket]
-                    .map(|t| metrics::gauge!(super::CLIENTS, "transport" => t.name())),
-                packets: [by_type(super::PACKETS, "in"), by_type(super::PACKETS, "out")],
-                bytes: [by_type(super::BYTES, "in"), by_type(super::BYTES, "out")],
-                handshake_errors: CODES
-                    .map(|code| metrics::counter!(super::HANDSHAKE_ERRORS, "code" => code)),
-                disconnects: REASONS
-                    .map(|reason| metrics::counter!(super::DISCONNECTS, "reason" => reason.as_str())),
-                buffered: metrics::gauge!(super::BUFFERED_BYTES),
-            }
+        HANDLES.get_or_init(|| Handles {
+            clients: [Transport::Polling, Transport::WebSocket]
+                .map(|t| metrics::gauge!(super::CLIENTS, "transport" => t.name())),
+            packets: [const { [const { OnceLock::new() }; 7] }; 2],
+            handshake_errors: CODES.map(|code| metrics::counter!(super::HANDSHAKE_ERRORS, "code" => code)),
+            disconnects: REASONS
+                .map(|reason| metrics::counter!(super::DISCONNECTS, "reason" => reason.as_str())),
+            buffered: metrics::gauge!(super::BUFFERED_BYTES),
         })
     }
 
@@ -132,16 +126,18 @@ mod enabled {
 
     /// A packet of `kind` with `len` bytes of data went `direction`.
     pub(crate) fn packet(direction: Direction, kind: PacketType, len: usize) {
-        let handles = handles();
-        let d = match direction {
-            Direction::In => 0,
-            Direction::Out => 1,
+        let (d, name) = match direction {
+            Direction::In => (0, "in"),
+            Direction::Out => (1, "out"),
         };
         let t = kind.as_char().wrapping_sub(b'0') as usize;
-        if let (Some(packets), Some(bytes)) = (handles.packets[d].get(t), handles.bytes[d].get(t)) {
-            packets.increment(1);
-            bytes.increment(len as u64);
-        }
+        let Some(slot) = handles().packets[d].get(t) else { return };
+        let (packets, bytes) = slot.get_or_init(|| {
+            let labels = [("direction", name), ("type", kind.name())];
+            (metrics::counter!(super::PACKETS, &labels), metrics::counter!(super::BYTES, &labels))
+        });
+        packets.increment(1);
+        bytes.increment(len as u64);
     }
 
     /// A request was refused with `code`.

@@ -9,7 +9,7 @@
 //! | name | kind | labels | what |
 //! |---|---|---|---|
 //! | `engineio_clients` | gauge | `transport` (`polling`, `websocket`) | open Engine.IO sessions, by the transport they run on now |
-//! | `engineio_packets_total` | counter | `direction` (`in`, `out`), `type` (Engine.IO: `message`, ...) | Engine.IO packets exchanged with the application: messages in, packets queued out (heartbeats, `open`, `noop` and `close` are the sessions' own and not counted) |
+//! | `engineio_packets_total` | counter | `direction` (`in`, `out`), `type` (Engine.IO: `message`, ...) | Engine.IO packets exchanged with the application: messages in, packets queued out (heartbeats, `open`, `noop` and `close` are the sessions' own and not counted; a type has no series until a packet of it is) |
 //! | `engineio_bytes_total` | counter | `direction`, `type` | the data of those packets, in bytes |
 //! | `engineio_handshake_errors_total` | counter | `code` (`0`–`5`, the Engine.IO error code) | refused requests (the reference's `connection_error`) |
 //! | `engineio_disconnects_total` | counter | `reason` (`transport close`, `transport error`, `ping timeout`, `parse error`, `forced close`) | closed Engine.IO sessions |
@@ -68,8 +68,9 @@ mod enabled {
     use super::Direction;
 
     struct Handles {
-        /// By direction, then packet type.
-        packets: [[Counter; 7]; 2],
+        /// By direction, then packet type: each registered when the first packet of its kind is
+        /// counted.
+        packets: [[OnceLock<Counter>; 7]; 2],
         disconnects: [Counter; 9],
         ack_timeouts: Counter,
         volatile_dropped: Counter,
@@ -78,19 +79,13 @@ mod enabled {
 
     fn handles() -> &'static Handles {
         static HANDLES: OnceLock<Handles> = OnceLock::new();
-        HANDLES.get_or_init(|| {
-            let by_type = |direction: &'static str| {
-                PacketType::ALL
-                    .map(|t| metrics::counter!(super::PACKETS, "direction" => direction, "type" => t.name()))
-            };
-            Handles {
-                packets: [by_type("in"), by_type("out")],
-                disconnects: DisconnectReason::ALL
-                    .map(|r| metrics::counter!(super::DISCONNECTS, "reason" => r.as_str())),
-                ack_timeouts: metrics::counter!(super::ACK_TIMEOUTS),
-                volatile_dropped: metrics::counter!(super::VOLATILE_DROPPED),
-                broadcast_recipients: metrics::histogram!(super::BROADCAST_RECIPIENTS),
-            }
+        HANDLES.get_or_init(|| Handles {
+            packets: [const { [const { OnceLock::new() }; 7] }; 2],
+            disconnects: DisconnectReason::ALL
+                .map(|r| metrics::counter!(super::DISCONNECTS, "reason" => r.as_str())),
+            ack_timeouts: metrics::counter!(super::ACK_TIMEOUTS),
+            volatile_dropped: metrics::counter!(super::VOLATILE_DROPPED),
+            broadcast_recipients: metrics::histogram!(super::BROADCAST_RECIPIENTS),
         })
     }
 
@@ -127,11 +122,13 @@ mod enabled {
 
     /// A packet of `kind` went `direction`.
     pub(crate) fn packet(direction: Direction, kind: PacketType) {
-        let d = match direction {
-            Direction::In => 0,
-            Direction::Out => 1,
+        let (d, name) = match direction {
+            Direction::In => (0, "in"),
+            Direction::Out => (1, "out"),
         };
-        handles().packets[d][kind as usize].increment(1);
+        let Some(slot) = handles().packets[d].get(kind as usize) else { return };
+        slot.get_or_init(|| metrics::counter!(super::PACKETS, "direction" => name, "type" => kind.name()))
+            .increment(1);
     }
 
     /// An acknowledgement timed out.
