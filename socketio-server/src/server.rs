@@ -666,11 +666,17 @@ impl SocketIo {
     }
 
     /// Serves on `addr` until [`close`](Self::close).
+    ///
+    /// After `close`, this serves again, but a cluster adapter stays closed: see "Serving again
+    /// with a cluster adapter" under [`close`](Self::close).
     pub async fn listen(&self, addr: impl tokio::net::ToSocketAddrs) -> std::io::Result<()> {
         self.engine.clone().listen(addr).await
     }
 
     /// Serves connections from `listener` until [`close`](Self::close).
+    ///
+    /// After `close`, this serves again, but a cluster adapter stays closed: see "Serving again
+    /// with a cluster adapter" under [`close`](Self::close).
     pub async fn serve(&self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
         self.engine.clone().serve(listener).await
     }
@@ -752,8 +758,21 @@ impl SocketIo {
     /// closed after its queued packets, adapters closed; `listen` and `serve` return.
     ///
     /// As in the reference, a closed server is not dead: it may `listen` or `serve` again,
-    /// with its namespaces and handlers. Its adapters stay closed (the in-memory adapter holds
-    /// nothing to close; a cluster adapter no longer hears other nodes).
+    /// with its namespaces and handlers. Its adapters stay closed, and they are not reopened
+    /// when it serves again.
+    ///
+    /// # Serving again with a cluster adapter
+    ///
+    /// With the in-memory adapter this is harmless: it holds nothing to close. With a cluster
+    /// adapter (Redis, Redis Streams, sharded Redis, PostgreSQL) it is a trap that fails silently:
+    /// served again, the server's namespaces no longer hear the other nodes (their broadcasts never
+    /// reach its clients, nor their server-side emits its handlers), and the other nodes have
+    /// dropped it from their counts; yet its own broadcasts still reach their clients, and its
+    /// cluster-wide requests (`fetch_sockets`, `server_side_emit_with_ack`, broadcasts with acks)
+    /// wait for answers it can no longer hear. A namespace created after `close` gets a new adapter
+    /// from the factory, so the same server can be half in its cluster. The reference behaves the
+    /// same way. To put a node back into its cluster, build a new server with [`Builder::adapter`]
+    /// instead of serving the closed one again.
     pub async fn close(&self) {
         for sid in self.engine.session_ids() {
             if let Some(socket) = self.engine.socket(&sid) {

@@ -5,12 +5,12 @@
 //! Pins: the connection's id is the client's Engine.IO id; its transport is `polling` while the
 //! connection handler runs and `websocket` once the upgrade hook fires; its peer, request
 //! headers, URL and protocol revision are those of the handshake request; `on_packet` sees the
-//! client's `message` packets (their data the Socket.IO packet) (text, and the binary attachment) and its `pong`s, exactly;
-//! `on_packet_create` sees the server's `message`s and `ping`s; `on_drain` fires once an emit
-//! left the write buffer; `on_close` gives `transport close` for a client that closes,
-//! `ping timeout` for one that stops answering, and `forced close` for `conn().close()`, after
-//! the sockets' `disconnect` (reason `forced close`); `client().sockets()` lists the sockets of
-//! both namespaces a manager joined, and only those.
+//! client's `message` packets exactly (a Socket.IO packet's text, then each binary attachment)
+//! and its `pong`s; `on_packet_create` sees the server's `message`s and `ping`s; `on_drain`
+//! fires once an emit left the write buffer; `on_close` gives `transport close` for a client
+//! that closes, `ping timeout` for one that stops answering, and `forced close` for
+//! `conn().close()`, after the sockets' `disconnect` (reason `forced close`);
+//! `client().sockets()` lists the sockets of both namespaces a manager joined, and only those.
 
 use crate::support;
 

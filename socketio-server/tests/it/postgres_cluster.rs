@@ -7,6 +7,9 @@
 //! fetched remote socket's `emit`; `sockets_join` / `sockets_leave`; server-side events with
 //! and without acks; broadcasts with acks collecting every node's clients, and timing out with
 //! the answers that arrived; the server count; `disconnect_sockets`.
+//! `a_server_side_emit_with_ack_times_out_with_the_answers_that_arrived`: when one of the three
+//! nodes hears a server-side event and never answers, the asker's timeout gives the answer of
+//! the node that did.
 //! `the_clients_ride_out_a_database_restart_under_load` restarts PostgreSQL while our nodes
 //! broadcast: every client stays connected, this node's clients miss nothing, and the cluster
 //! works again afterwards.
@@ -33,7 +36,7 @@ use std::time::Duration;
 use postgres_server::PostgresServer;
 use serde_json::{json, Value as Json};
 use socketio_server::adapter::{PostgresAdapterConfig, PostgresClients, PostgresStatus};
-use socketio_server::{BroadcastAckError, Bytes, Config, Socket, SocketIo};
+use socketio_server::{BroadcastAckError, Bytes, Config, ServerSideAckError, Socket, SocketIo};
 use support::{bin, ensure_clients, inbox, spawn_json_lines, Inbox, Node, TestServer, WAIT};
 use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, ChildStdin, Command};
@@ -158,7 +161,7 @@ struct Peer {
 
 impl Peer {
     /// Starts `peer.js` on the database at 127.0.0.1:`port`; it listens for the server-side
-    /// events `hello` and `question` (answered with `"node"`).
+    /// events `hello`, `question` and `quiet` (the last two answered with `"node"`).
     async fn start(port: u16) -> Self {
         static READY: OnceLock<Result<(), String>> = OnceLock::new();
         if let Err(reason) = READY.get_or_init(|| conformance::npm::ensure_installed(&peer_dir())) {
@@ -169,7 +172,7 @@ impl Peer {
             "timeoutMs": 90_000,
             "heartbeatInterval": 500,
             "heartbeatTimeout": 3000,
-            "serverSideAnswers": {"hello": null, "question": "node"},
+            "serverSideAnswers": {"hello": null, "question": "node", "quiet": "node"},
         });
         let mut command = Command::new("node");
         command.arg(peer_dir().join("peer.js")).arg(config.to_string());
@@ -532,6 +535,45 @@ async fn every_operation_crosses_the_cluster_both_ways() {
     for node in [c1, c2, c3] {
         node.exit().await;
     }
+    peer.exit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_side_emit_with_ack_times_out_with_the_answers_that_arrived() {
+    let db = PostgresServer::start();
+    let (r1, r2, mut peer) = cluster(&db).await;
+    // r2 hears `quiet` and never answers (its ack is dropped); the Node.js node answers "node".
+    let (heard, mut r2_heard) = inbox();
+    r2.io().on_server_side_emit("quiet", move |args, ack| {
+        let heard = heard.clone();
+        async move {
+            let _ = heard.send((args, ack.is_some()));
+        }
+    });
+
+    let timeout = Duration::from_millis(1500);
+    let started = Instant::now();
+    match r1.io().server_side_emit_with_ack("quiet", &"?", timeout).await {
+        Err(ServerSideAckError::Timeout { responses, expected }) => {
+            assert_eq!(responses, [json!("node")], "the answer that arrived");
+            assert_eq!(expected, 2, "one answer expected from each other node");
+        }
+        other => panic!("the request times out with the Node.js node's answer, got {other:?}"),
+    }
+    assert!(started.elapsed() >= timeout, "the request waited for its timeout: {:?}", started.elapsed());
+    // Both nodes got the event: r2 was asked for an answer and gave none.
+    assert_eq!(r2_heard.next("quiet on r2").await, (vec![json!("?")], true));
+    assert_eq!(peer.server_side("quiet").await, json!(["?"]));
+
+    // Once r2 answers too, the same request resolves with both answers.
+    r2.io().on_server_side_emit("quiet", |_args, ack| async move {
+        if let Some(ack) = ack {
+            ack.send(&"r2");
+        }
+    });
+    let answers = r1.io().server_side_emit_with_ack("quiet", &"?", timeout).await.expect("two answers");
+    assert_eq!(sorted_strings(&Json::Array(answers)), ["node", "r2"]);
+
     peer.exit().await;
 }
 

@@ -4,7 +4,8 @@
 //!   what their sockets see ([`Seen`]: joins, events, `on(name)` handlers run, `on_error`
 //!   reports, disconnections) and answer the `ping` event's ack with `["pong", n]`.
 //! * [`WsClient`]: an HTTP/1.1 upgrade written by hand, then masked WebSocket frames; it reads
-//!   the server's frames and answers Engine.IO pings itself.
+//!   the server's frames and answers Engine.IO pings itself. It may offer permessage-deflate
+//!   ([`WsClient::open_deflate`]), and then tells which messages came compressed.
 //! * [`PollClient`]: Engine.IO long-polling with one hand-written HTTP/1.1 request per TCP
 //!   connection (`Connection: close`).
 //! * A panic hook ([`watch_panics`]) that records every panic raised outside the test files, so
@@ -635,8 +636,12 @@ pub(crate) fn binary(b: &[u8]) -> Out {
 pub(crate) struct WsClient {
     stream: TcpStream,
     buf: Vec<u8>,
-    /// A fragmented message being received: its opcode and data so far.
-    partial: Option<(u8, Vec<u8>)>,
+    /// A fragmented message being received: its opcode, whether its first frame had RSV1, and
+    /// its data so far.
+    partial: Option<(u8, bool, Vec<u8>)>,
+    /// The server accepted permessage-deflate: a message whose first frame has RSV1 is
+    /// compressed. Without it, RSV1 fails the test.
+    deflate: bool,
     mask: u32,
     closed: Option<Option<u16>>,
     eio: u8,
@@ -649,10 +654,21 @@ pub(crate) struct WsClient {
 /// Sends a WebSocket upgrade for `target`; returns the stream and the bytes after the `101`
 /// head, or the refusal.
 pub(crate) async fn ws_upgrade(addr: SocketAddr, target: &str) -> Result<(TcpStream, Vec<u8>), HttpResponse> {
+    ws_upgrade_with(addr, target, &[]).await.map(|(stream, rest, _)| (stream, rest))
+}
+
+/// Sends a WebSocket upgrade for `target` with `headers` added; returns the stream, the bytes
+/// after the `101` head and the `101` itself, or the refusal.
+pub(crate) async fn ws_upgrade_with(
+    addr: SocketAddr,
+    target: &str,
+    headers: &[(&str, &str)],
+) -> Result<(TcpStream, Vec<u8>, HttpResponse), HttpResponse> {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let extra: String = headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
     let request = format!(
         "GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
     );
     stream.write_all(request.as_bytes()).await.expect("write the upgrade");
     let mut buf = Vec::new();
@@ -674,7 +690,7 @@ pub(crate) async fn ws_upgrade(addr: SocketAddr, target: &str) -> Result<(TcpStr
     let mut response = HttpResponse::parse_head(&buf[..end]);
     let rest = buf[end + 4..].to_vec();
     if response.status == 101 {
-        return Ok((stream, rest));
+        return Ok((stream, rest, response));
     }
     let mut body = rest;
     let _ = timeout(WAIT, stream.read_to_end(&mut body)).await;
@@ -701,12 +717,36 @@ impl WsClient {
             Ok(upgraded) => upgraded,
             Err(response) => panic!("the upgrade {target} was refused: {response:?}"),
         };
+        Self::opened(stream, buf, target, false).await
+    }
+
+    /// Opens an Engine.IO v4 session over WebSocket offering permessage-deflate, as browsers
+    /// and the `ws` package offer it; fails the test unless the `101` accepts it. Returns the
+    /// client (its open packet read) and the `101`'s `Sec-WebSocket-Extensions`.
+    pub(crate) async fn open_deflate(addr: SocketAddr) -> (Self, String) {
+        let target = "/socket.io/?EIO=4&transport=websocket";
+        let offer = [("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits")];
+        let (stream, buf, response) = match ws_upgrade_with(addr, target, &offer).await {
+            Ok(upgraded) => upgraded,
+            Err(response) => panic!("the upgrade {target} was refused: {response:?}"),
+        };
+        let accepted = response.header("sec-websocket-extensions").unwrap_or_default().to_owned();
+        assert!(
+            accepted.starts_with("permessage-deflate"),
+            "the 101 accepts permessage-deflate: {response:?}"
+        );
+        (Self::opened(stream, buf, target, true).await, accepted)
+    }
+
+    /// The client of an upgraded connection, once it read the open packet.
+    async fn opened(stream: TcpStream, buf: Vec<u8>, target: &str, deflate: bool) -> Self {
         let query = target.split_once('?').map_or("", |(_, query)| query);
         let eio = if query.contains("EIO=3") { 3 } else { 4 };
         let mut client = WsClient {
             stream,
             buf,
             partial: None,
+            deflate,
             mask: 0x9e37_79b9,
             closed: None,
             eio,
@@ -779,25 +819,32 @@ impl WsClient {
         }
     }
 
-    /// The next frame, `None` when the connection ended. Panics after [`WAIT`].
-    pub(crate) async fn next_frame(&mut self) -> Option<Frame> {
+    /// The next message, its fragments joined, `None` when the connection ended; with whether
+    /// it came compressed (RSV1 on its first frame, the payload is then inflated). Panics after
+    /// [`WAIT`].
+    pub(crate) async fn next_frame(&mut self) -> Option<(Frame, bool)> {
         let deadline = Instant::now() + WAIT;
         loop {
             if let Some((frame, used)) = parse_frame(&self.buf) {
                 self.buf.drain(..used);
                 match frame {
-                    RawFrame { fin, opcode: 0, payload } => {
-                        let Some((_, data)) = self.partial.as_mut() else {
+                    RawFrame { fin, rsv1, opcode: 0, payload } => {
+                        assert!(!rsv1, "RSV1 on a continuation frame (RFC 7692 §6.1)");
+                        let Some((_, _, data)) = self.partial.as_mut() else {
                             panic!("a continuation frame without a first frame")
                         };
                         data.extend_from_slice(&payload);
                         if fin {
-                            let (opcode, data) = self.partial.take().expect("a fragmented message");
-                            return Some(to_frame(opcode, data));
+                            let (opcode, rsv1, data) = self.partial.take().expect("a fragmented message");
+                            return Some(self.message(opcode, rsv1, data));
                         }
                     }
-                    RawFrame { fin: false, opcode, payload } => self.partial = Some((opcode, payload)),
-                    RawFrame { opcode, payload, .. } => return Some(to_frame(opcode, payload)),
+                    RawFrame { fin: false, rsv1, opcode, payload } => {
+                        self.partial = Some((opcode, rsv1, payload))
+                    }
+                    RawFrame { rsv1, opcode, payload, .. } => {
+                        return Some(self.message(opcode, rsv1, payload))
+                    }
                 }
                 continue;
             }
@@ -810,26 +857,42 @@ impl WsClient {
         }
     }
 
+    /// A received message as a [`Frame`], inflated when `rsv1` says it is compressed.
+    fn message(&self, opcode: u8, rsv1: bool, payload: Vec<u8>) -> (Frame, bool) {
+        if !rsv1 {
+            return (to_frame(opcode, payload), false);
+        }
+        assert!(self.deflate, "RSV1 set on a connection without permessage-deflate");
+        assert!(matches!(opcode, 0x1 | 0x2), "RSV1 on a control frame (opcode {opcode:#x})");
+        (to_frame(opcode, inflate(&payload)), true)
+    }
+
     /// The next Engine.IO packet. Engine.IO pings (v4) and WebSocket pings are answered on the
     /// way.
     pub(crate) async fn recv(&mut self) -> Incoming {
+        self.recv_with_rsv1().await.0
+    }
+
+    /// The next Engine.IO packet, as [`recv`](Self::recv), with whether its WebSocket message
+    /// came compressed (RSV1 set).
+    pub(crate) async fn recv_with_rsv1(&mut self) -> (Incoming, bool) {
         if let Some(code) = self.closed {
-            return Incoming::Closed(code);
+            return (Incoming::Closed(code), false);
         }
         loop {
             match self.next_frame().await {
-                Some(Frame::Text(t)) if self.eio == 4 && t == "2" => self.send_text("3").await,
-                Some(Frame::Text(t)) => return Incoming::Text(t),
-                Some(Frame::Binary(b)) => return Incoming::Binary(b),
-                Some(Frame::Ping(p)) => self.send_frame(0x8a, &p).await,
-                Some(Frame::Pong(_)) => {}
-                Some(Frame::Close(code)) => {
+                Some((Frame::Text(t), _)) if self.eio == 4 && t == "2" => self.send_text("3").await,
+                Some((Frame::Text(t), rsv1)) => return (Incoming::Text(t), rsv1),
+                Some((Frame::Binary(b), rsv1)) => return (Incoming::Binary(b), rsv1),
+                Some((Frame::Ping(p), _)) => self.send_frame(0x8a, &p).await,
+                Some((Frame::Pong(_), _)) => {}
+                Some((Frame::Close(code), _)) => {
                     self.closed = Some(code);
-                    return Incoming::Closed(code);
+                    return (Incoming::Closed(code), false);
                 }
                 None => {
                     self.closed = Some(None);
-                    return Incoming::Closed(None);
+                    return (Incoming::Closed(None), false);
                 }
             }
         }
@@ -891,8 +954,39 @@ impl WsClient {
 
 struct RawFrame {
     fin: bool,
+    /// RSV1: with permessage-deflate, the message is compressed (first frame only).
+    rsv1: bool,
     opcode: u8,
     payload: Vec<u8>,
+}
+
+/// Inflates a compressed message's payload (RFC 7692 §7.2.2): raw DEFLATE, ended by the
+/// `00 00 ff ff` the sender left out.
+fn inflate(payload: &[u8]) -> Vec<u8> {
+    let mut input = payload.to_vec();
+    input.extend_from_slice(&[0x00, 0x00, 0xff, 0xff]);
+    let mut inflater = flate2::Decompress::new(false);
+    let mut out = Vec::with_capacity(input.len() * 4 + 1024);
+    loop {
+        let read = usize::try_from(inflater.total_in()).expect("a length");
+        // All read, and room left: the inflater gave everything.
+        if read >= input.len() && out.len() < out.capacity() {
+            return out;
+        }
+        if out.len() == out.capacity() {
+            out.reserve(out.len());
+        }
+        let before = (read, out.len());
+        inflater
+            .decompress_vec(&input[read..], &mut out, flate2::FlushDecompress::Sync)
+            .expect("a compressed message is valid raw DEFLATE");
+        let now = (usize::try_from(inflater.total_in()).expect("a length"), out.len());
+        assert!(
+            now != before || out.len() == out.capacity(),
+            "the inflater is stuck at {read} of {}",
+            input.len()
+        );
+    }
 }
 
 fn to_frame(opcode: u8, payload: Vec<u8>) -> Frame {
@@ -916,5 +1010,5 @@ fn parse_frame(buf: &[u8]) -> Option<(RawFrame, usize)> {
         n => (n as usize, 2),
     };
     let payload = buf.get(at..at + len)?.to_vec();
-    Some((RawFrame { fin: b0 & 0x80 != 0, opcode: b0 & 0x0f, payload }, at + len))
+    Some((RawFrame { fin: b0 & 0x80 != 0, rsv1: b0 & 0x40 != 0, opcode: b0 & 0x0f, payload }, at + len))
 }
