@@ -11,6 +11,7 @@
 //! writer's multiplexed connection. Neither task decides anything about the protocol.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -20,7 +21,7 @@ use tokio::task::JoinHandle;
 
 use super::wire::Entry;
 use super::RedisStreamsAdapterConfig;
-use crate::publish_queue::{DroppedMessages, PublishQueue};
+use crate::publish_queue::{DroppedMessages, PublishQueue, QueueStats};
 
 /// Where the reader hands the entries of one namespace.
 pub(crate) trait Inbox: Send + Sync + 'static {
@@ -57,6 +58,7 @@ type Routes = HashMap<String, (String, Weak<dyn Inbox>)>;
 /// The connections and their tasks.
 pub(crate) struct Hub {
     jobs: mpsc::UnboundedSender<Job>,
+    stats: Arc<QueueStats>,
     conn: ConnectionManager,
     routes: Arc<Mutex<Routes>>,
     status: watch::Receiver<RedisStreamsStatus>,
@@ -114,9 +116,10 @@ impl Hub {
         let (jobs, job_queue) = mpsc::unbounded_channel();
         let (status_tx, status) = watch::channel(RedisStreamsStatus::Connected);
         let routes: Arc<Mutex<Routes>> = Arc::new(Mutex::new(HashMap::new()));
-        let writer = tokio::spawn(write_loop(conn.clone(), job_queue, config.clone()));
+        let stats = Arc::new(QueueStats::default());
+        let writer = tokio::spawn(write_loop(conn.clone(), job_queue, stats.clone(), config.clone()));
         let reader = tokio::spawn(read_loop(reader, offset, routes.clone(), status_tx, config));
-        Ok(Hub { jobs, conn, routes, status, tasks: Mutex::new(vec![writer, reader]) })
+        Ok(Hub { jobs, stats, conn, routes, status, tasks: Mutex::new(vec![writer, reader]) })
     }
 
     /// Adds an entry; `done` gets its id or the failure, in submission order. With `queue`,
@@ -129,6 +132,17 @@ impl Hub {
                 done(Err("the adapter's connection is closed".to_owned()));
             }
         }
+    }
+
+    /// How many entries the writer has dropped because Redis could not be reached for too long
+    /// (a queue limit was reached).
+    pub(crate) fn dropped_publishes(&self) -> u64 {
+        self.stats.dropped.load(Ordering::Relaxed)
+    }
+
+    /// How many entries wait for Redis.
+    pub(crate) fn queued_publishes(&self) -> u64 {
+        self.stats.queued.load(Ordering::Relaxed)
     }
 
     /// A handle on the multiplexed connection, for commands that need an answer.
@@ -171,10 +185,13 @@ impl Drop for Hub {
 /// bounded [`PublishQueue`], and while the queue holds anything every new such entry goes
 /// behind it; the queue is added first, in order, once Redis answers again. An entry whose id
 /// is awaited fails at once instead (its callback gets the error), and is queued for the other
-/// nodes only when it asked for it.
+/// nodes only when it asked for it. What a queue limit drops is logged at `warn` and counted in
+/// `stats`, which also holds how many entries wait (updated when the queue settles: after a
+/// push, a failed attempt or a batch added, not while a batch is being tried).
 async fn write_loop(
     mut conn: ConnectionManager,
     mut jobs: mpsc::UnboundedReceiver<Job>,
+    stats: Arc<QueueStats>,
     config: Arc<RedisStreamsAdapterConfig>,
 ) {
     let mut queue: PublishQueue<Vec<(&'static str, String)>> = PublishQueue::new(config.publish_queue);
@@ -187,6 +204,7 @@ async fn write_loop(
                 tracing::warn!(%reason, "redis streams adapter: an entry could not be added");
                 if job.queue_on_failure {
                     enqueue(&mut queue, job.fields);
+                    stats.report(&queue);
                 }
             }
             if let Some(done) = job.done {
@@ -203,17 +221,21 @@ async fn write_loop(
                 enqueue(&mut queue, job.fields);
             }
         }
-        report(queue.expire(std::time::Instant::now()));
+        let expired = queue.expire(std::time::Instant::now());
+        report(&queue, expired);
+        stats.report(&queue);
         let mut batch = queue.take(MAX_BATCH).into_iter();
         let mut failed = None;
         while let Some(item) = batch.next() {
             if let Err(reason) = xadd(&mut conn, &config, &item.item).await {
                 failed = Some(reason);
                 let rest: Vec<_> = std::iter::once(item).chain(batch).collect();
-                report(queue.put_back(rest, std::time::Instant::now()));
+                let dropped = queue.put_back(rest, std::time::Instant::now());
+                report(&queue, dropped);
                 break;
             }
         }
+        stats.report(&queue);
         match failed {
             Some(reason) => {
                 tracing::debug!(%reason, queued = queue.len(), "redis streams adapter: Redis still cannot be reached");
@@ -235,16 +257,13 @@ const MAX_BATCH: usize = 256;
 
 fn enqueue(queue: &mut PublishQueue<Vec<(&'static str, String)>>, fields: Vec<(&'static str, String)>) {
     let size = fields.iter().map(|(k, v)| k.len() + v.len()).sum();
-    report(queue.push(fields, size, std::time::Instant::now()));
+    let dropped = queue.push(fields, size, std::time::Instant::now());
+    report(queue, dropped);
 }
 
-fn report(dropped: DroppedMessages) {
-    if !dropped.is_empty() {
-        tracing::warn!(
-            dropped = dropped.total(),
-            "redis streams adapter: queued entries were dropped (queue limits)"
-        );
-    }
+/// Logs at `warn` what a queue limit dropped, when anything.
+fn report(queue: &PublishQueue<Vec<(&'static str, String)>>, dropped: DroppedMessages) {
+    QueueStats::warn_dropped(queue, dropped, "redis streams adapter", "Redis");
 }
 
 /// `XADD <stream> MAXLEN ~ <max_len> * <fields>`: the entry id.

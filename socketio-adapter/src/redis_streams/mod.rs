@@ -47,12 +47,14 @@
 //! is delivered here without an offset. A failed `XADD` is logged at `warn`; the broadcasts
 //! and messages nobody waits on go to a bounded [`PublishQueue`](crate::PublishQueue)
 //! ([`publish_queue`](RedisStreamsAdapterConfig::publish_queue)) and are added, in order,
-//! before anything later once Redis answers again; operations waiting for answers fail at once
-//! with [`AdapterError::Transport`] or time out. The reader tries
-//! again with exponential backoff from the last entry it read, so what other nodes added
-//! during an outage is read when Redis is back (if the stream still holds it). Entries that
-//! cannot be read are ignored (logged at `debug`); nothing from Redis or the other nodes makes
-//! this code panic.
+//! before anything later once Redis answers again. What a limit drops (the oldest first) is
+//! logged at `warn` and counted: [`RedisStreamsClients::dropped_publishes`]
+//! ([`queued_publishes`](RedisStreamsClients::queued_publishes) tells how many wait).
+//! Operations waiting for answers fail at once with [`AdapterError::Transport`] or time out.
+//! The reader tries again with exponential backoff from the last entry it read, so what other
+//! nodes added during an outage is read when Redis is back (if the stream still holds it).
+//! Entries that cannot be read are ignored (logged at `debug`); nothing from Redis or the other
+//! nodes makes this code panic.
 //!
 //! # What it does not do
 //!
@@ -300,6 +302,19 @@ impl RedisStreamsClients {
         self.hub.status()
     }
 
+    /// How many entries this node could not add and dropped, since it connected: Redis could
+    /// not be reached and a limit of [`publish_queue`](RedisStreamsAdapterConfig::publish_queue)
+    /// was reached. Every namespace's adapter writes through these clients, so this counts them
+    /// all.
+    pub fn dropped_publishes(&self) -> u64 {
+        self.hub.dropped_publishes()
+    }
+
+    /// How many entries wait for Redis to be reachable again (0 while it is).
+    pub fn queued_publishes(&self) -> u64 {
+        self.hub.queued_publishes()
+    }
+
     /// Stops the connections' tasks. The adapters keep serving this node's sockets; everything
     /// that needs Redis fails from now on.
     pub fn shutdown(&self) {
@@ -437,6 +452,13 @@ impl<S: LocalSocket> RedisStreamsAdapter<S> {
         let mut uids: Vec<String> = lock(&self.inner.nodes).uids().into_iter().collect();
         uids.sort();
         uids
+    }
+
+    /// How many entries this node dropped because Redis could not be reached for too long
+    /// (see [`RedisStreamsClients::dropped_publishes`]: the count is shared by every namespace
+    /// of the clients this adapter was made from).
+    pub fn dropped_publishes(&self) -> u64 {
+        self.inner.hub.dropped_publishes()
     }
 
     crate::heartbeat::partial_requests!();

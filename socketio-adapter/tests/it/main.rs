@@ -1,13 +1,13 @@
 //! The integration tests of `socketio-adapter`, one module per behaviour, built as one test binary
 //! (one link instead of one per file). `support` is the Redis harness of the `redis_*` modules: a
-//! real `redis-server` and the test nodes.
+//! real `redis-server`, the test nodes and a capture of what the adapters log.
 
 #[cfg(any(feature = "redis", feature = "postgres"))]
 mod gate;
 #[cfg(feature = "postgres")]
 #[path = "../pg_support/mod.rs"]
 mod pg_support;
-#[cfg(feature = "redis")]
+#[cfg(any(feature = "redis", feature = "redis-streams"))]
 mod support;
 
 mod memory_adapter;
@@ -28,6 +28,8 @@ mod redis_outage;
 mod redis_restart;
 #[cfg(feature = "redis-sharded")]
 mod redis_sharded;
+#[cfg(feature = "redis-streams")]
+mod redis_streams;
 #[cfg(feature = "redis")]
 mod redis_two_nodes;
 #[cfg(feature = "redis")]

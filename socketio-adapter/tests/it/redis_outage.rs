@@ -1,7 +1,7 @@
 //! A short Redis outage loses no broadcast: what node A publishes while Redis is down waits in
 //! its bounded queue and reaches node B's sockets once Redis is back, in order and once. What
 //! needs every node's answer fails at once instead of waiting, and what overflows the queue is
-//! dropped (the oldest) and counted.
+//! dropped (the oldest), counted and logged at `warn`.
 //!
 //! Pub/sub only reaches the nodes subscribed when a message is published, and after a restart
 //! every node reconnects on its own backoff. So that the check does not depend on which node
@@ -19,7 +19,8 @@ use socketio_adapter::{
     Adapter, AdapterError, BroadcastOptions, QueueLimits, RedisAdapterConfig, ServerSideAckError,
 };
 use socketio_parser::Value;
-use support::{event, eventually, value, RedisServer, TestNode, WAIT};
+use support::{event, eventually, value, CapturedLogs, RedisServer, TestNode, WAIT};
+use tracing::Level;
 
 fn config() -> RedisAdapterConfig {
     RedisAdapterConfig::default()
@@ -126,7 +127,8 @@ async fn requests_that_need_every_node_fail_at_once_during_an_outage() {
 }
 
 #[tokio::test]
-async fn past_the_queue_limit_the_oldest_broadcasts_are_dropped_and_counted() {
+async fn past_the_queue_limit_the_oldest_broadcasts_are_dropped_counted_and_logged_at_warn() {
+    let (logs, _capturing) = CapturedLogs::start();
     let mut redis = RedisServer::start();
     let small = config().with_publish_queue(QueueLimits::new(5, 1024 * 1024, Duration::from_secs(60)));
     let (gate, a, b) = cluster(&redis, small).await;
@@ -150,4 +152,17 @@ async fn past_the_queue_limit_the_oldest_broadcasts_are_dropped_and_counted() {
     assert_eq!(b.log.received_by("b1"), expected);
     assert_eq!(a.adapter.dropped_publishes(), 15);
     assert_eq!(a.clients.dropped_publishes(), 15);
+
+    // Every drop was logged at `warn` by the adapter, with how many and which limit.
+    let warned: Vec<_> = logs
+        .at(Level::WARN)
+        .into_iter()
+        .filter(|e| e.target.starts_with("socketio_adapter") && e.message.contains("queued messages dropped"))
+        .collect();
+    let counted = |name: &str| -> u64 {
+        warned.iter().map(|e| e.field(name).and_then(|n| n.parse::<u64>().ok()).unwrap_or(0)).sum()
+    };
+    assert_eq!(counted("dropped"), 15, "{warned:#?}");
+    assert_eq!(counted("over_count"), 15, "dropped over the message limit: {warned:#?}");
+    assert!(warned.iter().all(|e| e.message.contains("redis adapter")), "{warned:#?}");
 }

@@ -7,7 +7,10 @@
 //! * the master of the namespace's channel fails over while one of our nodes broadcasts: its
 //!   own client gets every broadcast in order, our nodes subscribe again on the promoted
 //!   replica, and broadcasts from both sides reach the other nodes again (through a new Node.js
-//!   node: node-redis 4 does not move sharded subscriptions off a master that died).
+//!   node: node-redis 4 does not move sharded subscriptions off a master that died);
+//! * every node of the cluster stopped for about three seconds and started again: the 20
+//!   broadcasts one of our nodes made meanwhile reach its own client at once and the other
+//!   node's client after the restart, in order and once each.
 
 use crate::sharded;
 use crate::support;
@@ -427,6 +430,83 @@ async fn a_master_failover_under_load_with_a_node_js_node() {
     assert_eq!(peer.fetch_ids(&[]).await, set(&[&id1, &id2, &id3]));
 
     Three { r1, r2, peer, c1, c2, c3, ids: [id1, id2, id3] }.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcasts_made_while_the_redis_cluster_is_down_reach_the_other_nodes_client_in_order_once() {
+    ensure_clients();
+    let cluster = RedisCluster::start(3);
+    // r1 logs in as a user of its own (see below).
+    cluster.add_user("r1", "r1-secret");
+    let r1 = RustNode::start_on("r1", &cluster.urls_as("r1", "r1-secret"), SubscriptionMode::Dynamic).await;
+    let r2 = RustNode::start("r2", &cluster, SubscriptionMode::Dynamic).await;
+    r1.wait_servers(2).await;
+    r2.wait_servers(2).await;
+    let mut c1 = r1.clients("cluster outage c1", json!([client("c1", &[], false)]));
+    let mut c2 = r2.clients("cluster outage c2", json!([client("c2", &[], false)]));
+    connected_id(&mut c1, "c1").await;
+    connected_id(&mut c2, "c2").await;
+    r1.io().emit("before", &0).expect("emit");
+    c2.received("c2", "before").await;
+
+    // Every node of the cluster goes down.
+    let mut cluster = tokio::task::spawn_blocking(move || {
+        let mut cluster = cluster;
+        cluster.stop_all();
+        cluster
+    })
+    .await
+    .expect("the cluster stops");
+    for i in 0..20 {
+        r1.io().emit("during", &i).expect("emit");
+    }
+    // r1's own client does not wait for Redis.
+    for i in 0..20 {
+        assert_eq!(c1.received("c1", "during").await["args"], json!([i]));
+    }
+    eventually("r1 queues the 20 broadcasts", || async { r1.redis.queued_publishes() == 20 }).await;
+    // An outage of about three seconds (a pause for the scenario; nothing measures it).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    // The same cluster comes back (every node from its nodes.conf: same ids, same slots).
+    // Sharded pub/sub reaches only the nodes subscribed when a message is published, and every
+    // node reconnects on its own backoff. So that the check does not depend on which node
+    // happens to come back first, r1's user exists only in the nodes' memory: the restarted
+    // cluster refuses r1 until the test makes the user again, once r2 has subscribed again.
+    let cluster = tokio::task::spawn_blocking(move || {
+        cluster.restart_all();
+        cluster
+    })
+    .await
+    .expect("the cluster starts again");
+    eventually("r2 subscribes again", || async {
+        let status = r2.redis.status();
+        status.subscribed && status.resubscriptions > 0
+    })
+    .await;
+    wait_subscribers(&cluster, "socket.io#/#", 1).await;
+    assert_eq!(r1.redis.queued_publishes(), 20, "r1 cannot publish yet");
+    cluster.add_user("r1", "r1-secret");
+    for i in 0..20 {
+        assert_eq!(c2.received("c2", "during").await["args"], json!([i]));
+    }
+    eventually("r1's queue is published", || async { r1.redis.queued_publishes() == 0 }).await;
+    // Published after the queue, so received after it: once it is here, any duplicate of the
+    // queued broadcasts would be here too.
+    r1.io().emit("after", &1).expect("emit");
+    c2.received("c2", "after").await;
+    c1.received("c1", "after").await;
+    let mut expected = vec![("before".to_owned(), json!([0]))];
+    expected.extend((0..20).map(|i| ("during".to_owned(), json!([i]))));
+    expected.push(("after".to_owned(), json!([1])));
+    assert_eq!(c2.events_of("c2"), expected);
+    assert_eq!(c1.events_of("c1"), expected);
+    assert_eq!(r1.redis.dropped_publishes(), 0);
+
+    c1.exit().await;
+    c2.exit().await;
+    r1.server.close().await;
+    r2.server.close().await;
 }
 
 /// A raw RESP3 subscriber of `channels`, each on the master that serves it; every `smessage`

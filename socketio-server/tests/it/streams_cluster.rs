@@ -7,17 +7,24 @@
 //!   an npm `socket.io-client` on each node;
 //! * a client of one of our nodes that loses its transport and comes back through the other
 //!   gets its socket back: same id, rooms and data, the packets it missed in stream order,
-//!   `recovered` true.
+//!   `recovered` true;
+//! * the 20 broadcasts a node makes while Redis is down for about three seconds reach the
+//!   other node's client once Redis is back, in order and once each;
+//! * Redis killed and restarted while a node broadcasts every 25 ms: its own client gets every
+//!   broadcast in order and once, the other node's client gets them in order, all of them from
+//!   the outage on.
 
 use crate::streams;
 use crate::support;
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::AsyncCommands;
 use serde_json::{json, Value as Json};
-use socketio_server::{BroadcastAckError, Bytes};
+use socketio_server::{BroadcastAckError, Bytes, SocketIo};
 use streams::{client, connected_id, eventually, names, set, Peer, Proxy, RedisServer, RustNode};
 use support::{bin, ensure_clients, Node, WAIT};
 use tokio::time::Instant;
@@ -372,7 +379,7 @@ async fn a_client_recovers_its_session_through_another_node() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_broadcast_sent_while_redis_is_down_reaches_the_other_node_afterwards() {
+async fn broadcasts_made_during_a_redis_outage_reach_the_other_nodes_client_in_order_once() {
     ensure_clients();
     let mut redis = RedisServer::start();
     let a = RustNode::start("a", &redis.url()).await;
@@ -383,25 +390,144 @@ async fn a_broadcast_sent_while_redis_is_down_reaches_the_other_node_afterwards(
     let mut cb = b.clients("outage cb", json!([client("cb", &["red"], false)]));
     connected_id(&mut ca, "ca").await;
     connected_id(&mut cb, "cb").await;
+    a.io().to("red").emit("before", &0).expect("emit");
+    cb.received("cb", "before").await;
 
     redis.stop();
-    a.io().to("red").emit("during", &1).expect("emit");
+    for i in 0..20 {
+        a.io().to("red").emit("during", &i).expect("emit");
+    }
     // This node's own client does not wait for Redis; without an entry id it gets no offset.
-    assert_eq!(ca.received("ca", "during").await["args"], json!([1]));
+    for i in 0..20 {
+        assert_eq!(ca.received("ca", "during").await["args"], json!([i]));
+    }
+    eventually("a queues the 20 broadcasts", || async { a.redis.queued_publishes() == 20 }).await;
+    // An outage of about three seconds (a pause for the scenario; nothing measures it).
+    tokio::time::sleep(Duration::from_secs(3)).await;
 
+    // A stream keeps its entries: b reads from the last one it read whenever it is back, so
+    // which node reconnects first does not matter.
     redis.restart();
-    // The queued entry is added once Redis answers, and the other node reads it.
-    let during = cb.received("cb", "during").await;
-    assert_eq!(during["args"][0], 1);
-    assert!(during["args"][1].as_str().is_some_and(|o| o.contains('-')), "an entry id: {during}");
-    a.io().emit("after", &2).expect("emit");
-    assert_eq!(cb.received("cb", "after").await["args"][0], 2);
-    assert_eq!(ca.received("ca", "after").await["args"][0], 2);
+    for i in 0..20 {
+        let during = cb.received("cb", "during").await;
+        assert_eq!(during["args"][0], i);
+        assert!(during["args"][1].as_str().is_some_and(|o| o.contains('-')), "an entry id: {during}");
+    }
+    eventually("a's queue is added", || async { a.redis.queued_publishes() == 0 }).await;
+    // Added after the queue, so read after it: once it is here, any duplicate of the queued
+    // broadcasts would be here too.
+    a.io().emit("after", &1).expect("emit");
+    cb.received("cb", "after").await;
+    ca.received("ca", "after").await;
+    let mut expected = vec![("before".to_owned(), json!(0))];
+    expected.extend((0..20).map(|i| ("during".to_owned(), json!(i))));
+    expected.push(("after".to_owned(), json!(1)));
+    let first_args = |node: &Node, name: &str| -> Vec<(String, Json)> {
+        node.events_of(name).into_iter().map(|(event, args)| (event, args[0].clone())).collect()
+    };
+    assert_eq!(first_args(&cb, "cb"), expected);
+    assert_eq!(first_args(&ca, "ca"), expected);
+    assert_eq!(a.redis.dropped_publishes(), 0);
 
     ca.exit().await;
     cb.exit().await;
     a.server.close().await;
     b.server.close().await;
+}
+
+/// Broadcasts `n` with a counter from `io` every 25 ms until `stop`; `made` counts the
+/// broadcasts made so far. Answers how many.
+async fn load(io: SocketIo, stop: Arc<AtomicBool>, made: Arc<AtomicU64>) -> u64 {
+    let mut n = 0u64;
+    while !stop.load(Ordering::SeqCst) {
+        io.emit("n", &n).expect("emit");
+        n += 1;
+        made.store(n, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    n
+}
+
+/// The counters of the `n` events `client` received so far, in order.
+fn counters(node: &Node, client: &str) -> Vec<u64> {
+    node.events_of(client)
+        .into_iter()
+        .filter(|(name, _)| name == "n")
+        .filter_map(|(_, args)| args[0].as_u64())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restart_under_load_loses_nothing_locally() {
+    ensure_clients();
+    let redis = RedisServer::start();
+    let mut r1 = RustNode::start("r1", &redis.url()).await;
+    let mut r2 = RustNode::start("r2", &redis.url()).await;
+    r1.wait_servers(2).await;
+    r2.wait_servers(2).await;
+    let mut c1 = r1.clients("streams restart c1", json!([client("c1", &[], false)]));
+    let mut c2 = r2.clients("streams restart c2", json!([client("c2", &[], false)]));
+    let id1 = connected_id(&mut c1, "c1").await;
+    let id2 = connected_id(&mut c2, "c2").await;
+
+    // r1 broadcasts all along; the load crosses the cluster before Redis goes away.
+    let stop = Arc::new(AtomicBool::new(false));
+    let made = Arc::new(AtomicU64::new(0));
+    let load = tokio::spawn(load(r1.io().clone(), stop.clone(), made.clone()));
+    for _ in 0..20 {
+        c1.received("c1", "n").await;
+        c2.received("c2", "n").await;
+    }
+
+    let mut redis = tokio::task::spawn_blocking(move || {
+        let mut redis = redis;
+        redis.stop();
+        redis
+    })
+    .await
+    .expect("redis-server stops");
+    // Made once redis-server is gone: none of these reached it before.
+    let down_from = made.load(Ordering::SeqCst);
+    eventually("r1 queues what it broadcasts", || async { r1.redis.queued_publishes() > 0 }).await;
+    // About two seconds down under load (a pause for the scenario; nothing measures it).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let redis = tokio::task::spawn_blocking(move || {
+        redis.restart();
+        redis
+    })
+    .await
+    .expect("redis-server starts again");
+    eventually("r1's queue is added", || async { r1.redis.queued_publishes() == 0 }).await;
+    // The load goes on with Redis back, then stops.
+    let resumed = made.load(Ordering::SeqCst);
+    eventually("r1 broadcasts with Redis back", || async { made.load(Ordering::SeqCst) >= resumed + 20 })
+        .await;
+    stop.store(true, Ordering::SeqCst);
+    let sent = tokio::time::timeout(WAIT, load).await.expect("the load stops").expect("the load task");
+    assert!(down_from < sent);
+    r1.io().emit("end", &sent).expect("emit");
+    c1.received("c1", "end").await;
+    c2.received("c2", "end").await;
+
+    // r1's own client got every broadcast, in order, once, whatever Redis was doing.
+    assert_eq!(counters(&c1, "c1"), (0..sent).collect::<Vec<_>>());
+    // r2's client got them in order. What reached the old Redis but not r2 is gone with it (the
+    // tests' redis-server keeps nothing on disk), and an entry on its way when Redis died may
+    // be added again from the queue; every broadcast made from the outage on arrives, once.
+    let got = counters(&c2, "c2");
+    assert!(got.windows(2).all(|w| w[0] <= w[1]), "in order: {got:?}");
+    let since: Vec<u64> = got.iter().copied().filter(|n| *n >= down_from).collect();
+    assert_eq!(since, (down_from..sent).collect::<Vec<_>>(), "from broadcast {down_from} on: {got:?}");
+    assert_eq!(r1.redis.dropped_publishes(), 0);
+    // Nobody was disconnected, and the cluster is whole again.
+    assert!(r1.disconnections.drain().is_empty() && r2.disconnections.drain().is_empty());
+    assert_eq!(r1.fetch_ids(&[]).await, set(&[&id1, &id2]));
+
+    c1.exit().await;
+    c2.exit().await;
+    r1.server.close().await;
+    r2.server.close().await;
+    drop(redis);
 }
 
 /// Waits until Redis holds exactly `n` session keys.

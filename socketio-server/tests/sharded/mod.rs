@@ -64,7 +64,11 @@ impl RustNode {
     /// A node on `cluster` in subscription mode `mode`, listening for the server-side events
     /// `hello` (no answer) and `question` (answered with the node's name).
     pub async fn start(name: &'static str, cluster: &RedisCluster, mode: SubscriptionMode) -> Self {
-        let urls = cluster.urls();
+        Self::start_on(name, &cluster.urls(), mode).await
+    }
+
+    /// The same, reaching the cluster through `urls` (credentials included).
+    pub async fn start_on(name: &'static str, urls: &[String], mode: SubscriptionMode) -> Self {
         let seeds: Vec<&str> = urls.iter().map(String::as_str).collect();
         let redis =
             ShardedRedisClients::connect(&seeds, sharded_config(mode)).await.expect("connect to the cluster");

@@ -1,14 +1,16 @@
-//! Shared harness of the Redis adapter tests.
+//! Shared harness of the Redis adapter tests (classic, sharded and Streams).
 //!
 //! * [`RedisServer`] (`redis_server.rs`): a real `redis-server` on a free port of 127.0.0.1, a
 //!   child process of the test, killed when dropped.
 //! * [`TestNode`]: one node of the cluster: a [`RedisClients`], a [`RedisAdapter`] for one
 //!   namespace, and a fake namespace ([`FakeSocket`], [`FakeLink`]) that records everything
-//!   the adapter delivers to it.
+//!   the adapter delivers to it (the other adapters' tests make their nodes of the fakes).
+//! * [`CapturedLogs`] (`logs.rs`): what the adapters log during one test.
 //! * [`eventually`]: every wait is bounded ([`WAIT`]); nothing asserts how long anything took.
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
+mod logs;
 mod redis_server;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,12 +18,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value as Json;
-use socketio_adapter::{
-    Adapter, BroadcastFlags, LocalSocket, NamespaceLink, RedisAdapter, RedisAdapterConfig, RedisClients,
-    Room, ServerSideReply, Sid, SocketDetails,
-};
+#[cfg(feature = "redis")]
+use socketio_adapter::{Adapter, RedisAdapter, RedisAdapterConfig, RedisClients, Room};
+use socketio_adapter::{BroadcastFlags, LocalSocket, NamespaceLink, ServerSideReply, Sid, SocketDetails};
 use socketio_parser::Value;
 
+pub use logs::CapturedLogs;
 #[cfg(feature = "redis-sharded")]
 pub use redis_server::RedisCluster;
 pub use redis_server::RedisServer;
@@ -168,12 +170,14 @@ impl NamespaceLink<FakeSocket> for FakeLink {
 
 /// One node of a test cluster: its Redis connections, the adapter of one namespace, and what
 /// reached that namespace.
+#[cfg(feature = "redis")]
 pub struct TestNode {
     pub clients: RedisClients,
     pub adapter: Arc<RedisAdapter<FakeSocket>>,
     pub log: Arc<Log>,
 }
 
+#[cfg(feature = "redis")]
 impl TestNode {
     /// A node for namespace `nsp`, subscribed.
     pub async fn start(url: &str, nsp: &str, config: RedisAdapterConfig) -> Self {

@@ -392,6 +392,59 @@ impl RedisCluster {
         killed
     }
 
+    /// Kills every node: the whole cluster is down. Each keeps its `nodes.conf` (its id, the
+    /// slots it serves, its master), so [`restart_all`](Self::restart_all) brings the same
+    /// cluster back.
+    pub fn stop_all(&mut self) {
+        for (_, child) in &mut self.nodes {
+            if let Some(mut child) = child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+
+    /// Starts every stopped node again on its port, from its `nodes.conf`, and waits until the
+    /// cluster serves every slot. What lives only in a node's memory (keys, ACL users made with
+    /// [`add_user`](Self::add_user)) is gone.
+    pub fn restart_all(&mut self) {
+        let deadline = Instant::now() + CLUSTER_WAIT;
+        let stopped: Vec<usize> = (0..self.nodes.len()).filter(|i| self.nodes[*i].1.is_none()).collect();
+        for &i in &stopped {
+            self.spawn(i);
+        }
+        for &i in &stopped {
+            let port = self.nodes[i].0;
+            while !ping(port) {
+                // A node that exited (its port still held by the one before it) is started again.
+                let exited = self.nodes[i].1.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))));
+                if exited {
+                    self.spawn(i);
+                }
+                assert!(Instant::now() < deadline, "redis-server (cluster node {port}) did not start again");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        self.wait_ok(None);
+    }
+
+    /// Makes the user `name` with `password` and every right on every running node
+    /// (`ACL SETUSER`). Users live in memory: a node started again has forgotten them, and a
+    /// client logging in as one is refused until the user is made again.
+    pub fn add_user(&self, name: &str, password: &str) {
+        let password = format!(">{password}");
+        for port in self.ports() {
+            let answer =
+                self.cli(port, &["acl", "setuser", name, "reset", "on", &password, "~*", "&*", "+@all"]);
+            assert_eq!(answer.trim(), "OK", "ACL SETUSER {name} on node {port}");
+        }
+    }
+
+    /// `redis://name:password@127.0.0.1:PORT/` of every node that runs.
+    pub fn urls_as(&self, name: &str, password: &str) -> Vec<String> {
+        self.ports().iter().map(|p| format!("redis://{name}:{password}@127.0.0.1:{p}/")).collect()
+    }
+
     /// Waits until every running node reports `cluster_state:ok` (and, after a failover, a
     /// master other than `gone.1` serves slot `gone.0`).
     fn wait_ok(&self, gone: Option<(u16, u16)>) {
