@@ -11,7 +11,7 @@ use std::fmt;
 use bytes::Bytes;
 use serde::Serialize;
 use socketio_parser::msgpack::RawMsgPack;
-use socketio_parser::{Packet, PacketType, Payload, Value};
+use socketio_parser::{Packet, Payload, Value};
 
 use crate::adapter::{AdapterError, BroadcastFlags, BroadcastOptions, SocketDetails};
 use crate::rooms::Room;
@@ -140,6 +140,7 @@ pub(crate) fn unique(rooms: &[Room]) -> Vec<&str> {
 
 /// `packet` as the reference puts it on the wire: `{type, data, nsp}`, without ack id; binary
 /// packet types as their plain forms (the reference's encoder picks the binary form itself).
+#[cfg(feature = "redis")]
 #[derive(Serialize)]
 pub(crate) struct WirePacket<'a> {
     #[serde(rename = "type")]
@@ -149,6 +150,7 @@ pub(crate) struct WirePacket<'a> {
     pub(crate) nsp: &'a str,
 }
 
+#[cfg(feature = "redis")]
 #[derive(Serialize)]
 pub(crate) struct WireOpts<'a> {
     pub(crate) rooms: Vec<&'a str>,
@@ -194,7 +196,9 @@ pub(crate) fn packet_data(packet: &Packet) -> Result<Option<Value>, WireError> {
     }
 }
 
-pub(crate) fn wire_type(kind: PacketType) -> u8 {
+#[cfg(feature = "redis")]
+pub(crate) fn wire_type(kind: socketio_parser::PacketType) -> u8 {
+    use socketio_parser::PacketType;
     match kind {
         PacketType::BinaryEvent => PacketType::Event as u8,
         PacketType::BinaryAck => PacketType::Ack as u8,
@@ -208,6 +212,7 @@ pub(crate) fn to_msgpack<T: Serialize + ?Sized>(value: &T) -> Result<Bytes, Wire
         .map_err(|e| WireError::MsgPack(e.to_string()))
 }
 
+#[cfg(feature = "redis")]
 pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<Bytes, WireError> {
     serde_json::to_vec(value).map(Bytes::from).map_err(|e| WireError::Json(e.to_string()))
 }
