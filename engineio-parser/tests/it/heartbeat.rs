@@ -135,8 +135,7 @@ fn heartbeat_over_websocket() {
     h.advance_to(50_010);
     assert_eq!(h.transmits(), [text_frame(1, "2")]);
     h.advance_to(70_010);
-    let events = h.events();
-    assert!(matches!(events.last(), Some(Event::Closed { reason: CloseReason::PingTimeout, .. })));
+    assert_eq!(h.events(), [closed_with(CloseReason::PingTimeout, "no heartbeat in time")]);
     assert_eq!(h.transmits(), [close_socket(1)]);
 }
 
