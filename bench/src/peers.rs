@@ -139,13 +139,22 @@ pub fn enter_workspace_root() -> Result<(), String> {
 
 /// Builds our server and the Rust peers in release mode, installs the Node.js peers' pinned npm
 /// packages when one of `peers` runs on Node.js, and checks that `taskset` is there.
+///
+/// Our echo example is built on its own, as an application that depends on the server would
+/// build it (and as `prev` is built): built together with the bench's binaries, cargo would
+/// unify their dependencies' features into it (tokio's `parking_lot`, socketio-parser's
+/// `msgpack`, ...), which changes what is measured.
 pub fn prepare(peers: &[&Peer]) -> Result<(), String> {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "-p", "socketio-server", "--example", "echo", "-p", "bench", "--bins"])
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !status.success() {
-        return Err("building the peers failed".into());
+    let builds: [&[&str]; 2] = [
+        &["build", "--release", "-p", "socketio-server", "--example", "echo"],
+        &["build", "--release", "-p", "bench", "--bins"],
+    ];
+    for args in builds {
+        let status =
+            Command::new(env!("CARGO")).args(args).status().map_err(|e| format!("cannot run cargo: {e}"))?;
+        if !status.success() {
+            return Err("building the peers failed".into());
+        }
     }
     if peers.iter().any(|p| p.command[0] == "node") {
         conformance::npm::ensure_installed(Path::new("bench/node"))?;
