@@ -28,7 +28,6 @@ mod postgres_server;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -37,10 +36,10 @@ use postgres_server::PostgresServer;
 use serde_json::{json, Value as Json};
 use socketio_server::adapter::{PostgresAdapterConfig, PostgresClients, PostgresStatus};
 use socketio_server::{BroadcastAckError, Bytes, Config, ServerSideAckError, Socket, SocketIo};
-use support::{bin, ensure_clients, inbox, spawn_json_lines, Inbox, Node, TestServer, WAIT};
-use tokio::io::AsyncWriteExt;
-use tokio::process::{Child, ChildStdin, Command};
-use tokio::sync::mpsc;
+use support::node_peer::{
+    adopt_auth, answer_server_side, fetch_socket_ids, try_fetch_socket_ids, wait_server_count, NodePeer,
+};
+use support::{bin, ensure_clients, inbox, Inbox, Node, TestServer, WAIT};
 use tokio::time::{timeout, Instant};
 
 /// How long the cluster may take to be whole again after a database restart: the Node.js
@@ -74,32 +73,8 @@ impl RustNode {
     async fn start(name: &'static str, conninfo: &str) -> Self {
         let pg = PostgresClients::connect(conninfo, pg_config()).await.expect("connect to PostgreSQL");
         let io = SocketIo::builder(Config::default()).adapter(pg.factory::<Socket>()).build();
-        io.on_connection(|socket: Socket| async move {
-            let auth = socket.auth().clone();
-            let _ = socket.set_data(&json!({"name": auth["name"]}));
-            let rooms: Vec<String> = auth["rooms"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|r| r.as_str().map(str::to_owned))
-                .collect();
-            if !rooms.is_empty() {
-                socket.join(rooms);
-            }
-        });
-        let (tx, server_side) = inbox();
-        for event in ["hello", "question"] {
-            let tx = tx.clone();
-            io.on_server_side_emit(event, move |args, ack| {
-                let tx = tx.clone();
-                async move {
-                    let _ = tx.send((event.to_owned(), args));
-                    if let Some(ack) = ack {
-                        ack.send(&name);
-                    }
-                }
-            });
-        }
+        io.on_connection(|socket: Socket| async move { adopt_auth(&socket) });
+        let server_side = answer_server_side(&io, name);
         let server = TestServer::serve(io).await;
         RustNode { server, pg, server_side }
     }
@@ -115,30 +90,17 @@ impl RustNode {
 
     /// Waits until the cluster counts `n` servers.
     async fn wait_servers(&self, n: usize) {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let count = self.io().sockets().adapter().server_count().await;
-            if count == Ok(n) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "no {n} servers within {WAIT:?} (last count: {count:?})");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_server_count(self.io(), n).await;
     }
 
     /// The ids of the sockets `rooms` reaches on every node, or `None` when a node did not
     /// answer.
     async fn try_fetch_ids(&self, rooms: &[&str]) -> Option<BTreeSet<String>> {
-        let sockets = if rooms.is_empty() {
-            self.io().fetch_sockets().await
-        } else {
-            self.io().to(rooms.iter().map(|r| r.to_string()).collect::<Vec<_>>()).fetch_sockets().await
-        };
-        Some(sockets.ok()?.iter().map(|s| s.id().to_string()).collect())
+        try_fetch_socket_ids(self.io(), rooms).await
     }
 
     async fn fetch_ids(&self, rooms: &[&str]) -> BTreeSet<String> {
-        self.try_fetch_ids(rooms).await.expect("fetch_sockets")
+        fetch_socket_ids(self.io(), rooms).await
     }
 }
 
@@ -149,132 +111,21 @@ fn peer_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("postgres_cluster")
 }
 
-/// `peer.js`, killed when dropped.
-struct Peer {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: mpsc::UnboundedReceiver<Json>,
-    history: Vec<(Json, bool)>,
-    tags: u64,
-    port: u16,
-}
-
-impl Peer {
-    /// Starts `peer.js` on the database at 127.0.0.1:`port`; it listens for the server-side
-    /// events `hello`, `question` and `quiet` (the last two answered with `"node"`).
-    async fn start(port: u16) -> Self {
-        static READY: OnceLock<Result<(), String>> = OnceLock::new();
-        if let Err(reason) = READY.get_or_init(|| conformance::npm::ensure_installed(&peer_dir())) {
-            panic!("{reason}");
-        }
-        let config = json!({
-            "pg": {"host": "127.0.0.1", "port": port, "user": "postgres", "database": "postgres"},
-            "timeoutMs": 90_000,
-            "heartbeatInterval": 500,
-            "heartbeatTimeout": 3000,
-            "serverSideAnswers": {"hello": null, "question": "node", "quiet": "node"},
-        });
-        let mut command = Command::new("node");
-        command.arg(peer_dir().join("peer.js")).arg(config.to_string());
-        command.current_dir(peer_dir()).stderr(Stdio::inherit());
-        let (mut child, lines) = spawn_json_lines(command, |line| json!({"event": "noise", "line": line}));
-        let mut peer =
-            Peer { stdin: child.stdin.take(), child, lines, history: Vec::new(), tags: 0, port: 0 };
-        let listening = peer.next_where("listening", |v| v["event"] == "listening").await;
-        peer.port = listening["port"].as_u64().and_then(|p| u16::try_from(p).ok()).expect("a port");
-        peer
+/// Starts `peer.js` on the database at 127.0.0.1:`port`; it listens for the server-side
+/// events `hello`, `question` and `quiet` (the last two answered with `"node"`).
+async fn start_peer(port: u16) -> NodePeer {
+    static READY: OnceLock<Result<(), String>> = OnceLock::new();
+    if let Err(reason) = READY.get_or_init(|| conformance::npm::ensure_installed(&peer_dir())) {
+        panic!("{reason}");
     }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn transcript(&self) -> String {
-        self.history.iter().map(|(v, _)| v.to_string()).collect::<Vec<_>>().join("\n")
-    }
-
-    /// The earliest report not yet returned that matches `pred`, waiting at most [`WAIT`].
-    async fn next_where(&mut self, what: &str, pred: impl Fn(&Json) -> bool) -> Json {
-        if let Some((value, taken)) = self.history.iter_mut().find(|(v, taken)| !*taken && pred(v)) {
-            *taken = true;
-            return value.clone();
-        }
-        let deadline = Instant::now() + WAIT;
-        loop {
-            match tokio::time::timeout_at(deadline, self.lines.recv()).await {
-                Ok(Some(value)) => {
-                    if value["event"] == "fatal" || value["event"] == "timeout" {
-                        panic!(
-                            "the Node.js node failed while waiting for {what}: {value}\n{}",
-                            self.transcript()
-                        );
-                    }
-                    let matched = pred(&value);
-                    self.history.push((value.clone(), matched));
-                    if matched {
-                        return value;
-                    }
-                }
-                Ok(None) => panic!("the Node.js node ended before {what}\n{}", self.transcript()),
-                Err(_) => panic!("no {what} from the Node.js node within {WAIT:?}\n{}", self.transcript()),
-            }
-        }
-    }
-
-    /// Runs a command (see `peer.js`) and returns its `done` report, failed or not.
-    async fn try_run(&mut self, mut command: Json) -> Json {
-        self.tags += 1;
-        let tag = self.tags;
-        command["tag"] = json!(tag);
-        let mut line = command.to_string();
-        line.push('\n');
-        let stdin = self.stdin.as_mut().expect("node's stdin is open");
-        stdin.write_all(line.as_bytes()).await.expect("send a command to the Node.js node");
-        self.next_where(&format!("the answer to {command}"), |v| v["event"] == "done" && v["tag"] == tag)
-            .await
-    }
-
-    /// Runs a command that must succeed.
-    async fn run(&mut self, command: Json) -> Json {
-        let done = self.try_run(command.clone()).await;
-        assert!(done.get("error").is_none(), "{command} failed: {done}");
-        done
-    }
-
-    /// The next server-side event `name` the Node.js node received: its arguments.
-    async fn server_side(&mut self, name: &str) -> Json {
-        self.next_where(&format!("server-side {name}"), |v| v["event"] == "server_side" && v["name"] == name)
-            .await["args"]
-            .clone()
-    }
-
-    /// The ids of the sockets `rooms` reaches, as the Node.js node's `fetchSockets` answers, or
-    /// `None` when a node did not answer.
-    async fn try_fetch_ids(&mut self, rooms: &[&str]) -> Option<BTreeSet<String>> {
-        let done = self.try_run(json!({"cmd": "fetch", "to": rooms})).await;
-        if done.get("error").is_some() {
-            return None;
-        }
-        Some(
-            done["sockets"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|s| s["id"].as_str().map(str::to_owned))
-                .collect(),
-        )
-    }
-
-    async fn server_count(&mut self) -> u64 {
-        self.run(json!({"cmd": "server_count"})).await["count"].as_u64().unwrap_or(0)
-    }
-
-    async fn exit(mut self) {
-        if let Some(mut stdin) = self.stdin.take() {
-            let _ = stdin.write_all(b"{\"cmd\":\"exit\"}\n").await;
-        }
-        let _ = timeout(WAIT, self.child.wait()).await;
-    }
+    let config = json!({
+        "pg": {"host": "127.0.0.1", "port": port, "user": "postgres", "database": "postgres"},
+        "timeoutMs": 90_000,
+        "heartbeatInterval": 500,
+        "heartbeatTimeout": 3000,
+        "serverSideAnswers": {"hello": null, "question": "node", "quiet": "node"},
+    });
+    NodePeer::start(&peer_dir(), &[config.to_string()]).await
 }
 
 // -------------------------------------------------------------------------------------------
@@ -329,7 +180,7 @@ where
 }
 
 /// Waits until the Node.js node's `fetchSockets` for `rooms` finds exactly `want`.
-async fn peer_sees(peer: &mut Peer, rooms: &[&str], want: BTreeSet<String>) {
+async fn peer_sees(peer: &mut NodePeer, rooms: &[&str], want: BTreeSet<String>) {
     let deadline = Instant::now() + WAIT;
     loop {
         let seen = peer.try_fetch_ids(rooms).await;
@@ -342,7 +193,13 @@ async fn peer_sees(peer: &mut Peer, rooms: &[&str], want: BTreeSet<String>) {
 }
 
 /// Every node emits `mark` with its name; waits until every client has the three marks.
-async fn marks(r1: &RustNode, r2: &RustNode, peer: &mut Peer, clients: &mut [(&mut Node, &str)], round: u32) {
+async fn marks(
+    r1: &RustNode,
+    r2: &RustNode,
+    peer: &mut NodePeer,
+    clients: &mut [(&mut Node, &str)],
+    round: u32,
+) {
     let mark = format!("mark{round}");
     r1.io().emit(&mark, &"r1").expect("emit");
     r2.io().emit(&mark, &"r2").expect("emit");
@@ -359,7 +216,7 @@ async fn marks(r1: &RustNode, r2: &RustNode, peer: &mut Peer, clients: &mut [(&m
 async fn everyone_sees(
     r1: &RustNode,
     r2: &RustNode,
-    peer: &mut Peer,
+    peer: &mut NodePeer,
     want: &BTreeSet<String>,
     within: Duration,
 ) {
@@ -375,11 +232,11 @@ async fn everyone_sees(
 }
 
 /// The three nodes on one database, each counting three servers.
-async fn cluster(db: &PostgresServer) -> (RustNode, RustNode, Peer) {
+async fn cluster(db: &PostgresServer) -> (RustNode, RustNode, NodePeer) {
     ensure_clients();
     let r1 = RustNode::start("r1", &db.conninfo()).await;
     let r2 = RustNode::start("r2", &db.conninfo()).await;
-    let mut peer = Peer::start(db.port()).await;
+    let mut peer = start_peer(db.port()).await;
     r1.wait_servers(3).await;
     r2.wait_servers(3).await;
     let deadline = Instant::now() + WAIT;

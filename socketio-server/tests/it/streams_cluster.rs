@@ -87,7 +87,7 @@ async fn our_entries_are_the_reference_entries() {
     let mut peer = Peer::start(&redis.url()).await;
     ours.wait_servers(2).await;
     let deadline = Instant::now() + WAIT;
-    while peer.run(json!({"cmd": "server_count"})).await["count"] != 2 {
+    while peer.server_count().await != 2 {
         assert!(Instant::now() < deadline, "the Node.js node does not count two servers");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -261,7 +261,7 @@ async fn two_of_our_nodes_and_a_node_js_node_share_one_cluster() {
 
     // Server count, then disconnections both ways.
     assert_eq!(r2.io().sockets().adapter().server_count().await, Ok(3));
-    assert_eq!(peer.run(json!({"cmd": "server_count"})).await["count"], 3);
+    assert_eq!(peer.server_count().await, 3);
     r1.io().to("blue").disconnect_sockets(false);
     assert_eq!(c2.next("c2", "disconnect").await["reason"], "io server disconnect");
     assert_eq!(c3.next("c3", "disconnect").await["reason"], "io server disconnect");

@@ -1,8 +1,8 @@
 //! A Node.js node of a mixed cluster, driven over standard input and output: a `peer.js` that
 //! reports JSON lines (`listening` with its port and adapter uid, `connection`, `server_side`,
 //! `done` answers to tagged commands, `fatal` and `timeout`) and reads one JSON command per
-//! line. The cluster harnesses (`cluster`, `streams`, `sharded`) each start their own `peer.js`
-//! with it. Every wait is bounded by [`WAIT`]; the process is killed when dropped.
+//! line. The cluster harnesses (`cluster`, `streams`, `sharded`) and the PostgreSQL cluster test
+//! each start their own `peer.js` with it. Every wait is bounded by [`WAIT`]; the process is killed when dropped.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -128,15 +128,24 @@ impl NodePeer {
             .clone()
     }
 
+    /// The number of servers the Node.js node counts (command `server_count`).
+    pub async fn server_count(&mut self) -> u64 {
+        self.run(json!({"cmd": "server_count"})).await["count"].as_u64().unwrap_or(0)
+    }
+
     /// The ids of the sockets `rooms` reaches, as the Node.js node's `fetchSockets` answers.
     pub async fn fetch_ids(&mut self, rooms: &[&str]) -> BTreeSet<String> {
-        let done = self.run(json!({"cmd": "fetch", "to": rooms})).await;
-        done["sockets"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s["id"].as_str().map(str::to_owned))
-            .collect()
+        self.try_fetch_ids(rooms).await.expect("the Node.js node's fetchSockets answers")
+    }
+
+    /// [`fetch_ids`](Self::fetch_ids), or `None` when a node did not answer.
+    pub async fn try_fetch_ids(&mut self, rooms: &[&str]) -> Option<BTreeSet<String>> {
+        let done = self.try_run(json!({"cmd": "fetch", "to": rooms})).await;
+        if done.get("error").is_some() {
+            return None;
+        }
+        let sockets = done["sockets"].as_array().into_iter().flatten();
+        Some(sockets.filter_map(|s| s["id"].as_str().map(str::to_owned)).collect())
     }
 
     /// Lets the node exit.
@@ -207,10 +216,18 @@ pub async fn wait_server_count(io: &socketio_server::SocketIo, n: usize) {
 
 /// The ids of the sockets `rooms` reaches on every node, as `io`'s `fetch_sockets` answers.
 pub async fn fetch_socket_ids(io: &socketio_server::SocketIo, rooms: &[&str]) -> BTreeSet<String> {
+    try_fetch_socket_ids(io, rooms).await.expect("fetch_sockets")
+}
+
+/// [`fetch_socket_ids`], or `None` when a node did not answer.
+pub async fn try_fetch_socket_ids(
+    io: &socketio_server::SocketIo,
+    rooms: &[&str],
+) -> Option<BTreeSet<String>> {
     let sockets = if rooms.is_empty() {
         io.fetch_sockets().await
     } else {
         io.to(rooms.iter().map(|r| r.to_string()).collect::<Vec<_>>()).fetch_sockets().await
     };
-    sockets.expect("fetch_sockets").iter().map(|s| s.id().to_string()).collect()
+    Some(sockets.ok()?.iter().map(|s| s.id().to_string()).collect())
 }
