@@ -23,27 +23,9 @@ const { instrument } = require("@socket.io/admin-ui");
 
 const config = JSON.parse(process.argv[2] || "{}");
 
-function out(event, fields) {
-  process.stdout.write(JSON.stringify(Object.assign({ event }, fields || {})) + "\n");
-}
+const { out, exit, fatal, guard } = require("../js/cluster_node.js");
 
-function exit(code) {
-  process.stdout.write("", () => process.exit(code));
-}
-
-process.on("uncaughtException", (err) => {
-  out("fatal", { message: String(err && err.stack ? err.stack : err) });
-  exit(1);
-});
-process.on("unhandledRejection", (err) => {
-  out("fatal", { message: String(err && err.stack ? err.stack : err) });
-  exit(1);
-});
-
-setTimeout(() => {
-  out("timeout", { message: `gave up after ${config.timeoutMs || 60000} ms` });
-  exit(2);
-}, config.timeoutMs || 60000).unref();
+guard(config.timeoutMs || 60000);
 
 async function main() {
   const httpServer = http.createServer();
@@ -88,7 +70,4 @@ async function main() {
   });
 }
 
-main().catch((err) => {
-  out("fatal", { message: String(err && err.stack ? err.stack : err) });
-  exit(1);
-});
+main().catch(fatal);

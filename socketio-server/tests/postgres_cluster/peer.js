@@ -1,7 +1,8 @@
 "use strict";
 // The Node.js node of the socketio-server PostgreSQL cluster test: socket.io 4.8.4 with
-// @socket.io/postgres-adapter 0.5.0 on a `pg` 8 pool. The Rust test drives it with commands on
-// standard input and reads JSON lines on standard output.
+// @socket.io/postgres-adapter 0.5.0 on a `pg` 8 pool. The Rust test drives it with the commands
+// of `../js/cluster_node.js` (`fetch` gives each socket's handshake too) on standard input and
+// reads JSON lines on standard output.
 //
 // Usage: node peer.js '<json>' where json is
 //   { "pg": {host, port, user, database},   the database
@@ -10,82 +11,26 @@
 //     "serverSideAnswers": { EVENT: ANSWER } }
 //         server-side events this node listens to (reported as "server_side"), answered with
 //         ANSWER when the sender asks for an answer
-// On start it listens on 127.0.0.1 (a free port) and reports {"event":"listening","port":P,
-// "uid":U}. Every connecting socket joins the rooms of its `auth.rooms` and gets
+// Every connecting socket joins the rooms of its `auth.rooms` and gets
 // `data = {name: auth.name}`.
 //
-// Commands (one JSON object per line), each answered by {"event":"done","tag":T,...}:
-//   {"cmd":"emit","to":[..],"except":[..],"event":E,"args":[..]}        io.to().except().emit()
-//   {"cmd":"emit_with_ack","to":[..],"event":E,"args":[..],"timeoutMs":N}
-//        io.timeout(N).emit(E, ...args, cb): done carries "err" and "responses"
-//   {"cmd":"fetch","to":[..]}              io.in().fetchSockets(): done carries "sockets"
-//   {"cmd":"join"|"leave","to":[..],"rooms":[..]}    io.in().socketsJoin() / socketsLeave()
-//   {"cmd":"disconnect","to":[..],"close":bool}       io.in().disconnectSockets()
-//   {"cmd":"server_side_emit","event":E,"args":[..]}
-//   {"cmd":"server_side_emit_with_ack","event":E,"args":[..]}: done carries "err", "responses"
-//   {"cmd":"server_count"}: done carries "count"
-//   {"cmd":"exit"}
-// Values: {"$bin": HEX} is a Buffer, both ways. Other reports: {"event":"server_side",
-// "name":E,"args":[..]}, {"event":"pg_error","message":M}, {"event":"fatal"}.
+// Other reports: {"event":"pg_error","message":M}.
 
 const http = require("http");
-const readline = require("readline");
 const { Server } = require("socket.io");
 const { createAdapter } = require("@socket.io/postgres-adapter");
 const pg = require("pg");
+const node = require("../js/cluster_node.js");
 
 const config = JSON.parse(process.argv[2] || "{}");
-
-function out(event, fields) {
-  process.stdout.write(JSON.stringify(Object.assign({ event }, fields || {})) + "\n");
-}
-
-function exit(code) {
-  process.stdout.write("", () => process.exit(code));
-}
-
-process.on("uncaughtException", (err) => {
-  out("fatal", { message: String(err && err.stack ? err.stack : err) });
-  exit(1);
-});
-process.on("unhandledRejection", (err) => {
-  out("fatal", { message: String(err && err.stack ? err.stack : err) });
-  exit(1);
-});
-
-setTimeout(() => {
-  out("timeout", { message: `gave up after ${config.timeoutMs || 60000} ms` });
-  exit(2);
-}, config.timeoutMs || 60000).unref();
-
-// Buffers travel as {"$bin": HEX} in the test's JSON.
-function decode(value) {
-  if (Array.isArray(value)) return value.map(decode);
-  if (value && typeof value === "object") {
-    if (typeof value.$bin === "string" && Object.keys(value).length === 1) {
-      return Buffer.from(value.$bin, "hex");
-    }
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, decode(v)]));
-  }
-  return value;
-}
-
-function encode(value) {
-  if (Buffer.isBuffer(value)) return { $bin: value.toString("hex") };
-  if (value instanceof ArrayBuffer) return { $bin: Buffer.from(value).toString("hex") };
-  if (Array.isArray(value)) return value.map(encode);
-  if (value && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, encode(v)]));
-  }
-  return value;
-}
+node.guard(config.timeoutMs || 60000);
 
 async function main() {
   const pool = new pg.Pool(config.pg);
   // The adapter keeps one pooled client for LISTEN without an "error" listener; a database
   // restart would make its error an uncaught exception. Report errors instead: the adapter
   // reconnects on the client's "end".
-  const report = (err) => out("pg_error", { message: String(err && err.message) });
+  const report = (err) => node.out("pg_error", { message: String(err && err.message) });
   pool.on("error", report);
   pool.on("connect", (client) => client.on("error", report));
 
@@ -97,93 +42,8 @@ async function main() {
       errorHandler: report,
     }),
   });
-
-  io.on("connection", (socket) => {
-    const auth = socket.handshake.auth || {};
-    socket.data = { name: auth.name };
-    if (Array.isArray(auth.rooms)) socket.join(auth.rooms);
-  });
-  for (const [name, answer] of Object.entries(config.serverSideAnswers || {})) {
-    io.on(name, (...args) => {
-      const callback = typeof args[args.length - 1] === "function" ? args.pop() : null;
-      out("server_side", { name, args: encode(args) });
-      if (callback) callback(answer);
-    });
-  }
-
-  const target = (op, cmd) => {
-    let result = op;
-    if (Array.isArray(cmd.to) && cmd.to.length) result = result.to(cmd.to);
-    if (Array.isArray(cmd.except) && cmd.except.length) result = result.except(cmd.except);
-    return result;
-  };
-
-  const commands = {
-    emit: (cmd) => (target(io, cmd).emit(cmd.event, ...decode(cmd.args || [])), {}),
-    emit_with_ack: (cmd) =>
-      new Promise((resolve) => {
-        target(io, cmd)
-          .timeout(cmd.timeoutMs || 5000)
-          .emit(cmd.event, ...decode(cmd.args || []), (err, responses) =>
-            resolve({ err: err ? err.message : null, responses: encode(responses) }),
-          );
-      }),
-    fetch: async (cmd) => {
-      const sockets = await target(io, cmd).fetchSockets();
-      return {
-        sockets: sockets.map((s) => ({ id: s.id, rooms: [...s.rooms], data: s.data, handshake: s.handshake })),
-      };
-    },
-    join: (cmd) => (target(io, cmd).socketsJoin(cmd.rooms), {}),
-    leave: (cmd) => (target(io, cmd).socketsLeave(cmd.rooms), {}),
-    disconnect: (cmd) => (target(io, cmd).disconnectSockets(!!cmd.close), {}),
-    server_side_emit: (cmd) => (io.serverSideEmit(cmd.event, ...decode(cmd.args || [])), {}),
-    server_side_emit_with_ack: async (cmd) => {
-      try {
-        const responses = await io.serverSideEmitWithAck(cmd.event, ...decode(cmd.args || []));
-        return { err: null, responses: encode(responses) };
-      } catch (err) {
-        return { err: err.message, responses: encode(err.responses || null) };
-      }
-    },
-    server_count: async () => ({ count: await io.of("/").adapter.serverCount() }),
-    exit: () => {
-      out("bye");
-      exit(0);
-      return null;
-    },
-  };
-
-  readline.createInterface({ input: process.stdin }).on("line", async (line) => {
-    let cmd;
-    try {
-      cmd = JSON.parse(line);
-    } catch (err) {
-      out("fatal", { message: `not JSON: ${line}` });
-      exit(1);
-      return;
-    }
-    const run = commands[cmd.cmd];
-    if (!run) {
-      out("fatal", { message: `unknown command ${cmd.cmd}` });
-      exit(1);
-      return;
-    }
-    try {
-      const result = await run(cmd);
-      if (result) out("done", Object.assign({ tag: cmd.tag, cmd: cmd.cmd }, result));
-    } catch (err) {
-      out("done", { tag: cmd.tag, cmd: cmd.cmd, error: String(err && err.message) });
-    }
-  });
-  process.stdin.on("end", () => exit(0));
-
-  httpServer.listen(0, "127.0.0.1", () => {
-    out("listening", { port: httpServer.address().port, uid: io.of("/").adapter.uid });
-  });
+  io.on("connection", node.adoptAuth);
+  node.serve(io, httpServer, { serverSideAnswers: config.serverSideAnswers, fetchHandshake: true });
 }
 
-main().catch((err) => {
-  out("fatal", { message: String(err && err.stack ? err.stack : err) });
-  exit(1);
-});
+main().catch(node.fatal);
