@@ -15,7 +15,8 @@ use serde_json::{json, Value as Json};
 use socketio_server::admin::{instrument, AdminAuth, AdminOptions};
 
 use admin::{chatter, dashboard, next_event, AdminPeer};
-use cluster::{connected_id, RedisServer, RustNode};
+use cluster::{RedisServer, RustNode};
+use support::node_peer::connected_id;
 use support::Node;
 
 /// The socket `id` of namespace `/` in an `all_sockets` payload.

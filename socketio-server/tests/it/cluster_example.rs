@@ -11,7 +11,8 @@ use serde_json::{json, Value as Json};
 use socketio_server::Config;
 use std::collections::BTreeSet;
 
-use cluster::{connected_id, eventually, RedisServer};
+use cluster::RedisServer;
+use support::node_peer::{connected_id, eventually};
 use support::{ensure_clients, TestServer};
 
 fn client(name: &str, room: Option<&str>) -> Json {

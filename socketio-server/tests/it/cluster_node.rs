@@ -20,9 +20,10 @@ use crate::support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use cluster::{client, connected_id, eventually, names, set, Peer, RedisServer, RustNode};
+use cluster::{Peer, RedisServer, RustNode};
 use serde_json::{json, Value as Json};
 use socketio_server::{BroadcastAckError, Bytes};
+use support::node_peer::{client, connected_id, eventually, names, set, sorted_strings, without_marks};
 use support::{bin, ensure_clients, Node};
 
 /// Every node emits `mark` with its name; waits until every client has the three marks.
@@ -36,33 +37,6 @@ async fn marks(r1: &RustNode, r2: &RustNode, peer: &mut Peer, clients: &mut [(&m
             node.received(name, &mark).await;
         }
     }
-}
-
-/// Waits until the Node.js node's `fetchSockets` for `rooms` finds exactly `want`.
-async fn peer_sees(peer: &mut Peer, rooms: &[&str], want: BTreeSet<String>) {
-    let deadline = tokio::time::Instant::now() + support::WAIT;
-    loop {
-        let seen = peer.fetch_ids(rooms).await;
-        if seen == want {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "Node.js sees {seen:?} in {rooms:?}, expected {want:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-fn without_marks(node: &Node, client: &str) -> BTreeSet<String> {
-    names(node, client).into_iter().filter(|n| !n.starts_with("mark")).collect()
-}
-
-fn sorted_strings(values: &Json) -> Vec<String> {
-    let mut out: Vec<String> =
-        values.as_array().into_iter().flatten().map(|v| v.as_str().unwrap_or("?").to_owned()).collect();
-    out.sort();
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -133,14 +107,14 @@ async fn our_nodes_and_a_node_js_node_share_one_cluster() {
 
     // ---- Joins, leaves, disconnections across nodes.
     r1.io().to("red").sockets_join("green");
-    peer_sees(&mut peer, &["green"], set(&[&id1, &id2])).await;
+    peer.wait_sees(&["green"], set(&[&id1, &id2])).await;
     peer.run(json!({"cmd": "join", "to": ["blue"], "rooms": ["teal"]})).await;
     eventually("blue sockets join teal, seen from r1", || async {
         r1.fetch_ids(&["teal"]).await == set(&[&id2, &id3])
     })
     .await;
     r2.io().to("green").sockets_leave("green");
-    peer_sees(&mut peer, &["green"], BTreeSet::new()).await;
+    peer.wait_sees(&["green"], BTreeSet::new()).await;
     peer.run(json!({"cmd": "leave", "to": ["teal"], "rooms": ["teal"]})).await;
     eventually("teal is empty, seen from r2", || async { r2.fetch_ids(&["teal"]).await.is_empty() }).await;
 

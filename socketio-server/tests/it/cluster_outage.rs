@@ -16,8 +16,9 @@ use crate::gate::Gate;
 
 use serde_json::json;
 
-use cluster::{client, connected_id, eventually, RedisServer, RustNode};
+use cluster::{RedisServer, RustNode};
 use support::ensure_clients;
+use support::node_peer::{client, connected_id, eventually};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broadcasts_made_during_a_redis_outage_reach_the_other_nodes_clients_in_order_once() {

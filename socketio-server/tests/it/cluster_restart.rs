@@ -8,7 +8,8 @@ use crate::support;
 use serde_json::json;
 use socketio_server::adapter::AdapterError;
 
-use cluster::{client, connected_id, eventually, Peer, RedisServer, RustNode};
+use cluster::{Peer, RedisServer, RustNode};
+use support::node_peer::{client, connected_id, eventually};
 use support::{ensure_clients, Node};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -50,7 +50,8 @@ use socketio_server::Config;
 use tokio::process::Command;
 use tokio::time::timeout;
 
-use cluster::{eventually, RedisServer};
+use cluster::RedisServer;
+use support::node_peer::eventually;
 use support::{Mode, Node, TestServer};
 
 /// The deployment guide, whose marked blocks are the configurations under test.

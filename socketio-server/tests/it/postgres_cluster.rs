@@ -37,7 +37,8 @@ use serde_json::{json, Value as Json};
 use socketio_server::adapter::{PostgresAdapterConfig, PostgresClients, PostgresStatus};
 use socketio_server::{BroadcastAckError, Bytes, Config, ServerSideAckError, Socket, SocketIo};
 use support::node_peer::{
-    adopt_auth, answer_server_side, fetch_socket_ids, try_fetch_socket_ids, wait_server_count, NodePeer,
+    adopt_auth, answer_server_side, client, connected_id, eventually_within, fetch_socket_ids, set,
+    sorted_strings, try_fetch_socket_ids, wait_server_count, without_marks, NodePeer,
 };
 use support::{bin, ensure_clients, inbox, Inbox, Node, TestServer, WAIT};
 use tokio::time::{timeout, Instant};
@@ -131,67 +132,6 @@ async fn start_peer(port: u16) -> NodePeer {
 // -------------------------------------------------------------------------------------------
 // Helpers
 
-/// A client spec for `scenario.js`: WebSocket, `auth = {name, rooms}`; it answers `ask` with its
-/// name, `ask-silent` by echoing its arguments unless `silent`, and other events by echoing.
-fn client(name: &str, rooms: &[&str], silent: bool) -> Json {
-    let ask_silent = if silent { json!("silent") } else { json!("echo") };
-    json!({
-        "name": name,
-        "transports": ["websocket"],
-        "auth": {"name": name, "rooms": rooms},
-        "answers": {"ask": "name", "ask-silent": ask_silent},
-    })
-}
-
-async fn connected_id(node: &mut Node, client: &str) -> String {
-    node.next(client, "connect").await["id"].as_str().expect("the client reports its id").to_owned()
-}
-
-fn set(items: &[&str]) -> BTreeSet<String> {
-    items.iter().map(|s| s.to_string()).collect()
-}
-
-fn names(node: &Node, client: &str) -> BTreeSet<String> {
-    node.events_of(client).into_iter().map(|(name, _)| name).collect()
-}
-
-fn without_marks(node: &Node, client: &str) -> BTreeSet<String> {
-    names(node, client).into_iter().filter(|n| !n.starts_with("mark")).collect()
-}
-
-fn sorted_strings(values: &Json) -> Vec<String> {
-    let mut out: Vec<String> =
-        values.as_array().into_iter().flatten().map(|v| v.as_str().unwrap_or("?").to_owned()).collect();
-    out.sort();
-    out
-}
-
-/// Waits (at most `within`) until `check` resolves to true.
-async fn eventually<F, Fut>(what: &str, within: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + within;
-    while !check().await {
-        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Waits until the Node.js node's `fetchSockets` for `rooms` finds exactly `want`.
-async fn peer_sees(peer: &mut NodePeer, rooms: &[&str], want: BTreeSet<String>) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let seen = peer.try_fetch_ids(rooms).await;
-        if seen.as_ref() == Some(&want) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "Node.js sees {seen:?} in {rooms:?}, expected {want:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// Every node emits `mark` with its name; waits until every client has the three marks.
 async fn marks(
     r1: &RustNode,
@@ -263,7 +203,7 @@ async fn every_operation_crosses_the_cluster_both_ways() {
     let id3 = connected_id(&mut c3, "c3").await;
     let everyone = set(&[&id1, &id2, &id3]);
     // The sockets join their rooms just after they connect.
-    eventually("every socket is in its rooms", WAIT, || async {
+    eventually_within("every socket is in its rooms", WAIT, || async {
         r1.fetch_ids(&["red"]).await.len() == 2 && r1.fetch_ids(&["blue"]).await.len() == 2
     })
     .await;
@@ -314,17 +254,19 @@ async fn every_operation_crosses_the_cluster_both_ways() {
 
     // ---- Joins and leaves across nodes.
     r1.io().to("red").sockets_join("green");
-    peer_sees(&mut peer, &["green"], set(&[&id1, &id2])).await;
+    peer.wait_sees(&["green"], set(&[&id1, &id2])).await;
     peer.run(json!({"cmd": "join", "to": ["blue"], "rooms": ["teal"]})).await;
-    eventually("blue sockets join teal, seen from r1", WAIT, || async {
+    eventually_within("blue sockets join teal, seen from r1", WAIT, || async {
         r1.fetch_ids(&["teal"]).await == set(&[&id2, &id3])
     })
     .await;
     r2.io().to("green").sockets_leave("green");
-    peer_sees(&mut peer, &["green"], BTreeSet::new()).await;
+    peer.wait_sees(&["green"], BTreeSet::new()).await;
     peer.run(json!({"cmd": "leave", "to": ["teal"], "rooms": ["teal"]})).await;
-    eventually("teal is empty, seen from r2", WAIT, || async { r2.fetch_ids(&["teal"]).await.is_empty() })
-        .await;
+    eventually_within("teal is empty, seen from r2", WAIT, || async {
+        r2.fetch_ids(&["teal"]).await.is_empty()
+    })
+    .await;
 
     // ---- Server-side events, both ways, with and without acks.
     assert_eq!(r1.io().server_side_emit("hello", &"from r1").await, Ok(2));
@@ -475,7 +417,7 @@ async fn the_clients_ride_out_a_database_restart_under_load() {
     c2.received("c2", "load-r2").await;
 
     db.stop();
-    eventually("both nodes see the connection lost", WAIT, || async {
+    eventually_within("both nodes see the connection lost", WAIT, || async {
         r1.pg.status() != PostgresStatus::Connected && r2.pg.status() != PostgresStatus::Connected
     })
     .await;

@@ -19,27 +19,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde_json::{json, Value as Json};
-use sharded::{
-    all_shard_channels, client, connected_id, eventually, names, set, sorted_strings, Peer, RedisCluster,
-    RustNode,
-};
+use sharded::{all_shard_channels, Peer, RedisCluster, RustNode};
 use socketio_server::adapter::redis_sharded::SubscriptionMode;
 use socketio_server::{BroadcastAckError, Bytes};
+use support::node_peer::{client, connected_id, eventually, names, set, sorted_strings};
 use support::{bin, ensure_clients, Node, WAIT};
-use tokio::time::Instant;
-
-/// Waits until the Node.js node's `fetchSockets` in `rooms` gives `want`.
-async fn peer_sees(peer: &mut Peer, rooms: &[&str], want: BTreeSet<String>) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let seen = peer.fetch_ids(rooms).await;
-        if seen == want {
-            return;
-        }
-        assert!(Instant::now() < deadline, "Node.js sees {seen:?} in {rooms:?}, expected {want:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 /// Waits for each of `expected` (once) and for three `last` markers (one from each node), then
 /// checks that `client` received nothing else; answers each event's arguments.
@@ -192,7 +176,7 @@ async fn two_of_our_nodes_and_a_node_js_node_share_one_redis_cluster() {
 
     // Joins and leaves both ways; a room joined this way gets its channel and its broadcasts.
     r1.io().to("red").sockets_join("green");
-    peer_sees(&mut peer, &["green"], set(&[&id1, &id2])).await;
+    peer.wait_sees(&["green"], set(&[&id1, &id2])).await;
     peer.run(json!({"cmd": "join", "to": ["blue"], "rooms": ["teal"]})).await;
     eventually("blue sockets join teal, seen from r1", || async {
         r1.fetch_ids(&["teal"]).await == set(&[&id2, &id3])
@@ -207,7 +191,7 @@ async fn two_of_our_nodes_and_a_node_js_node_share_one_redis_cluster() {
     assert_eq!(c1.received("c1", "green-node").await["args"], json!([8]));
     assert_eq!(c2.received("c2", "green-node").await["args"], json!([8]));
     r2.io().to("green").sockets_leave("green");
-    peer_sees(&mut peer, &["green"], BTreeSet::new()).await;
+    peer.wait_sees(&["green"], BTreeSet::new()).await;
     peer.run(json!({"cmd": "leave", "to": ["teal"], "rooms": ["teal"]})).await;
     eventually("teal is empty", || async { r2.fetch_ids(&["teal"]).await.is_empty() }).await;
 

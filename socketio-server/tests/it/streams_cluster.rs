@@ -25,7 +25,8 @@ use std::time::Duration;
 use redis::AsyncCommands;
 use serde_json::{json, Value as Json};
 use socketio_server::{BroadcastAckError, Bytes, SocketIo};
-use streams::{client, connected_id, eventually, names, set, Peer, Proxy, RedisServer, RustNode};
+use streams::{Peer, Proxy, RedisServer, RustNode};
+use support::node_peer::{client, connected_id, eventually, names, set};
 use support::{bin, ensure_clients, Node, WAIT};
 use tokio::time::Instant;
 
@@ -65,19 +66,6 @@ fn written_by(all: &[(String, Vec<(String, String)>)], uid: &str) -> Vec<String>
         .collect();
     out.sort();
     out
-}
-
-/// Waits until the Node.js node's `fetchSockets` in `rooms` gives `want`.
-async fn peer_sees(peer: &mut Peer, rooms: &[&str], want: BTreeSet<String>) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let seen = peer.fetch_ids(rooms).await;
-        if seen == want {
-            return;
-        }
-        assert!(Instant::now() < deadline, "Node.js sees {seen:?} in {rooms:?}, expected {want:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -196,14 +184,14 @@ async fn two_of_our_nodes_and_a_node_js_node_share_one_cluster() {
 
     // Joins and leaves both ways.
     r1.io().to("red").sockets_join("green");
-    peer_sees(&mut peer, &["green"], set(&[&id1, &id2])).await;
+    peer.wait_sees(&["green"], set(&[&id1, &id2])).await;
     peer.run(json!({"cmd": "join", "to": ["blue"], "rooms": ["teal"]})).await;
     eventually("blue sockets join teal, seen from r1", || async {
         r1.fetch_ids(&["teal"]).await == set(&[&id2, &id3])
     })
     .await;
     r2.io().to("green").sockets_leave("green");
-    peer_sees(&mut peer, &["green"], BTreeSet::new()).await;
+    peer.wait_sees(&["green"], BTreeSet::new()).await;
     peer.run(json!({"cmd": "leave", "to": ["teal"], "rooms": ["teal"]})).await;
     eventually("teal is empty", || async { r2.fetch_ids(&["teal"]).await.is_empty() }).await;
 

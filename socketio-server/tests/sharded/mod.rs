@@ -21,7 +21,7 @@ use socketio_server::adapter::redis_sharded::{
     ShardedRedisAdapterConfig, ShardedRedisClients, SubscriptionMode,
 };
 use socketio_server::{Config, Socket, SocketIo};
-use tokio::time::{timeout, Instant};
+use tokio::time::timeout;
 
 pub use redis_server::RedisCluster;
 
@@ -103,18 +103,6 @@ impl RustNode {
     }
 }
 
-/// A client spec for `scenario.js`: WebSocket, `auth = {name, rooms}`; it answers `ask` with its
-/// name, `ask-silent` by echoing its arguments unless `silent`, and other events by echoing.
-pub fn client(name: &str, rooms: &[&str], silent: bool) -> Json {
-    let ask_silent = if silent { json!("silent") } else { json!("echo") };
-    json!({
-        "name": name,
-        "transports": ["websocket"],
-        "auth": {"name": name, "rooms": rooms},
-        "answers": {"ask": "name", "ask-silent": ask_silent},
-    })
-}
-
 /// The Node.js node (a [`NodePeer`] running this folder's `peer.js`), killed when dropped.
 pub struct Peer(NodePeer);
 
@@ -148,42 +136,6 @@ impl Peer {
     pub async fn exit(self) {
         self.0.exit().await;
     }
-}
-
-/// Waits (at most [`WAIT`]) until `check` resolves to true.
-pub async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + WAIT;
-    while !check().await {
-        assert!(Instant::now() < deadline, "{what}: not within {WAIT:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// The connected client's socket id.
-pub async fn connected_id(node: &mut Node, client: &str) -> String {
-    node.next(client, "connect").await["id"].as_str().expect("the client reports its id").to_owned()
-}
-
-/// The names of the events `client` received so far.
-pub fn names(node: &Node, client: &str) -> BTreeSet<String> {
-    node.events_of(client).into_iter().map(|(name, _)| name).collect()
-}
-
-/// A set of strings.
-pub fn set(items: &[&str]) -> BTreeSet<String> {
-    items.iter().map(|s| s.to_string()).collect()
-}
-
-/// The sorted answers of a `done` report's `responses`, as strings.
-pub fn sorted_strings(values: &Json) -> Vec<String> {
-    let mut out: Vec<String> =
-        values.as_array().into_iter().flatten().map(|v| v.as_str().unwrap_or("?").to_owned()).collect();
-    out.sort();
-    out
 }
 
 /// The shard channels subscribed on every master of `cluster`, sorted.

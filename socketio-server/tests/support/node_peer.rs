@@ -148,6 +148,20 @@ impl NodePeer {
         Some(sockets.filter_map(|s| s["id"].as_str().map(str::to_owned)).collect())
     }
 
+    /// Waits (at most [`WAIT`]) until the Node.js node's `fetchSockets` for `rooms` finds
+    /// exactly `want`.
+    pub async fn wait_sees(&mut self, rooms: &[&str], want: BTreeSet<String>) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let seen = self.try_fetch_ids(rooms).await;
+            if seen.as_ref() == Some(&want) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "Node.js sees {seen:?} in {rooms:?}, expected {want:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Lets the node exit.
     pub async fn exit(mut self) {
         if let Some(mut stdin) = self.stdin.take() {
@@ -230,4 +244,69 @@ pub async fn try_fetch_socket_ids(
         io.to(rooms.iter().map(|r| r.to_string()).collect::<Vec<_>>()).fetch_sockets().await
     };
     Some(sockets.ok()?.iter().map(|s| s.id().to_string()).collect())
+}
+
+// -------------------------------------------------------------------------------------------
+// The npm clients of the same tests, and what the tests read of them
+
+/// A client spec for `scenario.js`: WebSocket, `auth = {name, rooms}`; it answers `ask` with its
+/// name, `ask-silent` by echoing its arguments unless `silent`, and other events by echoing.
+pub fn client(name: &str, rooms: &[&str], silent: bool) -> Json {
+    let ask_silent = if silent { json!("silent") } else { json!("echo") };
+    json!({
+        "name": name,
+        "transports": ["websocket"],
+        "auth": {"name": name, "rooms": rooms},
+        "answers": {"ask": "name", "ask-silent": ask_silent},
+    })
+}
+
+/// The connected client's socket id.
+pub async fn connected_id(node: &mut super::Node, client: &str) -> String {
+    node.next(client, "connect").await["id"].as_str().expect("the client reports its id").to_owned()
+}
+
+/// The names of the events `client` received so far.
+pub fn names(node: &super::Node, client: &str) -> BTreeSet<String> {
+    node.events_of(client).into_iter().map(|(name, _)| name).collect()
+}
+
+/// [`names`] without the `mark` events the tests use to know a round is over.
+pub fn without_marks(node: &super::Node, client: &str) -> BTreeSet<String> {
+    names(node, client).into_iter().filter(|n| !n.starts_with("mark")).collect()
+}
+
+/// A set of strings.
+pub fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// The sorted answers of a `done` report's `responses`, as strings.
+pub fn sorted_strings(values: &Json) -> Vec<String> {
+    let mut out: Vec<String> =
+        values.as_array().into_iter().flatten().map(|v| v.as_str().unwrap_or("?").to_owned()).collect();
+    out.sort();
+    out
+}
+
+/// Waits (at most [`WAIT`]) until `check` resolves to true.
+pub async fn eventually<F, Fut>(what: &str, check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    eventually_within(what, WAIT, check).await;
+}
+
+/// Waits (at most `within`) until `check` resolves to true.
+pub async fn eventually_within<F, Fut>(what: &str, within: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    while !check().await {
+        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
