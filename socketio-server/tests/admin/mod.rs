@@ -7,7 +7,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::OnceLock;
 
 use serde_json::{json, Value as Json};
 use socketio_server::{Socket, SocketIo};
@@ -28,14 +27,6 @@ pub const PASSWORD_HASH: &str = "$2b$10$heqvAkYMez.Va6Et2uXInOnkCT6/uQj1brkrbyG3
 /// The folder of `package.json`, its lock file and `admin_peer.js`.
 pub fn peer_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("admin")
-}
-
-/// Installs the pinned Node.js packages (once per test binary), or panics with why not.
-pub fn ensure_peer_packages() {
-    static READY: OnceLock<Result<(), String>> = OnceLock::new();
-    if let Err(reason) = READY.get_or_init(|| conformance::npm::ensure_installed(&peer_dir())) {
-        panic!("{reason}");
-    }
 }
 
 /// The chat both servers serve on `/`: `data = {name: auth.name}`, the rooms of `auth.rooms`,
@@ -72,7 +63,7 @@ pub struct AdminPeer {
 impl AdminPeer {
     /// Starts `admin_peer.js` with `instrument(io, admin)`, on the Redis at `redis_url` if set.
     pub async fn start(admin: Json, redis_url: Option<&str>) -> Self {
-        ensure_peer_packages();
+        crate::support::node_peer::ensure_packages(&peer_dir());
         let config = json!({ "admin": admin, "redisUrl": redis_url, "timeoutMs": 90_000 });
         let mut command = Command::new("node");
         command.arg(peer_dir().join("admin_peer.js")).arg(config.to_string());

@@ -13,7 +13,6 @@ use crate::redis_server;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::{json, Value as Json};
@@ -31,14 +30,6 @@ use crate::support::{
 /// The folder of `package.json`, its lock file and `peer.js`.
 pub fn peer_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("cluster")
-}
-
-/// Installs the pinned Node.js cluster packages (once per test binary), or panics with why not.
-pub fn ensure_peer_packages() {
-    static READY: OnceLock<Result<(), String>> = OnceLock::new();
-    if let Err(reason) = READY.get_or_init(|| conformance::npm::ensure_installed(&peer_dir())) {
-        panic!("{reason}");
-    }
 }
 
 /// The adapter options of the tests: short reconnection delays.
@@ -112,7 +103,6 @@ impl Peer {
     /// Starts `peer.js` on the Redis at `redis_url`; it listens for the server-side events
     /// `hello` and `question` (answered with `"node"`).
     pub async fn start(redis_url: &str) -> Self {
-        ensure_peer_packages();
         let config = json!({
             "timeoutMs": 90_000,
             "requestsTimeout": 5000,

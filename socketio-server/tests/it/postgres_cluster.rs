@@ -29,7 +29,7 @@ mod postgres_server;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use postgres_server::PostgresServer;
@@ -115,10 +115,6 @@ fn peer_dir() -> PathBuf {
 /// Starts `peer.js` on the database at 127.0.0.1:`port`; it listens for the server-side
 /// events `hello`, `question` and `quiet` (the last two answered with `"node"`).
 async fn start_peer(port: u16) -> NodePeer {
-    static READY: OnceLock<Result<(), String>> = OnceLock::new();
-    if let Err(reason) = READY.get_or_init(|| conformance::npm::ensure_installed(&peer_dir())) {
-        panic!("{reason}");
-    }
     let config = json!({
         "pg": {"host": "127.0.0.1", "port": port, "user": "postgres", "database": "postgres"},
         "timeoutMs": 90_000,

@@ -19,10 +19,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde_json::{json, Value as Json};
-use sharded::{all_shard_channels, Peer, RedisCluster, RustNode};
+use sharded::{all_shard_channels, start_peer, RedisCluster, RustNode};
 use socketio_server::adapter::redis_sharded::SubscriptionMode;
 use socketio_server::{BroadcastAckError, Bytes};
-use support::node_peer::{client, connected_id, eventually, names, set, sorted_strings};
+use support::node_peer::{client, connected_id, eventually, names, set, sorted_strings, NodePeer};
 use support::{bin, ensure_clients, Node, WAIT};
 
 /// Waits for each of `expected` (once) and for three `last` markers (one from each node), then
@@ -66,7 +66,7 @@ async fn wait_subscribers(cluster: &RedisCluster, channel: &str, n: usize) {
 struct Three {
     r1: RustNode,
     r2: RustNode,
-    peer: Peer,
+    peer: NodePeer,
     c1: Node,
     c2: Node,
     c3: Node,
@@ -78,7 +78,7 @@ impl Three {
         ensure_clients();
         let r1 = RustNode::start("r1", cluster, mode).await;
         let r2 = RustNode::start("r2", cluster, mode).await;
-        let mut peer = Peer::start(cluster, mode).await;
+        let mut peer = start_peer(cluster, mode).await;
         r1.wait_servers(3).await;
         r2.wait_servers(3).await;
         peer.wait_servers(3).await;
@@ -394,7 +394,7 @@ async fn a_master_failover_under_load_with_a_node_js_node() {
     // on the cluster as it is now serves beside our nodes.
     c3.exit().await;
     peer.exit().await;
-    let mut peer = Peer::start(&cluster, SubscriptionMode::Dynamic).await;
+    let mut peer = start_peer(&cluster, SubscriptionMode::Dynamic).await;
     r1.wait_servers(3).await;
     r2.wait_servers(3).await;
     peer.wait_servers(3).await;
@@ -560,7 +560,7 @@ fn replace(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
 async fn our_messages_are_the_reference_bytes() {
     let cluster = RedisCluster::start(3);
     let ours = RustNode::start("r1", &cluster, SubscriptionMode::Dynamic).await;
-    let mut peer = Peer::start(&cluster, SubscriptionMode::Dynamic).await;
+    let mut peer = start_peer(&cluster, SubscriptionMode::Dynamic).await;
     ours.wait_servers(2).await;
     peer.wait_servers(2).await;
     let (_conns, mut rx) = raw_subscriber(&cluster, &["socket.io#/#", "socket.io#/#r#"]).await;

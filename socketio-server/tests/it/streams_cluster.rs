@@ -25,7 +25,7 @@ use std::time::Duration;
 use redis::AsyncCommands;
 use serde_json::{json, Value as Json};
 use socketio_server::{BroadcastAckError, Bytes, SocketIo};
-use streams::{Peer, Proxy, RedisServer, RustNode};
+use streams::{start_peer, Proxy, RedisServer, RustNode};
 use support::node_peer::{client, connected_id, eventually, names, set};
 use support::{bin, ensure_clients, Node, WAIT};
 use tokio::time::Instant;
@@ -72,7 +72,7 @@ fn written_by(all: &[(String, Vec<(String, String)>)], uid: &str) -> Vec<String>
 async fn our_entries_are_the_reference_entries() {
     let redis = RedisServer::start();
     let ours = RustNode::start("r1", &redis.url()).await;
-    let mut peer = Peer::start(&redis.url()).await;
+    let mut peer = start_peer(&redis.url()).await;
     ours.wait_servers(2).await;
     let deadline = Instant::now() + WAIT;
     while peer.server_count().await != 2 {
@@ -123,7 +123,7 @@ async fn two_of_our_nodes_and_a_node_js_node_share_one_cluster() {
     let redis = RedisServer::start();
     let mut r1 = RustNode::start("r1", &redis.url()).await;
     let mut r2 = RustNode::start("r2", &redis.url()).await;
-    let mut peer = Peer::start(&redis.url()).await;
+    let mut peer = start_peer(&redis.url()).await;
     r1.wait_servers(3).await;
     r2.wait_servers(3).await;
 
@@ -567,7 +567,7 @@ async fn sessions_move_between_our_node_and_the_node_js_node() {
     ensure_clients();
     let redis = RedisServer::start();
     let mut ours = RustNode::start("ours", &redis.url()).await;
-    let mut peer = Peer::start(&redis.url()).await;
+    let mut peer = start_peer(&redis.url()).await;
     ours.wait_servers(2).await;
     let client = redis::Client::open(redis.url()).expect("a redis url");
     let mut conn = client.get_multiplexed_async_connection().await.expect("connect to redis-server");

@@ -13,7 +13,6 @@ use crate::redis_server;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::{json, Value as Json};
@@ -33,14 +32,6 @@ use crate::support::{
 /// The folder of `package.json`, its lock file and `peer.js`.
 pub fn peer_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("sharded")
-}
-
-/// Installs the pinned Node.js packages (once per test binary), or panics with why not.
-pub fn ensure_peer_packages() {
-    static READY: OnceLock<Result<(), String>> = OnceLock::new();
-    if let Err(reason) = READY.get_or_init(|| conformance::npm::ensure_installed(&peer_dir())) {
-        panic!("{reason}");
-    }
 }
 
 /// The adapter options of the tests: `mode`, short reconnection delays and timeouts.
@@ -103,39 +94,15 @@ impl RustNode {
     }
 }
 
-/// The Node.js node (a [`NodePeer`] running this folder's `peer.js`), killed when dropped.
-pub struct Peer(NodePeer);
-
-impl std::ops::Deref for Peer {
-    type Target = NodePeer;
-    fn deref(&self) -> &NodePeer {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Peer {
-    fn deref_mut(&mut self) -> &mut NodePeer {
-        &mut self.0
-    }
-}
-
-impl Peer {
-    /// Starts `peer.js` on `cluster` in subscription mode `mode`; it listens for the
-    /// server-side events `hello` and `question` (answered with `"node"`).
-    pub async fn start(cluster: &RedisCluster, mode: SubscriptionMode) -> Self {
-        ensure_peer_packages();
-        let config = json!({
-            "timeoutMs": 90_000,
-            "subscriptionMode": mode.as_str(),
-            "serverSideAnswers": {"hello": null, "question": "node"},
-        });
-        Peer(NodePeer::start(&peer_dir(), &[json!(cluster.urls()).to_string(), config.to_string()]).await)
-    }
-
-    /// Lets the node exit.
-    pub async fn exit(self) {
-        self.0.exit().await;
-    }
+/// Starts the Node.js node (this folder's `peer.js`) on `cluster` in subscription mode `mode`;
+/// it listens for the server-side events `hello` and `question` (answered with `"node"`).
+pub async fn start_peer(cluster: &RedisCluster, mode: SubscriptionMode) -> NodePeer {
+    let config = json!({
+        "timeoutMs": 90_000,
+        "subscriptionMode": mode.as_str(),
+        "serverSideAnswers": {"hello": null, "question": "node"},
+    });
+    NodePeer::start(&peer_dir(), &[json!(cluster.urls()).to_string(), config.to_string()]).await
 }
 
 /// The shard channels subscribed on every master of `cluster`, sorted.

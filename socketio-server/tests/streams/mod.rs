@@ -14,7 +14,6 @@ use crate::redis_server;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::{json, Value as Json};
@@ -32,14 +31,6 @@ use crate::support::{
 /// The folder of `package.json`, its lock file and `peer.js`.
 pub fn peer_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("streams")
-}
-
-/// Installs the pinned Node.js cluster packages (once per test binary), or panics with why not.
-pub fn ensure_peer_packages() {
-    static READY: OnceLock<Result<(), String>> = OnceLock::new();
-    if let Err(reason) = READY.get_or_init(|| conformance::npm::ensure_installed(&peer_dir())) {
-        panic!("{reason}");
-    }
 }
 
 /// How long sessions are kept, on our nodes as on the Node.js node.
@@ -120,38 +111,14 @@ impl RustNode {
     }
 }
 
-/// The Node.js node (a [`NodePeer`] running this folder's `peer.js`), killed when dropped.
-pub struct Peer(NodePeer);
-
-impl std::ops::Deref for Peer {
-    type Target = NodePeer;
-    fn deref(&self) -> &NodePeer {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Peer {
-    fn deref_mut(&mut self) -> &mut NodePeer {
-        &mut self.0
-    }
-}
-
-impl Peer {
-    /// Starts `peer.js` on the Redis at `redis_url`; it listens for the server-side events
-    /// `hello` and `question` (answered with `"node"`).
-    pub async fn start(redis_url: &str) -> Self {
-        ensure_peer_packages();
-        let config = json!({
-            "timeoutMs": 90_000,
-            "serverSideAnswers": {"hello": null, "question": "node"},
-        });
-        Peer(NodePeer::start(&peer_dir(), &[redis_url.to_owned(), config.to_string()]).await)
-    }
-
-    /// Lets the node exit.
-    pub async fn exit(self) {
-        self.0.exit().await;
-    }
+/// Starts the Node.js node (this folder's `peer.js`) on the Redis at `redis_url`; it listens
+/// for the server-side events `hello` and `question` (answered with `"node"`).
+pub async fn start_peer(redis_url: &str) -> NodePeer {
+    let config = json!({
+        "timeoutMs": 90_000,
+        "serverSideAnswers": {"hello": null, "question": "node"},
+    });
+    NodePeer::start(&peer_dir(), &[redis_url.to_owned(), config.to_string()]).await
 }
 
 /// A TCP proxy on 127.0.0.1 that sends each new connection to the node it currently points

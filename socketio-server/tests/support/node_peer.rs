@@ -4,9 +4,10 @@
 //! line. The cluster harnesses (`cluster`, `streams`, `sharded`) and the PostgreSQL cluster test
 //! each start their own `peer.js` with it. Every wait is bounded by [`WAIT`]; the process is killed when dropped.
 
-use std::collections::BTreeSet;
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::{json, Value as Json};
@@ -16,6 +17,17 @@ use tokio::sync::mpsc;
 use tokio::time::{timeout, Instant};
 
 use super::{spawn_json_lines, WAIT};
+
+/// Installs the pinned npm packages of `dir` (once per folder and test binary), or panics with
+/// why not.
+pub fn ensure_packages(dir: &Path) {
+    static READY: Mutex<BTreeMap<PathBuf, Result<(), String>>> = Mutex::new(BTreeMap::new());
+    let mut ready = READY.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let result = ready.entry(dir.to_owned()).or_insert_with(|| conformance::npm::ensure_installed(dir));
+    if let Err(reason) = result {
+        panic!("{reason}");
+    }
+}
 
 /// A running `peer.js`.
 pub struct NodePeer {
@@ -29,8 +41,10 @@ pub struct NodePeer {
 }
 
 impl NodePeer {
-    /// Runs `node peer.js ARGS...` in `dir` and waits for its `listening` report.
+    /// Runs `node peer.js ARGS...` in `dir` (its pinned npm packages installed first) and waits
+    /// for its `listening` report.
     pub async fn start(dir: &Path, args: &[String]) -> NodePeer {
+        ensure_packages(dir);
         let mut command = Command::new("node");
         command.arg(dir.join("peer.js")).args(args);
         command.current_dir(dir).stderr(Stdio::inherit());
