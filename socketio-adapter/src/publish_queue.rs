@@ -259,6 +259,13 @@ pub(crate) struct QueueStats {
     pub(crate) queued: std::sync::atomic::AtomicU64,
 }
 
+/// The instant the drivers give their queue: tokio's clock, so that a test that pauses tokio's
+/// time ages the queue with it.
+#[cfg(any(feature = "redis", feature = "postgres", feature = "redis-streams"))]
+pub(crate) fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}
+
 #[cfg(any(feature = "redis", feature = "postgres", feature = "redis-streams"))]
 impl QueueStats {
     /// Records where `queue` stands.

@@ -551,7 +551,7 @@ impl Publisher {
             None => {
                 let size = outgoing_size(&publish.channel, &publish.message);
                 let dropped =
-                    self.queue.push((publish.channel, publish.message), size, Instant::now().into_std());
+                    self.queue.push((publish.channel, publish.message), size, crate::publish_queue::now());
                 self.log_dropped(dropped);
             }
         }
@@ -562,7 +562,7 @@ impl Publisher {
     async fn flush(&mut self) -> Option<bool> {
         let mut published = 0usize;
         loop {
-            let dropped = self.queue.expire(Instant::now().into_std());
+            let dropped = self.queue.expire(crate::publish_queue::now());
             self.log_dropped(dropped);
             let batch = self.queue.take(FLUSH_BATCH);
             if batch.is_empty() {
@@ -581,7 +581,7 @@ impl Publisher {
                         let rest: Vec<Queued<(String, Outgoing)>> =
                             std::iter::once(queued).chain(batch).collect();
                         tracing::debug!(error = %reason, queued = self.queue.len() + rest.len(), "postgres adapter: PostgreSQL still cannot be reached");
-                        let dropped = self.queue.put_back(rest, Instant::now().into_std());
+                        let dropped = self.queue.put_back(rest, crate::publish_queue::now());
                         self.log_dropped(dropped);
                         self.report();
                         return Some(false);

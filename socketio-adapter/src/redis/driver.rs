@@ -410,7 +410,7 @@ impl Publisher {
         match job {
             Job::Publish { channel, payload } => {
                 let size = message_size(&channel, &payload);
-                let dropped = self.queue.push((channel, payload), size, Instant::now().into_std());
+                let dropped = self.queue.push((channel, payload), size, crate::publish_queue::now());
                 self.log_dropped(dropped);
             }
             Job::Command { reply, .. } => {
@@ -425,7 +425,7 @@ impl Publisher {
         let mut published = 0usize;
         let mut probed = false;
         loop {
-            let dropped = self.queue.expire(Instant::now().into_std());
+            let dropped = self.queue.expire(crate::publish_queue::now());
             self.log_dropped(dropped);
             let batch = self.queue.take(MAX_BATCH);
             if batch.is_empty() && probed {
@@ -460,7 +460,7 @@ impl Publisher {
     }
 
     fn put_back(&mut self, batch: Vec<Queued<(String, Bytes)>>) {
-        let dropped = self.queue.put_back(batch, Instant::now().into_std());
+        let dropped = self.queue.put_back(batch, crate::publish_queue::now());
         self.log_dropped(dropped);
     }
 

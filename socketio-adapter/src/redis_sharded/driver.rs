@@ -646,7 +646,7 @@ impl Publisher {
         match job {
             Job::Publish { channel, payload } => {
                 let size = channel.len() + payload.len();
-                let dropped = self.queue.push((channel, payload), size, Instant::now().into_std());
+                let dropped = self.queue.push((channel, payload), size, crate::publish_queue::now());
                 self.log_dropped(dropped);
             }
             Job::Confirmed { reply, .. } => {
@@ -667,7 +667,7 @@ impl Publisher {
         }
         let mut published = 0usize;
         loop {
-            let dropped = self.queue.expire(Instant::now().into_std());
+            let dropped = self.queue.expire(crate::publish_queue::now());
             self.log_dropped(dropped);
             let batch = self.queue.take(MAX_BATCH);
             if batch.is_empty() {
@@ -683,7 +683,7 @@ impl Publisher {
             let first_failed = results.iter().position(Result::is_err);
             if let Some(at) = first_failed {
                 let rest: Vec<Queued<(String, Bytes)>> = batch.into_iter().skip(at).collect();
-                let dropped = self.queue.put_back(rest, Instant::now().into_std());
+                let dropped = self.queue.put_back(rest, crate::publish_queue::now());
                 self.log_dropped(dropped);
                 self.report();
                 tracing::debug!(

@@ -221,7 +221,7 @@ async fn write_loop(
                 enqueue(&mut queue, job.fields);
             }
         }
-        let expired = queue.expire(std::time::Instant::now());
+        let expired = queue.expire(crate::publish_queue::now());
         report(&queue, expired);
         stats.report(&queue);
         let mut batch = queue.take(MAX_BATCH).into_iter();
@@ -230,7 +230,7 @@ async fn write_loop(
             if let Err(reason) = xadd(&mut conn, &config, &item.item).await {
                 failed = Some(reason);
                 let rest: Vec<_> = std::iter::once(item).chain(batch).collect();
-                let dropped = queue.put_back(rest, std::time::Instant::now());
+                let dropped = queue.put_back(rest, crate::publish_queue::now());
                 report(&queue, dropped);
                 break;
             }
@@ -257,7 +257,7 @@ const MAX_BATCH: usize = 256;
 
 fn enqueue(queue: &mut PublishQueue<Vec<(&'static str, String)>>, fields: Vec<(&'static str, String)>) {
     let size = fields.iter().map(|(k, v)| k.len() + v.len()).sum();
-    let dropped = queue.push(fields, size, std::time::Instant::now());
+    let dropped = queue.push(fields, size, crate::publish_queue::now());
     report(queue, dropped);
 }
 
