@@ -320,26 +320,10 @@
 //!
 //! # The Admin UI
 //!
-//! With the feature `admin-ui`, [`admin::instrument`] is the server side of
-//! the [Socket.IO Admin UI](https://socket.io/docs/v4/admin-ui/): the dashboard of the npm
-//! package `@socket.io/admin-ui` 0.5 shows this server as it shows a Node.js one, and its actions
-//! (join, leave, disconnect, emit) reach every node of a cluster.
-//!
-//! ```no_run
-//! # #[cfg(feature = "admin-ui")]
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! use socketio_server::admin::{instrument, AdminAuth, AdminOptions};
-//! use socketio_server::{Config, SocketIo};
-//!
-//! let io = SocketIo::new(Config::default());
-//! // The bcrypt hash of the dashboard's password, as any bcrypt tool writes it.
-//! let auth = AdminAuth::basic("admin", "$2b$10$heqvAkYMez.Va6Et2uXInOnkCT6/uQj1brkrbyG3LpopDklcq7ZOS");
-//! instrument(&io, AdminOptions::new(auth))?;
-//! io.listen("127.0.0.1:3000").await?;
-//! # Ok(())
-//! # }
-//! # fn main() {}
-//! ```
+//! The server side of the [Socket.IO Admin UI](https://socket.io/docs/v4/admin-ui/) is the crate
+//! `socketio-admin` (as `@socket.io/admin-ui` is a package of its own next to `socket.io`): its
+//! `instrument(&io, options)` makes the npm dashboard show this server as it shows a Node.js
+//! one. It is written on this crate's public API alone.
 //!
 //! # Feature flags
 //!
@@ -352,7 +336,6 @@
 //! | `postgres` | the PostgreSQL adapter, [`adapter::postgres`] |
 //! | `axum` | the client's address from axum's `ConnectInfo<SocketAddr>` behind [`SocketIo::layer`] |
 //! | `metrics` | counters, gauges and a histogram through the `metrics` facade ([`metrics`]) |
-//! | `admin-ui` | the server side of the Socket.IO Admin UI ([`admin`]) |
 //!
 //! None is on by default. Items that need one carry its name in these docs.
 //!
@@ -378,9 +361,6 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-#[cfg(feature = "admin-ui")]
-#[cfg_attr(docsrs, doc(cfg(feature = "admin-ui")))]
-pub mod admin;
 mod client;
 mod client_files;
 mod clock;
@@ -409,7 +389,7 @@ pub use engineio_server::{self as engine, shutdown_signal, ConfigError, Cors, Co
 pub use error::{AckError, BroadcastAckError, ConnectError, EmitError, ListenerError, SocketError};
 pub use handshake::Handshake;
 pub use link::ServerAck;
-pub use namespace::{Namespace, NamespaceRequest, ParentBroadcastOperator, ParentNamespace};
+pub use namespace::{Namespace, NamespaceRequest, ParentBroadcastOperator, ParentNamespace, WeakNamespace};
 pub use operators::{BroadcastOperator, IntoRooms, RemoteSocket};
 pub use server::{Builder, SocketIo, WeakSocketIo};
 pub use socket::{AckFuture, AckResponse, AckSender, Emitter, Event, Listener, Socket};

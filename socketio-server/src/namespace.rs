@@ -86,6 +86,34 @@ impl fmt::Debug for Namespace {
     }
 }
 
+/// A handle on a namespace that does not keep it alive ([`Namespace::downgrade`]): for code
+/// that observes namespaces without owning them, as the Admin UI does.
+#[derive(Clone)]
+pub struct WeakNamespace(Weak<NsInner>);
+
+impl fmt::Debug for WeakNamespace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WeakNamespace").finish_non_exhaustive()
+    }
+}
+
+impl WeakNamespace {
+    /// The namespace, unless it is gone (removed, or its server dropped).
+    pub fn upgrade(&self) -> Option<Namespace> {
+        self.0.upgrade().map(Namespace)
+    }
+
+    /// Whether both handles are on the same namespace.
+    pub fn ptr_eq(&self, other: &WeakNamespace) -> bool {
+        self.0.ptr_eq(&other.0)
+    }
+
+    /// Whether the namespace still exists.
+    pub fn is_alive(&self) -> bool {
+        self.0.strong_count() > 0
+    }
+}
+
 impl NsInner {
     pub(crate) fn new(
         name: ByteString,
@@ -206,6 +234,11 @@ impl Namespace {
     /// The namespace's name (`/`, `/admin`, ...).
     pub fn name(&self) -> &ByteString {
         &self.0.name
+    }
+
+    /// A handle on this namespace that does not keep it alive.
+    pub fn downgrade(&self) -> WeakNamespace {
+        WeakNamespace(Arc::downgrade(&self.0))
     }
 
     /// Adds a connection middleware (the reference's `namespace.use`): middlewares run in

@@ -397,8 +397,10 @@ impl Socket {
     }
 
     /// Replaces the socket's `data` without calling the [`on_set_data`](Self::on_set_data)
-    /// hooks.
-    pub(crate) fn replace_data(&self, value: serde_json::Value) {
+    /// hooks: for an observer that keeps a field of its own in the data (as the Admin UI
+    /// keeps `_admin`) and must not hear its own change. Applications use
+    /// [`set_data`](Self::set_data).
+    pub fn replace_data(&self, value: serde_json::Value) {
         *self.0.data.lock().unwrap_or_else(|e| e.into_inner()) = value;
     }
 

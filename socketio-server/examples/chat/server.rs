@@ -24,10 +24,8 @@
 //!
 //! A channel `x` is the room `#x`, so that it can never be mistaken for a socket's own room.
 //!
-//! With the feature `admin-ui`, the server is instrumented for the Socket.IO Admin UI (the
-//! namespace `/admin`, user [`ADMIN_USERNAME`], password [`ADMIN_PASSWORD`]) and serves the
-//! dashboard of the npm package `@socket.io/admin-ui` (its `ui/dist` folder, installed with the
-//! browser client) under `/admin/`.
+//! `socketio-admin`'s tests include this file too, and put the Admin UI's dashboard beside
+//! the chat ([`page`] is the router without the Socket.IO layer, for that).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -54,16 +52,6 @@ const MAX_NAME: usize = 24;
 /// The longest message, in characters.
 const MAX_TEXT: usize = 1000;
 
-/// The dashboard's username (feature `admin-ui`).
-#[cfg(feature = "admin-ui")]
-pub(crate) const ADMIN_USERNAME: &str = "admin";
-/// The dashboard's password (feature `admin-ui`): a demo's, known to everyone.
-#[cfg(feature = "admin-ui")]
-pub(crate) const ADMIN_PASSWORD: &str = "changeit";
-/// The bcrypt hash of [`ADMIN_PASSWORD`], which is what the server keeps.
-#[cfg(feature = "admin-ui")]
-const ADMIN_PASSWORD_HASH: &str = "$2b$10$heqvAkYMez.Va6Et2uXInOnkCT6/uQj1brkrbyG3LpopDklcq7ZOS";
-
 /// The folder of the example's `package.json`, which pins the browser client.
 pub(crate) fn npm_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join("chat")
@@ -72,7 +60,7 @@ pub(crate) fn npm_dir() -> PathBuf {
 /// How long `npm ci` may take before it is stopped.
 const NPM_LIMIT: Duration = Duration::from_secs(300);
 
-/// Installs the packages `package.json` pins (the browser client and the dashboard) with
+/// Installs the packages `package.json` pins (the browser client) with
 /// `npm ci` when they are missing or of another version, and returns `socket.io-client`'s
 /// `dist` folder, the one the server serves at `/socket.io/socket.io.min.js`.
 ///
@@ -156,6 +144,13 @@ fn npm_ci(dir: &Path, stage: &Path) -> Result<(), String> {
 /// The Socket.IO server with the chat's handlers, and the router serving the page with the
 /// Socket.IO layer in front of it. `client_dist` is the `socket.io-client/dist` folder.
 pub(crate) fn app(client_dist: PathBuf) -> (SocketIo, Router) {
+    let (io, router) = page(client_dist);
+    let router = router.layer(io.layer());
+    (io, router)
+}
+
+/// The Socket.IO server with the chat's handlers, and the router of the page alone.
+pub(crate) fn page(client_dist: PathBuf) -> (SocketIo, Router) {
     let config = Config { serve_client: ServeClient::Dir(client_dist), ..Config::default() };
     let io = SocketIo::new(config);
     io.use_middleware(|socket: Socket| async move { admit(&socket) });
@@ -165,61 +160,7 @@ pub(crate) fn app(client_dist: PathBuf) -> (SocketIo, Router) {
         .route("/", get(|| async { Html(INDEX_HTML) }))
         .route("/style.css", get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }))
         .route("/chat.js", get(|| async { asset("text/javascript; charset=utf-8", CHAT_JS) }));
-    #[cfg(feature = "admin-ui")]
-    let router = admin_ui(&io, router);
-    let router = router.layer(io.layer());
     (io, router)
-}
-
-/// Instruments `io` for the Admin UI and serves the dashboard under `/admin/`.
-#[cfg(feature = "admin-ui")]
-fn admin_ui(io: &SocketIo, router: Router) -> Router {
-    use axum::extract::Path as UrlPath;
-    use axum::response::Redirect;
-    use socketio_server::admin::{instrument, AdminAuth, AdminOptions};
-
-    let auth = AdminAuth::basic(ADMIN_USERNAME, ADMIN_PASSWORD_HASH);
-    match instrument(io, AdminOptions { server_id: Some("chat".into()), ..AdminOptions::new(auth) }) {
-        Ok(ui) => info!(
-            namespace = %ui.namespace().name(),
-            "the Admin UI's dashboard is on /admin/ (username {ADMIN_USERNAME}, password {ADMIN_PASSWORD})"
-        ),
-        Err(e) => tracing::error!("cannot instrument the server for the Admin UI: {e}"),
-    }
-    let dist = npm_dir().join("node_modules").join("@socket.io").join("admin-ui").join("ui").join("dist");
-    let index = dist.clone();
-    router
-        .route("/admin", get(|| async { Redirect::permanent("/admin/") }))
-        .route("/admin/", get(move || dashboard_file(index.clone(), String::new())))
-        .route(
-            "/admin/{*path}",
-            get(move |UrlPath(path): UrlPath<String>| dashboard_file(dist.clone(), path)),
-        )
-}
-
-/// A file of the dashboard's `ui/dist` folder (`index.html` for the folder itself).
-#[cfg(feature = "admin-ui")]
-async fn dashboard_file(dist: PathBuf, path: String) -> axum::response::Response {
-    use axum::http::StatusCode;
-
-    let path = if path.is_empty() { "index.html".to_owned() } else { path };
-    // Plain names only: no way out of the folder.
-    if path.split('/').any(|part| part.is_empty() || part.starts_with('.')) {
-        return StatusCode::NOT_FOUND.into_response();
-    }
-    let kind = match path.rsplit('.').next().unwrap_or_default() {
-        "html" => "text/html; charset=utf-8",
-        "js" => "text/javascript; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "map" | "json" => "application/json",
-        "svg" => "image/svg+xml",
-        "png" => "image/png",
-        _ => "application/octet-stream",
-    };
-    match tokio::fs::read(dist.join(&path)).await {
-        Ok(body) => ([(CONTENT_TYPE, kind), (CACHE_CONTROL, "no-cache")], body).into_response(),
-        Err(_) => StatusCode::NOT_FOUND.into_response(),
-    }
 }
 
 fn asset(kind: &'static str, body: &'static str) -> impl IntoResponse {

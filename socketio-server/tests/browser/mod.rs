@@ -1,7 +1,7 @@
 //! The browser tests' harness: Debian's Chromium (installed with apt-get when missing and the
 //! test runs as root), Playwright (`playwright-core` from `package-lock.json` beside this file,
 //! without its browser download), and node runs of the scripts here, bounded in time.
-//! Used by `chat_browser.rs` and `admin_browser.rs`.
+//! Used by `chat_browser.rs` and by `socketio-admin`'s `browser_dashboard.rs`.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -26,8 +26,9 @@ pub const APT_LOCK: &str = "/tmp/socketio-rs-apt.lock";
 pub const GRACE: Duration = Duration::from_secs(10);
 
 /// This folder: the scripts, and the `package.json` of `playwright-core`.
+/// (`socketio-admin`'s tests include this file too: the path holds from either crate.)
 pub fn browser_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("browser")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../socketio-server/tests/browser")
 }
 
 /// `target/artifacts` (under `CARGO_TARGET_DIR` when it is set).

@@ -28,8 +28,9 @@ use crate::support::{
 };
 
 /// The folder of `package.json`, its lock file and `peer.js`.
+/// (`socketio-admin`'s tests include this file too: the path holds from either crate.)
 pub fn peer_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("cluster")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../socketio-server/tests/cluster")
 }
 
 /// The adapter options of the tests: short reconnection delays.

@@ -5,7 +5,6 @@
 //! * `process`: the examples run as processes (`tests/process/`);
 //! * `browser`: Debian's Chromium driven by Playwright (`tests/browser/`), and `chat`, the chat
 //!   example's server the browser tests load;
-//! * `admin`: the Admin UI's npm peer (`tests/admin/`);
 //! * `cluster`: Redis and Node.js cluster peers (`tests/cluster/`), and `node`, the cluster
 //!   example's node;
 //! * `sharded`: our nodes with the sharded Redis adapter and its Node.js peer on a Redis
@@ -26,10 +25,6 @@ mod process;
 mod browser;
 #[path = "../../examples/chat/server.rs"]
 mod chat;
-
-#[cfg(feature = "admin-ui")]
-#[path = "../admin/mod.rs"]
-mod admin;
 
 /// A real `redis-server` on a free port, shared with `socketio-adapter`'s tests.
 #[cfg(any(feature = "redis", feature = "redis-streams", feature = "redis-sharded"))]
@@ -56,12 +51,6 @@ mod sharded;
 
 mod acknowledgements;
 mod adapter_link;
-#[cfg(feature = "admin-ui")]
-mod admin_browser;
-#[cfg(all(feature = "admin-ui", feature = "redis"))]
-mod admin_cluster;
-#[cfg(feature = "admin-ui")]
-mod admin_ui;
 mod binary;
 mod chat_browser;
 mod client_address;

@@ -1,6 +1,7 @@
 "use strict";
 // What every Node.js node of the mixed-cluster tests shares (`cluster/peer.js`,
-// `streams/peer.js`, `sharded/peer.js`, `postgres_cluster/peer.js`): the JSON lines it reports on
+// `streams/peer.js`, `sharded/peer.js`, `postgres_cluster/peer.js`, and socketio-admin's
+// `tests/peer/admin_peer.js`): the JSON lines it reports on
 // standard output, the commands it reads on standard input, and how it gives up. Each peer
 // builds its own `io` (socket.io from its own folder's `node_modules`, with its adapter) and
 // hands it to `serve`; this file needs nothing but Node.js itself.

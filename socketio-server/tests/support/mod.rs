@@ -37,8 +37,9 @@ pub const NODE_TIMEOUT: Duration = Duration::from_secs(45);
 // The npm clients
 
 /// The folder holding `package.json`, the lock file and `scenario.js`.
+/// (`socketio-admin`'s tests include this file too: the path holds from either crate.)
 pub fn js_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("js")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../socketio-server/tests/js")
 }
 
 /// Makes sure `node` runs and the pinned npm clients are installed (once per test binary), or

@@ -1,7 +1,7 @@
-//! The Admin UI protocol (feature `admin-ui`), side by side with the reference: the same
-//! script of npm `socket.io-client` 4.8.4 clients runs against our server and against Node.js
-//! `socket.io` 4.8.4 with `@socket.io/admin-ui` 0.5.1's `instrument()` (`tests/admin`), both
-//! serving the same chat, and the dashboard client must receive the same events, in the same
+//! The Admin UI protocol, side by side with the reference: the same script of npm
+//! `socket.io-client` 4.8.4 clients runs against our server and against Node.js `socket.io`
+//! 4.8.4 with `@socket.io/admin-ui` 0.5.1's `instrument()` (`tests/peer`), both serving the
+//! same chat, and the dashboard client must receive the same events, in the same
 //! order, with payloads of the same shape (keys and value types, recursively), step by step:
 //! refused credentials, the dashboard's connection (`session`, `config`, `all_sockets`), the
 //! server stats, a chat socket connecting, sending and receiving events, the `join`, `leave`
@@ -14,7 +14,7 @@ use crate::support;
 use std::time::Duration;
 
 use serde_json::{json, Value as Json};
-use socketio_server::admin::{instrument, AdminAuth, AdminMode, AdminOptions};
+use socketio_admin::{instrument, AdminAuth, AdminMode, AdminOptions};
 use socketio_server::{Config, SocketIo};
 
 use admin::{

@@ -1,9 +1,12 @@
-//! The server side of the [Socket.IO Admin UI](https://socket.io/docs/v4/admin-ui/)
-//! (feature `admin-ui`): the dashboard of the npm package `@socket.io/admin-ui` 0.5 shows this
+//! The server side of the [Socket.IO Admin UI](https://socket.io/docs/v4/admin-ui/) for
+//! `socketio-server`: the dashboard of the npm package `@socket.io/admin-ui` 0.5 shows the
 //! server exactly as it shows a Node.js `socket.io` server that called `instrument(io, {...})`.
+//! It is written on `socketio-server`'s public API alone (listeners, `on_set_data`,
+//! `on_new_namespace`, `fetch_sockets`, broadcast operators), so it also shows what an
+//! extension of the server can do.
 //!
 //! ```no_run
-//! use socketio_server::admin::{self, AdminAuth, AdminOptions};
+//! use socketio_admin::{self as admin, AdminAuth, AdminOptions};
 //! use socketio_server::{Config, SocketIo};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -99,10 +102,15 @@
 //!   sends a `Date` as a timestamp extension).
 //! * `uptime` is read from `/proc` on Linux, else counted from the first `instrument`.
 
+/// The crate's README, whose snippets are compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytestring::ByteString;
@@ -111,8 +119,9 @@ use serde_json::{json, Map, Value as Json};
 use socketio_adapter::{RoomEventKind, Sid};
 use socketio_parser::{from_payload, Spread, Value};
 
-use crate::namespace::NsInner;
-use crate::{BoxFuture, Conn, ConnectError, Namespace, Socket, SocketIo, WeakSocketIo};
+use socketio_server::{
+    BoxFuture, Conn, ConnectError, EngineData, Namespace, Socket, SocketIo, WeakNamespace, WeakSocketIo,
+};
 
 /// How dashboards authenticate.
 #[derive(Clone, PartialEq, Eq)]
@@ -331,7 +340,7 @@ pub fn instrument(io: &SocketIo, options: AdminOptions) -> Result<AdminUi, Admin
     let server_id = options.server_id.clone().unwrap_or_else(hostname);
     let shared = Arc::new(Shared {
         io: io.downgrade(),
-        admin: Arc::downgrade(&admin_ns.0),
+        admin: admin_ns.downgrade(),
         admin_name: admin_ns.name().clone(),
         features: features.clone(),
         buffer: EventBuffer::default(),
@@ -398,7 +407,7 @@ fn random_session_id() -> String {
     let mut bytes = [0u8; 8];
     if getrandom::fill(&mut bytes).is_err() {
         // Never seen in practice; an id that is still unpredictable enough to look up.
-        return crate::engine::generate_id();
+        return socketio_server::engine::generate_id();
     }
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -406,14 +415,14 @@ fn random_session_id() -> String {
 /// What every hook of one instrumented server shares.
 struct Shared {
     io: WeakSocketIo,
-    admin: Weak<NsInner>,
+    admin: WeakNamespace,
     admin_name: ByteString,
     features: Vec<&'static str>,
     buffer: EventBuffer,
     /// Engine.IO sessions on long-polling (opened since `instrument`).
     polling: AtomicI64,
     /// The namespaces observed (weakly: a removed namespace's memory is not kept).
-    registered: Mutex<Vec<Weak<NsInner>>>,
+    registered: Mutex<Vec<WeakNamespace>>,
     /// The rooms left by sockets that are disconnecting, reported after their
     /// `socket_disconnected`: by (namespace, socket id).
     disconnecting: Mutex<HashMap<(ByteString, Sid), Vec<ByteString>>>,
@@ -424,7 +433,7 @@ impl Shared {
     /// adapter.
     fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) {
         if let Some(ns) = self.admin.upgrade() {
-            if let Err(e) = Namespace(ns).emit(event, args) {
+            if let Err(e) = ns.emit(event, args) {
                 tracing::debug!(event, "admin UI: cannot send: {e}");
             }
         }
@@ -536,8 +545,8 @@ impl Shared {
     fn observe(self: &Arc<Self>, ns: &Namespace) {
         {
             let mut registered = self.registered.lock().unwrap_or_else(|e| e.into_inner());
-            registered.retain(|w| w.strong_count() > 0);
-            let weak = Arc::downgrade(&ns.0);
+            registered.retain(WeakNamespace::is_alive);
+            let weak = ns.downgrade();
             if registered.iter().any(|w| w.ptr_eq(&weak)) {
                 return;
             }
@@ -898,11 +907,11 @@ fn engine_listeners(io: &SocketIo, shared: &Arc<Shared>) {
 
 /// The byte length of a packet's data, `None` when it has none (the reference's `if (data)`:
 /// an empty string is none, a buffer is data).
-fn data_len(data: &crate::EngineData) -> Option<u64> {
+fn data_len(data: &EngineData) -> Option<u64> {
     match data {
-        crate::EngineData::Text(text) if text.is_empty() => None,
-        crate::EngineData::Text(text) => Some(text.len() as u64),
-        crate::EngineData::Binary(bytes) => Some(bytes.len() as u64),
+        EngineData::Text(text) if text.is_empty() => None,
+        EngineData::Text(text) => Some(text.len() as u64),
+        EngineData::Binary(bytes) => Some(bytes.len() as u64),
     }
 }
 
@@ -984,7 +993,7 @@ fn hostname() -> String {
 }
 
 fn epoch_millis() -> u64 {
-    crate::clock::epoch_millis()
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Now, as JavaScript's `JSON.stringify(new Date())` writes it.

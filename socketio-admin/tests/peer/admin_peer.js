@@ -23,7 +23,7 @@ const { instrument } = require("@socket.io/admin-ui");
 
 const config = JSON.parse(process.argv[2] || "{}");
 
-const { out, exit, fatal, guard } = require("../js/cluster_node.js");
+const { out, exit, fatal, guard } = require("../../../socketio-server/tests/js/cluster_node.js");
 
 guard(config.timeoutMs || 60000);
 

@@ -26,24 +26,14 @@ pub const PASSWORD_HASH: &str = "$2b$10$heqvAkYMez.Va6Et2uXInOnkCT6/uQj1brkrbyG3
 
 /// The folder of `package.json`, its lock file and `admin_peer.js`.
 pub fn peer_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("admin")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("peer")
 }
 
 /// The chat both servers serve on `/`: `data = {name: auth.name}`, the rooms of `auth.rooms`,
 /// and `ping` answered with a `pong` of the same arguments and the ack `"ok"`.
 pub fn chat(io: &SocketIo) {
     io.on_connection(|socket: Socket| async move {
-        let auth = socket.auth().clone();
-        let _ = socket.set_data(&json!({ "name": auth["name"] }));
-        let rooms: Vec<String> = auth["rooms"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|r| r.as_str().map(str::to_owned))
-            .collect();
-        if !rooms.is_empty() {
-            socket.join(rooms);
-        }
+        crate::support::node_peer::adopt_auth(&socket);
         socket.on("ping", |socket, event| async move {
             let args = event.values().unwrap_or_default();
             let _ = socket.emit("pong", &socketio_server::Spread(args));

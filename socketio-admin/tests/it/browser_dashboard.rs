@@ -1,21 +1,25 @@
-//! The Socket.IO Admin UI's own dashboard in a real browser (feature `admin-ui`): the chat
-//! example, instrumented, serves the dashboard of the npm package `@socket.io/admin-ui`
-//! (`ui/dist`) under `/admin/`; `tests/browser/admin.js` drives headless Chromium with
-//! Playwright. A chat page joins; the dashboard logs in to the chat server with the demo's
+//! The Socket.IO Admin UI's own dashboard in a real browser: the chat example's server,
+//! instrumented, serves the dashboard of the npm package `@socket.io/admin-ui` (`ui/dist`)
+//! under `/admin/` as the `dashboard` example does; `socketio-server/tests/browser/admin.js`
+//! drives headless Chromium with Playwright. A chat page joins; the dashboard logs in to the chat server with the demo's
 //! credentials, lists the chat's socket, its `#general` room and the server, then disconnects
 //! the chat's client: the chat page says the server ended its connection (`io server
 //! disconnect`, as with the reference, whose disconnection is the server's too) and reconnects
 //! by itself, and the dashboard lists the new socket. A screenshot of the dashboard is kept at
 //! `target/artifacts/admin-ui.png`.
 //!
-//! Needs what `chat_browser.rs` needs (Node.js with npm, Debian's Chromium, installed when
-//! missing and running as root) and shares its harness (`tests/browser/mod.rs`).
+//! Needs what `socketio-server`'s `chat_browser.rs` needs (Node.js with npm, Debian's
+//! Chromium, installed when missing and running as root) and shares its harness
+//! (`socketio-server/tests/browser/mod.rs`).
 
+use crate::admin::peer_dir;
 use crate::browser;
 use crate::chat;
+use crate::ui;
 
 use std::time::Duration;
 
+use socketio_admin::{instrument, AdminAuth, AdminOptions};
 use tokio::net::TcpListener;
 use tokio::time::timeout;
 
@@ -29,16 +33,21 @@ async fn the_dashboard_watches_and_disconnects_a_chat_page() {
     if let Err(reason) = ensure_chromium().await {
         panic!("{reason}");
     }
+    // Playwright; the dashboard's files and the browser client, from the peer's packages.
     let installs = tokio::task::spawn_blocking(|| {
         conformance::npm::ensure_installed(&browser_dir())?;
-        chat::install_client()
+        conformance::npm::ensure_installed(&peer_dir())
     });
-    let dist = match installs.await.expect("the npm installs ran") {
-        Ok(dist) => dist,
-        Err(reason) => panic!("{reason}"),
-    };
-
-    let (io, app) = chat::app(dist);
+    if let Err(reason) = installs.await.expect("the npm installs ran") {
+        panic!("{reason}");
+    }
+    let modules = peer_dir().join("node_modules");
+    let (io, page) = chat::page(modules.join("socket.io-client").join("dist"));
+    let auth = AdminAuth::basic(ui::USERNAME, ui::PASSWORD_HASH);
+    let options = AdminOptions { server_id: Some("chat".into()), ..AdminOptions::new(auth) };
+    instrument(&io, options).expect("instrument the chat");
+    let dist = modules.join("@socket.io").join("admin-ui").join("ui").join("dist");
+    let app = ui::routes(page, dist).layer(io.layer());
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
     let url = format!("http://{}", listener.local_addr().expect("local address"));
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
@@ -48,8 +57,7 @@ async fn the_dashboard_watches_and_disconnects_a_chat_page() {
     let screenshot = artifacts.join("admin-ui.png");
     let _ = std::fs::remove_file(&screenshot);
 
-    let args =
-        [url.as_ref(), screenshot.as_os_str(), chat::ADMIN_USERNAME.as_ref(), chat::ADMIN_PASSWORD.as_ref()];
+    let args = [url.as_ref(), screenshot.as_os_str(), ui::USERNAME.as_ref(), ui::PASSWORD.as_ref()];
     let run = run_node("admin.js", &args, NODE_LIMIT).await;
 
     let result = run.result();

@@ -1,6 +1,6 @@
-//! The Admin UI on a mixed cluster (features `admin-ui` and `redis`): one of our nodes and a
-//! Node.js node (`socket.io` 4.8.4, `@socket.io/redis-adapter` 8.3.0 and
-//! `@socket.io/admin-ui` 0.5.1's `instrument()`) on one real `redis-server`. A dashboard
+//! The Admin UI on a mixed cluster: one of our nodes and a Node.js node (`socket.io` 4.8.4,
+//! `@socket.io/redis-adapter` 8.3.0 and `@socket.io/admin-ui` 0.5.1's `instrument()`) on one
+//! real `redis-server`. A dashboard
 //! connected to one node receives the `server_stats` of both (each with its own `serverId`),
 //! sees the sockets of both (`all_sockets`, `socket_connected`, `room_joined`,
 //! `socket_disconnected`), and its actions reach the sockets of the other node. A dashboard on
@@ -12,7 +12,7 @@ use crate::cluster;
 use crate::support;
 
 use serde_json::{json, Value as Json};
-use socketio_server::admin::{instrument, AdminAuth, AdminOptions};
+use socketio_admin::{instrument, AdminAuth, AdminOptions};
 
 use admin::{chatter, dashboard, next_event, AdminPeer};
 use cluster::{RedisServer, RustNode};
