@@ -1,6 +1,6 @@
-// The browser half of tests/it/admin_browser.rs: the Socket.IO Admin UI's own dashboard (the npm
-// package's ui/dist, served by the chat example under /admin/) watches the chat example, in
-// headless Chromium with Playwright, beside a chat page.
+// The browser half of socketio-admin's tests/it/browser_dashboard.rs: the Socket.IO Admin UI's
+// own dashboard (the npm package's ui/dist, served under /admin/ beside the chat example's page)
+// watches the chat's server, in headless Chromium with Playwright, beside a chat page.
 //
 //   node admin.js <server url> <screenshot path> <username> <password>
 //
