@@ -3,8 +3,9 @@
 //!
 //! The connection opens on polling, joins `/`, is refused `/admin` by a middleware, upgrades to
 //! WebSocket, emits an event, leaves an ack of the server unanswered until it times out, then
-//! leaves and closes. A second, hand-written polling connection has a volatile packet dropped
-//! and sends an undecodable packet. Pins: each lifecycle step is logged exactly once, with the
+//! leaves and closes. A second, hand-written polling connection gives up an upgrade (its
+//! WebSocket closes before the probe), has a volatile packet dropped and sends an undecodable
+//! packet. Pins: each lifecycle step is logged exactly once, with the
 //! session's span (`sid`, `transport` — recorded again on upgrade —, `remote`), the socket's
 //! (`nsp`, `id`), and the fields that say why (the middleware's message, the ack's event and
 //! timeout, the disconnect reasons, the parse error and the start of its input); no payload text
@@ -110,6 +111,19 @@ struct Capture(Arc<Mutex<Vec<Captured>>>);
 impl Capture {
     fn events(&self) -> Vec<Captured> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Waits until an event with `message` was logged.
+    async fn wait_for(&self, message: &str) {
+        let deadline = tokio::time::Instant::now() + support::WAIT;
+        while named(&self.events(), message).is_empty() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "`{message}` was not logged within {:?}",
+                support::WAIT
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }
 
@@ -219,6 +233,11 @@ async fn one_connection_s_life_is_logged_once_per_step_without_payloads() {
     // A hand-written polling client: a volatile packet while no poll waits, then garbage.
     let poll = raw::PollClient::open(addr).await;
     let id = poll.connect("/").await;
+    // An upgrade given up: its WebSocket closes before the probe.
+    let target = format!("/socket.io/?EIO=4&transport=websocket&sid={}", poll.sid);
+    let (websocket, _) = raw::ws_upgrade(addr, &target).await.expect("the upgrade is answered 101");
+    drop(websocket);
+    capture.wait_for("upgrade aborted").await;
     let socket = server.socket("/", &id).await;
     socket.volatile().emit("tick", &"SECRET tick").expect("a volatile emit");
     let garbage = format!("42[\"{}\u{1}", "x".repeat(40));
@@ -297,6 +316,9 @@ async fn one_connection_s_life_is_logged_once_per_step_without_payloads() {
     // The hand-written connection: the dropped volatile packet, the parse error with the start
     // of its input (escaped, cut at 32 bytes), and the close it caused.
     once(&raw, "handshake");
+    let aborted = once(&raw, "upgrade aborted");
+    assert_eq!(aborted.field("reason"), Some("websocket closed during upgrade"));
+    assert_eq!(aborted.field("transport"), Some("polling"));
     let dropped = once(&raw, "volatile packet dropped: the transport is not writable");
     assert_eq!(dropped.field("nsp"), Some("/"));
     let parse = once(&raw, "parse error");

@@ -26,9 +26,8 @@ pub const APT_LOCK: &str = "/tmp/socketio-rs-apt.lock";
 pub const GRACE: Duration = Duration::from_secs(10);
 
 /// This folder: the scripts, and the `package.json` of `playwright-core`.
-/// (`socketio-admin`'s tests include this file too: the path holds from either crate.)
 pub fn browser_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../socketio-server/tests/browser")
+    crate::support::workspace_dir().join("socketio-server/tests/browser")
 }
 
 /// `target/artifacts` (under `CARGO_TARGET_DIR` when it is set).

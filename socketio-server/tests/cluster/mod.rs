@@ -12,7 +12,7 @@
 use crate::redis_server;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{json, Value as Json};
@@ -28,9 +28,8 @@ use crate::support::{
 };
 
 /// The folder of `package.json`, its lock file and `peer.js`.
-/// (`socketio-admin`'s tests include this file too: the path holds from either crate.)
 pub fn peer_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../socketio-server/tests/cluster")
+    crate::support::workspace_dir().join("socketio-server/tests/cluster")
 }
 
 /// The adapter options of the tests: short reconnection delays.

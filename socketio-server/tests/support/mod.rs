@@ -36,10 +36,17 @@ pub const NODE_TIMEOUT: Duration = Duration::from_secs(45);
 // -------------------------------------------------------------------------------------------
 // The npm clients
 
+/// The workspace's folder, whichever crate's tests include this file (`socketio-server`'s or
+/// `socketio-admin`'s), without `..` in it: paths built on it are compared with the ones the
+/// server logs.
+pub fn workspace_dir() -> PathBuf {
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    crate_dir.parent().unwrap_or(crate_dir).to_owned()
+}
+
 /// The folder holding `package.json`, the lock file and `scenario.js`.
-/// (`socketio-admin`'s tests include this file too: the path holds from either crate.)
 pub fn js_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../socketio-server/tests/js")
+    workspace_dir().join("socketio-server/tests/js")
 }
 
 /// Makes sure `node` runs and the pinned npm clients are installed (once per test binary), or
