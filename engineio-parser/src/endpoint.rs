@@ -360,6 +360,12 @@ impl std::error::Error for RequestError {}
 
 pub(crate) fn push_json_string(out: &mut String, s: &str) {
     out.push('"');
+    // Session ids (base64url) never need an escape: copied whole.
+    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),

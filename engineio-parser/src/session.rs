@@ -645,20 +645,23 @@ impl Session {
         session
     }
 
-    /// The `open` packet's JSON, keys in the reference's order.
+    /// The `open` packet's JSON, keys in the reference's order, written into one buffer sized
+    /// for it.
     fn handshake_json(&self) -> String {
         let can_upgrade =
             self.active == Active::Polling && self.config.allow_upgrades && self.config.transports.websocket;
-        let mut sid = String::new();
-        crate::endpoint::push_json_string(&mut sid, &self.sid);
-        format!(
-            "{{\"sid\":{},\"upgrades\":[{}],\"pingInterval\":{},\"pingTimeout\":{},\"maxPayload\":{}}}",
-            sid,
-            if can_upgrade { "\"websocket\"" } else { "" },
-            self.config.ping_interval.as_millis(),
-            self.config.ping_timeout.as_millis(),
-            self.config.max_payload
-        )
+        let mut json = String::with_capacity(self.sid.len() + 112);
+        json.push_str("{\"sid\":");
+        crate::endpoint::push_json_string(&mut json, &self.sid);
+        json.push_str(if can_upgrade { ",\"upgrades\":[\"websocket\"]" } else { ",\"upgrades\":[]" });
+        json.push_str(",\"pingInterval\":");
+        push_decimal(&mut json, self.config.ping_interval.as_millis());
+        json.push_str(",\"pingTimeout\":");
+        push_decimal(&mut json, self.config.ping_timeout.as_millis());
+        json.push_str(",\"maxPayload\":");
+        push_decimal(&mut json, self.config.max_payload as u128);
+        json.push('}');
+        json
     }
 
     /// The session id.
@@ -1295,5 +1298,50 @@ impl Session {
 fn release<T>(queue: &mut VecDeque<T>) {
     if queue.is_empty() && queue.capacity() > 0 {
         *queue = VecDeque::new();
+    }
+}
+
+/// Appends `n` in decimal. (`u128`'s `Display`, which durations' milliseconds would go
+/// through, divides in 128 bits; a `u64` is divided here, the rare larger value aside.)
+fn push_decimal(out: &mut String, n: u128) {
+    let Ok(mut m) = u64::try_from(n) else {
+        out.push_str(&n.to_string());
+        return;
+    };
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (m % 10) as u8;
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    out.extend(digits[at..].iter().map(|&d| char::from(d)));
+}
+
+#[cfg(test)]
+mod handshake_tests {
+    use super::*;
+
+    #[test]
+    fn decimals_are_written_whole() {
+        for n in [0u128, 7, 10, 25_000, 1_000_000, u128::from(u64::MAX), u128::from(u64::MAX) + 1, u128::MAX]
+        {
+            let mut out = String::from("x");
+            push_decimal(&mut out, n);
+            assert_eq!(out, format!("x{n}"));
+        }
+    }
+
+    #[test]
+    fn a_session_id_is_escaped_only_where_json_needs_it() {
+        let cases = [("AbC-_09", r#""AbC-_09""#), ("", r#""""#), ("a\"b\\c\u{1}é", r#""a\"b\\c\u0001é""#)];
+        for (sid, json) in cases {
+            let mut out = String::new();
+            crate::endpoint::push_json_string(&mut out, sid);
+            assert_eq!(out, json);
+        }
     }
 }

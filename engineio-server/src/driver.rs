@@ -561,14 +561,16 @@ pub(crate) async fn close_with(io: BoxedIo, limits: ws::Limits, code: u16) {
 /// before the peer reads it: a client in the middle of an oversized message would see a broken
 /// pipe instead of close code 1009.
 async fn linger(mut io: BoxedIo) {
-    use tokio::io::AsyncReadExt as _;
     let drain = async {
-        let mut chunk = [0u8; 4096];
+        // Uninitialised, as in `WsConn::poll_io`: what is read is thrown away unlooked at, and
+        // zeroing 4 KiB costs more than a peer that has nothing more to send.
+        let mut chunk = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
         let mut discarded = 0;
         while discarded < LINGER_BYTES {
-            match io.read(&mut chunk).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => discarded += n,
+            let mut buf = ReadBuf::uninit(&mut chunk);
+            match poll_fn(|cx| Pin::new(&mut io).poll_read(cx, &mut buf)).await {
+                Ok(()) if !buf.filled().is_empty() => discarded += buf.filled().len(),
+                Ok(()) | Err(_) => break,
             }
         }
     };

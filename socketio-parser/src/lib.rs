@@ -190,6 +190,7 @@ mod decoder;
 pub mod json;
 pub mod outgoing;
 mod packet;
+mod tree;
 mod value;
 
 #[cfg(feature = "msgpack")]
@@ -212,7 +213,8 @@ pub use packet::{
     DEFAULT_MAX_DEPTH, MAIN_NAMESPACE, RESERVED_EVENTS,
 };
 pub use value::{
-    event_name, event_name_string, first_arg, from_args, from_payload, EventName, PayloadError, Value,
+    arg_values, event_name, event_name_string, first_arg, from_args, from_payload, payload_values, EventName,
+    PayloadError, Value,
 };
 
 /// Why a Socket.IO packet was refused. Every variant is the peer's fault; the reference server

@@ -121,6 +121,52 @@ pub fn from_args<T: DeserializeOwned>(payload: &Payload) -> Result<T, PayloadErr
     from_args_inner(payload)
 }
 
+/// The arguments of an event as [`Value`]s: what [`from_args`]`::<Vec<Value>>` gives, read
+/// straight from the text for a JSON payload without attachments (no serde in between).
+///
+/// ```
+/// use socketio_parser::{arg_values, Payload, RawJson, Value};
+///
+/// let payload = Payload::json(RawJson::new(r#"["chat","hi",{"n":3}]"#)?);
+/// let args = arg_values(&payload)?;
+/// assert_eq!(args[0], Value::from("hi"));
+/// assert_eq!(args[1].get("n").and_then(Value::as_u64), Some(3));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn arg_values(payload: &Payload) -> Result<Vec<Value>, PayloadError> {
+    match payload {
+        Payload::Json { json, attachments } if attachments.is_empty() => {
+            match crate::tree::args(json.as_str()) {
+                Some(args) => args.ok_or(PayloadError::MissingEventName),
+                None => from_args(payload),
+            }
+        }
+        _ => from_args(payload),
+    }
+}
+
+/// A payload's array as [`Value`]s (an ack's answers): what [`from_payload`]`::<Vec<Value>>`
+/// gives, read straight from the text for a JSON payload without attachments.
+///
+/// ```
+/// use socketio_parser::{payload_values, Payload, RawJson, Value};
+///
+/// let answers = Payload::json(RawJson::new(r#"[1,"two"]"#)?);
+/// assert_eq!(payload_values(&answers)?, [Value::from(1), Value::from("two")]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn payload_values(payload: &Payload) -> Result<Vec<Value>, PayloadError> {
+    match payload {
+        Payload::Json { json, attachments } if attachments.is_empty() => {
+            match crate::tree::value(json.as_str()) {
+                Some(Value::Array(items)) => Ok(items),
+                _ => from_payload(payload),
+            }
+        }
+        _ => from_payload(payload),
+    }
+}
+
 /// The first element of `payload`, an array (the first answer of an ack), read as `T`; the
 /// others are skipped without being read into values.
 ///

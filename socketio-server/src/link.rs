@@ -100,7 +100,7 @@ impl NamespaceLink<Socket> for Link {
         tokio::spawn(async move {
             while let Some(answer) = rx.recv().await {
                 let Ok(payload) = answer else { continue };
-                let first = socketio_parser::from_payload::<Vec<Value>>(&payload)
+                let first = socketio_parser::payload_values(&payload)
                     .ok()
                     .and_then(|args| args.into_iter().next())
                     .unwrap_or(Value::Null);

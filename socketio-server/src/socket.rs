@@ -1347,7 +1347,7 @@ impl Event {
 
     /// The arguments, untyped.
     pub fn values(&self) -> Result<Vec<Value>, PayloadError> {
-        from_args(&self.payload)
+        socketio_parser::arg_values(&self.payload)
     }
 
     /// The same event (name and awaited acknowledgement) with other arguments, spread like
@@ -1522,7 +1522,7 @@ impl AckResponse {
 
     /// The arguments, untyped.
     pub fn values(&self) -> Result<Vec<Value>, PayloadError> {
-        from_payload(&self.payload)
+        socketio_parser::payload_values(&self.payload)
     }
 
     /// The raw payload.

@@ -9,8 +9,8 @@ use bytes::Bytes;
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
 use socketio_parser::{
-    event_name, from_args, from_payload, to_payload, ByteString, Decoded, Decoder, EventName, Payload,
-    PayloadError, RawJson, Value,
+    arg_values, event_name, from_args, from_payload, payload_values, to_payload, ByteString, Decoded,
+    Decoder, EventName, Payload, PayloadError, RawJson, Value,
 };
 
 fn payload_of<T: Serialize + ?Sized>(value: &T) -> Payload {
@@ -422,6 +422,38 @@ mod msgpack {
     }
 }
 
+/// JSON values at the edges of what the direct reader covers: what it leaves to serde_json
+/// (lone surrogates, `-0`, integers beyond 64 bits, floats out of range) and what it reads.
+const JSON_PIECES: &[&str] = &[
+    r#""plain""#,
+    r#""a\nb\t\"q\"\\\/""#,
+    r#""\u00e9\u20ac\ud83d\ude00""#,
+    r#""\ud800""#,
+    r#""\udc00x""#,
+    r#""\ud800\u0041""#,
+    r#""é😀""#,
+    "-0",
+    "-0.0",
+    "0",
+    "-12",
+    "0.1",
+    "-2.5e-3",
+    "1E+2",
+    "1e400",
+    "-1e400",
+    "1e-400",
+    "18446744073709551615",
+    "18446744073709551616",
+    "-9223372036854775808",
+    "-9223372036854775809",
+    "true",
+    "null",
+    "[]",
+    "{}",
+    r#"{"k":1,"k":[2]}"#,
+    r#" { "s" : [ 1 , { } ] } "#,
+];
+
 /// Values without object keys that could be mistaken for placeholders.
 fn value() -> impl Strategy<Value = Value> {
     let number = prop_oneof![
@@ -498,6 +530,39 @@ proptest! {
             };
             prop_assert!(back == number || (back - number).abs() <= f64::EPSILON * 2.0 * number.abs());
         }
+    }
+
+    #[test]
+    fn values_read_straight_from_the_text_are_serde_s(v in value(), name in any::<String>()) {
+        // Binary values make attachments, where serde reads the payload: the same answer.
+        let event = payload_of(&(&name, &v, 1));
+        prop_assert_eq!(arg_values(&event), from_args::<Vec<Value>>(&event));
+        let answers = payload_of(&(&v, &name));
+        prop_assert_eq!(payload_values(&answers), from_payload::<Vec<Value>>(&answers));
+    }
+
+    #[test]
+    fn arbitrary_texts_read_as_serde_reads_them(text in "[\\[\\]{}\",:0-9a-fu_ .eE+\\-\\\\]{0,40}") {
+        // Errors included: what the direct reader does not cover, serde_json reads.
+        if let Ok(json) = RawJson::new(text) {
+            let payload = Payload::json(json);
+            prop_assert_eq!(arg_values(&payload), from_args::<Vec<Value>>(&payload));
+            prop_assert_eq!(payload_values(&payload), from_payload::<Vec<Value>>(&payload));
+        }
+    }
+
+    #[test]
+    fn json_edge_cases_read_as_serde_reads_them(
+        parts in proptest::collection::vec(proptest::sample::select(JSON_PIECES), 0..8),
+        nest in proptest::collection::vec(any::<bool>(), 0..3),
+    ) {
+        let mut text = format!("[{}]", parts.join(","));
+        for object in nest {
+            text = if object { format!(r#"{{"k":{text}}}"#) } else { format!("[{text}]") };
+        }
+        let payload = json(&text);
+        prop_assert_eq!(arg_values(&payload), from_args::<Vec<Value>>(&payload));
+        prop_assert_eq!(payload_values(&payload), from_payload::<Vec<Value>>(&payload));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use socketio_parser::args::event_payload;
 use socketio_parser::connection::Parser;
-use socketio_parser::{from_args, from_payload, Payload, RawJson, Spread, Value};
+use socketio_parser::{arg_values, from_args, from_payload, Payload, RawJson, Spread, Value};
 
 fn json_text(payload: &Payload) -> String {
     match payload {
@@ -54,6 +54,8 @@ fn twenty_thousand_doubles_come_back_with_the_same_bits() {
         let typed: Vec<f64> = from_args(&sent).expect("typed arguments");
         // Untyped, and written back, as an echo through `event.values()` does.
         let untyped: Vec<Value> = from_args(&sent).expect("untyped arguments");
+        // Read straight from the text, as `event.values()` reads them: the same values.
+        assert_eq!(arg_values(&sent).as_ref(), Ok(&untyped));
         let echoed = event_payload(Parser::Json, "ev", &Spread(untyped)).expect("serialises");
         assert_eq!(json_text(&echoed), json_text(&sent), "the echo writes the same text");
         for (a, b) in chunk.iter().zip(&typed) {
@@ -75,6 +77,7 @@ fn doubles_written_by_javascript_are_read_exactly() {
     let expected = [91397.34366952299, 0.1, 1e21, 5e-324, f64::MAX, 1.2345678901234566e-7];
     assert_eq!(read.iter().map(|f| f.to_bits()).collect::<Vec<_>>(), expected.map(f64::to_bits).to_vec());
     let values: Vec<Value> = from_args(&payload).expect("values");
+    assert_eq!(arg_values(&payload).as_ref(), Ok(&values));
     let echoed = event_payload(Parser::Json, "ev", &Spread(values)).expect("serialises");
     assert_eq!(
         json_text(&echoed),
