@@ -131,7 +131,7 @@
 //!     unreachable!()
 //! };
 //! let sid = "AAAAAAAAAAAAAAAAAAAA";
-//! let mut session = Session::new(sid.into(), version, base64, config, Initial::Polling(RequestId(0)), at(0));
+//! let mut session = Session::new(sid, version, base64, config, Initial::Polling(RequestId(0)), at(0));
 //! // ...3. which it answers with the `open` packet; 5. the first ping is due in 300 ms.
 //! let open = answers(&mut session);
 //! assert_eq!(open[0].0, RequestId(0));

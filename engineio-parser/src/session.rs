@@ -496,7 +496,7 @@ struct Upgrade {
     probed: bool,
 }
 
-/// The session's timers, an index into [`Session::timers`].
+/// The session's timers, an index into [`Timers`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Timer {
     /// v4: send the next ping.
@@ -512,6 +512,47 @@ enum Timer {
 }
 
 const TIMERS: usize = 5;
+
+/// The session's deadlines, each kept as the nanoseconds after the session started plus one
+/// (0: not set): 56 bytes where five `Option<Instant>` take 80, in every session.
+#[derive(Debug, Clone, Copy)]
+struct Timers {
+    start: Instant,
+    at: [u64; TIMERS],
+}
+
+impl Timers {
+    fn new(start: Instant) -> Self {
+        Timers { start, at: [0; TIMERS] }
+    }
+
+    fn get(&self, timer: Timer) -> Option<Instant> {
+        self.instant(self.at[timer as usize])
+    }
+
+    /// Sets `timer` to `at` (an instant before the session started counts as its start).
+    fn set(&mut self, timer: Timer, at: Instant) {
+        let nanos = at.saturating_duration_since(self.start).as_nanos();
+        self.at[timer as usize] = u64::try_from(nanos).unwrap_or(u64::MAX - 1) + 1;
+    }
+
+    fn clear(&mut self, timer: Timer) {
+        self.at[timer as usize] = 0;
+    }
+
+    fn clear_all(&mut self) {
+        self.at = [0; TIMERS];
+    }
+
+    /// The earliest deadline set.
+    fn next(&self) -> Option<Instant> {
+        self.instant(self.at.iter().copied().filter(|&n| n != 0).min()?)
+    }
+
+    fn instant(&self, at: u64) -> Option<Instant> {
+        at.checked_sub(1).map(|nanos| self.start + Duration::from_nanos(nanos))
+    }
+}
 
 /// One Engine.IO session. See the [module docs](self), and the [drive loop](crate#drive-loop) in
 /// the crate docs for how a driver runs it.
@@ -531,7 +572,7 @@ const TIMERS: usize = 5;
 ///
 /// let now = Instant::now(); // the session only compares instants
 /// let mut session = Session::new(
-///     "AAAAAAAAAAAAAAAAAAAA".into(),
+///     "AAAAAAAAAAAAAAAAAAAA",
 ///     ProtocolVersion::V4,
 ///     false,
 ///     SessionConfig::default(),
@@ -560,7 +601,6 @@ const TIMERS: usize = 5;
 /// ```
 #[derive(Debug)]
 pub struct Session {
-    sid: ByteString,
     version: ProtocolVersion,
     /// Shared by the server's sessions (every session holds one).
     config: std::sync::Arc<SessionConfig>,
@@ -572,7 +612,7 @@ pub struct Session {
     /// The POST whose body is awaited, and whether it is binary.
     post: Option<(RequestId, bool)>,
     upgrade: Option<Upgrade>,
-    timers: [Option<Instant>; TIMERS],
+    timers: Timers,
     /// The one-time refresh of the pong deadline has been used for the current ping.
     ping_refreshed: bool,
     /// The driver reported that the WebSocket's write queue is full: packets wait here, where
@@ -590,9 +630,10 @@ pub struct Session {
 }
 
 impl Session {
-    /// Starts a session with id `sid` and queues its handshake.
+    /// Starts a session with id `sid` and queues its handshake (the id goes out in the `open`
+    /// packet; the session does not keep it).
     pub fn new(
-        sid: ByteString,
+        sid: &str,
         version: ProtocolVersion,
         base64: bool,
         config: impl Into<std::sync::Arc<SessionConfig>>,
@@ -605,7 +646,6 @@ impl Session {
             Initial::WebSocket(socket) => (Active::WebSocket(socket), None),
         };
         let mut session = Session {
-            sid,
             version,
             config,
             base64,
@@ -614,7 +654,7 @@ impl Session {
             get,
             post: None,
             upgrade: None,
-            timers: [None; TIMERS],
+            timers: Timers::new(now),
             ping_refreshed: false,
             socket_blocked: false,
             discard: false,
@@ -624,7 +664,8 @@ impl Session {
             transmits: Queue::new(),
             events: Queue::new(),
         };
-        let open = Packet::text(PacketType::Open, session.handshake_json());
+        // The id goes out in the `open` packet and is not kept: the driver names the session.
+        let open = Packet::text(PacketType::Open, session.handshake_json(sid));
         match session.get.take() {
             // The handshake GET is answered with the `open` packet alone, at once, as the
             // reference does: what the application sends from its first call waits for the
@@ -647,12 +688,12 @@ impl Session {
 
     /// The `open` packet's JSON, keys in the reference's order, written into one buffer sized
     /// for it.
-    fn handshake_json(&self) -> String {
+    fn handshake_json(&self, sid: &str) -> String {
         let can_upgrade =
             self.active == Active::Polling && self.config.allow_upgrades && self.config.transports.websocket;
-        let mut json = String::with_capacity(self.sid.len() + 112);
+        let mut json = String::with_capacity(sid.len() + 112);
         json.push_str("{\"sid\":");
-        crate::endpoint::push_json_string(&mut json, &self.sid);
+        crate::endpoint::push_json_string(&mut json, sid);
         json.push_str(if can_upgrade { ",\"upgrades\":[\"websocket\"]" } else { ",\"upgrades\":[]" });
         json.push_str(",\"pingInterval\":");
         push_decimal(&mut json, self.config.ping_interval.as_millis());
@@ -662,11 +703,6 @@ impl Session {
         push_decimal(&mut json, self.config.max_payload as u128);
         json.push('}');
         json
-    }
-
-    /// The session id.
-    pub fn sid(&self) -> &ByteString {
-        &self.sid
     }
 
     /// The protocol revision.
@@ -984,7 +1020,7 @@ impl Session {
         if self.version == ProtocolVersion::V4
             && packet.kind != PacketType::Pong
             && !self.ping_refreshed
-            && self.timers[Timer::PingTimeout as usize].is_some()
+            && self.timers.get(Timer::PingTimeout).is_some()
         {
             self.ping_refreshed = true;
             self.set(Timer::PingTimeout, now + self.config.ping_timeout);
@@ -1208,7 +1244,7 @@ impl Session {
         if let Some(upgrade) = self.upgrade.take() {
             self.close_socket(upgrade.socket, CloseCode::Normal);
         }
-        self.timers = [None; TIMERS];
+        self.timers.clear_all();
         self.buffer.clear();
         self.buffered = 0;
         self.events.push_back(Event::Closed { reason, description });
@@ -1220,7 +1256,7 @@ impl Session {
     /// Advances the session's timers to `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         for timer in [Timer::Ping, Timer::PingTimeout, Timer::Upgrade, Timer::Noop, Timer::Close] {
-            if self.timers[timer as usize].is_none_or(|at| at > now) {
+            if self.timers.get(timer).is_none_or(|at| at > now) {
                 continue;
             }
             self.clear(timer);
@@ -1253,7 +1289,7 @@ impl Session {
     /// The next instant [`handle_timeout`](Self::handle_timeout) must be called, if any. Ask
     /// again after every input.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.iter().flatten().min().copied()
+        self.timers.next()
     }
 
     // ---------------------------------------------------------------------------------------
@@ -1285,11 +1321,11 @@ impl Session {
     }
 
     fn set(&mut self, timer: Timer, at: Instant) {
-        self.timers[timer as usize] = Some(at);
+        self.timers.set(timer, at);
     }
 
     fn clear(&mut self, timer: Timer) {
-        self.timers[timer as usize] = None;
+        self.timers.clear(timer);
     }
 }
 

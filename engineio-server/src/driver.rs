@@ -159,6 +159,8 @@ impl Responders {
 /// before the block: the future then holds it once, in the place it was captured (an `async fn`
 /// keeps its arguments besides the locals they move into, and so does a block for what it
 /// captures), and every idle session holds this future.
+///
+/// Every poll runs inside the session's `tracing` span.
 #[allow(clippy::manual_async_fn)]
 pub(crate) fn run<H: Handler>(
     inner: Arc<Inner<H>>,
@@ -167,8 +169,8 @@ pub(crate) fn run<H: Handler>(
     responders: Responders,
     ws: Option<WsConn>,
 ) -> impl Future<Output = ()> + Send {
-    let mut driver = Driver::new(inner, socket, session, responders, ws);
-    async move {
+    let mut driver = Driver::new(inner, socket.clone(), session, responders, ws);
+    let future = async move {
         driver.open();
         let mut timer = pin!(tokio::time::sleep(Duration::from_secs(3600)));
         loop {
@@ -179,8 +181,29 @@ pub(crate) fn run<H: Handler>(
             if driver.take_pending_inputs() {
                 continue;
             }
-            driver.wait(timer.as_mut(), timed).await;
+            poll_fn(|cx| driver.poll_wait(cx, timer.as_mut(), timed)).await;
         }
+    };
+    InSpan { socket, future }
+}
+
+pin_project_lite::pin_project! {
+    /// A session's task, polled inside the session's span: the one its socket holds, not a
+    /// copy (`tracing::Instrument` would keep one, 40 bytes, in every idle session's task).
+    struct InSpan<C, F> {
+        socket: Arc<Socket<C>>,
+        #[pin]
+        future: F,
+    }
+}
+
+impl<C, F: Future> Future for InSpan<C, F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _entered = this.socket.span().enter();
+        this.future.poll(cx)
     }
 }
 
@@ -194,8 +217,6 @@ struct Driver<H: Handler> {
     /// The handler's state, from [`open`](Self::open) until the session closes.
     conn: Option<H::Connection>,
     next_socket: u64,
-    /// The deadline the timer is set to.
-    armed: Option<Instant>,
     /// Taken when the session closes with a WebSocket, before the session leaves the server's
     /// table: the server's close then waits for that WebSocket's last writes.
     finishing: Option<OwnedLive>,
@@ -221,7 +242,6 @@ impl<H: Handler> Driver<H> {
             ws,
             conn: None,
             next_socket,
-            armed: None,
             finishing: None,
             #[cfg(feature = "metrics")]
             buffered: 0,
@@ -347,10 +367,10 @@ impl<H: Handler> Driver<H> {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        // The timer is re-armed only when the deadline moved: most turns leave it alone.
-        if let Some(at) = deadline.filter(|at| self.armed != Some(*at)) {
-            timer.reset(tokio::time::Instant::from_std(at));
-            self.armed = Some(at);
+        // The timer is re-armed only when the deadline moved: most turns leave it alone. A timer
+        // that fired keeps its deadline and fires again at once if that is still the next one.
+        if let Some(at) = deadline.map(tokio::time::Instant::from_std).filter(|at| timer.deadline() != *at) {
+            timer.reset(at);
         }
         deadline.is_some()
     }
@@ -385,25 +405,31 @@ impl<H: Handler> Driver<H> {
         true
     }
 
-    /// Waits for one input (something pushed to the inbox, the WebSocket, the timer if `timed`)
-    /// and takes it.
-    async fn wait(&mut self, timer: Pin<&mut Sleep>, timed: bool) {
-        let ws = &mut self.ws;
-        tokio::select! {
-            biased;
-            () = poll_fn(|cx| self.socket.poll_pushed(cx)) => {
-                self.socket.unpark();
-                self.take_inputs();
-            }
-            io = poll_fn(|cx| ws.as_mut().map_or(Poll::Pending, |w| w.poll_io(cx))) => {
-                self.socket.unpark();
-                self.on_io(io);
-            }
-            () = timer, if timed => {
-                self.socket.unpark();
-                self.on_timeout();
-            }
+    /// Waits for one input (something pushed to the inbox, the WebSocket, the timer if `timed`,
+    /// asked in that order) and takes it. A poll function rather than a `select!` in an
+    /// `async fn`: every idle session's task holds the state of its wait.
+    fn poll_wait(&mut self, cx: &mut Context<'_>, timer: Pin<&mut Sleep>, timed: bool) -> Poll<()> {
+        // As `select!` does: a task that spent its budget yields before asking anything.
+        if !tokio::task::coop::has_budget_remaining() {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
         }
+        if self.socket.poll_pushed(cx).is_ready() {
+            self.socket.unpark();
+            self.take_inputs();
+            return Poll::Ready(());
+        }
+        if let Some(Poll::Ready(io)) = self.ws.as_mut().map(|w| w.poll_io(cx)) {
+            self.socket.unpark();
+            self.on_io(io);
+            return Poll::Ready(());
+        }
+        if timed && timer.poll(cx).is_ready() {
+            self.socket.unpark();
+            self.on_timeout();
+            return Poll::Ready(());
+        }
+        Poll::Pending
     }
 
     /// Carries out what the inbox holds.
@@ -428,7 +454,10 @@ impl<H: Handler> Driver<H> {
                 drop(self.responders.take(id));
                 self.session.handle_request_gone(id);
             }
-            Input::Socket(io, read, deflate) => self.accept_socket(io, &read, deflate),
+            Input::Socket(upgraded) => {
+                let (io, read, deflate) = *upgraded;
+                self.accept_socket(io, &read, deflate);
+            }
             Input::Send(packet) => {
                 let _ = send(&mut self.session, packet, true, self.inner.max_buffered());
             }
@@ -498,7 +527,6 @@ impl<H: Handler> Driver<H> {
 
     /// The deadline passed.
     fn on_timeout(&mut self) {
-        self.armed = None;
         let now = now();
         // Asked before the session's timers run: as the handler saw the session when the timer
         // was set (nothing else happened since).
@@ -506,6 +534,11 @@ impl<H: Handler> Driver<H> {
         self.session.handle_timeout(now);
         if let Some(conn) = self.conn.as_mut().filter(|_| handler_due) {
             self.inner.handler.on_timeout(conn, now);
+        }
+        // Timers fire seldom (a heartbeat's every few seconds): the time to let go of the read
+        // buffer a busy WebSocket keeps for its next read.
+        if let Some(ws) = self.ws.as_mut() {
+            ws.conn.release_idle();
         }
     }
 }

@@ -154,8 +154,9 @@ pub(crate) enum Input<C> {
     /// A request whose connection went away before it was answered.
     Gone(RequestId),
     /// An upgraded WebSocket connection for this session, bytes already read from it, and its
-    /// permessage-deflate settings if negotiated.
-    Socket(BoxedIo, Bytes, Option<crate::driver::Deflate>),
+    /// permessage-deflate settings if negotiated. Boxed: it comes once or twice in a session's
+    /// life, and the inbox keeps a slot the size of the largest input.
+    Socket(Box<(BoxedIo, Bytes, Option<crate::driver::Deflate>)>),
     /// A packet from the application.
     Send(Packet),
     /// A packet from the application, never compressed.

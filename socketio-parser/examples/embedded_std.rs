@@ -115,6 +115,8 @@ struct State {
 
 /// One client: its two machines and the writer threads of its WebSockets.
 struct Client {
+    /// The session id (the session machine does not keep it).
+    sid: ByteString,
     session: Session,
     conn: Connection,
     /// The WebSockets of the session: the active one and an upgrade candidate.
@@ -126,7 +128,7 @@ struct Client {
 }
 
 impl Client {
-    fn new(session: Session, now: Instant) -> Self {
+    fn new(sid: ByteString, session: Session, now: Instant) -> Self {
         let protocol = match session.version() {
             EngineVersion::V3 => ProtocolVersion::V4,
             EngineVersion::V4 => ProtocolVersion::V5,
@@ -135,7 +137,7 @@ impl Client {
         if session.transport() == Transport::WebSocket {
             conn.handle_websocket();
         }
-        Client { session, conn, sockets: Vec::new(), socket_id: String::new(), ack_ids: AckIds::new() }
+        Client { sid, session, conn, sockets: Vec::new(), socket_id: String::new(), ack_ids: AckIds::new() }
     }
 
     /// The earlier deadline of the two machines.
@@ -192,7 +194,7 @@ impl Server {
 
     /// Starts a new client and drains it (its handshake).
     fn open(&self, client: Client) {
-        let sid = client.session.sid().clone();
+        let sid = client.sid.clone();
         self.lock().clients.insert(sid.clone(), client);
         self.input(&sid, |_, _| ());
     }
@@ -328,7 +330,7 @@ fn on_engine_event(client: &mut Client, event: EngineEvent, now: Instant) {
         | EngineEvent::Drained => {}
         EngineEvent::Upgraded => {
             client.conn.handle_websocket();
-            println!("upgraded {} to websocket", client.session.sid());
+            println!("upgraded {} to websocket", client.sid);
         }
         EngineEvent::Closed { reason, .. } => client.conn.handle_transport_closed(reason.into()),
     }
@@ -349,7 +351,7 @@ fn on_event(client: &mut Client, event: Event, now: Instant, broadcasts: &mut Ve
         Event::Connect { nsp, .. } if nsp == MAIN => {
             client.socket_id = new_id();
             client.conn.accept(&nsp, &client.socket_id, None);
-            println!("connect {} (session {})", client.socket_id, client.session.sid());
+            println!("connect {} (session {})", client.socket_id, client.sid);
             // A server event with binary data, and an ack we wait for.
             let hello = payload(&(
                 "hello",
@@ -641,8 +643,8 @@ fn polling_handshake(server: &Server, version: EngineVersion, base64: bool, stre
     let id = RequestId(server.next_id());
     let sid = ByteString::from(new_id());
     let initial = Initial::Polling(id);
-    let session = Session::new(sid.clone(), version, base64, server.config.clone(), initial, now());
-    server.open(Client::new(session, now()));
+    let session = Session::new(&sid, version, base64, server.config.clone(), initial, now());
+    server.open(Client::new(sid.clone(), session, now()));
     server.wait_answer(&sid, id, stream)
 }
 
@@ -729,8 +731,8 @@ fn open_websocket(
         None => {
             let sid = ByteString::from(new_id());
             let initial = Initial::WebSocket(socket);
-            let session = Session::new(sid.clone(), version, base64, server.config.clone(), initial, now());
-            let mut client = Client::new(session, now());
+            let session = Session::new(&sid, version, base64, server.config.clone(), initial, now());
+            let mut client = Client::new(sid.clone(), session, now());
             client.sockets.push((socket, out.clone()));
             server.open(client);
             sid

@@ -251,8 +251,9 @@ pub enum Event {
         /// namespace's query string as an object of strings (v4: `0/admin?token=abc,` gives
         /// `{"token":"abc"}`), or `{}`.
         auth: RawJson,
-        /// The session the client asks to recover, when its `auth` presents one.
-        recovery: Option<Recovery>,
+        /// The session the client asks to recover, when its `auth` presents one. Boxed: few
+        /// clients present one, and every queued event is the size of the largest.
+        recovery: Option<Box<Recovery>>,
     },
     /// An event for a joined namespace: `data` is `[name, ...args]`. When `id` is set the client
     /// awaits an answer through [`Connection::ack`].
@@ -385,16 +386,15 @@ struct AckDeadline {
 /// ```
 #[derive(Debug)]
 pub struct Connection {
-    config: ConnectionConfig,
+    /// The settings, but for the decoder's: those are the decoder's.
+    protocol: ProtocolVersion,
+    parser: Parser,
+    connect_timeout: Duration,
     decoder: Decoder,
     namespaces: Vec<(ByteString, NspState)>,
-    /// Acks awaited from the client, by namespace and id, with their deadline: a deadline in
-    /// the heap fires only for the wait it was set for, not for a later wait on the same id.
-    acks: Vec<(ByteString, u64, Option<Instant>)>,
-    /// Acks the client awaits from the application, by namespace and id: each is answered
-    /// once.
-    replies: Vec<(ByteString, u64)>,
-    deadlines: BinaryHeap<Reverse<AckDeadline>>,
+    /// Boxed once the first ack is awaited or answered: every connection holds this, few use
+    /// acks, and a connection that does keeps the box.
+    acks: Option<Box<Acks>>,
     connect_deadline: Option<Instant>,
     /// Whether the Engine.IO connection runs on WebSocket, which changes the reason the
     /// reference reports when it closes a client itself.
@@ -404,6 +404,18 @@ pub struct Connection {
     events: Queue<Event>,
 }
 
+/// The acks of a connection, both ways.
+#[derive(Debug, Default)]
+struct Acks {
+    /// Acks awaited from the client, by namespace and id, with their deadline: a deadline in
+    /// the heap fires only for the wait it was set for, not for a later wait on the same id.
+    awaited: Vec<(ByteString, u64, Option<Instant>)>,
+    /// Acks the client awaits from the application, by namespace and id: each is answered
+    /// once.
+    replies: Vec<(ByteString, u64)>,
+    deadlines: BinaryHeap<Reverse<AckDeadline>>,
+}
+
 const MAIN: ByteString = ByteString::from_static(MAIN_NAMESPACE);
 
 impl Connection {
@@ -411,12 +423,12 @@ impl Connection {
     /// [`Event::Connect`] for `/` is queued at once.
     pub fn new(config: ConnectionConfig, now: Instant) -> Self {
         let mut c = Connection {
-            config,
+            protocol: config.protocol,
+            parser: config.parser,
+            connect_timeout: config.connect_timeout,
             decoder: Decoder::new(config.decoder),
             namespaces: Vec::new(),
-            acks: Vec::new(),
-            replies: Vec::new(),
-            deadlines: BinaryHeap::new(),
+            acks: None,
             connect_deadline: Some(now + config.connect_timeout),
             websocket: false,
             closed: false,
@@ -441,8 +453,18 @@ impl Connection {
     }
 
     /// The connection's settings.
-    pub fn config(&self) -> &ConnectionConfig {
-        &self.config
+    pub fn config(&self) -> ConnectionConfig {
+        ConnectionConfig {
+            protocol: self.protocol,
+            parser: self.parser,
+            connect_timeout: self.connect_timeout,
+            decoder: *self.decoder.config(),
+        }
+    }
+
+    /// The acks, boxed at their first use.
+    fn acks_mut(&mut self) -> &mut Acks {
+        self.acks.get_or_insert_default()
     }
 
     /// Whether the client has joined `nsp`.
@@ -484,12 +506,12 @@ impl Connection {
         if self.closed {
             return;
         }
-        let decoded = match (self.config.parser, message) {
+        let decoded = match (self.parser, message) {
             (Parser::Json, Message::Text(text)) => self.decoder.decode_text(text),
             (Parser::Json, Message::Binary(data)) => self.decoder.decode_binary(data),
             #[cfg(feature = "msgpack")]
             (Parser::MsgPack, Message::Binary(data)) => {
-                crate::msgpack::decode(data, &self.config.decoder).map(Decoded::Complete)
+                crate::msgpack::decode(data, self.decoder.config()).map(Decoded::Complete)
             }
             #[cfg(feature = "msgpack")]
             (Parser::MsgPack, Message::Text(_)) => Err(DecodeError::MsgPack("a text message")),
@@ -508,7 +530,7 @@ impl Connection {
         let Packet { kind, nsp, id, data } = packet;
         match kind {
             PacketType::Connect => {
-                let (name, query) = match (self.config.protocol, nsp.split_once('?')) {
+                let (name, query) = match (self.protocol, nsp.split_once('?')) {
                     (ProtocolVersion::V4, Some((name, query))) => {
                         (nsp.slice_ref(name), Some(nsp.slice_ref(query)))
                     }
@@ -535,7 +557,7 @@ impl Connection {
             PacketType::Event | PacketType::BinaryEvent => {
                 if let Some(data) = data {
                     if let Some(id) = id {
-                        self.replies.push((nsp.clone(), id));
+                        self.acks_mut().replies.push((nsp.clone(), id));
                     }
                     self.events.push_back(Event::Event { nsp, data, id });
                 }
@@ -543,8 +565,9 @@ impl Connection {
             PacketType::Ack | PacketType::BinaryAck => {
                 // An ack nobody awaits (or that timed out) is ignored, as in the reference.
                 let Some(id) = id else { return };
-                let Some(i) = self.acks.iter().position(|(n, a, _)| *a == id && *n == nsp) else { return };
-                self.acks.swap_remove(i);
+                let Some(acks) = self.acks.as_mut() else { return };
+                let Some(i) = acks.awaited.iter().position(|(n, a, _)| *a == id && *n == nsp) else { return };
+                acks.awaited.swap_remove(i);
                 let data =
                     data.unwrap_or_else(|| Payload::json(RawJson::trusted(ByteString::from_static("[]"))));
                 self.events.push_back(Event::Ack { nsp, id, data });
@@ -581,7 +604,7 @@ impl Connection {
         recovery: bool,
         mut random: impl FnMut() -> ByteString,
     ) -> (ByteString, Option<ByteString>) {
-        match self.config.protocol {
+        match self.protocol {
             ProtocolVersion::V4 if nsp == MAIN_NAMESPACE => (ByteString::from(engine_sid), None),
             ProtocolVersion::V4 => (ByteString::from(format!("{nsp}#{engine_sid}")), None),
             ProtocolVersion::V5 => {
@@ -626,7 +649,7 @@ impl Connection {
         }
         self.set_state(nsp, Some(NspState::Connected));
         self.connect_deadline = None;
-        let data = match self.config.protocol {
+        let data = match self.protocol {
             ProtocolVersion::V4 => None,
             ProtocolVersion::V5 => {
                 let mut json = String::with_capacity(48);
@@ -651,7 +674,7 @@ impl Connection {
         if self.closed || self.state(nsp) != Some(NspState::AwaitingDecision) {
             return;
         }
-        let payload = match (self.config.protocol, data) {
+        let payload = match (self.protocol, data) {
             (ProtocolVersion::V4, Some(data)) => data,
             (ProtocolVersion::V4, None) => {
                 let mut json = String::new();
@@ -736,15 +759,18 @@ impl Connection {
         if self.closed {
             return;
         }
-        self.acks.push((nsp.clone(), id, deadline));
+        let acks = self.acks_mut();
+        acks.awaited.push((nsp.clone(), id, deadline));
         if let Some(at) = deadline {
-            self.deadlines.push(Reverse(AckDeadline { at, id, nsp: nsp.clone() }));
+            acks.deadlines.push(Reverse(AckDeadline { at, id, nsp: nsp.clone() }));
         }
     }
 
     /// Stops waiting for ack `id` (its future was dropped).
     pub fn forget_ack(&mut self, nsp: &str, id: u64) {
-        self.acks.retain(|(n, a, _)| !(*a == id && &**n == nsp));
+        if let Some(acks) = self.acks.as_mut() {
+            acks.awaited.retain(|(n, a, _)| !(*a == id && &**n == nsp));
+        }
     }
 
     /// Answers the client's event that carried ack id `id` with `data` (the array of
@@ -761,8 +787,9 @@ impl Connection {
         if self.closed || !self.is_connected(&nsp) {
             return false;
         }
-        let Some(i) = self.replies.iter().position(|(n, r)| *r == id && *n == nsp) else { return false };
-        self.replies.swap_remove(i);
+        let Some(replies) = self.acks.as_mut().map(|a| &mut a.replies) else { return false };
+        let Some(i) = replies.iter().position(|(n, r)| *r == id && *n == nsp) else { return false };
+        replies.swap_remove(i);
         match body {
             AckBody::Text(text) => {
                 self.transmits.push_back(Transmit::Packet(PacketType::Ack, Message::Text(text)))
@@ -777,14 +804,15 @@ impl Connection {
     /// The application will not answer the client's ack `id` of `nsp` (the handle that could
     /// was dropped): the machine forgets it.
     pub fn forget_reply(&mut self, nsp: &str, id: u64) {
-        if let Some(i) = self.replies.iter().position(|(n, r)| *r == id && &**n == nsp) {
-            self.replies.swap_remove(i);
+        let Some(replies) = self.acks.as_mut().map(|a| &mut a.replies) else { return };
+        if let Some(i) = replies.iter().position(|(n, r)| *r == id && &**n == nsp) {
+            replies.swap_remove(i);
         }
     }
 
     /// Whether the client awaits the application's answer to ack `id` of `nsp`.
     pub fn awaits_reply(&self, nsp: &str, id: u64) -> bool {
-        self.replies.iter().any(|(n, r)| *r == id && &**n == nsp)
+        self.acks.as_ref().is_some_and(|a| a.replies.iter().any(|(n, r)| *r == id && &**n == nsp))
     }
 
     /// Disconnects the socket of `nsp`: sends `DISCONNECT` and reports
@@ -851,20 +879,20 @@ impl Connection {
                 self.events.push_back(Event::Disconnect { nsp, reason });
             }
         }
-        self.acks.clear();
-        self.replies.clear();
-        self.deadlines.clear();
+        self.acks = None;
         self.connect_deadline = None;
         self.decoder.reset();
     }
 
     fn drop_acks(&mut self, nsp: &ByteString) {
-        self.acks.retain(|(n, _, _)| n != nsp);
-        self.replies.retain(|(n, _)| n != nsp);
+        if let Some(acks) = self.acks.as_mut() {
+            acks.awaited.retain(|(n, _, _)| n != nsp);
+            acks.replies.retain(|(n, _)| n != nsp);
+        }
     }
 
     fn send_packet(&mut self, packet: &Packet) {
-        match self.config.parser {
+        match self.parser {
             Parser::Json => {
                 let text = Message::Text(packet.encode_to_string());
                 self.transmits.push_back(Transmit::Packet(packet.kind, text));
@@ -897,13 +925,15 @@ impl Connection {
             }
             self.connect_deadline = None;
         }
-        while let Some(Reverse(next)) = self.deadlines.peek() {
+        let Some(acks) = self.acks.as_mut() else { return };
+        while let Some(Reverse(next)) = acks.deadlines.peek() {
             if next.at > now {
                 break;
             }
-            let Some(Reverse(AckDeadline { id, nsp, at })) = self.deadlines.pop() else { break };
-            if let Some(i) = self.acks.iter().position(|(n, a, d)| *a == id && *n == nsp && *d == Some(at)) {
-                self.acks.swap_remove(i);
+            let Some(Reverse(AckDeadline { id, nsp, at })) = acks.deadlines.pop() else { break };
+            if let Some(i) = acks.awaited.iter().position(|(n, a, d)| *a == id && *n == nsp && *d == Some(at))
+            {
+                acks.awaited.swap_remove(i);
                 self.events.push_back(Event::AckTimeout { nsp, id });
             }
         }
@@ -913,13 +943,16 @@ impl Connection {
     /// again after every input.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
         // Deadlines of acks already answered are dropped lazily.
-        while let Some(Reverse(next)) = self.deadlines.peek() {
-            if self.acks.iter().any(|(n, a, d)| *a == next.id && *n == next.nsp && *d == Some(next.at)) {
-                break;
+        let ack = self.acks.as_mut().and_then(|acks| {
+            while let Some(Reverse(next)) = acks.deadlines.peek() {
+                if acks.awaited.iter().any(|(n, a, d)| *a == next.id && *n == next.nsp && *d == Some(next.at))
+                {
+                    break;
+                }
+                acks.deadlines.pop();
             }
-            self.deadlines.pop();
-        }
-        let ack = self.deadlines.peek().map(|Reverse(d)| d.at);
+            acks.deadlines.peek().map(|Reverse(d)| d.at)
+        });
         match (self.connect_deadline, ack) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -965,7 +998,7 @@ fn auth_object(data: Option<Payload>, query: Option<ByteString>) -> RawJson {
 }
 
 /// The `pid` and `offset` a reconnecting client presents in its `auth`, both strings.
-fn recovery_request(auth: &RawJson) -> Option<Recovery> {
+fn recovery_request(auth: &RawJson) -> Option<Box<Recovery>> {
     // `{"pid":"","offset":""}` is the shortest object that can present one (escapes only
     // lengthen it): most clients send `{}`, which needs no parsing.
     if auth.as_str().len() < 22 {
@@ -978,7 +1011,9 @@ fn recovery_request(auth: &RawJson) -> Option<Recovery> {
     }
     let presented: Presented = serde_json::from_str(auth.as_str()).ok()?;
     match (presented.pid?, presented.offset?) {
-        (serde_json::Value::String(pid), serde_json::Value::String(offset)) => Some(Recovery { pid, offset }),
+        (serde_json::Value::String(pid), serde_json::Value::String(offset)) => {
+            Some(Box::new(Recovery { pid, offset }))
+        }
         _ => None,
     }
 }

@@ -129,7 +129,10 @@ pub(crate) struct Client {
     machine: Connection,
     /// The sockets of the namespaces joined, and of those whose middlewares are running.
     sockets: Vec<Socket>,
-    acks: HashMap<(ByteString, u64), Awaited>,
+    /// Acks awaited from the client, by namespace and id. Boxed once the first is awaited:
+    /// every connection holds this, few applications await acks.
+    #[allow(clippy::box_collection)] // 8 bytes where an empty map takes 48
+    acks: Option<Box<HashMap<(ByteString, u64), Awaited>>>,
     /// The application's hooks on the connection, once it registered one.
     conn_hooks: Option<Box<ConnHooks>>,
 }
@@ -148,7 +151,7 @@ impl Client {
         }
         let hooks = server.engine_connection_hooks();
         let mut client =
-            Client { server, engine, machine, sockets: Vec::new(), acks: HashMap::new(), conn_hooks: None };
+            Client { server, engine, machine, sockets: Vec::new(), acks: None, conn_hooks: None };
         if !hooks.is_empty() {
             // The hooks' registrations are commands, queued before anything the client sends.
             let conn = crate::Conn::new(client.engine.clone());
@@ -231,7 +234,7 @@ impl Client {
             Command::ForgetReply { nsp, id } => self.machine.forget_reply(&nsp, id),
             Command::ForgetAck { nsp, id } => {
                 self.machine.forget_ack(&nsp, id);
-                self.acks.remove(&(nsp, id));
+                self.take_ack(nsp, id);
             }
             Command::Decided { nsp, decision } => self.decided(nsp, *decision),
             Command::Disconnect { close: true, .. } => self.machine.disconnect_and_close(),
@@ -253,7 +256,8 @@ impl Client {
                 let name = packet.packet().data.as_ref().map(socketio_parser::event_name_string);
                 (name.map(|n| ByteString::from(&*n)).unwrap_or_default(), ack.timeout)
             });
-            self.acks.insert((packet.packet().nsp.clone(), id), Awaited { sink: ack.sink, logged });
+            let acks = self.acks.get_or_insert_default();
+            acks.insert((packet.packet().nsp.clone(), id), Awaited { sink: ack.sink, logged });
         } else {
             ack.sink.complete(Err(AckError::Disconnected));
         }
@@ -321,13 +325,13 @@ impl Client {
                 socket.dispatch(Event::new(name, data, ack));
             }
             MachineEvent::Ack { nsp, id, data } => {
-                if let Some(awaited) = self.acks.remove(&(nsp, id)) {
+                if let Some(awaited) = self.take_ack(nsp, id) {
                     awaited.sink.complete(Ok(data));
                 }
             }
             MachineEvent::AckTimeout { nsp, id } => {
                 crate::metrics::ack_timeout();
-                let awaited = self.acks.remove(&(nsp.clone(), id));
+                let awaited = self.take_ack(nsp.clone(), id);
                 let (event, timeout) = awaited.as_ref().and_then(|a| a.logged.clone()).unzip();
                 let timeout_ms = timeout.flatten().map(|t| t.as_millis() as u64);
                 tracing::debug!(%nsp, id, event = event.as_deref(), timeout_ms, "ack timed out");
@@ -353,19 +357,25 @@ impl Client {
 
     /// Fails the acks awaited in `nsp` (every namespace with `None`).
     fn fail_acks(&mut self, nsp: Option<&ByteString>) {
+        let Some(acks) = self.acks.as_mut() else { return };
         let keys: Vec<(ByteString, u64)> =
-            self.acks.keys().filter(|(n, _)| nsp.is_none_or(|nsp| n == nsp)).cloned().collect();
+            acks.keys().filter(|(n, _)| nsp.is_none_or(|nsp| n == nsp)).cloned().collect();
         for key in keys {
-            if let Some(awaited) = self.acks.remove(&key) {
+            if let Some(awaited) = acks.remove(&key) {
                 awaited.sink.complete(Err(AckError::Disconnected));
             }
         }
     }
 
+    /// The ack awaited for `id` in `nsp`, no longer awaited.
+    fn take_ack(&mut self, nsp: ByteString, id: u64) -> Option<Awaited> {
+        self.acks.as_mut()?.remove(&(nsp, id))
+    }
+
     // -----------------------------------------------------------------------------------------
     // Joining namespaces
 
-    fn connect(&mut self, nsp: ByteString, auth: &RawJson, recovery: Option<Recovery>) {
+    fn connect(&mut self, nsp: ByteString, auth: &RawJson, recovery: Option<Box<Recovery>>) {
         let auth: serde_json::Value = serde_json::from_str(auth.as_str())
             .unwrap_or_else(|_| serde_json::Value::Object(serde_json::Map::new()));
         let server = self.server.clone();
@@ -373,7 +383,7 @@ impl Client {
         match (server.namespace(&nsp), recovery, server.config.connection_state_recovery) {
             (Some(ns), Some(recovery), Some(options)) => {
                 let socket = self.new_socket(&ns, auth.clone());
-                tokio::spawn(joining(ns, socket).restore(recovery, options.skip_middlewares, auth));
+                tokio::spawn(joining(ns, socket).restore(*recovery, options.skip_middlewares, auth));
             }
             (Some(ns), _, _) if ns.handlers().middlewares.is_empty() => {
                 let socket = self.new_socket(&ns, auth);

@@ -70,16 +70,23 @@ pub(crate) struct SocketInner {
     pid: Option<Sid>,
     pub(crate) ns: Arc<NsInner>,
     pub(crate) engine: Arc<crate::client::Engine>,
-    auth: serde_json::Value,
+    /// The `auth` payload, boxed unless it is the empty object most clients send (`None`).
+    auth: Option<Box<serde_json::Value>>,
     issued: u64,
     state: AtomicU8,
     recovered: bool,
     has_outgoing: AtomicBool,
     listeners: Mutex<Listeners>,
-    data: Mutex<serde_json::Value>,
+    /// The socket's `data`, boxed once set (`None` is `null`): most sockets never have any.
+    data: Mutex<Option<Box<serde_json::Value>>>,
     extensions: Mutex<http::Extensions>,
     /// The socket's `tracing` span (`nsp`, `id`), inside its Engine.IO session's.
     span: tracing::Span,
+}
+
+/// A socket's `data` as stored: `null` is nothing.
+fn boxed_data(value: serde_json::Value) -> Option<Box<serde_json::Value>> {
+    (!value.is_null()).then(|| Box::new(value))
 }
 
 const PENDING: u8 = 0;
@@ -263,13 +270,13 @@ impl Socket {
             pid,
             ns,
             engine,
-            auth,
+            auth: auth.as_object().is_none_or(|o| !o.is_empty()).then(|| Box::new(auth)),
             issued: crate::clock::epoch_millis(),
             state: AtomicU8::new(PENDING),
             recovered: restored_data.is_some(),
             has_outgoing: AtomicBool::new(false),
             listeners: Mutex::new(Listeners::default()),
-            data: Mutex::new(restored_data.unwrap_or(serde_json::Value::Null)),
+            data: Mutex::new(restored_data.and_then(boxed_data)),
             extensions: Mutex::new(http::Extensions::new()),
         }))
     }
@@ -311,12 +318,14 @@ impl Socket {
     /// The request that opened the connection, and the `auth` payload of the socket's
     /// `CONNECT`.
     pub fn handshake(&self) -> Handshake {
-        Handshake::new(&self.0.engine, self.0.auth.clone(), self.0.issued)
+        Handshake::new(&self.0.engine, self.auth().clone(), self.0.issued)
     }
 
     /// The `auth` payload of the socket's `CONNECT` (an empty object when none was sent).
     pub fn auth(&self) -> &serde_json::Value {
-        &self.0.auth
+        static EMPTY: std::sync::LazyLock<serde_json::Value> =
+            std::sync::LazyLock::new(|| serde_json::Value::Object(serde_json::Map::new()));
+        self.0.auth.as_deref().unwrap_or(&EMPTY)
     }
 
     /// The `auth` payload read as `T`.
@@ -334,7 +343,7 @@ impl Socket {
     /// # }
     /// ```
     pub fn auth_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        T::deserialize(&self.0.auth)
+        T::deserialize(self.auth())
     }
 
     /// The rooms the socket is in, its own id's room included, in join order. While its
@@ -378,10 +387,7 @@ impl Socket {
     /// or not a `T`.
     pub fn data<T: DeserializeOwned>(&self) -> Option<T> {
         let data = self.0.data.lock().unwrap_or_else(|e| e.into_inner());
-        if data.is_null() {
-            return None;
-        }
-        T::deserialize(&*data).ok()
+        T::deserialize(&**data.as_ref()?).ok()
     }
 
     /// Replaces the socket's `data`. The [`on_set_data`](Self::on_set_data) hooks see the new
@@ -401,7 +407,7 @@ impl Socket {
     /// keeps `_admin`) and must not hear its own change. Applications use
     /// [`set_data`](Self::set_data).
     pub fn replace_data(&self, value: serde_json::Value) {
-        *self.0.data.lock().unwrap_or_else(|e| e.into_inner()) = value;
+        *self.0.data.lock().unwrap_or_else(|e| e.into_inner()) = boxed_data(value);
     }
 
     /// Calls `hook` each time [`set_data`](Self::set_data) replaces the socket's `data`, with
@@ -429,7 +435,8 @@ impl Socket {
 
     /// The socket's `data` as JSON.
     pub fn data_json(&self) -> serde_json::Value {
-        self.0.data.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        let data = self.0.data.lock().unwrap_or_else(|e| e.into_inner());
+        data.as_deref().cloned().unwrap_or(serde_json::Value::Null)
     }
 
     /// Runs `f` on the socket's typed extensions: state of any type, local to this node.

@@ -86,8 +86,7 @@ pub fn session(data: &[u8]) {
     let start = Instant::now();
     let initial =
         if starts_on_websocket { Initial::WebSocket(SocketId(0)) } else { Initial::Polling(RequestId(0)) };
-    let sid = ByteString::from_static("AAAAAAAAAAAAAAAAAAAA");
-    let mut session = Session::new(sid, version, base64, config, initial, start);
+    let mut session = Session::new("AAAAAAAAAAAAAAAAAAAA", version, base64, config, initial, start);
     let mut model = Model::new(version, config.max_buffered, initial);
     let mut now = start;
     model.check(&mut session, now, true);

@@ -208,6 +208,16 @@ impl Connection {
         }
     }
 
+    /// Lets go of the empty read buffer even when it has no spare capacity. A message split off
+    /// a buffer it filled exactly leaves it so, still sharing that allocation, which the next
+    /// read then reuses without allocating: kept while the connection is busy, it is the only
+    /// memory an idle connection holds. Call now and then (on a timer), not after every read.
+    pub fn release_idle(&mut self) {
+        if self.read_buf.is_empty() {
+            self.read_buf = BytesMut::new();
+        }
+    }
+
     // ---------------------------------------------------------------------------------------
     // Writing
 
@@ -340,5 +350,21 @@ mod tests {
         let size = std::mem::size_of::<Connection>();
         assert!(size <= 224, "{size}");
         assert!(Connection::new(Limits::DEFAULT).is_idle());
+    }
+
+    #[test]
+    fn an_idle_connection_lets_go_of_the_buffer_its_last_message_filled() {
+        let mut conn = Connection::new(Limits::DEFAULT);
+        // A masked text frame "40" (key 0), read in exactly one piece.
+        conn.handle_read(&[0x81, 0x82, 0, 0, 0, 0, b'4', b'0']);
+        let Some(Event::Frame(Frame::Text(text))) = conn.poll_event() else { panic!("a text frame") };
+        assert_eq!(&*text, "40");
+        // The connection keeps the buffer the message was read into, for the next read...
+        let text = text.into_bytes();
+        assert!(!text.is_unique());
+        // ...until it is told it is idle.
+        conn.release_idle();
+        assert!(text.is_unique());
+        assert!(conn.is_idle());
     }
 }

@@ -268,10 +268,10 @@ fn v3_polling_answers_binary_packets_in_the_xhr2_format() {
 
 #[test]
 fn v3_polling_answers_binary_packets_as_base64_text_for_b64_clients() {
-    use engineio_parser::{ByteString, Initial, RequestId, Session, Transmit};
+    use engineio_parser::{Initial, RequestId, Session, Transmit};
     let now = std::time::Instant::now();
     let mut session = Session::new(
-        ByteString::from_static(SID),
+        SID,
         ProtocolVersion::V3,
         true,
         SessionConfig::default(),

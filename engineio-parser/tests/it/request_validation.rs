@@ -120,9 +120,9 @@ fn requests_with_a_sid_go_to_their_session() {
 
 #[test]
 fn sessions_check_protocol_and_transport() {
-    use engineio_parser::{ByteString, Initial, RequestId, Session, SessionConfig};
+    use engineio_parser::{Initial, RequestId, Session, SessionConfig};
     let s = Session::new(
-        ByteString::from_static("x"),
+        "x",
         ProtocolVersion::V4,
         false,
         SessionConfig::default(),

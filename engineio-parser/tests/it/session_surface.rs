@@ -1,4 +1,4 @@
-//! What a session says about itself (id, revision, transport, handshake), how it checks the
+//! What a session says about itself (revision, transport, handshake), how it checks the
 //! requests that name it, and the answers it builds for refused ones.
 
 use crate::common;
@@ -15,9 +15,8 @@ use engineio_parser::{
 };
 
 #[test]
-fn a_session_knows_its_id_revision_and_transport() {
+fn a_session_knows_its_revision_and_transport() {
     let h = Harness::polling(ProtocolVersion::V3);
-    assert_eq!(&**h.session.sid(), SID);
     assert_eq!(h.session.version(), ProtocolVersion::V3);
     assert_eq!(h.session.transport(), Transport::Polling);
     assert!(!h.session.is_closed());

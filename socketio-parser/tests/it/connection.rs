@@ -582,7 +582,7 @@ fn a_recovery_request_is_read_from_the_auth_when_both_are_strings() {
         [Event::Connect {
             nsp: nsp("/"),
             auth: raw(r#"{"pid":"p1","offset":"o1","token":1}"#),
-            recovery: Some(Recovery { pid: "p1".into(), offset: "o1".into() }),
+            recovery: Some(Box::new(Recovery { pid: "p1".into(), offset: "o1".into() })),
         }]
     );
     for auth in [r#"0/a,{"pid":"p1"}"#, r#"0/b,{"pid":1,"offset":"o1"}"#, r#"0/c,{"offset":"o1","pid":null}"#]
@@ -1015,7 +1015,7 @@ fn the_shortest_auth_that_presents_a_session() {
         [Event::Connect {
             nsp: nsp("/"),
             auth: raw(r#"{"pid":"","offset":""}"#),
-            recovery: Some(Recovery { pid: String::new(), offset: String::new() }),
+            recovery: Some(Box::new(Recovery { pid: String::new(), offset: String::new() })),
         }]
     );
 }

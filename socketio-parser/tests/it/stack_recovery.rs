@@ -24,7 +24,7 @@ fn reconnect_seen() -> Seen {
             r#"{"pid":"SIOprivateSIOprivate","offset":"MTcwMDAwMDAwMDAwMC0w"}"#,
         )
         .expect("valid JSON"),
-        recovery: Some(Recovery { pid: PID.to_owned(), offset: "MTcwMDAwMDAwMDAwMC0w".to_owned() }),
+        recovery: Some(Box::new(Recovery { pid: PID.to_owned(), offset: "MTcwMDAwMDAwMDAwMC0w".to_owned() })),
     })
 }
 

@@ -38,7 +38,7 @@ impl Harness {
     /// A session in its first instant, nothing polled.
     pub fn start(version: ProtocolVersion, config: SessionConfig, initial: Initial) -> Self {
         let start = Instant::now();
-        let session = Session::new(ByteString::from_static(SID), version, false, config, initial, start);
+        let session = Session::new(SID, version, false, config, initial, start);
         Harness { session, start, now: start, next_request: 1 }
     }
 

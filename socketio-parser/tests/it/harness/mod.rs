@@ -249,8 +249,7 @@ impl Stack {
             Transport::Polling => Initial::Polling(HANDSHAKE),
             Transport::WebSocket => Initial::WebSocket(WS0),
         };
-        let session =
-            Session::new(ByteString::from_static(SID), version, base64, setup.engine, initial, start);
+        let session = Session::new(SID, version, base64, setup.engine, initial, start);
         // `socketio-server`'s `Client::new`: the connection starts with the session.
         let config = ConnectionConfig {
             protocol: setup.protocol(),
