@@ -1380,4 +1380,26 @@ mod handshake_tests {
             assert_eq!(out, json);
         }
     }
+
+    #[test]
+    fn each_character_that_needs_an_escape_is_escaped_on_its_own() {
+        // One kind of escape per id: each must leave the copy-whole path by itself.
+        let cases = [
+            ("\"", r#""\"""#),
+            ("\\", r#""\\""#),
+            ("\u{1}", r#""\u0001""#),
+            ("\u{0}", r#""\u0000""#),
+            ("a\u{1f}b", r#""a\u001fb""#),
+            ("a\nb", r#""a\u000ab""#),
+            ("x\"y", r#""x\"y""#),
+            ("x\\y", r#""x\\y""#),
+            // A space and the bytes around the escaped ranges are copied as they are.
+            (" !#[]~\u{7f}", "\" !#[]~\u{7f}\""),
+        ];
+        for (sid, json) in cases {
+            let mut out = String::new();
+            crate::endpoint::push_json_string(&mut out, sid);
+            assert_eq!(out, json, "{sid:?}");
+        }
+    }
 }
