@@ -5,7 +5,7 @@
 //! WebSocket, emits an event, leaves an ack of the server unanswered until it times out, then
 //! leaves and closes. A second, hand-written polling connection gives up an upgrade (its
 //! WebSocket closes before the probe), has a volatile packet dropped and sends an undecodable
-//! packet. Pins: each lifecycle step is logged exactly once, with the
+//! packet; a third, on WebSocket, reads nothing until it is dropped for its full write buffer. Pins: each lifecycle step is logged exactly once, with the
 //! session's span (`sid`, `transport` — recorded again on upgrade —, `remote`), the socket's
 //! (`nsp`, `id`), and the fields that say why (the middleware's message, the ack's event and
 //! timeout, the disconnect reasons, the parse error and the start of its input); no payload text
@@ -30,6 +30,9 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
+
+/// What the session logs when it drops a client that does not read.
+const DROPPED: &str = "client dropped: it does not read fast enough (write buffer full)";
 
 /// Text no log line above `trace` may contain: it only travels in payloads.
 const SECRET: &str = "SECRET";
@@ -186,7 +189,10 @@ async fn one_connection_s_life_is_logged_once_per_step_without_payloads() {
         .try_init()
         .expect("the only subscriber of this test binary");
 
-    let server = TestServer::start(Config::default()).await;
+    // A client that stops reading is dropped once 1 MiB waits for it.
+    let mut config = Config::default();
+    config.engine.max_buffered = 1 << 20;
+    let server = TestServer::start(config).await;
     let addr = server.addr;
     server.io.of("/admin").use_middleware(|_| async { Err(ConnectError::new("admins only")) });
     let (acks, mut ack_results) = inbox::<Result<(), AckError>>();
@@ -244,13 +250,30 @@ async fn one_connection_s_life_is_logged_once_per_step_without_payloads() {
     poll.send(&[&garbage]).await;
     poll.expect_closed().await;
     server.wait_sessions(0).await;
+
+    // A WebSocket client that reads nothing while the server sends it 64 KiB events: once the
+    // kernel's buffers and then the session's 1 MiB are full, it is dropped.
+    let (slow, slow_id) = raw::WsClient::connected(addr).await;
+    let socket = server.socket("/", &slow_id).await;
+    let chunk = "x".repeat(64 * 1024);
+    for _ in 0..2_000 {
+        if socket.disconnected() {
+            break;
+        }
+        let _ = socket.emit("flood", &chunk);
+        tokio::task::yield_now().await;
+    }
+    capture.wait_for(DROPPED).await;
+    drop(slow);
+    server.wait_sessions(0).await;
     server.close().await;
 
     let events = capture.events();
     let handshakes = named(&events, "handshake");
-    assert_eq!(handshakes.len(), 2, "two sessions:\n{}", lines(&events));
+    assert_eq!(handshakes.len(), 3, "three sessions:\n{}", lines(&events));
     let npm_sid = handshakes[0].sid().expect("a handshake in its session's span").to_owned();
     let raw_sid = handshakes[1].sid().expect("a handshake in its session's span").to_owned();
+    let slow_sid = handshakes[2].sid().expect("a handshake in its session's span").to_owned();
     let npm: Vec<Captured> = events.iter().filter(|e| e.sid() == Some(&npm_sid)).cloned().collect();
     let raw: Vec<Captured> = events.iter().filter(|e| e.sid() == Some(&raw_sid)).cloned().collect();
     let server_wide: Vec<Captured> = events.iter().filter(|e| e.sid().is_none()).cloned().collect();
@@ -329,6 +352,16 @@ async fn one_connection_s_life_is_logged_once_per_step_without_payloads() {
     assert!(input.len() < expected_prefix.len(), "cut at 32 bytes: {input}");
     once(&raw, "socket disconnected");
     assert_eq!(once(&raw, "session closed").field("reason"), Some("forced close"));
+
+    // The client that did not read: dropped once, saying how full its buffer was, and closed.
+    let slow: Vec<Captured> = events.iter().filter(|e| e.sid() == Some(&slow_sid)).cloned().collect();
+    let dropped = once(&slow, DROPPED);
+    assert_eq!(dropped.level, Level::DEBUG);
+    assert_eq!(dropped.field("limit"), Some("1048576"));
+    let buffered: usize = dropped.field("buffered").and_then(|b| b.parse().ok()).expect("the bytes buffered");
+    assert!(buffered > 0 && buffered <= 1 << 20, "{dropped}");
+    assert_eq!(dropped.field("transport"), Some("websocket"));
+    assert_eq!(once(&slow, "session closed").field("reason"), Some("transport error"));
 
     // The server: listening and closing, once each, at info.
     let listening = once(&server_wide, "listening");
