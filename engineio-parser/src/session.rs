@@ -1337,24 +1337,15 @@ fn release<T>(queue: &mut VecDeque<T>) {
     }
 }
 
-/// Appends `n` in decimal. (`u128`'s `Display`, which durations' milliseconds would go
-/// through, divides in 128 bits; a `u64` is divided here, the rare larger value aside.)
+/// Appends `n` in decimal, formatted as a `u64` when it fits (durations' milliseconds are
+/// `u128`s, whose formatting divides in 128 bits).
 fn push_decimal(out: &mut String, n: u128) {
-    let Ok(mut m) = u64::try_from(n) else {
-        out.push_str(&n.to_string());
-        return;
+    use std::fmt::Write as _;
+    // Writing into a `String` cannot fail.
+    let _ = match u64::try_from(n) {
+        Ok(small) => write!(out, "{small}"),
+        Err(_) => write!(out, "{n}"),
     };
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (m % 10) as u8;
-        m /= 10;
-        if m == 0 {
-            break;
-        }
-    }
-    out.extend(digits[at..].iter().map(|&d| char::from(d)));
 }
 
 #[cfg(test)]
