@@ -64,10 +64,19 @@ pub(crate) fn add_headers<'a>(
     fields: impl Iterator<Item = (&'static str, &'a str)>,
 ) {
     for (name, value) in fields {
-        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value))
-        {
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), header_value(value)) {
             headers.insert(name, value);
         }
+    }
+}
+
+/// `value` as a header value: the values every WebSocket handshake answers with are static,
+/// any other is copied.
+fn header_value(value: &str) -> Result<HeaderValue, http::header::InvalidHeaderValue> {
+    match value {
+        "websocket" => Ok(HeaderValue::from_static("websocket")),
+        "Upgrade" => Ok(HeaderValue::from_static("Upgrade")),
+        other => HeaderValue::from_str(other),
     }
 }
 
@@ -103,5 +112,30 @@ pub(crate) fn into_io(upgraded: hyper::upgrade::Upgraded) -> (BoxedIo, Bytes, By
 
 /// A copy of `uri` that does not share memory with the request it came from.
 pub(crate) fn compact_uri(uri: &http::Uri) -> http::Uri {
-    uri.to_string().parse().unwrap_or_else(|_| uri.clone())
+    match (uri.scheme(), uri.authority(), uri.path_and_query()) {
+        // A server's request target: a path and a query, copied and parsed once.
+        (None, None, Some(target)) => http::Uri::try_from(target.as_str()),
+        _ => uri.to_string().parse(),
+    }
+    .unwrap_or_else(|_| uri.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_compact_uri_is_equal_and_owns_its_bytes() {
+        let request =
+            Bytes::from_static(b"/socket.io/?EIO=4&transport=websocket, and more of the read buffer");
+        let uri = http::Uri::from_maybe_shared(request.slice(..37)).expect("a request target");
+        let compact = compact_uri(&uri);
+        assert_eq!(compact, uri);
+        assert_eq!(compact.query(), Some("EIO=4&transport=websocket"));
+        let range = request.as_ptr_range();
+        assert!(!range.contains(&compact.path().as_ptr()), "it shares the request's buffer");
+
+        let absolute = http::Uri::from_static("http://example.com:3000/socket.io/?EIO=4");
+        assert_eq!(compact_uri(&absolute), absolute);
+    }
 }

@@ -1,7 +1,7 @@
 //! The Engine.IO server: routes HTTP requests to sessions, answers handshakes and upgrades, and
 //! runs one task per session.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -295,7 +295,7 @@ impl Builder {
                 config: self.config,
                 hooks: self.hooks,
                 handler,
-                sessions: Mutex::new(HashMap::new()),
+                sessions: Mutex::new(Sessions::default()),
                 closing: AtomicBool::new(false),
                 close_started: Notify::new(),
                 closes: AtomicU64::new(0),
@@ -379,6 +379,40 @@ impl<H: Handler> WeakEngineIo<H> {
     }
 }
 
+/// The open sessions, found by id. Hashed with foldhash: the ids are the server's own (or its
+/// application's `generate_id`), so no client chooses the keys that go in; a client's `sid` is
+/// only looked up.
+type Sessions<C> = HashSet<ById<C>, foldhash::fast::RandomState>;
+
+/// A session in the table, keyed by its socket's id: the table holds no copy of the id.
+struct ById<C>(Arc<Socket<C>>);
+
+impl<C> ById<C> {
+    fn id(&self) -> &str {
+        self.0.id()
+    }
+}
+
+impl<C> std::hash::Hash for ById<C> {
+    fn hash<S: std::hash::Hasher>(&self, state: &mut S) {
+        self.id().hash(state);
+    }
+}
+
+impl<C> PartialEq for ById<C> {
+    fn eq(&self, other: &Self) -> bool {
+        self.id() == other.id()
+    }
+}
+
+impl<C> Eq for ById<C> {}
+
+impl<C> std::borrow::Borrow<str> for ById<C> {
+    fn borrow(&self) -> &str {
+        self.id()
+    }
+}
+
 pub(crate) struct Inner<H: Handler> {
     path: String,
     config: Config,
@@ -386,7 +420,7 @@ pub(crate) struct Inner<H: Handler> {
     session_config: Arc<SessionConfig>,
     hooks: Hooks,
     pub(crate) handler: H,
-    sessions: Mutex<HashMap<ByteString, Arc<Socket<H::Command>>>>,
+    sessions: Mutex<Sessions<H::Command>>,
     /// Set while [`EngineIo::close`] runs: new handshakes are refused.
     closing: AtomicBool,
     /// Notified when a close starts, so that the serving loops return.
@@ -422,13 +456,13 @@ impl<H: Handler> Inner<H> {
         }
     }
 
-    fn sessions(&self) -> MutexGuard<'_, HashMap<ByteString, Arc<Socket<H::Command>>>> {
+    fn sessions(&self) -> MutexGuard<'_, Sessions<H::Command>> {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub(crate) fn remove_session(&self, sid: &ByteString) {
         let mut sessions = self.sessions();
-        sessions.remove(sid);
+        sessions.remove(&**sid);
         if sessions.is_empty() {
             self.emptied.notify_waiters();
         }
@@ -486,12 +520,12 @@ impl<H: Handler> EngineIo<H> {
 
     /// The ids of the open sessions.
     pub fn session_ids(&self) -> Vec<ByteString> {
-        self.inner.sessions().keys().cloned().collect()
+        self.inner.sessions().iter().map(|s| s.0.id().clone()).collect()
     }
 
     /// The open session with id `sid`.
     pub fn socket(&self, sid: &str) -> Option<Arc<Socket<H::Command>>> {
-        self.inner.sessions().get(sid).cloned()
+        self.inner.sessions().get(sid).map(|s| s.0.clone())
     }
 
     /// Whether `path` (a request's URI path) is served by this server.
@@ -696,7 +730,7 @@ impl<H: Handler> EngineIo<H> {
 
     /// The open session `sid`.
     fn session(&self, sid: &str) -> Result<Arc<Socket<H::Command>>, RequestError> {
-        self.inner.sessions().get(sid).cloned().ok_or(RequestError::new(ErrorCode::UnknownSid))
+        self.inner.sessions().get(sid).map(|s| s.0.clone()).ok_or(RequestError::new(ErrorCode::UnknownSid))
     }
 
     /// The handshake of a new session, whichever transport it opens on and however its request
@@ -742,14 +776,14 @@ impl<H: Handler> EngineIo<H> {
             }
             First::WebSocket(ws) => (Initial::WebSocket(ws.id()), Some(ws)),
         };
-        let sid = socket.id().clone();
         let config = self.inner.session_config.clone();
-        let mut session = Session::new(&sid, socket.protocol(), base64, config, initial, now());
+        let mut session = Session::new(socket.id(), socket.protocol(), base64, config, initial, now());
         if let Some(data) = &self.inner.config.initial_packet {
             // Queued after `open`: a poll gets it next, a WebSocket right after `open`.
             let _ = session.send(Packet::message_data(data.clone()));
         }
-        self.inner.sessions().insert(sid, socket.clone());
+        // An id the application's `generate_id` gave twice takes the place of the first.
+        self.inner.sessions().replace(ById(socket.clone()));
         socket.span().in_scope(|| {
             let transport = socket.transport().name();
             tracing::debug!(transport, protocol = socket.protocol() as u8, "handshake");
@@ -1030,7 +1064,8 @@ impl<H: Handler> EngineIo<H> {
         self.inner.close_started.notify_waiters();
         loop {
             let emptied = self.inner.emptied.notified();
-            let sockets: Vec<Arc<Socket<H::Command>>> = self.inner.sessions().values().cloned().collect();
+            let sockets: Vec<Arc<Socket<H::Command>>> =
+                self.inner.sessions().iter().map(|s| s.0.clone()).collect();
             if sockets.is_empty() {
                 self.inner.connections.drain(self.inner.config.shutdown_timeout).await;
                 self.inner.closing.store(false, Ordering::Release);

@@ -1,6 +1,5 @@
 //! The in-memory adapter: one node, rooms in a [`RoomIndex`].
 
-use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -71,7 +70,7 @@ struct State<S> {
     index: RoomIndex<u32>,
     slots: Vec<Option<S>>,
     free: Vec<u32>,
-    by_id: HashMap<crate::Sid, u32>,
+    by_id: crate::rooms::IdMap<crate::Sid, u32>,
     scratch: TargetScratch,
 }
 
@@ -100,7 +99,7 @@ impl<S: LocalSocket> MemoryAdapter<S> {
                 index: RoomIndex::new(),
                 slots: Vec::new(),
                 free: Vec::new(),
-                by_id: HashMap::new(),
+                by_id: Default::default(),
                 scratch: TargetScratch::new(),
             }),
             listeners: Mutex::new(Vec::new()),

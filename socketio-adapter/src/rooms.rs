@@ -15,6 +15,11 @@ use std::iter::FusedIterator;
 
 use bytestring::ByteString;
 
+/// A map keyed by what the server makes (slots, socket ids), never by a name an application or
+/// a client chooses: hashed with foldhash, a fraction of SipHash's cost. Room names keep the
+/// standard library's SipHash, which resists keys chosen to collide.
+pub(crate) type IdMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// The name of a room.
 ///
 /// A shared, immutable UTF-8 string: cloning it bumps a reference count. Every socket is also
@@ -395,14 +400,14 @@ enum Source {
 /// ```
 #[derive(Clone)]
 pub struct RoomIndex<K> {
-    socket_slots: HashMap<K, u32>,
+    socket_slots: IdMap<K, u32>,
     sockets: Slab<SocketEntry<K>>,
     socket_chain: Chain,
     room_slots: HashMap<Room, u32>,
     rooms: Slab<RoomEntry>,
     room_chain: Chain,
     /// `(room slot, socket slot)` → membership slot.
-    membership_slots: HashMap<(u32, u32), u32>,
+    membership_slots: IdMap<(u32, u32), u32>,
     memberships: Slab<Membership<K>>,
 }
 
@@ -416,13 +421,13 @@ impl<K> RoomIndex<K> {
     /// An empty index.
     pub fn new() -> Self {
         Self {
-            socket_slots: HashMap::new(),
+            socket_slots: IdMap::default(),
             sockets: Slab::new(),
             socket_chain: Chain::EMPTY,
             room_slots: HashMap::new(),
             rooms: Slab::new(),
             room_chain: Chain::EMPTY,
-            membership_slots: HashMap::new(),
+            membership_slots: IdMap::default(),
             memberships: Slab::new(),
         }
     }
