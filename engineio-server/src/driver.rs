@@ -5,7 +5,7 @@
 
 use std::future::{poll_fn, Future};
 use std::io::IoSlice;
-use std::pin::{pin, Pin};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
@@ -154,56 +154,81 @@ impl Responders {
 }
 
 /// Runs one session until it closes.
-///
-/// A plain function returning an `async move` block, not an `async fn`, and the driver is built
-/// before the block: the future then holds it once, in the place it was captured (an `async fn`
-/// keeps its arguments besides the locals they move into, and so does a block for what it
-/// captures), and every idle session holds this future.
-///
-/// Every poll runs inside the session's `tracing` span.
-#[allow(clippy::manual_async_fn)]
 pub(crate) fn run<H: Handler>(
     inner: Arc<Inner<H>>,
     socket: Arc<Socket<H::Command>>,
     session: Session,
     responders: Responders,
     ws: Option<WsConn>,
-) -> impl Future<Output = ()> + Send {
-    let mut driver = Driver::new(inner, socket.clone(), session, responders, ws);
-    let future = async move {
-        driver.open();
-        let mut timer = pin!(tokio::time::sleep(Duration::from_secs(3600)));
-        loop {
-            if driver.drain_outputs() {
-                return driver.finish();
-            }
-            let timed = driver.arm(timer.as_mut());
-            if driver.take_pending_inputs() {
-                continue;
-            }
-            poll_fn(|cx| driver.poll_wait(cx, timer.as_mut(), timed)).await;
-        }
-    };
-    InSpan { socket, future }
-}
-
-pin_project_lite::pin_project! {
-    /// A session's task, polled inside the session's span: the one its socket holds, not a
-    /// copy (`tracing::Instrument` would keep one, 40 bytes, in every idle session's task).
-    struct InSpan<C, F> {
-        socket: Arc<Socket<C>>,
-        #[pin]
-        future: F,
+) -> SessionTask<H> {
+    SessionTask {
+        socket: socket.clone(),
+        driver: Driver::new(inner, socket, session, responders, ws),
+        timer: tokio::time::sleep(Duration::from_secs(3600)),
+        step: Step::Open,
     }
 }
 
-impl<C, F: Future> Future for InSpan<C, F> {
-    type Output = F::Output;
+pin_project_lite::pin_project! {
+    /// One session's task: its driver and its timer, polled inside the session's span.
+    ///
+    /// Written out rather than an `async` block: every idle session holds it, and a named type
+    /// lets the task that waits for a new WebSocket's upgrade go on as its session's task
+    /// (see `WsHandshake` in `server.rs`) instead of spawning one.
+    pub(crate) struct SessionTask<H: Handler> {
+        // The driver's, for the span: entered while the driver is borrowed.
+        socket: Arc<Socket<H::Command>>,
+        driver: Driver<H>,
+        #[pin]
+        timer: Sleep,
+        step: Step,
+    }
+}
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self.project();
+/// Where a session's task is.
+#[derive(Clone, Copy)]
+enum Step {
+    /// Not polled yet: the handler has not been told the session opened.
+    Open,
+    /// Between two waits.
+    Run,
+    /// Waiting for an input; with the timer when `true`.
+    Wait(bool),
+    /// The session closed.
+    Done,
+}
+
+impl<H: Handler> Future for SessionTask<H> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut this = self.project();
+        let driver = this.driver;
         let _entered = this.socket.span().enter();
-        this.future.poll(cx)
+        loop {
+            match *this.step {
+                Step::Open => {
+                    driver.open();
+                    *this.step = Step::Run;
+                }
+                Step::Run => {
+                    if driver.drain_outputs() {
+                        driver.finish();
+                        *this.step = Step::Done;
+                        return Poll::Ready(());
+                    }
+                    let timed = driver.arm(this.timer.as_mut());
+                    if !driver.take_pending_inputs() {
+                        *this.step = Step::Wait(timed);
+                    }
+                }
+                Step::Wait(timed) => {
+                    ready!(driver.poll_wait(cx, this.timer.as_mut(), timed));
+                    *this.step = Step::Run;
+                }
+                Step::Done => return Poll::Ready(()),
+            }
+        }
     }
 }
 
@@ -348,7 +373,7 @@ impl<H: Handler> Driver<H> {
     /// own, without the session's state. The connection counts as live until they are done,
     /// so that closing the server waits for its close frame to reach the client (bounded by
     /// `shutdown_timeout`) before the process may exit.
-    fn finish(mut self) {
+    fn finish(&mut self) {
         if let Some(ws) = self.ws.take() {
             let live = self.finishing.take().unwrap_or_else(|| self.inner.connections.owned_live());
             tokio::spawn(async move {

@@ -33,7 +33,7 @@ use crate::body::{read_body, BodyRead};
 use crate::clock::now;
 use crate::config::{Config, ConfigError};
 use crate::connections::Connections;
-use crate::driver::{self, Deflate, Responders, WsConn};
+use crate::driver::{self, Deflate, Responders, SessionTask, WsConn};
 use crate::held::{HoldWrites, HoldingStream};
 use crate::http_util;
 use crate::io::BoxedIo;
@@ -376,6 +376,50 @@ impl<H: Handler> WeakEngineIo<H> {
     /// The server, unless every other handle on it is gone.
     pub fn upgrade(&self) -> Option<EngineIo<H>> {
         self.inner.upgrade().map(|inner| EngineIo { inner })
+    }
+}
+
+/// What a new WebSocket session needs once hyper hands its connection over.
+struct Started<H: Handler> {
+    engine: EngineIo<H>,
+    socket: Arc<Socket<H::Command>>,
+    base64: bool,
+    deflate: Option<Deflate>,
+}
+
+pin_project_lite::pin_project! {
+    /// The task of a session opened by a WebSocket handshake: it waits for hyper to hand the
+    /// connection over once the `101` is written, then goes on as the session's task, so a
+    /// connect spawns one task where it would spawn two.
+    #[project = WsHandshakeProj]
+    enum WsHandshake<H: Handler> {
+        Upgrading { on_upgrade: OnUpgrade, started: Option<Started<H>> },
+        Running { #[pin] task: SessionTask<H> },
+    }
+}
+
+impl<H: Handler> Future for WsHandshake<H> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        loop {
+            match self.as_mut().project() {
+                WsHandshakeProj::Upgrading { on_upgrade, started } => {
+                    let upgraded = std::task::ready!(Pin::new(on_upgrade).poll(cx));
+                    // The connection went down before the `101` was written: no session.
+                    let (Ok(upgraded), Some(started)) = (upgraded, started.take()) else {
+                        return std::task::Poll::Ready(());
+                    };
+                    let Started { engine, socket, base64, deflate } = started;
+                    let (io, read, held) = http_util::into_io(upgraded);
+                    let mut ws = WsConn::new(SocketId(0), io, engine.inner.ws_connection(deflate), &read);
+                    ws.send_raw(held);
+                    let task = engine.session_task(socket, base64, First::WebSocket(ws));
+                    self.set(WsHandshake::Running { task });
+                }
+                WsHandshakeProj::Running { task } => return task.poll(cx),
+            }
+        }
     }
 }
 
@@ -768,6 +812,11 @@ impl<H: Handler> EngineIo<H> {
     /// first transport: its machine (which queues the `open` packet), its entry among the
     /// sessions, and its task.
     fn start(&self, socket: Arc<Socket<H::Command>>, base64: bool, first: First) {
+        tokio::spawn(self.session_task(socket, base64, first));
+    }
+
+    /// [`start`](Self::start)'s work but the spawn: the session's task, to be run.
+    fn session_task(&self, socket: Arc<Socket<H::Command>>, base64: bool, first: First) -> SessionTask<H> {
         let mut responders = Responders::default();
         let (initial, ws) = match first {
             First::Poll(responder) => {
@@ -789,8 +838,7 @@ impl<H: Handler> EngineIo<H> {
             tracing::debug!(transport, protocol = socket.protocol() as u8, "handshake");
         });
         crate::metrics::session_opened(socket.transport());
-        let task = driver::run(self.inner.clone(), socket, session, responders, ws);
-        tokio::spawn(task);
+        driver::run(self.inner.clone(), socket, session, responders, ws)
     }
 
     /// A handshake through hyper: a polling one is answered with the session's `open` packet, a
@@ -819,13 +867,9 @@ impl<H: Handler> EngineIo<H> {
                 Ok(self.polling_response(parts, response, Some(&sid)))
             }
             Some(accept) => {
-                let engine = self.clone();
-                let mut response =
-                    self.switch(parts, &accept, on_upgrade, move |io, read, held, deflate| {
-                        let mut ws = WsConn::new(SocketId(0), io, engine.inner.ws_connection(deflate), &read);
-                        ws.send_raw(held);
-                        engine.start(socket, base64, First::WebSocket(ws));
-                    })?;
+                let (mut response, on_upgrade, deflate) = self.switch(parts, &accept, on_upgrade)?;
+                let started = Started { engine: self.clone(), socket, base64, deflate };
+                tokio::spawn(WsHandshake::Upgrading { on_upgrade, started: Some(started) });
                 self.add_hook_headers(parts, response.headers_mut(), Some(&sid));
                 // The session writes its open packet at once: the `101` goes with it.
                 if let Some(hold) = parts.extensions.get::<HoldWrites>() {
@@ -859,25 +903,18 @@ impl<H: Handler> EngineIo<H> {
         }
     }
 
-    /// Answers a WebSocket handshake with `101` (with permessage-deflate when negotiated); once
-    /// hyper hands the connection over, gives it to `then` with the bytes read past the
-    /// handshake, the bytes held back (see [`crate::held`]) and the deflate settings.
+    /// The `101` answer to a WebSocket handshake (with permessage-deflate when negotiated), the
+    /// connection hyper hands over once it is written, and the deflate settings.
     fn switch(
         &self,
         parts: &http::request::Parts,
         accept: &str,
         on_upgrade: Option<OnUpgrade>,
-        then: impl FnOnce(BoxedIo, Bytes, Bytes, Option<Deflate>) + Send + 'static,
-    ) -> Result<http::Response<ResponseBody>, RequestError> {
+    ) -> Result<(http::Response<ResponseBody>, OnUpgrade, Option<Deflate>), RequestError> {
         let on_upgrade =
             on_upgrade.ok_or(RequestError::bad_request(ErrorContext::TransportHandshakeError))?;
         let deflate = self.negotiate_deflate(&parts.headers);
-        tokio::spawn(async move {
-            let Ok(upgraded) = on_upgrade.await else { return };
-            let (io, read, held) = http_util::into_io(upgraded);
-            then(io, read, held, deflate);
-        });
-        Ok(http_util::switching_protocols(accept, deflate.as_ref()))
+        Ok((http_util::switching_protocols(accept, deflate.as_ref()), on_upgrade, deflate))
     }
 
     /// permessage-deflate for a WebSocket handshake, when the server enables it and the client
@@ -900,10 +937,13 @@ impl<H: Handler> EngineIo<H> {
     ) -> Result<http::Response<ResponseBody>, RequestError> {
         let accept = http_util::websocket_accept(parts)?;
         self.check_upgrade(&socket, version).await?;
-        let mut response = self.switch(parts, &accept, on_upgrade, move |io, read, _held, deflate| {
+        let (mut response, on_upgrade, deflate) = self.switch(parts, &accept, on_upgrade)?;
+        tokio::spawn(async move {
+            let Ok(upgraded) = on_upgrade.await else { return };
             // Nothing was held: the client only speaks once it has the `101`.
+            let (io, read, _held) = http_util::into_io(upgraded);
             let _ = socket.push(Input::Socket(Box::new((io, read, deflate))));
-        })?;
+        });
         self.add_hook_headers(parts, response.headers_mut(), None);
         Ok(response)
     }
@@ -1203,12 +1243,12 @@ mod tests {
         fn on_close(&self, _: Arc<Socket>, _: engineio_parser::CloseReason) {}
     }
 
-    #[test]
-    fn the_future_of_a_session_task_stays_small() {
+    #[tokio::test]
+    async fn the_future_of_a_session_task_stays_small() {
         // Every idle session holds this future (with its session machine and WebSocket
         // inline): 976 bytes in a debug build before the driver became a struct, 792 (with
         // every feature) once the wait became a poll function and the session stopped keeping
-        // a copy of its id.
+        // a copy of its id, 760 written out as a future of its own.
         let engine = EngineIo::new(Config::default(), Silent);
         let (version, transport) = (ProtocolVersion::V4, Transport::Polling);
         let handshake = Handshake::new(http::Uri::from_static("/"), &HeaderMap::new(), None, None);
@@ -1218,7 +1258,10 @@ mod tests {
         let session = Session::new(socket.id(), version, false, config, initial, now());
         let task = driver::run(engine.inner.clone(), socket, session, Responders::default(), None);
         let size = std::mem::size_of_val(&task);
-        assert!(size <= 792, "{size} bytes");
+        assert!(size <= 760, "{size} bytes");
+        // The task of a WebSocket handshake becomes the session's: no larger.
+        let handshake = std::mem::size_of::<WsHandshake<Silent>>();
+        assert!(handshake <= size, "{handshake} bytes");
     }
 
     #[test]

@@ -447,6 +447,11 @@ impl Client {
     /// rooms its middlewares joined, then the namespace's connection handlers run.
     fn accept(&mut self, socket: Socket, joined: Vec<Room>) {
         self.machine.accept(socket.nsp(), socket.id(), socket.pid().map(|p| &**p));
+        if joined.is_empty() {
+            // Its own room alone, the common case: no list to build.
+            let own = socket.id().clone();
+            return self.admit(socket, std::slice::from_ref(&own));
+        }
         let rooms = own_room_first(socket.id(), joined);
         self.admit(socket, &rooms);
     }
@@ -477,7 +482,7 @@ impl Client {
         ns.adapter.add_socket(socket.clone(), rooms);
         self.sockets.push(socket.clone());
         let handlers = ns.handlers().connection.clone();
-        for handler in handlers {
+        for handler in handlers.iter() {
             run_now_or_spawn(handler(socket.clone()));
         }
     }

@@ -29,7 +29,17 @@ pub(crate) type ConnectionHandler = Arc<dyn Fn(Socket) -> HandlerFuture + Send +
 #[derive(Default, Clone)]
 pub(crate) struct Handlers {
     pub(crate) middlewares: Vec<ConnectMiddleware>,
-    pub(crate) connection: Vec<ConnectionHandler>,
+    /// Shared, not copied, by every connect that runs them: replaced whole when one is added.
+    pub(crate) connection: Arc<[ConnectionHandler]>,
+}
+
+impl Handlers {
+    /// Adds a connection handler, first or last.
+    pub(crate) fn add_connection(&mut self, handler: ConnectionHandler, first: bool) {
+        let mut all = self.connection.to_vec();
+        all.insert(if first { 0 } else { all.len() }, handler);
+        self.connection = all.into();
+    }
 }
 
 /// A namespace: its sockets, its rooms (in its adapter), its middlewares and connection
@@ -260,7 +270,7 @@ impl Namespace {
         F: Fn(Socket) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.0.handlers_mut().connection.push(Arc::new(move |s| Box::pin(handler(s))));
+        self.0.handlers_mut().add_connection(Arc::new(move |s| Box::pin(handler(s))), false);
     }
 
     /// Like [`on_connection`](Self::on_connection), but `handler` runs before the connection
@@ -271,7 +281,7 @@ impl Namespace {
         F: Fn(Socket) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.0.handlers_mut().connection.insert(0, Arc::new(move |s| Box::pin(handler(s))));
+        self.0.handlers_mut().add_connection(Arc::new(move |s| Box::pin(handler(s))), true);
     }
 
     /// Like [`on_connection`](Self::on_connection), with `state` handed to every call of
@@ -546,7 +556,7 @@ impl ParentNamespace {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let h: ConnectionHandler = Arc::new(move |s| Box::pin(handler(s)));
-        self.0.handlers.write().unwrap_or_else(|e| e.into_inner()).connection.push(h);
+        self.0.handlers.write().unwrap_or_else(|e| e.into_inner()).add_connection(h, false);
     }
 
     /// The child namespaces that exist now.
