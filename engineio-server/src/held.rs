@@ -19,7 +19,7 @@ use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-/// The switch of one connection's [`HoldingStream`], reachable from its requests' extensions.
+/// The switch of one connection's [`HoldingStream`], handed with each of its requests.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct HoldWrites(Arc<AtomicBool>);
 

@@ -379,6 +379,13 @@ impl<H: Handler> WeakEngineIo<H> {
     }
 }
 
+/// How hyper hands over the connection of a WebSocket handshake once its `101` is written, and
+/// the switch that holds that `101` back for the session's first frames (see [`crate::held`]).
+struct Handover {
+    on_upgrade: Option<OnUpgrade>,
+    hold: Option<HoldWrites>,
+}
+
 /// What a new WebSocket session needs once hyper hands its connection over.
 struct Started<H: Handler> {
     engine: EngineIo<H>,
@@ -672,15 +679,12 @@ impl<H: Handler> EngineIo<H> {
     /// with the session's first frames (see [`crate::held`]).
     async fn serve_http<I: crate::io::Io>(self, io: I, remote: Option<SocketAddr>, hold: Option<HoldWrites>) {
         let engine = self.clone();
-        let service = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
+        let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
             let engine = engine.clone();
-            // Only a WebSocket handshake can use it: other requests skip the extension map.
-            if let Some(hold) = hold.as_ref().filter(|_| http_util::is_websocket_upgrade(req.headers())) {
-                req.extensions_mut().insert(hold.clone());
-            }
+            let hold = hold.clone();
             async move {
                 if engine.matches(req.uri().path()) {
-                    Ok::<_, Infallible>(engine.handle(req, remote).await)
+                    Ok::<_, Infallible>(engine.handle_holding(req, remote, hold).await)
                 } else {
                     Ok(http_util::to_http(HttpResponse::not_found()))
                 }
@@ -708,10 +712,21 @@ impl<H: Handler> EngineIo<H> {
     }
 
     /// Answers one request under the server's path.
-    pub async fn handle<B>(
+    pub async fn handle<B>(&self, req: Request<B>, remote: Option<SocketAddr>) -> http::Response<ResponseBody>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        self.handle_holding(req, remote, None).await
+    }
+
+    /// [`handle`](Self::handle); with `hold`, the `101` of a new WebSocket session waits for the
+    /// session's first frames (see [`crate::held`]).
+    async fn handle_holding<B>(
         &self,
         mut req: Request<B>,
         remote: Option<SocketAddr>,
+        hold: Option<HoldWrites>,
     ) -> http::Response<ResponseBody>
     where
         B: Body<Data = Bytes> + Send + 'static,
@@ -735,7 +750,8 @@ impl<H: Handler> EngineIo<H> {
         let result = match self.route(&parts, websocket_upgrade) {
             Err(error) => Err(error),
             Ok(Route::Handshake { transport, version, base64 }) => {
-                self.http_handshake(&parts, transport, version, base64, on_upgrade, remote).await
+                let handover = Handover { on_upgrade, hold: hold.filter(|_| websocket_upgrade) };
+                self.http_handshake(&parts, transport, version, base64, handover, remote).await
             }
             Ok(Route::Session { sid, transport, version }) => match self.session(&sid) {
                 Err(error) => Err(error),
@@ -850,9 +866,10 @@ impl<H: Handler> EngineIo<H> {
         transport: Transport,
         version: ProtocolVersion,
         base64: bool,
-        on_upgrade: Option<OnUpgrade>,
+        handover: Handover,
         remote: Option<SocketAddr>,
     ) -> Result<http::Response<ResponseBody>, RequestError> {
+        let Handover { on_upgrade, hold } = handover;
         let accept = match transport {
             Transport::WebSocket => Some(http_util::websocket_accept(parts)?),
             Transport::Polling => None,
@@ -872,7 +889,7 @@ impl<H: Handler> EngineIo<H> {
                 tokio::spawn(WsHandshake::Upgrading { on_upgrade, started: Some(started) });
                 self.add_hook_headers(parts, response.headers_mut(), Some(&sid));
                 // The session writes its open packet at once: the `101` goes with it.
-                if let Some(hold) = parts.extensions.get::<HoldWrites>() {
+                if let Some(hold) = hold {
                     hold.hold();
                 }
                 Ok(response)

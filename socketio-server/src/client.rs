@@ -485,6 +485,7 @@ impl Client {
         for handler in handlers.iter() {
             run_now_or_spawn(handler(socket.clone()));
         }
+        socket.trim_listeners();
     }
 }
 

@@ -575,11 +575,16 @@ impl Socket {
         }
         let handler: EventHandler = Arc::new(move |s, e| Box::pin(handler(s, e)));
         let listener = Listener(ListenerRef::Event(Arc::downgrade(&handler)));
-        let mut listeners = self.listeners();
-        // Exactly the room needed: a socket's handlers are set up once.
-        listeners.events.reserve_exact(1);
-        listeners.events.push((event, handler, once));
+        // Grows as vectors do (a connection handler registers several in a row); trimmed to
+        // size once the connection handlers have run (`trim_listeners`).
+        self.listeners().events.push((event, handler, once));
         Ok(listener)
+    }
+
+    /// Gives back the room the event handlers' list grew beyond what it holds: a socket's
+    /// handlers are mostly set up at once, by the connection handlers, and kept for its life.
+    pub(crate) fn trim_listeners(&self) {
+        self.listeners().events.shrink_to_fit();
     }
 
     /// Removes every handler of `event` (the reference's `removeAllListeners(event)`); for
