@@ -109,33 +109,3 @@ pub(crate) fn into_io(upgraded: hyper::upgrade::Upgraded) -> (BoxedIo, Bytes, By
         Err(upgraded) => (Box::new(hyper_util::rt::TokioIo::new(upgraded)), Bytes::new(), Bytes::new()),
     }
 }
-
-/// A copy of `uri` that does not share memory with the request it came from.
-pub(crate) fn compact_uri(uri: &http::Uri) -> http::Uri {
-    match (uri.scheme(), uri.authority(), uri.path_and_query()) {
-        // A server's request target: a path and a query, copied and parsed once.
-        (None, None, Some(target)) => http::Uri::try_from(target.as_str()),
-        _ => uri.to_string().parse(),
-    }
-    .unwrap_or_else(|_| uri.clone())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_compact_uri_is_equal_and_owns_its_bytes() {
-        let request =
-            Bytes::from_static(b"/socket.io/?EIO=4&transport=websocket, and more of the read buffer");
-        let uri = http::Uri::from_maybe_shared(request.slice(..37)).expect("a request target");
-        let compact = compact_uri(&uri);
-        assert_eq!(compact, uri);
-        assert_eq!(compact.query(), Some("EIO=4&transport=websocket"));
-        let range = request.as_ptr_range();
-        assert!(!range.contains(&compact.path().as_ptr()), "it shares the request's buffer");
-
-        let absolute = http::Uri::from_static("http://example.com:3000/socket.io/?EIO=4");
-        assert_eq!(compact_uri(&absolute), absolute);
-    }
-}

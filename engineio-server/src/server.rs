@@ -819,8 +819,7 @@ impl<H: Handler> EngineIo<H> {
             return Err(RequestError::bad_request(ErrorContext::IdGenerationError));
         }
         let trust_proxy = inner.config.trust_proxy.as_ref();
-        let handshake =
-            Handshake::new(http_util::compact_uri(&parts.uri), &parts.headers, remote, trust_proxy);
+        let handshake = Handshake::new(&parts.uri, &parts.headers, remote, trust_proxy);
         Ok(Arc::new(Socket::new(ByteString::from(sid), version, transport, handshake)))
     }
 
@@ -1268,7 +1267,7 @@ mod tests {
         // a copy of its id, 760 written out as a future of its own.
         let engine = EngineIo::new(Config::default(), Silent);
         let (version, transport) = (ProtocolVersion::V4, Transport::Polling);
-        let handshake = Handshake::new(http::Uri::from_static("/"), &HeaderMap::new(), None, None);
+        let handshake = Handshake::new(&http::Uri::from_static("/"), &HeaderMap::new(), None, None);
         let socket = Arc::new(Socket::new(ByteString::from_static("x"), version, transport, handshake));
         let config = engine.inner.session_config.clone();
         let initial = Initial::Polling(RequestId(0));

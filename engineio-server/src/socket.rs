@@ -18,12 +18,14 @@ use crate::io::BoxedIo;
 
 /// What the server kept of the request that opened a session.
 ///
-/// The headers are kept in one compact buffer ([`HeaderList`]), since every session holds them
-/// for its whole life; [`headers`](Self::headers) builds a `HeaderMap` on demand.
+/// The request target and the headers are kept compact (a string, and one buffer:
+/// [`HeaderList`]), since every session holds them for its whole life; [`uri`](Self::uri) and
+/// [`headers`](Self::headers) build an `http::Uri` and a `HeaderMap` on demand.
 #[derive(Debug, Clone)]
 pub struct Handshake {
-    /// The request's URI (path and query).
-    pub uri: http::Uri,
+    /// The request target as it came: the path and query (`/socket.io/?EIO=4&...`), or the
+    /// whole URI of a request in absolute form.
+    target: Box<str>,
     /// The peer's address (the other end of the connection), when the server knows it: see
     /// [`remote_addr`](crate::remote_addr) for a server mounted in axum or hyper.
     pub remote_addr: Option<SocketAddr>,
@@ -36,7 +38,7 @@ pub struct Handshake {
 
 impl Handshake {
     pub(crate) fn new(
-        uri: http::Uri,
+        uri: &http::Uri,
         headers: &http::HeaderMap,
         remote_addr: Option<SocketAddr>,
         trust_proxy: Option<&TrustProxy>,
@@ -51,7 +53,28 @@ impl Handshake {
         });
         let len = headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 2).sum();
         let headers = HeaderList::with_len(len, headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())));
-        Handshake { uri, remote_addr, address, headers }
+        let target = match (uri.scheme(), uri.authority(), uri.path_and_query()) {
+            (None, None, Some(target)) => target.as_str().into(),
+            _ => uri.to_string().into(),
+        };
+        Handshake { target, remote_addr, address, headers }
+    }
+
+    /// The request target as it came (the reference's `req.url`): the path and query, such as
+    /// `/socket.io/?EIO=4&transport=websocket`.
+    pub fn url(&self) -> &str {
+        &self.target
+    }
+
+    /// The request's URI, parsed from [`url`](Self::url).
+    pub fn uri(&self) -> http::Uri {
+        // It came from an `http::Uri`: it parses again.
+        self.target.parse().unwrap_or_default()
+    }
+
+    /// The request's query string (without the `?`), if it has one.
+    pub fn query(&self) -> Option<&str> {
+        self.target.split_once('?').map(|(_, query)| query.split_once('#').map_or(query, |(q, _)| q))
     }
 
     /// The request's headers, in order, as (lowercase name, raw value) pairs.
@@ -376,5 +399,36 @@ impl<C> Socket<C> {
     fn lock_inbox(&self) -> MutexGuard<'_, Queue<Input<C>>> {
         // A panic while holding this lock cannot leave the queue inconsistent.
         self.inbox.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_handshake_keeps_the_request_target_as_it_came() {
+        let uri = http::Uri::from_static("/socket.io/?EIO=4&transport=websocket");
+        let handshake = Handshake::new(&uri, &http::HeaderMap::new(), None, None);
+        assert_eq!(handshake.url(), "/socket.io/?EIO=4&transport=websocket");
+        assert_eq!(handshake.uri(), uri);
+        assert_eq!(handshake.query(), Some("EIO=4&transport=websocket"));
+
+        let absolute = http::Uri::from_static("http://example.com:3000/socket.io/?EIO=4");
+        let handshake = Handshake::new(&absolute, &http::HeaderMap::new(), None, None);
+        assert_eq!(handshake.url(), "http://example.com:3000/socket.io/?EIO=4");
+        assert_eq!(handshake.uri(), absolute);
+        assert_eq!(handshake.query(), Some("EIO=4"));
+
+        let bare =
+            Handshake::new(&http::Uri::from_static("/socket.io/"), &http::HeaderMap::new(), None, None);
+        assert_eq!(bare.query(), None);
+    }
+
+    #[test]
+    fn a_handshake_is_small() {
+        // Every session holds one: the target as a string, not an `http::Uri` (88 bytes).
+        let size = std::mem::size_of::<Handshake>();
+        assert!(size <= 104, "{size} bytes");
     }
 }

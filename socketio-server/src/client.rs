@@ -402,7 +402,7 @@ impl Client {
                 let engine = self.engine.clone();
                 let (id, _) = self.machine.socket_ids(&nsp, engine.id(), false, random_id);
                 tokio::spawn(async move {
-                    let request = NamespaceRequest::new(&nsp, &engine.handshake().uri, &auth);
+                    let request = NamespaceRequest::new(&nsp, &engine.handshake().uri(), &auth);
                     let refused = match server.resolve_dynamic(&nsp, &request).await {
                         Ok(Some(ns)) => {
                             let socket = Socket::new(id, None, ns.clone(), engine.clone(), auth);

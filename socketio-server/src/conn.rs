@@ -78,8 +78,7 @@ impl Conn {
     /// The path and query of the request that opened the session
     /// (`/socket.io/?EIO=4&transport=polling&t=...`).
     pub fn url(&self) -> &str {
-        let uri = &self.engine.handshake().uri;
-        uri.path_and_query().map_or_else(|| uri.path(), |pq| pq.as_str())
+        self.engine.handshake().url()
     }
 
     /// The Engine.IO protocol revision the client speaks: 4, or 3 for Socket.IO 2 clients.

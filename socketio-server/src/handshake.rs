@@ -35,7 +35,7 @@ pub struct Handshake {
 impl Handshake {
     pub(crate) fn new(engine: &crate::client::Engine, auth: Value, issued: u64) -> Self {
         let request = engine.handshake();
-        let url = request.uri.to_string();
+        let url = request.url().to_owned();
         Handshake {
             headers: request.headers(),
             time: js_date_string(issued),
@@ -44,7 +44,7 @@ impl Handshake {
             secure: false,
             issued,
             url,
-            query: parse_query(request.uri.query().unwrap_or("")),
+            query: parse_query(request.query().unwrap_or("")),
             auth,
         }
     }
