@@ -348,7 +348,7 @@ mod tests {
     fn an_idle_connection_is_small() {
         // Every WebSocket session holds one for its whole life.
         let size = std::mem::size_of::<Connection>();
-        assert!(size <= 224, "{size}");
+        assert!(size <= 168, "{size}");
         assert!(Connection::new(Limits::DEFAULT).is_idle());
     }
 
