@@ -64,19 +64,10 @@ pub(crate) fn add_headers<'a>(
     fields: impl Iterator<Item = (&'static str, &'a str)>,
 ) {
     for (name, value) in fields {
-        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), header_value(value)) {
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value))
+        {
             headers.insert(name, value);
         }
-    }
-}
-
-/// `value` as a header value: the values every WebSocket handshake answers with are static,
-/// any other is copied.
-fn header_value(value: &str) -> Result<HeaderValue, http::header::InvalidHeaderValue> {
-    match value {
-        "websocket" => Ok(HeaderValue::from_static("websocket")),
-        "Upgrade" => Ok(HeaderValue::from_static("Upgrade")),
-        other => HeaderValue::from_str(other),
     }
 }
 
@@ -84,8 +75,15 @@ fn header_value(value: &str) -> Result<HeaderValue, http::header::InvalidHeaderV
 pub(crate) fn switching_protocols(accept: &str, deflate: Option<&Deflate>) -> Response<ResponseBody> {
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    // The fields every `101` carries are constants: no copy of their values.
+    for (name, value) in ws::SWITCHING_PROTOCOLS_FIXED {
+        if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+    }
     let extensions = deflate.map(|d| d.params.response_header());
-    add_headers(response.headers_mut(), ws::switching_protocols_headers(accept, extensions.as_deref()));
+    add_headers(headers, ws::switching_protocols_answer(accept, extensions.as_deref()));
     response
 }
 

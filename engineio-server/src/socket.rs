@@ -72,9 +72,10 @@ impl Handshake {
         self.target.parse().unwrap_or_default()
     }
 
-    /// The request's query string (without the `?`), if it has one.
+    /// The request's query string (without the `?`), if it has one. (A target holds no
+    /// fragment: `http` drops it when it parses one.)
     pub fn query(&self) -> Option<&str> {
-        self.target.split_once('?').map(|(_, query)| query.split_once('#').map_or(query, |(q, _)| q))
+        self.target.split_once('?').map(|(_, query)| query)
     }
 
     /// The request's headers, in order, as (lowercase name, raw value) pairs.
@@ -423,6 +424,10 @@ mod tests {
         let bare =
             Handshake::new(&http::Uri::from_static("/socket.io/"), &http::HeaderMap::new(), None, None);
         assert_eq!(bare.query(), None);
+
+        let uri: http::Uri = "/socket.io/?EIO=4#fragment".parse().expect("a request target");
+        let fragment = Handshake::new(&uri, &http::HeaderMap::new(), None, None);
+        assert_eq!(fragment.query(), Some("EIO=4"));
     }
 
     #[test]

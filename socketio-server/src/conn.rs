@@ -75,7 +75,7 @@ impl Conn {
         self.engine.handshake().headers()
     }
 
-    /// The path and query of the request that opened the session
+    /// The target of the request that opened the session, as it came: its path and query
     /// (`/socket.io/?EIO=4&transport=polling&t=...`).
     pub fn url(&self) -> &str {
         self.engine.handshake().url()

@@ -158,8 +158,30 @@ pub fn switching_protocols_headers<'a>(
     accept: &'a str,
     extensions: Option<&'a str>,
 ) -> impl Iterator<Item = (&'static str, &'a str)> {
-    [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", accept)]
-        .into_iter()
+    SWITCHING_PROTOCOLS_FIXED.into_iter().chain(switching_protocols_answer(accept, extensions))
+}
+
+/// The fields of [`switching_protocols_headers`] that are the same in every `101`:
+/// `Upgrade: websocket` and `Connection: Upgrade` (a driver can keep them as constants).
+pub const SWITCHING_PROTOCOLS_FIXED: [(&str, &str); 2] =
+    [("Upgrade", "websocket"), ("Connection", "Upgrade")];
+
+/// The fields of [`switching_protocols_headers`] that answer the request:
+/// `Sec-WebSocket-Accept`, and `Sec-WebSocket-Extensions` when an extension was accepted.
+///
+/// ```
+/// use engineio_parser::ws::switching_protocols_answer;
+/// let fields: Vec<_> = switching_protocols_answer("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", Some("permessage-deflate")).collect();
+/// assert_eq!(
+///     fields,
+///     [("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), ("Sec-WebSocket-Extensions", "permessage-deflate")]
+/// );
+/// ```
+pub fn switching_protocols_answer<'a>(
+    accept: &'a str,
+    extensions: Option<&'a str>,
+) -> impl Iterator<Item = (&'static str, &'a str)> {
+    std::iter::once(("Sec-WebSocket-Accept", accept))
         .chain(extensions.map(|e| ("Sec-WebSocket-Extensions", e)))
 }
 

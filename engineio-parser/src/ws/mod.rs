@@ -117,7 +117,8 @@ pub use frame::{
 };
 pub use handshake::{
     accept_key, encode_switching_protocols, encode_switching_protocols_with_extensions, is_upgrade_request,
-    switching_protocols_headers, validate_upgrade, HandshakeError, WEBSOCKET_GUID,
+    switching_protocols_answer, switching_protocols_headers, validate_upgrade, HandshakeError,
+    SWITCHING_PROTOCOLS_FIXED, WEBSOCKET_GUID,
 };
 
 /// Close status codes (RFC 6455 §7.4.1) and which of them a peer may send.
